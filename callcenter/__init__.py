@@ -1,0 +1,1 @@
+"""callcenter package (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""Tickets: lifecycle, clocks, units and the dispatch catalogue."""

@@ -1,0 +1,223 @@
+"""Commands: the validated input of each ticket use case.
+
+Pydantic models serve three purposes at once: they parse API input (strictly: a number sent
+as a string is an error), they are the typed commands the services take, and their JSON
+schemas are the OpenAPI request bodies. domain.py stays free of any library.
+"""
+
+import datetime as dt
+from typing import Annotated
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import StringConstraints
+from pydantic import model_validator
+
+from dispatch.domain import Action
+from dispatch.domain import Channel
+from dispatch.domain import RequestType
+from dispatch.domain import ReturnReason
+from dispatch.domain import Satisfaction
+from dispatch.domain import Urgency
+
+MAX_TITLE = 200
+MAX_CONTENT = 20_000
+MAX_NOTE = 5_000
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
+Content = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CONTENT)
+]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE)]
+OptionalNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9-]{2,19}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
+UnitId = Annotated[int, Field(ge=1)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class CreateTicket(Command):
+    """Accept a citizen request (受理)."""
+
+    channel: Channel = Channel.PHONE
+    caller_phone: Phone | None = None
+    citizen_name: Name | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    disclosure_allowed: bool = False
+    contact_phone: Phone | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    district_id: UnitId | None = None
+    street_id: UnitId | None = None
+    community_id: UnitId | None = None
+    request_type: RequestType
+    urgency: Urgency = Urgency.NORMAL
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    title: Title
+    content: Content
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+    client_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _anonymous_has_no_name(self) -> "CreateTicket":
+        if self.anonymous and self.citizen_name:
+            raise ValueError("匿名诉求不能填写诉求人姓名")
+        return self
+
+
+class ResolveDirectly(Command):
+    """Resolve at the hotline with an answer (直接办结)."""
+
+    answer: Content
+
+
+class Dispatch(Command):
+    """Send to a lead unit and optional assisting units (派单)."""
+
+    lead_unit_id: UnitId
+    assist_unit_ids: Annotated[list[UnitId], Field(max_length=10)] = []
+    note: OptionalNote = ""
+
+
+class Sign(Command):
+    """The lead unit signs for the ticket (签收)."""
+
+    note: OptionalNote = ""
+
+
+class Return(Command):
+    """The lead unit returns the ticket with a reason (退回)."""
+
+    reason_code: ReturnReason
+    reason: Note
+
+
+class Reassign(Command):
+    """The hotline sends the ticket to another lead unit (改派)."""
+
+    lead_unit_id: UnitId
+    assist_unit_ids: Annotated[list[UnitId], Field(max_length=10)] = []
+    note: OptionalNote = ""
+
+
+class Uphold(Command):
+    """The hotline rejects the return; the unit must handle it (审定)."""
+
+    note: Note
+
+
+class Extend(Command):
+    """The lead unit asks for more working days (延期申请)."""
+
+    days: Annotated[int, Field(ge=1, le=60)]
+    reason: Note
+
+
+class DecideExtension(Command):
+    """The hotline approves or denies the pending extension request."""
+
+    approve: bool
+    note: OptionalNote = ""
+
+
+class Reply(Command):
+    """The lead unit replies with the result (回复)."""
+
+    text: Content
+    contacted_at: dt.datetime | None = None
+
+
+class Review(Command):
+    """The hotline accepts the reply or sends it back to the unit (审核)."""
+
+    approve: bool
+    note: OptionalNote = ""
+
+    @model_validator(mode="after")
+    def _rejection_needs_note(self) -> "Review":
+        if not self.approve and not self.note:
+            raise ValueError("退回重新办理时必须填写审核意见")
+        return self
+
+
+class FollowUp(Command):
+    """Record the call back to the citizen (回访)."""
+
+    reached: bool = True
+    solved: bool | None = None
+    satisfaction: Satisfaction | None = None
+    note: OptionalNote = ""
+
+    @model_validator(mode="after")
+    def _reached_needs_answers(self) -> "FollowUp":
+        if self.reached and (self.solved is None or self.satisfaction is None):
+            raise ValueError("联系上诉求人时必须填写是否解决和满意度")
+        return self
+
+
+class Close(Command):
+    """Close the ticket (办结)."""
+
+    note: OptionalNote = ""
+
+
+class Reopen(Command):
+    """Send the ticket back for another round (重办)."""
+
+    reason: Note
+    lead_unit_id: UnitId | None = None
+
+
+class Remind(Command):
+    """Remind the unit of the deadline (催办)."""
+
+    note: OptionalNote = ""
+
+
+class Supervise(Command):
+    """Issue a supervision order to the unit (督办)."""
+
+    note: OptionalNote = ""
+
+
+class Merge(Command):
+    """Merge this duplicate into a master ticket (合并)."""
+
+    master_id: Annotated[int, Field(ge=1)]
+    note: OptionalNote = ""
+
+
+ACTION_COMMANDS: dict[Action, type[Command]] = {
+    Action.RESOLVE_DIRECTLY: ResolveDirectly,
+    Action.DISPATCH: Dispatch,
+    Action.SIGN: Sign,
+    Action.RETURN: Return,
+    Action.REASSIGN: Reassign,
+    Action.UPHOLD: Uphold,
+    Action.EXTEND: Extend,
+    Action.DECIDE_EXTENSION: DecideExtension,
+    Action.REPLY: Reply,
+    Action.REVIEW: Review,
+    Action.FOLLOW_UP: FollowUp,
+    Action.CLOSE: Close,
+    Action.REOPEN: Reopen,
+    Action.REMIND: Remind,
+    Action.SUPERVISE: Supervise,
+    Action.MERGE: Merge,
+}
+
+
+class LoginRequest(Command):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Return the model's JSON schema with definitions inlined for OpenAPI components."""
+    return model.model_json_schema(ref_template="#/components/schemas/{model}")

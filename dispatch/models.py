@@ -1,0 +1,193 @@
+"""SQLAlchemy tables of the dispatch package: units, tickets, assignments, events, extensions."""
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from dispatch.domain import AssignmentRole
+from dispatch.domain import Channel
+from dispatch.domain import RequestType
+from dispatch.domain import Satisfaction
+from dispatch.domain import TicketEvent
+from dispatch.domain import TicketStatus
+from dispatch.domain import UnitKind
+from dispatch.domain import Urgency
+from hotline.db import Base
+from hotline.db import utcnow
+
+
+class Unit(Base):
+    """A member unit (成员单位) and its dispatch catalogue entry (派单目录)."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[UnitKind]
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    responsibility: Mapped[str] = mapped_column(sa.Text, default="")
+    keywords: Mapped[list[str]] = mapped_column(default=list)
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    parent: Mapped["Unit | None"] = relationship(
+        back_populates="children", remote_side="Unit.id"
+    )
+    children: Mapped[list["Unit"]] = relationship(back_populates="parent")
+
+
+class Ticket(Base):
+    """A citizen request (工单). Status changes only through dispatch.services."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        sa.Index("ix_tickets_status_reply_due_at", "status", "reply_due_at"),
+        sa.Index("ix_tickets_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    client_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    channel: Mapped[Channel]
+    caller_phone: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    citizen_name: Mapped[str | None] = mapped_column(sa.String(50))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    confidential: Mapped[bool] = mapped_column(default=False)
+    disclosure_allowed: Mapped[bool] = mapped_column(default=False)
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    request_type: Mapped[RequestType]
+    urgency: Mapped[Urgency]
+    category: Mapped[str | None] = mapped_column(sa.String(200))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    content: Mapped[str] = mapped_column(sa.Text)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    status: Mapped[TicketStatus] = mapped_column(index=True)
+    lead_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    # Resolution at the hotline (直办).
+    resolution: Mapped[str | None] = mapped_column(sa.Text)
+    resolved_at: Mapped[dt.datetime | None]
+
+    # Clocks: the sign-for clock starts at dispatch; the reply clock at dispatch or reopen.
+    dispatched_at: Mapped[dt.datetime | None]
+    sign_due_at: Mapped[dt.datetime | None]
+    sign_warn_at: Mapped[dt.datetime | None]
+    signed_at: Mapped[dt.datetime | None]
+    reply_started_at: Mapped[dt.datetime | None]
+    reply_due_at: Mapped[dt.datetime | None]
+    reply_warn_at: Mapped[dt.datetime | None]
+    replied_at: Mapped[dt.datetime | None]
+    reply_text: Mapped[str | None] = mapped_column(sa.Text)
+    contacted_at: Mapped[dt.datetime | None]
+    extended_days: Mapped[int] = mapped_column(default=0)
+
+    reviewed_at: Mapped[dt.datetime | None]
+    followed_up_at: Mapped[dt.datetime | None]
+    follow_up_reached: Mapped[bool | None]
+    follow_up_solved: Mapped[bool | None]
+    follow_up_satisfaction: Mapped[Satisfaction | None]
+    follow_up_note: Mapped[str | None] = mapped_column(sa.Text)
+    closed_at: Mapped[dt.datetime | None]
+
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    lead_unit_count: Mapped[int] = mapped_column(default=0)
+    problem: Mapped[bool] = mapped_column(default=False)
+    remind_count: Mapped[int] = mapped_column(default=0)
+    supervised_at: Mapped[dt.datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+
+    version_id: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version_id}
+
+    assignments: Mapped[list["Assignment"]] = relationship(
+        back_populates="ticket", order_by="Assignment.id"
+    )
+    events: Mapped[list["TicketEventRecord"]] = relationship(
+        back_populates="ticket", order_by="TicketEventRecord.id"
+    )
+    extensions: Mapped[list["ExtensionRequest"]] = relationship(
+        back_populates="ticket", order_by="ExtensionRequest.id"
+    )
+    lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id])
+
+
+class Assignment(Base):
+    """A unit's part in a ticket: the lead (主办) or an assisting unit (协办)."""
+
+    __tablename__ = "ticket_assignments"
+    __table_args__ = (sa.Index("ix_ticket_assignments_unit_active", "unit_id", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
+    role: Mapped[AssignmentRole]
+    active: Mapped[bool] = mapped_column(default=True)
+    upheld: Mapped[bool] = mapped_column(default=False)
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+
+    ticket: Mapped[Ticket] = relationship(back_populates="assignments")
+    unit: Mapped[Unit] = relationship()
+
+
+class TicketEventRecord(Base):
+    """One transition of one ticket: who, when, from, to, why. Append-only."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    event: Mapped[TicketEvent]
+    from_status: Mapped[TicketStatus | None]
+    to_status: Mapped[TicketStatus]
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_role: Mapped[str | None] = mapped_column(sa.String(32))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class ExtensionRequest(Base):
+    """A unit's request for more time (延期), decided once by the hotline."""
+
+    __tablename__ = "extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    days: Mapped[int]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    approved: Mapped[bool | None]
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="extensions")
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_events_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
+    # The database refuses UPDATE on ticket_events too (migration trigger); this catches it
+    # earlier, with a clearer message, and also refuses deletes.
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, TicketEventRecord) and (obj in session.deleted or session.is_modified(obj)):
+            raise RuntimeError("ticket_events is append-only")

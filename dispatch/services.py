@@ -1,0 +1,961 @@
+"""Ticket use cases: accept, act on, read and list tickets.
+
+Every status change goes through `perform_action`, which checks the role, the unit, the
+transition table and the action's guards, then writes the change and its event row in one
+transaction. Nothing is written when any check fails.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from dispatch import commands as c
+from dispatch.clock import Deadline
+from dispatch.clock import Duration
+from dispatch.clock import DurationUnit
+from dispatch.clock import Light
+from dispatch.clock import WorkCalendar
+from dispatch.clock import light
+from dispatch.domain import ACTION_EVENTS
+from dispatch.domain import READ_ALL_ROLES
+from dispatch.domain import STATUS_LABELS
+from dispatch.domain import Action
+from dispatch.domain import AssignmentRole
+from dispatch.domain import Conflict
+from dispatch.domain import CREATE_ROLES
+from dispatch.domain import NotFound
+from dispatch.domain import PermissionDenied
+from dispatch.domain import RequestType
+from dispatch.domain import Role
+from dispatch.domain import RuleViolation
+from dispatch.domain import TicketEvent
+from dispatch.domain import TicketStatus
+from dispatch.domain import UnitKind
+from dispatch.domain import Urgency
+from dispatch.domain import ValidationError
+from dispatch.domain import allowed_actions
+from dispatch.domain import check_role
+from dispatch.domain import identity_visible
+from dispatch.domain import is_problem_ticket
+from dispatch.domain import mask_name
+from dispatch.domain import mask_phone
+from dispatch.domain import next_status
+from dispatch.models import Assignment
+from dispatch.models import ExtensionRequest
+from dispatch.models import Ticket
+from dispatch.models import TicketEventRecord
+from dispatch.models import Unit
+from hotline.audit import record_audit
+from hotline.db import UnitOfWork
+from hotline.settings import SlaSettings
+
+log = logging.getLogger(__name__)
+
+E = TicketEvent
+S = TicketStatus
+LIVE_CLOCK_STATUSES = (S.DISPATCHED, S.SIGNED)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, as the services need to know it."""
+
+    user_id: int | None
+    role: Role
+    unit_id: int | None = None
+    name: str = ""
+    ip: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """The clocks of DOMAIN.md, read from settings, on a working-day calendar."""
+
+    calendar: WorkCalendar
+    settings: SlaSettings
+
+    def durations(self, request_type: RequestType, urgency: Urgency) -> tuple[Duration, Duration]:
+        """Return the (sign, reply) clock lengths for this request type and urgency."""
+        rule = self.settings.clocks[urgency.value]
+        override = self.settings.overrides.get(request_type.value, {}).get(urgency.value)
+        sign = (override.sign if override and override.sign else None) or rule.sign
+        reply = (override.reply if override and override.reply else None) or rule.reply
+        return Duration.parse(sign), Duration.parse(reply)
+
+    @property
+    def return_window(self) -> Duration:
+        return Duration.parse(self.settings.return_window)
+
+    @property
+    def max_extension_days(self) -> int:
+        return Duration.parse(self.settings.max_extension).amount
+
+
+@dataclass(slots=True)
+class DispatchContext:
+    policy: SlaPolicy
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    number_prefix: str = "JC"
+
+
+# ---------------------------------------------------------------- accept
+
+
+def create_ticket(
+    uow: UnitOfWork, ctx: DispatchContext, actor: Actor, cmd: c.CreateTicket
+) -> tuple[dict[str, Any], bool]:
+    """Accept a request as a new ticket; return its view and whether it was created.
+
+    A repeated `client_token` returns the ticket made the first time (a double submit).
+
+    :raises PermissionDenied: the role may not accept tickets.
+    :raises ValidationError: a locality id is unknown or does not fit the others.
+    """
+    if actor.role not in CREATE_ROLES:
+        raise PermissionDenied("当前角色无权受理工单", {"role": actor.role.value})
+    with uow:
+        session = uow.session
+        if cmd.client_token:
+            existing = session.scalar(sa.select(Ticket).where(Ticket.client_token == cmd.client_token))
+            if existing is not None:
+                return ticket_view(session, ctx, actor, existing, detail=True, audit=False), False
+        _check_locality(session, cmd)
+        now = ctx.now()
+        ticket = Ticket(
+            **cmd.model_dump(exclude={"tags"}),
+            tags=list(cmd.tags),
+            status=S.ACCEPTED,
+            created_by_id=actor.user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        session.flush()
+        ticket.number = f"{ctx.number_prefix}{now.astimezone(ctx.policy.calendar.tz):%Y%m%d}{ticket.id:07d}"
+        _record(session, ticket, actor, E.CREATE, None, S.ACCEPTED, now)
+        try:
+            uow.commit()
+        except IntegrityError:
+            # Two submits with the same token raced; the first one won.
+            uow.session.rollback()
+            existing = uow.session.scalar(
+                sa.select(Ticket).where(Ticket.client_token == cmd.client_token)
+            )
+            if existing is None:
+                raise
+            return ticket_view(uow.session, ctx, actor, existing, detail=True, audit=False), False
+        log.info("ticket %s accepted by user %s", ticket.id, actor.user_id)
+        return ticket_view(session, ctx, actor, ticket, detail=True, audit=False), True
+
+
+def _check_locality(session: Session, cmd: c.CreateTicket) -> None:
+    levels = [
+        ("district_id", cmd.district_id, UnitKind.DISTRICT),
+        ("street_id", cmd.street_id, UnitKind.STREET),
+        ("community_id", cmd.community_id, UnitKind.COMMUNITY),
+    ]
+    errors: dict[str, str] = {}
+    parent_seen: tuple[str, int] | None = None
+    for name, unit_id, kind in levels:
+        if unit_id is None:
+            continue
+        unit = session.get(Unit, unit_id)
+        if unit is None or not unit.active:
+            errors[name] = "单位不存在"
+        elif unit.kind is not kind:
+            errors[name] = "属地层级不符"
+        elif parent_seen is not None and parent_seen[0] != "" and unit.parent_id != parent_seen[1]:
+            errors[name] = "与上级属地不一致"
+        if unit is not None:
+            parent_seen = (name, unit.id)
+    if errors:
+        raise ValidationError(errors, "属地信息有误")
+
+
+# ---------------------------------------------------------------- transitions
+
+Handler = Callable[["_Step"], None]
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one action handler works with."""
+
+    session: Session
+    ctx: DispatchContext
+    actor: Actor
+    ticket: Ticket
+    cmd: Any
+    now: dt.datetime
+    event: TicketEvent
+    reason: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    unit_id: int | None = None
+
+
+def perform_action(
+    uow: UnitOfWork,
+    ctx: DispatchContext,
+    actor: Actor,
+    ticket_id: int,
+    action: Action,
+    cmd: c.Command,
+) -> dict[str, Any]:
+    """Apply one lifecycle action to a ticket and return the ticket's new view.
+
+    :raises PermissionDenied: wrong role, or a liaison acting on another unit's ticket.
+    :raises NotFound: no such ticket (or unit named in the command).
+    :raises IllegalTransition: the action is not possible in the ticket's status.
+    :raises RuleViolation: a guard failed (return window, one extension, ...).
+    :raises Conflict: someone else changed the ticket at the same moment.
+    """
+    check_role(action, actor.role)
+    with uow:
+        session = uow.session
+        ticket = _load_for_update(session, ticket_id)
+        if actor.role is Role.LIAISON:
+            _check_lead_unit(session, actor, ticket)
+        event = _event_for(action, cmd)
+        to_status = next_status(ticket.status, event)
+        step = _Step(session, ctx, actor, ticket, cmd, ctx.now(), event)
+        from_status = ticket.status
+        HANDLERS[action](step)
+        ticket.status = to_status
+        ticket.updated_at = step.now
+        ticket.problem = ticket.problem or is_problem_ticket(
+            ticket.reopen_count,
+            ticket.lead_unit_count,
+            reopens=ctx.policy.settings.problem_reopens,
+            units=ctx.policy.settings.problem_units,
+        )
+        _record(session, ticket, actor, event, from_status, to_status, step.now,
+                reason=step.reason, data=step.data, unit_id=step.unit_id or ticket.lead_unit_id)
+        try:
+            uow.commit()
+        except StaleDataError:
+            raise Conflict("工单已被他人同时修改，请刷新后重试", {"ticket_id": ticket_id}) from None
+        log.info("ticket %s: %s %s -> %s by user %s", ticket.id, event.value,
+                 from_status.value, to_status.value, actor.user_id)
+        return ticket_view(session, ctx, actor, ticket, detail=True, audit=False)
+
+
+def _load_for_update(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    if ticket is None:
+        raise NotFound("工单不存在", {"ticket_id": ticket_id})
+    return ticket
+
+
+def _active_unit_ids(ticket: Ticket, role: AssignmentRole | None = None) -> set[int]:
+    return {
+        a.unit_id for a in ticket.assignments if a.active and (role is None or a.role is role)
+    }
+
+
+def _check_lead_unit(session: Session, actor: Actor, ticket: Ticket) -> None:
+    if actor.unit_id is None or actor.unit_id not in _active_unit_ids(ticket, AssignmentRole.LEAD):
+        raise PermissionDenied("该工单不由本单位主办，无权操作", {"ticket_id": ticket.id})
+
+
+def _event_for(action: Action, cmd: c.Command) -> TicketEvent:
+    if isinstance(cmd, c.DecideExtension):
+        return E.APPROVE_EXTENSION if cmd.approve else E.DENY_EXTENSION
+    if isinstance(cmd, c.Review):
+        return E.APPROVE_REPLY if cmd.approve else E.REJECT_REPLY
+    (event,) = ACTION_EVENTS[action]
+    return event
+
+
+def _deadline_fields(ticket: Ticket, prefix: str, deadline: Deadline | None) -> None:
+    setattr(ticket, f"{prefix}_due_at", deadline.due if deadline else None)
+    setattr(ticket, f"{prefix}_warn_at", deadline.warn_at if deadline else None)
+
+
+def _start_clocks(step: _Step, *, sign: bool = True, reply: bool = True) -> None:
+    t, policy = step.ticket, step.ctx.policy
+    sign_len, reply_len = policy.durations(t.request_type, t.urgency)
+    share = policy.settings.warning_share
+    t.dispatched_at = step.now
+    if sign:
+        _deadline_fields(t, "sign", policy.calendar.deadline(step.now, sign_len, share))
+        t.signed_at = None
+    if reply:
+        t.reply_started_at = step.now
+        _deadline_fields(t, "reply", policy.calendar.deadline(step.now, reply_len, share))
+        t.replied_at = None
+
+
+def _assign(step: _Step, lead_unit_id: int, assist_unit_ids: Iterable[int]) -> None:
+    assists = list(dict.fromkeys(assist_unit_ids))
+    if lead_unit_id in assists:
+        raise ValidationError({"assist_unit_ids": "协办单位不能与主办单位相同"})
+    wanted = [lead_unit_id, *assists]
+    found = {
+        u.id: u for u in step.session.scalars(sa.select(Unit).where(Unit.id.in_(wanted)))
+    }
+    errors = {}
+    if lead_unit_id not in found or not found[lead_unit_id].active:
+        errors["lead_unit_id"] = "单位不存在"
+    missing = [u for u in assists if u not in found or not found[u].active]
+    if missing:
+        errors["assist_unit_ids"] = f"单位不存在：{missing}"
+    if errors:
+        raise ValidationError(errors, "派单单位有误")
+    for a in step.ticket.assignments:
+        if a.active:
+            a.active = False
+            a.ended_at = step.now
+    step.ticket.assignments.append(
+        Assignment(unit_id=lead_unit_id, role=AssignmentRole.LEAD, assigned_at=step.now)
+    )
+    for unit_id in assists:
+        step.ticket.assignments.append(
+            Assignment(unit_id=unit_id, role=AssignmentRole.ASSIST, assigned_at=step.now)
+        )
+    step.ticket.lead_unit_id = lead_unit_id
+    step.ticket.lead_unit_count += 1
+    step.unit_id = lead_unit_id
+    step.data.update(lead_unit_id=lead_unit_id, assist_unit_ids=assists)
+
+
+def _lead_assignment(ticket: Ticket) -> Assignment:
+    for a in ticket.assignments:
+        if a.active and a.role is AssignmentRole.LEAD:
+            return a
+    raise RuleViolation("工单没有主办单位", {"ticket_id": ticket.id})
+
+
+def _resolve_directly(step: _Step) -> None:
+    cmd: c.ResolveDirectly = step.cmd
+    step.ticket.resolution = cmd.answer
+    step.ticket.resolved_at = step.now
+    step.reason = cmd.answer
+
+
+def _dispatch(step: _Step) -> None:
+    cmd: c.Dispatch = step.cmd
+    _assign(step, cmd.lead_unit_id, cmd.assist_unit_ids)
+    _start_clocks(step)
+    step.reason = cmd.note or None
+
+
+def _sign(step: _Step) -> None:
+    step.ticket.signed_at = step.now
+    step.reason = step.cmd.note or None
+
+
+def _return(step: _Step) -> None:
+    cmd: c.Return = step.cmd
+    lead = _lead_assignment(step.ticket)
+    if lead.upheld:
+        raise RuleViolation("热线已审定由本单位办理，不能再次退回", {"ticket_id": step.ticket.id})
+    cal = step.ctx.policy.calendar
+    limit = cal.add(lead.assigned_at, step.ctx.policy.return_window)
+    if step.now > limit:
+        raise RuleViolation(
+            f"已超过退回时限（派单后{step.ctx.policy.return_window.amount}个工作日内）",
+            {"return_deadline": limit.isoformat()},
+        )
+    step.reason = cmd.reason
+    step.data["reason_code"] = cmd.reason_code.value
+
+
+def _reassign(step: _Step) -> None:
+    cmd: c.Reassign = step.cmd
+    if cmd.lead_unit_id == step.ticket.lead_unit_id:
+        raise ValidationError({"lead_unit_id": "改派单位不能与原主办单位相同"})
+    step.data["from_unit_id"] = step.ticket.lead_unit_id
+    _assign(step, cmd.lead_unit_id, cmd.assist_unit_ids)
+    _start_clocks(step)
+    step.reason = cmd.note or None
+
+
+def _uphold(step: _Step) -> None:
+    cmd: c.Uphold = step.cmd
+    lead = _lead_assignment(step.ticket)
+    lead.upheld = True
+    # The unit must sign again, on a fresh sign-for clock; its reply clock keeps running.
+    sign_len, _ = step.ctx.policy.durations(step.ticket.request_type, step.ticket.urgency)
+    policy = step.ctx.policy
+    _deadline_fields(
+        step.ticket, "sign", policy.calendar.deadline(step.now, sign_len, policy.settings.warning_share)
+    )
+    step.ticket.signed_at = None
+    step.reason = cmd.note
+    step.unit_id = lead.unit_id
+
+
+def _extend(step: _Step) -> None:
+    cmd: c.Extend = step.cmd
+    t = step.ticket
+    if t.extensions:
+        raise RuleViolation("每张工单只能申请一次延期", {"ticket_id": t.id})
+    limit = step.ctx.policy.max_extension_days
+    if cmd.days > limit:
+        raise ValidationError({"days": f"延期不能超过{limit}个工作日"})
+    if t.reply_due_at is not None and step.now > t.reply_due_at:
+        raise RuleViolation("工单已超期，不能再申请延期", {"reply_due_at": t.reply_due_at.isoformat()})
+    t.extensions.append(
+        ExtensionRequest(
+            unit_id=step.actor.unit_id or 0,
+            requested_by_id=step.actor.user_id,
+            days=cmd.days,
+            reason=cmd.reason,
+            requested_at=step.now,
+        )
+    )
+    step.reason = cmd.reason
+    step.data["days"] = cmd.days
+
+
+def _decide_extension(step: _Step) -> None:
+    cmd: c.DecideExtension = step.cmd
+    t = step.ticket
+    pending = [x for x in t.extensions if x.approved is None]
+    if not pending:
+        raise RuleViolation("没有待审批的延期申请", {"ticket_id": t.id})
+    request = pending[0]
+    request.approved = cmd.approve
+    request.decided_by_id = step.actor.user_id
+    request.decided_at = step.now
+    request.decision_note = cmd.note or None
+    step.data.update(extension_id=request.id, days=request.days, approved=cmd.approve)
+    step.reason = cmd.note or None
+    if cmd.approve and t.reply_due_at is not None and t.reply_started_at is not None:
+        cal = step.ctx.policy.calendar
+        due = cal.add(t.reply_due_at, Duration(request.days, DurationUnit.WORK_DAYS))
+        total = cal.working_seconds_between(t.reply_started_at, due)
+        t.reply_due_at = due
+        t.reply_warn_at = cal.add_working_seconds(
+            t.reply_started_at, total * step.ctx.policy.settings.warning_share
+        )
+        t.extended_days += request.days
+        step.data["reply_due_at"] = due.isoformat()
+
+
+def _reply(step: _Step) -> None:
+    cmd: c.Reply = step.cmd
+    t = step.ticket
+    if cmd.contacted_at is not None:
+        if cmd.contacted_at.tzinfo is None:
+            raise ValidationError({"contacted_at": "时间必须带时区，例如 2026-11-20T10:00:00+08:00"})
+        if cmd.contacted_at > step.now or (t.dispatched_at and cmd.contacted_at < t.dispatched_at):
+            raise ValidationError({"contacted_at": "联系时间必须在派单之后、回复之前"})
+        t.contacted_at = cmd.contacted_at
+    t.replied_at = step.now
+    t.reply_text = cmd.text
+    step.reason = cmd.text
+
+
+def _review(step: _Step) -> None:
+    cmd: c.Review = step.cmd
+    if cmd.approve:
+        step.ticket.reviewed_at = step.now
+    else:
+        # The reply was not good enough: it no longer counts as a reply.
+        step.ticket.replied_at = None
+    step.reason = cmd.note or None
+
+
+def _follow_up(step: _Step) -> None:
+    cmd: c.FollowUp = step.cmd
+    t = step.ticket
+    t.followed_up_at = step.now
+    t.follow_up_reached = cmd.reached
+    t.follow_up_solved = cmd.solved if cmd.reached else None
+    t.follow_up_satisfaction = cmd.satisfaction if cmd.reached else None
+    t.follow_up_note = cmd.note or None
+    step.reason = cmd.note or None
+    step.data.update(
+        reached=cmd.reached,
+        solved=t.follow_up_solved,
+        satisfaction=t.follow_up_satisfaction.value if t.follow_up_satisfaction else None,
+    )
+
+
+def _close(step: _Step) -> None:
+    cmd: c.Close = step.cmd
+    if step.ticket.status is S.REVIEWED and not cmd.note:
+        raise ValidationError({"note": "未回访直接办结时必须说明原因"})
+    step.ticket.closed_at = step.now
+    step.reason = cmd.note or None
+
+
+def _reopen(step: _Step) -> None:
+    cmd: c.Reopen = step.cmd
+    t = step.ticket
+    t.reopen_count += 1
+    if cmd.lead_unit_id is not None and cmd.lead_unit_id != t.lead_unit_id:
+        _assign(step, cmd.lead_unit_id, [])
+    else:
+        lead = _lead_assignment(t)
+        step.unit_id = lead.unit_id
+    # A reopened ticket starts a fresh round: new clocks, the last round's outcome cleared
+    # (it stays in the event rows).
+    _start_clocks(step)
+    t.reviewed_at = t.followed_up_at = t.closed_at = None
+    t.follow_up_reached = t.follow_up_solved = None
+    t.follow_up_satisfaction = None
+    step.reason = cmd.reason
+    step.data["reopen_count"] = t.reopen_count
+
+
+def _remind(step: _Step) -> None:
+    step.ticket.remind_count += 1
+    step.reason = step.cmd.note or None
+
+
+def _supervise(step: _Step) -> None:
+    step.ticket.supervised_at = step.now
+    step.reason = step.cmd.note or None
+
+
+def _merge(step: _Step) -> None:
+    cmd: c.Merge = step.cmd
+    t = step.ticket
+    if cmd.master_id == t.id:
+        raise ValidationError({"master_id": "不能合并到自身"})
+    master = _load_for_update(step.session, cmd.master_id)
+    if master.status in (S.MERGED, S.RESOLVED):
+        raise RuleViolation(
+            f"主工单状态为「{STATUS_LABELS[master.status]}」，不能作为合并目标",
+            {"master_id": master.id},
+        )
+    for a in t.assignments:
+        if a.active:
+            a.active = False
+            a.ended_at = step.now
+    t.merged_into_id = master.id
+    step.reason = cmd.note or None
+    step.data["master_id"] = master.id
+    master.updated_at = step.now
+    _record(step.session, master, step.actor, E.MERGE, master.status, master.status, step.now,
+            reason=cmd.note or None, data={"merged_ticket_id": t.id})
+
+
+HANDLERS: dict[Action, Handler] = {
+    Action.RESOLVE_DIRECTLY: _resolve_directly,
+    Action.DISPATCH: _dispatch,
+    Action.SIGN: _sign,
+    Action.RETURN: _return,
+    Action.REASSIGN: _reassign,
+    Action.UPHOLD: _uphold,
+    Action.EXTEND: _extend,
+    Action.DECIDE_EXTENSION: _decide_extension,
+    Action.REPLY: _reply,
+    Action.REVIEW: _review,
+    Action.FOLLOW_UP: _follow_up,
+    Action.CLOSE: _close,
+    Action.REOPEN: _reopen,
+    Action.REMIND: _remind,
+    Action.SUPERVISE: _supervise,
+    Action.MERGE: _merge,
+}
+
+
+def _record(
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    event: TicketEvent,
+    from_status: TicketStatus | None,
+    to_status: TicketStatus,
+    at: dt.datetime,
+    *,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    unit_id: int | None = None,
+) -> None:
+    ticket.events.append(
+        TicketEventRecord(
+            event=event,
+            from_status=from_status,
+            to_status=to_status,
+            actor_id=actor.user_id,
+            actor_role=actor.role.value,
+            unit_id=unit_id,
+            at=at,
+            reason=reason,
+            data=data or {},
+        )
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    statuses: tuple[TicketStatus, ...] = ()
+    unit_id: int | None = None
+    request_type: RequestType | None = None
+    urgency: Urgency | None = None
+    light: Light | None = None
+    text: str | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+    caller_phone: str | None = None
+    problem: bool | None = None
+    tz: dt.tzinfo = dt.UTC  # dates are local days in the hotline's time zone
+    page: int = 1
+    per_page: int = 20
+
+
+def get_ticket(
+    uow: UnitOfWork, ctx: DispatchContext, actor: Actor, ticket_id: int
+) -> dict[str, Any]:
+    """Return one ticket with its events, assignments and clocks, as this actor may see it.
+
+    :raises NotFound: no such ticket.
+    :raises PermissionDenied: a liaison whose unit has no part in the ticket.
+    """
+    with uow:
+        ticket = uow.session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound("工单不存在", {"ticket_id": ticket_id})
+        _check_can_read(actor, ticket)
+        view = ticket_view(uow.session, ctx, actor, ticket, detail=True)
+        uow.commit()  # the audit row, if any
+        return view
+
+
+def _check_can_read(actor: Actor, ticket: Ticket) -> None:
+    if actor.role in READ_ALL_ROLES:
+        return
+    if actor.role is Role.LIAISON and actor.unit_id in _active_unit_ids(ticket):
+        return
+    raise PermissionDenied("该工单不属于本单位，无权查看", {"ticket_id": ticket.id})
+
+
+def list_tickets(
+    uow: UnitOfWork, ctx: DispatchContext, actor: Actor, flt: TicketFilter
+) -> dict[str, Any]:
+    """Return one page of tickets matching the filter; liaisons see only their unit's."""
+    with uow:
+        session = uow.session
+        query = sa.select(Ticket)
+        if actor.role is Role.LIAISON:
+            query = query.where(_unit_clause(actor.unit_id or -1))
+        elif actor.role not in READ_ALL_ROLES:
+            raise PermissionDenied("当前角色无权查看工单", {"role": actor.role.value})
+        query = _apply_filter(query, flt, ctx.now())
+        total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(flt.per_page)
+            .offset((flt.page - 1) * flt.per_page)
+        ).all()
+        units = _unit_names(session, {t.lead_unit_id for t in rows if t.lead_unit_id})
+        items = [ticket_view(session, ctx, actor, t, units=units, audit=False) for t in rows]
+        shown = [t.id for t in rows if _shows_identity(actor, t)]
+        if shown:
+            record_audit(session, actor.user_id, "list_personal_data", None,
+                         {"ticket_ids": shown}, ip=actor.ip, request_id=actor.request_id)
+        uow.commit()
+        return {"items": items, "total": total, "page": flt.page, "per_page": flt.per_page}
+
+
+def _unit_clause(unit_id: int) -> sa.ColumnElement[bool]:
+    return Ticket.id.in_(
+        sa.select(Assignment.ticket_id).where(Assignment.unit_id == unit_id, Assignment.active)
+    )
+
+
+def _apply_filter(
+    query: sa.Select[tuple[Ticket]], flt: TicketFilter, now: dt.datetime
+) -> sa.Select[tuple[Ticket]]:
+    if flt.statuses:
+        query = query.where(Ticket.status.in_(flt.statuses))
+    if flt.unit_id is not None:
+        query = query.where(_unit_clause(flt.unit_id))
+    if flt.request_type is not None:
+        query = query.where(Ticket.request_type == flt.request_type)
+    if flt.urgency is not None:
+        query = query.where(Ticket.urgency == flt.urgency)
+    if flt.caller_phone:
+        query = query.where(Ticket.caller_phone == flt.caller_phone)
+    if flt.problem is not None:
+        query = query.where(Ticket.problem == flt.problem)
+    if flt.text:
+        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                Ticket.title.like(pattern, escape="\\"),
+                Ticket.content.like(pattern, escape="\\"),
+                Ticket.number == flt.text,
+            )
+        )
+    if flt.created_from is not None:
+        query = query.where(Ticket.created_at >= _local_midnight(flt.created_from, flt.tz))
+    if flt.created_to is not None:
+        next_day = flt.created_to + dt.timedelta(days=1)
+        query = query.where(Ticket.created_at < _local_midnight(next_day, flt.tz))
+    if flt.light is not None:
+        query = query.where(_light_clause(flt.light, now))
+    return query
+
+
+def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+
+
+def _light_clause(wanted: Light, now: dt.datetime) -> sa.ColumnElement[bool]:
+    signing = Ticket.status == S.DISPATCHED
+    running = Ticket.status.in_(LIVE_CLOCK_STATUSES)
+    red = sa.or_(
+        sa.and_(signing, Ticket.sign_due_at < now), sa.and_(running, Ticket.reply_due_at < now)
+    )
+    yellow = sa.and_(
+        sa.not_(red),
+        sa.or_(
+            sa.and_(signing, Ticket.sign_warn_at <= now),
+            sa.and_(running, Ticket.reply_warn_at <= now),
+        ),
+    )
+    if wanted is Light.RED:
+        return red
+    if wanted is Light.YELLOW:
+        return yellow
+    return sa.and_(running, sa.not_(red), sa.not_(yellow))
+
+
+def _unit_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(ids)))
+    return {uid: name for uid, name in rows}
+
+
+def _shows_identity(actor: Actor, t: Ticket) -> bool:
+    has_identity = bool(t.citizen_name or t.caller_phone or t.contact_phone)
+    return has_identity and identity_visible(
+        actor.role, confidential=t.confidential, disclosure_allowed=t.disclosure_allowed
+    )
+
+
+def _clock_view(
+    start: dt.datetime | None,
+    due: dt.datetime | None,
+    warn_at: dt.datetime | None,
+    done_at: dt.datetime | None,
+    running: bool,
+    now: dt.datetime,
+) -> dict[str, Any] | None:
+    if start is None or due is None or warn_at is None:
+        return None
+    deadline = Deadline(start=start, due=due, warn_at=warn_at)
+    lit = light(deadline, now, done_at) if (running or done_at) else None
+    return {
+        "start": start.isoformat(),
+        "due": due.isoformat(),
+        "warn_at": warn_at.isoformat(),
+        "done_at": done_at.isoformat() if done_at else None,
+        "light": lit.value if lit else None,
+        "running": running,
+    }
+
+
+def overall_light(ticket: Ticket, now: dt.datetime) -> Light | None:
+    """Return the worst light of the ticket's running clocks, or None when none runs."""
+    lights = []
+    if ticket.status is S.DISPATCHED and ticket.sign_due_at and ticket.sign_warn_at:
+        lights.append(light(Deadline(ticket.dispatched_at or now, ticket.sign_due_at,
+                                     ticket.sign_warn_at), now))
+    if ticket.status in LIVE_CLOCK_STATUSES and ticket.reply_due_at and ticket.reply_warn_at:
+        lights.append(light(Deadline(ticket.reply_started_at or now, ticket.reply_due_at,
+                                     ticket.reply_warn_at), now))
+    order = [Light.GREEN, Light.YELLOW, Light.RED]
+    return max(lights, key=order.index) if lights else None
+
+
+def ticket_view(
+    session: Session,
+    ctx: DispatchContext,
+    actor: Actor,
+    t: Ticket,
+    *,
+    detail: bool = False,
+    units: dict[int, str] | None = None,
+    audit: bool = True,
+) -> dict[str, Any]:
+    """Serialise a ticket for this actor: masked identity where the rules say so."""
+    now = ctx.now()
+    visible = identity_visible(
+        actor.role, confidential=t.confidential, disclosure_allowed=t.disclosure_allowed
+    )
+    if units is None:
+        units = _unit_names(session, {t.lead_unit_id} if t.lead_unit_id else set())
+    lit = overall_light(t, now)
+    view: dict[str, Any] = {
+        "id": t.id,
+        "number": t.number,
+        "status": t.status.value,
+        "status_label": STATUS_LABELS[t.status],
+        "channel": t.channel.value,
+        "request_type": t.request_type.value,
+        "urgency": t.urgency.value,
+        "category": t.category,
+        "title": t.title,
+        "caller_phone": t.caller_phone if visible else mask_phone(t.caller_phone),
+        "citizen_name": t.citizen_name if visible else mask_name(t.citizen_name),
+        "identity_masked": not visible,
+        "lead_unit": {"id": t.lead_unit_id, "name": units.get(t.lead_unit_id)}
+        if t.lead_unit_id
+        else None,
+        "light": lit.value if lit else None,
+        "reply_due_at": t.reply_due_at.isoformat() if t.reply_due_at else None,
+        "problem": t.problem,
+        "created_at": t.created_at.isoformat(),
+        "updated_at": t.updated_at.isoformat(),
+    }
+    if not detail:
+        return view
+    view.update(_detail_fields(session, t, actor, visible, now))
+    if audit and visible and _shows_identity(actor, t):
+        record_audit(session, actor.user_id, "view_personal_data", t.id, {},
+                     ip=actor.ip, request_id=actor.request_id)
+    return view
+
+
+def _detail_fields(
+    session: Session, t: Ticket, actor: Actor, visible: bool, now: dt.datetime
+) -> dict[str, Any]:
+    unit_ids = {a.unit_id for a in t.assignments} | {
+        u for u in (t.district_id, t.street_id, t.community_id) if u
+    }
+    unit_ids |= {e.unit_id for e in t.events if e.unit_id}
+    names = _unit_names(session, unit_ids)
+    actor_ids = {e.actor_id for e in t.events if e.actor_id}
+    users = _user_names(session, actor_ids)
+    reply_running = t.status in LIVE_CLOCK_STATUSES
+    return {
+        "content": t.content,
+        "contact_phone": t.contact_phone if visible else mask_phone(t.contact_phone),
+        "anonymous": t.anonymous,
+        "confidential": t.confidential,
+        "disclosure_allowed": t.disclosure_allowed,
+        "address": t.address,
+        "locality": {
+            level: {"id": uid, "name": names.get(uid)} if uid else None
+            for level, uid in (
+                ("district", t.district_id),
+                ("street", t.street_id),
+                ("community", t.community_id),
+            )
+        },
+        "tags": list(t.tags),
+        "resolution": t.resolution,
+        "reply_text": t.reply_text,
+        "contacted_at": t.contacted_at.isoformat() if t.contacted_at else None,
+        "follow_up": {
+            "at": t.followed_up_at.isoformat(),
+            "reached": t.follow_up_reached,
+            "solved": t.follow_up_solved,
+            "satisfaction": t.follow_up_satisfaction.value if t.follow_up_satisfaction else None,
+            "note": t.follow_up_note,
+        }
+        if t.followed_up_at
+        else None,
+        "reopen_count": t.reopen_count,
+        "extended_days": t.extended_days,
+        "remind_count": t.remind_count,
+        "supervised_at": t.supervised_at.isoformat() if t.supervised_at else None,
+        "merged_into_id": t.merged_into_id,
+        "closed_at": t.closed_at.isoformat() if t.closed_at else None,
+        "clocks": {
+            "sign": _clock_view(t.dispatched_at, t.sign_due_at, t.sign_warn_at, t.signed_at,
+                                t.status is S.DISPATCHED, now),
+            "reply": _clock_view(t.reply_started_at, t.reply_due_at, t.reply_warn_at,
+                                 t.replied_at, reply_running, now),
+        },
+        "assignments": [
+            {
+                "unit": {"id": a.unit_id, "name": names.get(a.unit_id)},
+                "role": a.role.value,
+                "active": a.active,
+                "upheld": a.upheld,
+                "assigned_at": a.assigned_at.isoformat(),
+                "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+            }
+            for a in t.assignments
+        ],
+        "extensions": [
+            {
+                "id": x.id,
+                "days": x.days,
+                "reason": x.reason,
+                "requested_at": x.requested_at.isoformat(),
+                "approved": x.approved,
+                "decided_at": x.decided_at.isoformat() if x.decided_at else None,
+                "decision_note": x.decision_note,
+            }
+            for x in t.extensions
+        ],
+        "events": [
+            {
+                "id": e.id,
+                "event": e.event.value,
+                "from_status": e.from_status.value if e.from_status else None,
+                "to_status": e.to_status.value,
+                "actor": {"id": e.actor_id, "name": users.get(e.actor_id), "role": e.actor_role}
+                if e.actor_id
+                else None,
+                "unit": {"id": e.unit_id, "name": names.get(e.unit_id)} if e.unit_id else None,
+                "at": e.at.isoformat(),
+                "reason": e.reason,
+                "data": e.data,
+            }
+            for e in t.events
+        ],
+        "allowed_actions": [a.value for a in _allowed_for(actor, t)],
+    }
+
+
+def _allowed_for(actor: Actor, t: Ticket) -> list[Action]:
+    actions = allowed_actions(t.status, actor.role)
+    if actor.role is Role.LIAISON and actor.unit_id not in _active_unit_ids(t, AssignmentRole.LEAD):
+        return []
+    return actions
+
+
+def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    from hotline.models import User
+
+    rows = session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {uid: name for uid, name in rows}
+
+
+# ---------------------------------------------------------------- units
+
+
+def list_units(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Return every active unit with its catalogue entry, parents before children."""
+    with uow:
+        units = uow.session.scalars(
+            sa.select(Unit).where(Unit.active).order_by(Unit.parent_id.nulls_first(), Unit.id)
+        ).all()
+        return [
+            {
+                "id": u.id,
+                "code": u.code,
+                "name": u.name,
+                "kind": u.kind.value,
+                "parent_id": u.parent_id,
+                "responsibility": u.responsibility,
+                "keywords": list(u.keywords),
+                "phone": u.phone,
+            }
+            for u in units
+        ]

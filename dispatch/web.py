@@ -1,0 +1,149 @@
+"""JSON API for tickets and units: parse, call a service, serialise. No rules here."""
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from dispatch import services
+from dispatch.clock import Light
+from dispatch.commands import ACTION_COMMANDS
+from dispatch.commands import CreateTicket
+from dispatch.domain import Action
+from dispatch.domain import RequestType
+from dispatch.domain import TicketStatus
+from dispatch.domain import Urgency
+from dispatch.domain import ValidationError
+from hotline.http import container
+from hotline.http import current_actor
+from hotline.http import login_required
+from hotline.http import parse_body
+
+bp = Blueprint("dispatch", __name__, url_prefix="/api")
+
+
+@bp.post("/tickets")
+@login_required()
+def create_ticket() -> tuple[Response, int]:
+    actor = current_actor()
+    cmd = parse_body(CreateTicket)
+    c = container()
+    view, created = services.create_ticket(c.uow(), c.dispatch, actor, cmd)
+    return jsonify(view), 201 if created else 200
+
+
+@bp.get("/tickets")
+@login_required()
+def list_tickets() -> Response:
+    c = container()
+    flt = parse_filter(request.args.to_dict(flat=False), c.settings.tickets.page_size_max,
+                       c.dispatch.policy.calendar.tz)
+    return jsonify(services.list_tickets(c.uow(), c.dispatch, current_actor(), flt))
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@login_required()
+def get_ticket(ticket_id: int) -> Response:
+    c = container()
+    return jsonify(services.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id))
+
+
+@bp.post("/tickets/<int:ticket_id>/actions/<action>")
+@login_required()
+def act(ticket_id: int, action: str) -> Response:
+    actor = current_actor()
+    try:
+        chosen = Action(action)
+    except ValueError:
+        raise ValidationError(
+            {"action": f"未知操作，可选：{', '.join(a.value for a in Action)}"}, "未知的工单操作"
+        ) from None
+    cmd = parse_body(ACTION_COMMANDS[chosen])
+    c = container()
+    return jsonify(services.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd))
+
+
+@bp.get("/units")
+@login_required()
+def list_units() -> Response:
+    return jsonify({"items": services.list_units(container().uow())})
+
+
+def _one(args: dict[str, list[str]], name: str) -> str | None:
+    values = [v for v in args.get(name, []) if v != ""]
+    return values[-1] if values else None
+
+
+def parse_filter(  # noqa: C901 - one branch per query parameter
+    args: dict[str, list[str]], page_size_max: int, tz: Any
+) -> services.TicketFilter:
+    """Parse the list query string, collecting every bad parameter into one 422."""
+    errors: dict[str, str] = {}
+    known = {"status", "unit_id", "request_type", "urgency", "light", "q", "from", "to",
+             "caller_phone", "problem", "page", "per_page"}
+    for name in sorted(set(args) - known):
+        errors[name] = "不支持的查询参数"
+
+    def enum_value(name: str, enum_cls: Any) -> Any:
+        raw = _one(args, name)
+        if raw is None:
+            return None
+        try:
+            return enum_cls(raw)
+        except ValueError:
+            errors[name] = f"取值无效，可选：{', '.join(m.value for m in enum_cls)}"
+            return None
+
+    def int_value(name: str, default: int | None, low: int, high: int) -> int | None:
+        raw = _one(args, name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            errors[name] = f"应为 {low} 到 {high} 之间的整数"
+            return default
+        return int(raw)
+
+    def date_value(name: str) -> dt.date | None:
+        raw = _one(args, name)
+        if raw is None:
+            return None
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = "日期格式应为 YYYY-MM-DD"
+            return None
+
+    statuses = []
+    for raw in ",".join(args.get("status", [])).split(","):
+        if raw:
+            try:
+                statuses.append(TicketStatus(raw))
+            except ValueError:
+                errors["status"] = f"未知状态：{raw}"
+    problem_raw = _one(args, "problem")
+    if problem_raw not in (None, "true", "false"):
+        errors["problem"] = "应为 true 或 false"
+    start, end = date_value("from"), date_value("to")
+    if start and end and end < start:
+        errors["to"] = "结束日期不能早于开始日期"
+    flt = services.TicketFilter(
+        statuses=tuple(statuses),
+        unit_id=int_value("unit_id", None, 1, 2**31 - 1),
+        request_type=enum_value("request_type", RequestType),
+        urgency=enum_value("urgency", Urgency),
+        light=enum_value("light", Light),
+        text=(_one(args, "q") or "")[:100] or None,
+        created_from=start,
+        created_to=end,
+        tz=tz,
+        caller_phone=_one(args, "caller_phone"),
+        problem=None if problem_raw is None else problem_raw == "true",
+        page=int_value("page", 1, 1, 100_000) or 1,
+        per_page=int_value("per_page", 20, 1, page_size_max) or 20,
+    )
+    if errors:
+        raise ValidationError(errors, "查询参数有误")
+    return flt

@@ -1,0 +1,83 @@
+"""The Flask app factory."""
+
+import logging
+import secrets
+import uuid
+from pathlib import Path
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+
+from hotline.bootstrap import Container
+from hotline.bootstrap import bootstrap
+from hotline.errors import register_error_handlers
+from hotline.logs import configure_logging
+from hotline.logs import request_id_var
+from hotline.logs import ticket_id_var
+from hotline.settings import Settings
+from hotline.settings import load_settings
+from hotline.settings import settings_path
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
+    """Create the web app; tests pass settings or a ready container."""
+    if container is None:
+        settings = settings or load_settings(settings_path())
+        container = bootstrap(settings)
+    settings = container.settings
+    configure_logging(settings.log_level)
+    app = Flask(__name__, static_folder=None)
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(settings),
+        MAX_CONTENT_LENGTH=settings.web.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["hotline"] = container
+
+    @app.before_request
+    def _request_context() -> None:
+        rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
+        g.request_id = rid
+        request_id_var.set(rid)
+        ticket = (request.view_args or {}).get("ticket_id")
+        ticket_id_var.set(str(ticket) if ticket is not None else "-")
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    register_error_handlers(app)
+    from dispatch.web import bp as dispatch_bp
+    from hotline.web import bp as hotline_bp
+
+    app.register_blueprint(hotline_bp)
+    app.register_blueprint(dispatch_bp)
+    from agents_ui import init_app as init_ui
+
+    init_ui(app)
+    return app
+
+
+def _secret_key(settings: Settings) -> str:
+    """Use the configured key; in development keep a generated one in the instance folder."""
+    if settings.web.secret_key:
+        return settings.web.secret_key
+    path = Path(settings.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    log.warning("no web.secret_key set; generated one in %s (set HOTLINE_WEB__SECRET_KEY in production)", path)
+    return key

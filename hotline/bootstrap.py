@@ -1,0 +1,79 @@
+"""Composition root: the one place that builds concrete adapters from settings."""
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+
+import redis
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from dispatch.adapters.calendar import ChineseWorkdays
+from dispatch.clock import WorkCalendar
+from dispatch.services import DispatchContext
+from dispatch.services import SlaPolicy
+from hotline.db import UnitOfWork
+from hotline.db import make_engine
+from hotline.db import make_session_factory
+from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    dispatch: DispatchContext
+    redis_factory: Callable[[], "redis.Redis"]
+    _redis: "redis.Redis | None" = field(default=None, repr=False)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    @property
+    def redis(self) -> "redis.Redis":
+        if self._redis is None:
+            self._redis = self.redis_factory()
+        return self._redis
+
+
+def make_calendar(settings: Settings) -> WorkCalendar:
+    from zoneinfo import ZoneInfo
+
+    cal = settings.calendar
+    overrides = {dt.date.fromisoformat(k): v for k, v in cal.overrides.items()}
+    return WorkCalendar(
+        workdays=ChineseWorkdays(overrides),
+        tz=ZoneInfo(cal.timezone),
+        day_start=dt.time.fromisoformat(cal.day_start),
+        day_end=dt.time.fromisoformat(cal.day_end),
+    )
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+    redis_factory: Callable[[], "redis.Redis"] | None = None,
+) -> Container:
+    """Build the container; tests pass their own engine, clock or Redis."""
+    engine = engine or make_engine(settings.database)
+    policy = SlaPolicy(calendar=make_calendar(settings), settings=settings.sla)
+    ctx = DispatchContext(policy=policy, number_prefix=settings.tickets.number_prefix)
+    if now is not None:
+        ctx.now = now
+    url = settings.redis.url
+    return Container(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        dispatch=ctx,
+        redis_factory=redis_factory
+        or (lambda: redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)),
+    )

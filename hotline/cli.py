@@ -1,0 +1,284 @@
+"""The `hotline` command: demo, web, worker, users, database and settings."""
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dispatch.domain import Role
+from dispatch.domain import ValidationError
+from hotline.settings import Settings
+from hotline.settings import SettingsError
+from hotline.settings import load_settings
+from hotline.settings import redacted
+from hotline.settings import settings_path
+
+log = logging.getLogger(__name__)
+QUEUES = ("dispatch", "notify", "kb", "reports", "default")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="配置文件 (默认 HOTLINE_CONFIG 或 ./config.yaml)")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """12345 政务服务便民热线."""
+    try:
+        ctx.obj = load_settings(Path(config_path) if config_path else settings_path())
+    except SettingsError as exc:
+        raise click.ClickException(f"配置错误: {exc}") from exc
+    from hotline.logs import configure_logging
+
+    configure_logging(ctx.obj.log_level)
+
+
+def main() -> None:
+    cli(prog_name="hotline")
+
+
+# ---------------------------------------------------------------- config, db
+
+
+@cli.group()
+def config() -> None:
+    """Settings."""
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective settings with secrets hidden."""
+    click.echo(json.dumps(redacted(_settings(ctx)), ensure_ascii=False, indent=2))
+
+
+@cli.group()
+def db() -> None:
+    """Database."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the Alembic migrations."""
+    from hotline.migrate import upgrade
+
+    upgrade(_settings(ctx).database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+# ---------------------------------------------------------------- users
+
+
+@cli.group()
+def user() -> None:
+    """Users and API tokens."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--unit", "unit_code", help="单位代码（联络员必填）")
+@click.option("--name", "display_name", default="")
+@click.password_option(prompt="密码", confirmation_prompt=True)
+@click.pass_context
+def user_create(ctx: click.Context, username: str, role: str, unit_code: str | None,
+                display_name: str, password: str) -> None:
+    """Create a user with a hashed password."""
+    from hotline.auth import NewUser
+    from hotline.auth import create_user
+    from hotline.bootstrap import bootstrap
+
+    container = bootstrap(_settings(ctx))
+    with container.uow() as uow:
+        try:
+            created = create_user(
+                uow.session, NewUser(username, password, Role(role), display_name, unit_code)
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items())
+            raise click.ClickException(f"{exc.message}: {problems}") from exc
+        uow.commit()
+        click.echo(f"created user {created.username} ({created.role.value}) id={created.id}")
+
+
+@user.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", help="令牌用途说明")
+@click.pass_context
+def user_token(ctx: click.Context, username: str, name: str) -> None:
+    """Issue an API token (printed once; only its hash is stored)."""
+    import sqlalchemy as sa
+
+    from hotline.auth import issue_token
+    from hotline.bootstrap import bootstrap
+    from hotline.models import User
+
+    container = bootstrap(_settings(ctx))
+    with container.uow() as uow:
+        found = uow.session.scalar(sa.select(User).where(User.username == username))
+        if found is None or not found.active:
+            raise click.ClickException(f"用户不存在或已停用: {username}")
+        token = issue_token(uow.session, found, name)
+        uow.commit()
+    click.echo(token)
+
+
+# ---------------------------------------------------------------- processes
+
+
+@cli.command()
+@click.option("--host")
+@click.option("--port", type=int)
+@click.option("--workers", type=int, help="进程数；Socket.IO 需要粘性会话时保持 1")
+@click.option("--threads", type=int)
+@click.pass_context
+def web(ctx: click.Context, host: str | None, port: int | None, workers: int | None,
+        threads: int | None) -> None:
+    """Serve the web app and API with gunicorn (threaded workers)."""
+    s = _settings(ctx).web
+    serve(host or s.host, port or s.port, workers or s.workers, threads or s.threads)
+
+
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from hotline.app import create_app
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", None)
+            self.cfg.set("graceful_timeout", 5)
+
+        def load(self) -> Any:
+            return create_app()
+
+    _App().run()
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="处理完队列后退出")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool) -> None:
+    """Run an rq worker (with scheduler) on the hotline's queues."""
+    import redis
+    from rq import Queue
+    from rq import Worker
+    from sqlalchemy.orm import configure_mappers
+
+    import dispatch.models  # noqa: F401
+    import hotline.models  # noqa: F401
+
+    # Preload before rq forks work horses, so each job does not pay for it (rq docs).
+    configure_mappers()
+    conn = redis.Redis.from_url(_settings(ctx).redis.url)
+    queues = [Queue(name, connection=conn) for name in QUEUES]
+    Worker(queues, connection=conn).work(with_scheduler=True, burst=burst)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option("--reset", is_flag=True, help="删除并重建演示数据库")
+@click.option("--no-serve", is_flag=True, help="只准备数据，不启动服务")
+@click.pass_context
+def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
+    """Start the whole system on this machine with demo data."""
+    from hotline.bootstrap import bootstrap
+    from hotline.demo import DEMO_PASSWORD
+    from hotline.demo import demo_logins
+    from hotline.demo import load_demo
+    from hotline.migrate import upgrade
+
+    settings = _settings(ctx)
+    if reset:
+        _reset_sqlite(settings)
+    upgrade(settings.database.url)
+    container = bootstrap(settings)
+    click.echo("loading demo data (first run takes a minute) ...")
+    counts = load_demo(container)
+    if counts.get("tickets"):
+        click.echo(f"loaded {counts}")
+    redis_proc = _ensure_redis(settings.redis.url)
+    children: list[subprocess.Popen[bytes]] = [redis_proc] if redis_proc else []
+    url = f"http://{settings.web.host}:{settings.web.port}/"
+    click.echo("")
+    click.echo(f"  12345 热线演示已就绪: {url}")
+    click.echo(f"  API 文档: {url}api/openapi.json   健康检查: {url}healthz")
+    click.echo(f"  所有演示账号的密码: {DEMO_PASSWORD}")
+    for username, role, unit in demo_logins(container)[:8]:
+        click.echo(f"    {username:<22} {role:<11} {unit}")
+    click.echo("    ... 以及每个承办单位的联络员 liaison-<单位代码>，例如 liaison-zjj（住建局）")
+    click.echo("")
+    if no_serve:
+        for proc in children:
+            proc.terminate()
+        return
+    hotline_cmd = [sys.executable, "-m", "hotline.cli"]
+    children.append(subprocess.Popen([*hotline_cmd, "worker"]))
+    try:
+        serve(settings.web.host, settings.web.port, settings.web.workers, settings.web.threads)
+    finally:
+        for proc in reversed(children):
+            proc.send_signal(signal.SIGTERM)
+        for proc in children:
+            proc.wait(timeout=10)
+
+
+def _reset_sqlite(settings: Settings) -> None:
+    import sqlalchemy as sa
+
+    url = sa.make_url(settings.database.url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise click.ClickException("--reset 只用于 SQLite 演示数据库")
+    for suffix in ("", "-wal", "-shm"):
+        Path(url.database + suffix).unlink(missing_ok=True)
+
+
+def _ensure_redis(url: str) -> "subprocess.Popen[bytes] | None":
+    """Start a throwaway local redis-server when the configured local one is not running."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return None
+    except redis.RedisError:
+        pass
+    parsed = redis.connection.parse_url(url)
+    host, port = parsed.get("host", "127.0.0.1"), int(parsed.get("port", 6379))
+    if host not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
+        click.echo(f"warning: Redis at {url} is not reachable; queues will not run", err=True)
+        return None
+    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    for _ in range(50):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.1)
+    click.echo("warning: redis-server did not start", err=True)
+    return proc
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

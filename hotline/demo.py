@@ -1,0 +1,303 @@
+"""Demo data: units, a user for every role, and tickets in every state over eight weeks.
+
+Tickets are driven through the real services with a simulated clock, so their events,
+clocks and lights are exactly what the product would have produced.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from dispatch import commands as c
+from dispatch import services
+from dispatch.domain import Action
+from dispatch.domain import DomainError
+from dispatch.domain import RequestType
+from dispatch.domain import ReturnReason
+from dispatch.domain import Role
+from dispatch.domain import Satisfaction
+from dispatch.domain import UnitKind
+from dispatch.domain import Urgency
+from dispatch.models import Unit
+from hotline import demo_content as content
+from hotline.auth import NewUser
+from hotline.auth import create_user
+from hotline.bootstrap import Container
+from hotline.models import User
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "hotline2026"
+HOUR = dt.timedelta(hours=1)
+
+DESK_USERS: tuple[tuple[str, str, Role], ...] = (
+    ("admin", "系统管理员", Role.ADMIN),
+    ("operator1", "王芳", Role.OPERATOR),
+    ("operator2", "李娜", Role.OPERATOR),
+    ("lead1", "赵敏", Role.TEAM_LEAD),
+    ("supervisor1", "陈刚", Role.SUPERVISOR),
+    ("leader1", "周建国", Role.LEADER),
+)
+
+
+@dataclass
+class _World:
+    container: Container
+    rng: random.Random
+    units: dict[str, int]
+    unit_codes: dict[int, str]
+    desk: dict[Role, services.Actor]
+    liaisons: dict[int, services.Actor]
+    open_by_title: dict[str, list[int]]
+
+
+def demo_logins(container: Container) -> list[tuple[str, str, str]]:
+    """Return (username, role label, unit) for the demo users, for printing."""
+    with container.uow() as uow:
+        rows = uow.session.execute(
+            sa.select(User.username, User.role, Unit.name)
+            .outerjoin(Unit, Unit.id == User.unit_id)
+            .order_by(User.id)
+        ).all()
+    return [(u, r.value, n or "") for u, r, n in rows]
+
+
+def load_demo(
+    container: Container,
+    *,
+    tickets: int = 300,
+    weeks: int = 8,
+    seed: int = 12345,
+    now: dt.datetime | None = None,
+) -> dict[str, int]:
+    """Load the demo data into an empty database; return counts. Does nothing if units exist."""
+    with container.uow() as uow:
+        if uow.session.scalar(sa.select(sa.func.count()).select_from(Unit)):
+            log.info("demo data already present; nothing loaded")
+            return {"tickets": 0}
+    now = now or dt.datetime.now(dt.UTC)
+    rng = random.Random(seed)
+    units = _load_units(container)
+    desk, liaisons = _load_users(container, units)
+    world = _World(container, rng, units, {v: k for k, v in units.items()}, desk, liaisons, {})
+    starts = sorted(now - dt.timedelta(seconds=rng.uniform(0, weeks * 7 * 86400))
+                    for _ in range(tickets))
+    quiet = logging.getLogger("dispatch.services")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # one line per transition is too much for a bulk load
+    try:
+        for start in starts:
+            _one_ticket(world, _daytime(start, container, rng), now)
+    finally:
+        quiet.setLevel(level)
+    return {"units": len(units), "users": len(desk) + len(liaisons), "tickets": tickets}
+
+
+def _daytime(moment: dt.datetime, container: Container, rng: random.Random) -> dt.datetime:
+    # The hotline answers 7x24, but most calls come in the day.
+    tz = container.dispatch.policy.calendar.tz
+    local = moment.astimezone(tz)
+    if local.hour < 8 or local.hour >= 21:
+        local = local.replace(hour=rng.randint(8, 20), minute=rng.randint(0, 59))
+    return local.astimezone(dt.UTC)
+
+
+def _load_units(container: Container) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    with container.uow() as uow:
+        for spec in content.UNITS:
+            unit = Unit(
+                code=spec.code,
+                name=spec.name,
+                kind=UnitKind(spec.kind),
+                parent_id=ids[spec.parent] if spec.parent else None,
+                responsibility=spec.responsibility,
+                keywords=list(spec.keywords),
+                phone=spec.phone,
+            )
+            uow.session.add(unit)
+            uow.session.flush()
+            ids[spec.code] = unit.id
+        uow.commit()
+    return ids
+
+
+def _load_users(
+    container: Container, units: dict[str, int]
+) -> tuple[dict[Role, services.Actor], dict[int, services.Actor]]:
+    desk: dict[Role, services.Actor] = {}
+    liaisons: dict[int, services.Actor] = {}
+    with container.uow() as uow:
+        for username, name, role in DESK_USERS:
+            user = create_user(uow.session, NewUser(username, DEMO_PASSWORD, role, name))
+            desk.setdefault(role, services.Actor(user.id, role, None, name))
+        for spec in content.UNITS:
+            if spec.kind == UnitKind.COMMUNITY:
+                continue
+            user = create_user(
+                uow.session,
+                NewUser(f"liaison-{spec.code}", DEMO_PASSWORD, Role.LIAISON,
+                        f"{spec.name}联络员", spec.code),
+            )
+            liaisons[units[spec.code]] = services.Actor(user.id, Role.LIAISON,
+                                                        units[spec.code], user.display_name)
+        uow.commit()
+    return desk, liaisons
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"
+
+
+def _create(world: _World, at: dt.datetime) -> tuple[int, content.TicketTemplate]:
+    rng = world.rng
+    tpl = rng.choice(content.TEMPLATES)
+    street = tpl.unit if tpl.local else rng.choice(list(content.STREET_ADDRESSES))
+    address = rng.choice(content.STREET_ADDRESSES[street])
+    name = rng.choice(content.SURNAMES) + rng.choice(content.GIVEN_NAMES)
+    street_spec = next(u for u in content.UNITS if u.code == street)
+    communities = [u.code for u in content.UNITS if u.parent == street]
+    anonymous = rng.random() < 0.08
+    cmd = c.CreateTicket(
+        channel=rng.choices(["phone", "web", "app", "sms"], [80, 10, 8, 2])[0],  # type: ignore[arg-type]
+        caller_phone=_phone(rng),
+        citizen_name=None if anonymous else name,
+        anonymous=anonymous,
+        confidential=tpl.request_type == RequestType.REPORT.value and rng.random() < 0.7,
+        disclosure_allowed=rng.random() < 0.5,
+        contact_phone=_phone(rng) if rng.random() < 0.2 else None,
+        address=address,
+        district_id=world.units[street_spec.parent or ""],
+        street_id=world.units[street],
+        community_id=world.units[rng.choice(communities)] if communities else None,
+        request_type=RequestType(tpl.request_type),
+        urgency=Urgency(tpl.urgency),
+        category=tpl.category,
+        title=tpl.title,
+        content=tpl.content.format(address=address, name=name),
+        tags=["演示数据"],
+    )
+    operator = world.desk[rng.choice([Role.OPERATOR, Role.OPERATOR, Role.TEAM_LEAD])]
+    view, _ = services.create_ticket(world.container.uow(), _at(world, at), operator, cmd)
+    return int(view["id"]), tpl
+
+
+def _at(world: _World, moment: dt.datetime) -> services.DispatchContext:
+    return dataclasses.replace(world.container.dispatch, now=lambda: moment)
+
+
+def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  # noqa: C901
+    rng = world.rng
+    ticket_id, tpl = _create(world, start)
+    t = start
+    lead = world.units[tpl.unit]
+    desk, op = world.desk, world.desk[Role.OPERATOR]
+    lead1, sup = desk[Role.TEAM_LEAD], desk[Role.SUPERVISOR]
+
+    def act(actor: services.Actor, action: Action, cmd: c.Command, after: dt.timedelta) -> bool:
+        nonlocal t
+        when = t + after
+        if when > now:
+            return False
+        try:
+            services.perform_action(world.container.uow(), _at(world, when), actor, ticket_id,
+                                    action, cmd)
+        except DomainError as exc:  # a guard said no (e.g. late return): keep the story going
+            log.debug("demo step %s on %s refused: %s", action.value, ticket_id, exc.message)
+            return False
+        t = when
+        return True
+
+    def liaison() -> services.Actor:
+        return world.liaisons[lead]
+
+    def minutes(low: float, high: float) -> dt.timedelta:
+        return dt.timedelta(minutes=rng.uniform(low, high))
+
+    # Some recent tickets stop part-way, so every state and every light shows up.
+    stop = None
+    if now - start < dt.timedelta(days=21) and rng.random() < 0.3:
+        stop = rng.choice(["accepted", "dispatched", "signed", "signed", "returned", "replied",
+                           "reviewed", "followed_up"])
+    if stop == "accepted":
+        return
+
+    # Duplicates of an open ticket with the same title get merged now and then.
+    same = world.open_by_title.setdefault(tpl.title, [])
+    if same and rng.random() < 0.5:
+        if act(op, Action.MERGE, c.Merge(master_id=same[-1], note="同一诉求重复来电"), minutes(3, 30)):
+            return
+    if tpl.request_type == RequestType.ENQUIRY.value and rng.random() < 0.55:
+        act(op, Action.RESOLVE_DIRECTLY,
+            c.ResolveDirectly(answer="已根据知识库政策解答，来电人表示清楚。"), minutes(2, 8))
+        return
+    if not act(op, Action.DISPATCH, c.Dispatch(lead_unit_id=lead), minutes(2, 15)):
+        return
+    same.append(ticket_id)
+    if stop == "dispatched":
+        return
+    fast = tpl.urgency != Urgency.NORMAL.value
+    if stop == "returned" or rng.random() < 0.08:
+        if not act(liaison(), Action.RETURN,
+                   c.Return(reason_code=ReturnReason.NOT_OURS, reason=rng.choice(content.RETURN_REASONS)),
+                   minutes(20, 600)) or stop == "returned":
+            return
+        if rng.random() < 0.6:
+            other = rng.choice([u for code, u in world.units.items() if u != lead and "-" not in code
+                                and code not in ("dh", "xs", "nc")])
+            if not act(lead1, Action.REASSIGN, c.Reassign(lead_unit_id=other, note="按职责改派"),
+                       minutes(10, 240)):
+                return
+            lead = other
+        elif not act(lead1, Action.UPHOLD, c.Uphold(note="经核实属于该单位职责，请按时办理"),
+                     minutes(10, 240)):
+            return
+    late_sign = rng.random() < 0.06
+    sign_after = minutes(5, 25) if fast else (HOUR * rng.uniform(10, 30) if late_sign
+                                              else minutes(20, 300))
+    if not act(liaison(), Action.SIGN, c.Sign(), sign_after) or stop == "signed":
+        return
+    if not fast and rng.random() < 0.06:
+        if not act(liaison(), Action.EXTEND, c.Extend(days=rng.choice([3, 5, 10]),
+                                                       reason="需协调多个部门现场处置"), HOUR * 20):
+            return
+        act(lead1, Action.DECIDE_EXTENSION, c.DecideExtension(approve=rng.random() < 0.8),
+            HOUR * 3)
+    late = rng.random() < 0.12
+    if late and act(sup, Action.REMIND, c.Remind(note="即将超期，请抓紧办理"), HOUR * 30):
+        pass
+    reply_after = (minutes(30, 100) if fast else
+                   HOUR * rng.uniform(90, 200) if late else HOUR * rng.uniform(4, 80))
+    if late and rng.random() < 0.5:
+        act(sup, Action.SUPERVISE, c.Supervise(note="已超期，请说明原因并立即办理"), HOUR * 50)
+    texts = content.REPLY_TEXTS.get(world.unit_codes[lead], content.REPLY_TEXTS["street"])
+    if not act(liaison(), Action.REPLY, c.Reply(text=rng.choice(texts)), reply_after):
+        return
+    if stop == "replied":
+        return
+    if not act(lead1, Action.REVIEW, c.Review(approve=True), HOUR * rng.uniform(1, 20)):
+        return
+    if stop == "reviewed":
+        return
+    same.remove(ticket_id)
+    reached = rng.random() < 0.93
+    satisfied = rng.random() < 0.88
+    cmd_fu = c.FollowUp(
+        reached=reached,
+        solved=(satisfied or rng.random() < 0.3) if reached else None,
+        satisfaction=(rng.choice([Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED]) if satisfied
+                      else rng.choice(list(Satisfaction)[2:])) if reached else None,
+        note=rng.choice(content.FOLLOW_UP_NOTES) if reached else "三次回访均未接通",
+    )
+    if not act(op, Action.FOLLOW_UP, cmd_fu, HOUR * rng.uniform(2, 30)) or stop == "followed_up":
+        return
+    if reached and not satisfied and rng.random() < 0.5:
+        act(lead1, Action.REOPEN, c.Reopen(reason="市民对处理结果不满意，要求重新办理"), HOUR)
+        return
+    act(lead1, Action.CLOSE, c.Close(note="" if reached else "多次回访未接通"), minutes(5, 60))
+

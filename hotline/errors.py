@@ -1,0 +1,131 @@
+"""One mapping from errors to HTTP answers: `{"error", "message", "details"}` always."""
+
+import logging
+from typing import Any
+
+import pydantic
+from flask import Flask
+from flask import Response
+from flask import jsonify
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from dispatch.domain import Conflict
+from dispatch.domain import DomainError
+from dispatch.domain import IllegalTransition
+from dispatch.domain import NotFound
+from dispatch.domain import PermissionDenied
+from dispatch.domain import RuleViolation
+from dispatch.domain import ValidationError
+from hotline.http import BadRequest
+from hotline.http import Unauthorized
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    IllegalTransition: 409,
+    RuleViolation: 409,
+    Conflict: 409,
+    ValidationError: 422,
+}
+
+HTTP_MESSAGES = {
+    400: "请求格式有误",
+    401: "请先登录",
+    403: "无权访问",
+    404: "请求的资源不存在",
+    405: "不支持该请求方法",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    429: "请求过于频繁，请稍后再试",
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    response = jsonify({"error": code, "message": message, "details": details or {}})
+    response.status_code = status
+    return response
+
+
+def _field_message(err: Any) -> str:  # noqa: C901 - a flat table of pydantic error types
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "必填"
+    if kind == "extra_forbidden":
+        return "不支持的字段"
+    if kind in ("string_type", "str_type"):
+        return "应为文本"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "应为整数"
+    if kind == "bool_type":
+        return "应为 true 或 false"
+    if kind == "list_type":
+        return "应为列表"
+    if kind == "enum":
+        return f"取值无效，可选：{ctx.get('expected', '')}"
+    if kind == "string_too_short":
+        return "不能为空"
+    if kind == "string_too_long":
+        return f"不能超过{ctx.get('max_length')}个字符"
+    if kind == "too_long":
+        return f"最多{ctx.get('max_length')}项"
+    if kind == "string_pattern_mismatch":
+        return "格式不正确"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"不能小于{ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"不能大于{ctx.get('le', ctx.get('lt'))}"
+    if kind.startswith("datetime") or kind.startswith("date"):
+        return "时间格式应为 ISO 8601，例如 2026-11-20T10:00:00+08:00"
+    if kind == "value_error":
+        return str(ctx.get("error", err.get("msg", "")))
+    return str(err.get("msg", "取值无效"))
+
+
+def validation_details(exc: pydantic.ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "_body"
+        fields.setdefault(loc, _field_message(err))
+    return fields
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        status = next(
+            (s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400
+        )
+        return error_response(status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(pydantic.ValidationError)
+    def invalid_input(exc: pydantic.ValidationError) -> Response:
+        errors = exc.errors()
+        if any(e["type"] in ("json_invalid", "json_type") for e in errors):
+            return error_response(400, "bad_request", "请求体不是合法的 JSON", {})
+        if any(e["type"] == "model_type" and not e["loc"] for e in errors):
+            return error_response(400, "bad_request", "请求体应为 JSON 对象", {})
+        return error_response(
+            422, "validation_error", "提交的数据有误", {"fields": validation_details(exc)}
+        )
+
+    @app.errorhandler(StaleDataError)
+    def stale(exc: StaleDataError) -> Response:
+        return error_response(409, "conflict", "数据已被他人同时修改，请刷新后重试")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = HTTP_MESSAGES.get(status, exc.description or "请求失败")
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(status, code, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "服务器内部错误，请稍后重试或联系管理员")

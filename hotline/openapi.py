@@ -1,0 +1,183 @@
+"""The OpenAPI 3.1 document of the JSON API, built from the same models that parse input."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from dispatch.commands import ACTION_COMMANDS
+from dispatch.commands import CreateTicket
+from dispatch.commands import LoginRequest
+from dispatch.domain import ACTION_LABELS
+from dispatch.domain import ACTION_ROLES
+from dispatch.clock import Light
+from dispatch.domain import RequestType
+from dispatch.domain import TicketStatus
+from dispatch.domain import Urgency
+
+ERROR_RESPONSES = {
+    "400": "请求格式有误（非 JSON、非对象）",
+    "401": "未登录或令牌无效",
+    "403": "角色或单位无权操作，或缺少 CSRF 令牌",
+    "404": "工单或单位不存在",
+    "409": "当前状态不允许该操作、规则不满足或并发修改",
+    "422": "字段校验失败（details.fields 给出每个字段的错误）",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _add_model(schemas: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas[name] = sub
+    schemas[model.__name__] = schema
+    return _ref(model.__name__)
+
+
+def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _responses(ok: str, schema: dict[str, Any], *codes: str) -> dict[str, Any]:
+    out: dict[str, Any] = {ok: {"description": "成功", "content": {"application/json": {"schema": schema}}}}
+    for code in codes:
+        out[code] = {
+            "description": ERROR_RESPONSES[code],
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+    return out
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def build_openapi() -> dict[str, Any]:
+    """Return the whole API description as a dict (served at /api/openapi.json)."""
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error", "message", "details"],
+            "properties": {
+                "error": {"type": "string", "description": "机器可读的错误代码"},
+                "message": {"type": "string", "description": "给人看的中文说明"},
+                "details": {"type": "object"},
+            },
+        },
+        "TicketSummary": {
+            "type": "object",
+            "description": "列表中的工单；对承办单位和领导，诉求人姓名和电话已脱敏",
+            "properties": {
+                "id": {"type": "integer"},
+                "number": {"type": "string"},
+                "status": {"enum": [s.value for s in TicketStatus]},
+                "request_type": {"enum": [t.value for t in RequestType]},
+                "urgency": {"enum": [u.value for u in Urgency]},
+                "light": {"enum": [lt.value for lt in Light] + [None]},
+                "identity_masked": {"type": "boolean"},
+            },
+            "additionalProperties": True,
+        },
+        "TicketDetail": {
+            "allOf": [_ref("TicketSummary")],
+            "description": "单张工单，含事件时间线、主协办单位、时限与红黄绿灯、延期记录、当前用户可执行的操作",
+            "properties": {
+                "events": {"type": "array", "items": {"type": "object"}},
+                "clocks": {"type": "object"},
+                "assignments": {"type": "array", "items": {"type": "object"}},
+                "allowed_actions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "TicketPage": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": _ref("TicketSummary")},
+                "total": {"type": "integer"},
+                "page": {"type": "integer"},
+                "per_page": {"type": "integer"},
+            },
+        },
+    }
+    ticket_id = {"name": "ticket_id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1}}
+    paths: dict[str, Any] = {
+        "/healthz": {"get": {"summary": "健康检查（数据库、Redis）", "security": [],
+                             "responses": {"200": {"description": "全部正常"},
+                                           "503": {"description": "有依赖不可用"}}}},
+        "/api/openapi.json": {"get": {"summary": "本文档", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 文档"}}}},
+        "/api/auth/login": {"post": {
+            "summary": "登录（会话 Cookie），返回 CSRF 令牌", "security": [],
+            "requestBody": _json_body(_add_model(schemas, LoginRequest)),
+            "responses": _responses("200", {"type": "object"}, "400", "401", "422"),
+        }},
+        "/api/auth/logout": {"post": {"summary": "退出登录",
+                                      "responses": _responses("200", {"type": "object"}, "401")}},
+        "/api/me": {"get": {"summary": "当前用户与 CSRF 令牌",
+                            "responses": _responses("200", {"type": "object"}, "401")}},
+        "/api/units": {"get": {"summary": "承办单位与派单目录",
+                               "responses": _responses("200", {"type": "object"}, "401")}},
+        "/api/tickets": {
+            "post": {
+                "summary": "受理工单（client_token 相同的重复提交返回原工单，状态码 200）",
+                "requestBody": _json_body(_add_model(schemas, CreateTicket)),
+                "responses": {
+                    **_responses("201", _ref("TicketDetail"), "400", "401", "403", "422"),
+                    "200": {"description": "重复提交，返回已有工单",
+                            "content": {"application/json": {"schema": _ref("TicketDetail")}}},
+                },
+            },
+            "get": {
+                "summary": "工单列表（联络员只能看到本单位工单）",
+                "parameters": [
+                    _query("status", {"type": "string"}, "状态，可逗号分隔多个"),
+                    _query("unit_id", {"type": "integer"}, "主办或协办单位"),
+                    _query("request_type", {"enum": [t.value for t in RequestType]}, "诉求类型"),
+                    _query("urgency", {"enum": [u.value for u in Urgency]}, "紧急程度"),
+                    _query("light", {"enum": [lt.value for lt in Light]}, "红黄绿灯"),
+                    _query("q", {"type": "string"}, "标题、内容或工单号"),
+                    _query("from", {"type": "string", "format": "date"}, "受理日期起（含）"),
+                    _query("to", {"type": "string", "format": "date"}, "受理日期止（含）"),
+                    _query("caller_phone", {"type": "string"}, "来电号码"),
+                    _query("problem", {"type": "boolean"}, "是否问题工单"),
+                    _query("page", {"type": "integer", "minimum": 1}, "页码"),
+                    _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "每页条数"),
+                ],
+                "responses": _responses("200", _ref("TicketPage"), "401", "403", "422"),
+            },
+        },
+        "/api/tickets/{ticket_id}": {"get": {
+            "summary": "工单详情（查看未脱敏个人信息会记入审计日志）",
+            "parameters": [ticket_id],
+            "responses": _responses("200", _ref("TicketDetail"), "401", "403", "404"),
+        }},
+    }
+    for action, model in ACTION_COMMANDS.items():
+        roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
+        paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {"post": {
+            "summary": f"{ACTION_LABELS[action]}（{roles}）",
+            "description": model.__doc__ or "",
+            "parameters": [ticket_id],
+            "requestBody": _json_body(_add_model(schemas, model), required=False),
+            "responses": _responses("200", _ref("TicketDetail"),
+                                    "400", "401", "403", "404", "409", "422"),
+        }}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "12345 政务服务便民热线 API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "hotline user token 生成的令牌"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session",
+                               "description": "登录后的会话；写操作需带 X-CSRF-Token 头"},
+            },
+        },
+    }

@@ -1,0 +1,311 @@
+"""Typed settings: config.yaml, then HOTLINE_ environment overrides.
+
+No Flask here: the CLI, the web app, workers and benchmarks all load settings the same way.
+Environment keys use ``__`` for nesting (``HOTLINE_DATABASE__URL``); values are parsed as JSON
+and fall back to the raw string, like Flask's ``from_prefixed_env``. Unknown keys and values of
+the wrong type fail at startup with the offending path in the message.
+"""
+
+import dataclasses
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
+
+import yaml
+
+ENV_PREFIX = "HOTLINE_"
+SECRET_FIELDS = frozenset({"secret_key", "password", "url"})
+_URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
+
+
+class SettingsError(Exception):
+    """A setting is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = "sqlite:///instance/hotline.db"
+    echo: bool = False
+    pool_size: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 32
+    # Empty means: generate one and keep it in the instance folder (development only).
+    secret_key: str = ""
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRule:
+    sign: str
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOverride:
+    sign: str | None = None
+    reply: str | None = None
+
+
+def _default_clocks() -> dict[str, ClockRule]:
+    return {
+        "critical": ClockRule(sign="15m", reply="2h"),
+        "urgent": ClockRule(sign="30m", reply="24h"),
+        "normal": ClockRule(sign="1wd", reply="5wd"),
+    }
+
+
+def _default_overrides() -> dict[str, dict[str, ClockOverride]]:
+    return {"enquiry": {"normal": ClockOverride(reply="3wd")}}
+
+
+@dataclass(frozen=True, slots=True)
+class SlaSettings:
+    warning_share: float = 0.75
+    return_window: str = "2wd"
+    max_extension: str = "10wd"
+    problem_reopens: int = 3
+    problem_units: int = 3
+    clocks: dict[str, ClockRule] = field(default_factory=_default_clocks)
+    overrides: dict[str, dict[str, ClockOverride]] = field(default_factory=_default_overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarSettings:
+    timezone: str = "Asia/Shanghai"
+    day_start: str = "09:00"
+    day_end: str = "18:00"
+    # "YYYY-MM-DD": true (working day) / false (day off), on top of the official calendar.
+    overrides: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSettings:
+    number_prefix: str = "JC"
+    page_size_max: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    tickets: TicketSettings = field(default_factory=TicketSettings)
+    instance_path: str = "instance"
+    log_level: str = "INFO"
+
+
+T = TypeVar("T")
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load settings from a YAML file (optional) and the environment.
+
+    :raises SettingsError: for an unreadable file, an unknown key or a value of the wrong type.
+    """
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError(f"settings file {path} must hold a mapping at the top")
+        data = loaded or {}
+    for key, raw in sorted(environ.items()):
+        if key.startswith(ENV_PREFIX) and key != "HOTLINE_CONFIG":
+            _set_nested(data, key[len(ENV_PREFIX) :].lower().split("__"), _parse_env(raw))
+    settings = _build(Settings, data, "")
+    _validate(settings)
+    return settings
+
+
+def _parse_env(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _set_nested(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _build(cls: type[T], data: Any, path: str) -> T:
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{path or 'settings'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = path or "settings"
+        raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    kwargs = {
+        name: _coerce(hints[name], value, f"{path}.{name}" if path else name)
+        for name, value in data.items()
+    }
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise SettingsError(f"{path or 'settings'}: {exc}") from exc
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:  # noqa: C901 - one branch per supported type
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, path)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)  # type: ignore[arg-type]
+    if origin is dict:
+        key_tp, value_tp = typing.get_args(tp)
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"{path}: expected a mapping, got {value!r}")
+        return {str(k): _coerce(value_tp, v, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise SettingsError(f"{path}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise SettingsError(f"{path}: expected a whole number, got {value!r}")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise SettingsError(f"{path}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise SettingsError(f"{path}: expected text, got {value!r}")
+    raise SettingsError(f"{path}: unsupported setting type {tp!r}")
+
+
+def _validate(settings: Settings) -> None:
+    # Imported here: the clock parser is the one place durations are defined.
+    from dispatch.clock import Duration
+    from dispatch.domain import RequestType
+    from dispatch.domain import Urgency
+
+    sla = settings.sla
+    if not 0 < sla.warning_share <= 1:
+        raise SettingsError(f"sla.warning_share: must be in (0, 1], got {sla.warning_share}")
+    durations = {"sla.return_window": sla.return_window, "sla.max_extension": sla.max_extension}
+    missing = sorted({u.value for u in Urgency} - set(sla.clocks))
+    if missing:
+        raise SettingsError(f"sla.clocks: missing urgency level(s) {', '.join(missing)}")
+    for urgency, rule in sla.clocks.items():
+        _check_member(Urgency, urgency, f"sla.clocks.{urgency}")
+        durations[f"sla.clocks.{urgency}.sign"] = rule.sign
+        durations[f"sla.clocks.{urgency}.reply"] = rule.reply
+    for rtype, per_urgency in sla.overrides.items():
+        _check_member(RequestType, rtype, f"sla.overrides.{rtype}")
+        for urgency, override in per_urgency.items():
+            _check_member(Urgency, urgency, f"sla.overrides.{rtype}.{urgency}")
+            for name in ("sign", "reply"):
+                text = getattr(override, name)
+                if text is not None:
+                    durations[f"sla.overrides.{rtype}.{urgency}.{name}"] = text
+    for where, text in durations.items():
+        try:
+            Duration.parse(text)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {exc}") from exc
+    if not Duration.parse(sla.max_extension).working:
+        raise SettingsError("sla.max_extension: must be in working days (e.g. 10wd)")
+    _validate_calendar(settings.calendar)
+    if settings.web.workers < 1 or settings.web.threads < 1:
+        raise SettingsError("web.workers and web.threads must be at least 1")
+
+
+def _validate_calendar(cal: CalendarSettings) -> None:
+    import datetime as dt
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(cal.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"calendar.timezone: unknown time zone {cal.timezone!r}") from exc
+    try:
+        start = dt.time.fromisoformat(cal.day_start)
+        end = dt.time.fromisoformat(cal.day_end)
+    except ValueError as exc:
+        raise SettingsError(f"calendar.day_start/day_end: expected HH:MM ({exc})") from exc
+    if start >= end:
+        raise SettingsError("calendar.day_start must be before calendar.day_end")
+    for day in cal.overrides:
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError as exc:
+            raise SettingsError(f"calendar.overrides.{day}: expected YYYY-MM-DD") from exc
+
+
+def _check_member(enum_cls: Any, value: str, path: str) -> None:
+    allowed = [m.value for m in enum_cls]
+    if value not in allowed:
+        raise SettingsError(f"{path}: unknown value {value!r}, expected one of {allowed}")
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """Return the settings as a plain dict with secrets hidden, for `hotline config show`."""
+
+    def walk(obj: Any, key: str = "") -> Any:
+        if dataclasses.is_dataclass(obj):
+            return {f.name: walk(getattr(obj, f.name), f.name) for f in dataclasses.fields(obj)}
+        if isinstance(obj, dict):
+            return {k: walk(v, k) for k, v in obj.items()}
+        if isinstance(obj, str) and key in SECRET_FIELDS:
+            if key == "url":
+                return _URL_PASSWORD.sub(r"\1***@", obj)
+            return "***" if obj else ""
+        return obj
+
+    result: dict[str, Any] = walk(settings)
+    return result
+
+
+def settings_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Return the config file named by HOTLINE_CONFIG, else ./config.yaml if it exists."""
+    environ = os.environ if environ is None else environ
+    named = environ.get("HOTLINE_CONFIG")
+    if named:
+        return Path(named)
+    default = Path("config.yaml")
+    return default if default.exists() else None

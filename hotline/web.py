@@ -1,0 +1,93 @@
+"""Core routes: login for the API, the current user, health and the OpenAPI document."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import session
+
+from dispatch.commands import LoginRequest
+from dispatch.domain import ROLE_LABELS
+from hotline.audit import record_audit
+from hotline.auth import authenticate
+from hotline.http import Unauthorized
+from hotline.http import container
+from hotline.http import csrf_token
+from hotline.http import current_actor
+from hotline.http import login_required
+from hotline.http import parse_body
+from hotline.openapi import build_openapi
+
+bp = Blueprint("hotline", __name__)
+
+
+@bp.post("/api/auth/login")
+def login() -> Response:
+    cmd = parse_body(LoginRequest)
+    with container().uow() as uow:
+        user = authenticate(uow.session, cmd.username, cmd.password)
+        if user is None:
+            raise Unauthorized("用户名或密码错误")
+        record_audit(uow.session, user.id, "login", None, {})
+        uow.commit()
+        session.clear()
+        session["user_id"] = user.id
+        session.permanent = True
+        return jsonify({"user": _user_json(user.id, user.username, user.display_name,
+                                           user.role.value, user.unit_id),
+                        "csrf_token": csrf_token()})
+
+
+@bp.post("/api/auth/logout")
+@login_required()
+def logout() -> Response:
+    session.clear()
+    return jsonify({"ok": True})
+
+
+@bp.get("/api/me")
+@login_required()
+def me() -> Response:
+    actor = current_actor()
+    return jsonify({"user": _user_json(actor.user_id, None, actor.name, actor.role.value,
+                                       actor.unit_id),
+                    "csrf_token": csrf_token()})
+
+
+def _user_json(uid: int | None, username: str | None, name: str, role: str,
+               unit_id: int | None) -> dict[str, Any]:
+    from dispatch.domain import Role
+
+    out: dict[str, Any] = {"id": uid, "display_name": name, "role": role,
+                           "role_label": ROLE_LABELS[Role(role)], "unit_id": unit_id}
+    if username is not None:
+        out["username"] = username
+    return out
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    c = container()
+    checks: dict[str, str] = {}
+    try:
+        with c.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        c.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks}), (
+        200 if healthy else 503
+    )
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_openapi())

@@ -1,0 +1,1 @@
+"""kb package (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""reports package (filled in by its own issue)."""
