@@ -34,7 +34,10 @@ def index() -> str | Response:
         return render_template("login.html", csrf=csrf_token(), error=None)
     c = container()
     page = services.list_tickets(
-        c.uow(), c.dispatch, actor, services.TicketFilter(per_page=50, tz=c.dispatch.policy.calendar.tz)
+        c.uow(),
+        c.dispatch,
+        actor,
+        services.TicketFilter(per_page=50, tz=c.dispatch.policy.calendar.tz),
     )
     return render_template(
         "home.html", actor=actor, role_label=ROLE_LABELS[actor.role], page=page, csrf=csrf_token()
@@ -46,8 +49,9 @@ def login() -> tuple[str, int] | Response:
     if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
         return render_template("login.html", csrf=csrf_token(), error="页面已过期，请重新登录"), 400
     with container().uow() as uow:
-        user = authenticate(uow.session, request.form.get("username", ""),
-                            request.form.get("password", ""))
+        user = authenticate(
+            uow.session, request.form.get("username", ""), request.form.get("password", "")
+        )
         if user is None:
             return render_template("login.html", csrf=csrf_token(), error="用户名或密码错误"), 401
         record_audit(uow.session, user.id, "login", None, {"via": "form"}, ip=request.remote_addr)

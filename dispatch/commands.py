@@ -62,7 +62,9 @@ class CreateTicket(Command):
     title: Title
     content: Content
     tags: Annotated[list[Tag], Field(max_length=20)] = []
-    client_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")] | None = None
+    client_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")] | None = (
+        None
+    )
 
     @model_validator(mode="after")
     def _anonymous_has_no_name(self) -> "CreateTicket":

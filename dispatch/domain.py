@@ -368,6 +368,8 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-def is_problem_ticket(reopen_count: int, lead_units: int, *, reopens: int = 3, units: int = 3) -> bool:
+def is_problem_ticket(
+    reopen_count: int, lead_units: int, *, reopens: int = 3, units: int = 3
+) -> bool:
     """A ticket reopened `reopens` times or passed through `units` lead units is a problem."""
     return reopen_count >= reopens or lead_units >= units

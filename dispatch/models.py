@@ -37,9 +37,7 @@ class Unit(Base):
     phone: Mapped[str | None] = mapped_column(sa.String(32))
     active: Mapped[bool] = mapped_column(default=True)
 
-    parent: Mapped["Unit | None"] = relationship(
-        back_populates="children", remote_side="Unit.id"
-    )
+    parent: Mapped["Unit | None"] = relationship(back_populates="children", remote_side="Unit.id")
     children: Mapped[list["Unit"]] = relationship(back_populates="parent")
 
 
@@ -189,5 +187,7 @@ def _keep_events_append_only(session: Session, _ctx: Any, _instances: Any) -> No
     # The database refuses UPDATE on ticket_events too (migration trigger); this catches it
     # earlier, with a clearer message, and also refuses deletes.
     for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, TicketEventRecord) and (obj in session.deleted or session.is_modified(obj)):
+        if isinstance(obj, TicketEventRecord) and (
+            obj in session.deleted or session.is_modified(obj)
+        ):
             raise RuntimeError("ticket_events is append-only")

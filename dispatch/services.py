@@ -26,12 +26,12 @@ from dispatch.clock import Light
 from dispatch.clock import WorkCalendar
 from dispatch.clock import light
 from dispatch.domain import ACTION_EVENTS
+from dispatch.domain import CREATE_ROLES
 from dispatch.domain import READ_ALL_ROLES
 from dispatch.domain import STATUS_LABELS
 from dispatch.domain import Action
 from dispatch.domain import AssignmentRole
 from dispatch.domain import Conflict
-from dispatch.domain import CREATE_ROLES
 from dispatch.domain import NotFound
 from dispatch.domain import PermissionDenied
 from dispatch.domain import RequestType
@@ -107,6 +107,10 @@ class DispatchContext:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     number_prefix: str = "JC"
 
+    def utcnow(self) -> dt.datetime:
+        """Return the current time in UTC, whatever zone the injected clock uses."""
+        return self.now().astimezone(dt.UTC)
+
 
 # ---------------------------------------------------------------- accept
 
@@ -126,11 +130,13 @@ def create_ticket(
     with uow:
         session = uow.session
         if cmd.client_token:
-            existing = session.scalar(sa.select(Ticket).where(Ticket.client_token == cmd.client_token))
+            existing = session.scalar(
+                sa.select(Ticket).where(Ticket.client_token == cmd.client_token)
+            )
             if existing is not None:
                 return ticket_view(session, ctx, actor, existing, detail=True, audit=False), False
         _check_locality(session, cmd)
-        now = ctx.now()
+        now = ctx.utcnow()
         ticket = Ticket(
             **cmd.model_dump(exclude={"tags"}),
             tags=list(cmd.tags),
@@ -141,7 +147,9 @@ def create_ticket(
         )
         session.add(ticket)
         session.flush()
-        ticket.number = f"{ctx.number_prefix}{now.astimezone(ctx.policy.calendar.tz):%Y%m%d}{ticket.id:07d}"
+        ticket.number = (
+            f"{ctx.number_prefix}{now.astimezone(ctx.policy.calendar.tz):%Y%m%d}{ticket.id:07d}"
+        )
         _record(session, ticket, actor, E.CREATE, None, S.ACCEPTED, now)
         try:
             uow.commit()
@@ -227,7 +235,7 @@ def perform_action(
             _check_lead_unit(session, actor, ticket)
         event = _event_for(action, cmd)
         to_status = next_status(ticket.status, event)
-        step = _Step(session, ctx, actor, ticket, cmd, ctx.now(), event)
+        step = _Step(session, ctx, actor, ticket, cmd, ctx.utcnow(), event)
         from_status = ticket.status
         HANDLERS[action](step)
         ticket.status = to_status
@@ -238,14 +246,30 @@ def perform_action(
             reopens=ctx.policy.settings.problem_reopens,
             units=ctx.policy.settings.problem_units,
         )
-        _record(session, ticket, actor, event, from_status, to_status, step.now,
-                reason=step.reason, data=step.data, unit_id=step.unit_id or ticket.lead_unit_id)
+        _record(
+            session,
+            ticket,
+            actor,
+            event,
+            from_status,
+            to_status,
+            step.now,
+            reason=step.reason,
+            data=step.data,
+            unit_id=step.unit_id or ticket.lead_unit_id,
+        )
         try:
             uow.commit()
         except StaleDataError:
             raise Conflict("工单已被他人同时修改，请刷新后重试", {"ticket_id": ticket_id}) from None
-        log.info("ticket %s: %s %s -> %s by user %s", ticket.id, event.value,
-                 from_status.value, to_status.value, actor.user_id)
+        log.info(
+            "ticket %s: %s %s -> %s by user %s",
+            ticket.id,
+            event.value,
+            from_status.value,
+            to_status.value,
+            actor.user_id,
+        )
         return ticket_view(session, ctx, actor, ticket, detail=True, audit=False)
 
 
@@ -257,9 +281,7 @@ def _load_for_update(session: Session, ticket_id: int) -> Ticket:
 
 
 def _active_unit_ids(ticket: Ticket, role: AssignmentRole | None = None) -> set[int]:
-    return {
-        a.unit_id for a in ticket.assignments if a.active and (role is None or a.role is role)
-    }
+    return {a.unit_id for a in ticket.assignments if a.active and (role is None or a.role is role)}
 
 
 def _check_lead_unit(session: Session, actor: Actor, ticket: Ticket) -> None:
@@ -300,9 +322,7 @@ def _assign(step: _Step, lead_unit_id: int, assist_unit_ids: Iterable[int]) -> N
     if lead_unit_id in assists:
         raise ValidationError({"assist_unit_ids": "协办单位不能与主办单位相同"})
     wanted = [lead_unit_id, *assists]
-    found = {
-        u.id: u for u in step.session.scalars(sa.select(Unit).where(Unit.id.in_(wanted)))
-    }
+    found = {u.id: u for u in step.session.scalars(sa.select(Unit).where(Unit.id.in_(wanted)))}
     errors = {}
     if lead_unit_id not in found or not found[lead_unit_id].active:
         errors["lead_unit_id"] = "单位不存在"
@@ -388,7 +408,9 @@ def _uphold(step: _Step) -> None:
     sign_len, _ = step.ctx.policy.durations(step.ticket.request_type, step.ticket.urgency)
     policy = step.ctx.policy
     _deadline_fields(
-        step.ticket, "sign", policy.calendar.deadline(step.now, sign_len, policy.settings.warning_share)
+        step.ticket,
+        "sign",
+        policy.calendar.deadline(step.now, sign_len, policy.settings.warning_share),
     )
     step.ticket.signed_at = None
     step.reason = cmd.note
@@ -404,7 +426,9 @@ def _extend(step: _Step) -> None:
     if cmd.days > limit:
         raise ValidationError({"days": f"延期不能超过{limit}个工作日"})
     if t.reply_due_at is not None and step.now > t.reply_due_at:
-        raise RuleViolation("工单已超期，不能再申请延期", {"reply_due_at": t.reply_due_at.isoformat()})
+        raise RuleViolation(
+            "工单已超期，不能再申请延期", {"reply_due_at": t.reply_due_at.isoformat()}
+        )
     t.extensions.append(
         ExtensionRequest(
             unit_id=step.actor.unit_id or 0,
@@ -448,7 +472,9 @@ def _reply(step: _Step) -> None:
     t = step.ticket
     if cmd.contacted_at is not None:
         if cmd.contacted_at.tzinfo is None:
-            raise ValidationError({"contacted_at": "时间必须带时区，例如 2026-11-20T10:00:00+08:00"})
+            raise ValidationError(
+                {"contacted_at": "时间必须带时区，例如 2026-11-20T10:00:00+08:00"}
+            )
         if cmd.contacted_at > step.now or (t.dispatched_at and cmd.contacted_at < t.dispatched_at):
             raise ValidationError({"contacted_at": "联系时间必须在派单之后、回复之前"})
         t.contacted_at = cmd.contacted_at
@@ -539,8 +565,17 @@ def _merge(step: _Step) -> None:
     step.reason = cmd.note or None
     step.data["master_id"] = master.id
     master.updated_at = step.now
-    _record(step.session, master, step.actor, E.MERGE, master.status, master.status, step.now,
-            reason=cmd.note or None, data={"merged_ticket_id": t.id})
+    _record(
+        step.session,
+        master,
+        step.actor,
+        E.MERGE,
+        master.status,
+        master.status,
+        step.now,
+        reason=cmd.note or None,
+        data={"merged_ticket_id": t.id},
+    )
 
 
 HANDLERS: dict[Action, Handler] = {
@@ -648,7 +683,7 @@ def list_tickets(
             query = query.where(_unit_clause(actor.unit_id or -1))
         elif actor.role not in READ_ALL_ROLES:
             raise PermissionDenied("当前角色无权查看工单", {"role": actor.role.value})
-        query = _apply_filter(query, flt, ctx.now())
+        query = _apply_filter(query, flt, ctx.utcnow())
         total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(
             query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
@@ -659,8 +694,15 @@ def list_tickets(
         items = [ticket_view(session, ctx, actor, t, units=units, audit=False) for t in rows]
         shown = [t.id for t in rows if _shows_identity(actor, t)]
         if shown:
-            record_audit(session, actor.user_id, "list_personal_data", None,
-                         {"ticket_ids": shown}, ip=actor.ip, request_id=actor.request_id)
+            record_audit(
+                session,
+                actor.user_id,
+                "list_personal_data",
+                None,
+                {"ticket_ids": shown},
+                ip=actor.ip,
+                request_id=actor.request_id,
+            )
         uow.commit()
         return {"items": items, "total": total, "page": flt.page, "per_page": flt.per_page}
 
@@ -672,8 +714,8 @@ def _unit_clause(unit_id: int) -> sa.ColumnElement[bool]:
 
 
 def _apply_filter(
-    query: sa.Select[tuple[Ticket]], flt: TicketFilter, now: dt.datetime
-) -> sa.Select[tuple[Ticket]]:
+    query: sa.Select[Ticket], flt: TicketFilter, now: dt.datetime
+) -> sa.Select[Ticket]:
     if flt.statuses:
         query = query.where(Ticket.status.in_(flt.statuses))
     if flt.unit_id is not None:
@@ -769,11 +811,18 @@ def overall_light(ticket: Ticket, now: dt.datetime) -> Light | None:
     """Return the worst light of the ticket's running clocks, or None when none runs."""
     lights = []
     if ticket.status is S.DISPATCHED and ticket.sign_due_at and ticket.sign_warn_at:
-        lights.append(light(Deadline(ticket.dispatched_at or now, ticket.sign_due_at,
-                                     ticket.sign_warn_at), now))
+        lights.append(
+            light(
+                Deadline(ticket.dispatched_at or now, ticket.sign_due_at, ticket.sign_warn_at), now
+            )
+        )
     if ticket.status in LIVE_CLOCK_STATUSES and ticket.reply_due_at and ticket.reply_warn_at:
-        lights.append(light(Deadline(ticket.reply_started_at or now, ticket.reply_due_at,
-                                     ticket.reply_warn_at), now))
+        lights.append(
+            light(
+                Deadline(ticket.reply_started_at or now, ticket.reply_due_at, ticket.reply_warn_at),
+                now,
+            )
+        )
     order = [Light.GREEN, Light.YELLOW, Light.RED]
     return max(lights, key=order.index) if lights else None
 
@@ -789,7 +838,7 @@ def ticket_view(
     audit: bool = True,
 ) -> dict[str, Any]:
     """Serialise a ticket for this actor: masked identity where the rules say so."""
-    now = ctx.now()
+    now = ctx.utcnow()
     visible = identity_visible(
         actor.role, confidential=t.confidential, disclosure_allowed=t.disclosure_allowed
     )
@@ -822,8 +871,15 @@ def ticket_view(
         return view
     view.update(_detail_fields(session, t, actor, visible, now))
     if audit and visible and _shows_identity(actor, t):
-        record_audit(session, actor.user_id, "view_personal_data", t.id, {},
-                     ip=actor.ip, request_id=actor.request_id)
+        record_audit(
+            session,
+            actor.user_id,
+            "view_personal_data",
+            t.id,
+            {},
+            ip=actor.ip,
+            request_id=actor.request_id,
+        )
     return view
 
 
@@ -873,10 +929,22 @@ def _detail_fields(
         "merged_into_id": t.merged_into_id,
         "closed_at": t.closed_at.isoformat() if t.closed_at else None,
         "clocks": {
-            "sign": _clock_view(t.dispatched_at, t.sign_due_at, t.sign_warn_at, t.signed_at,
-                                t.status is S.DISPATCHED, now),
-            "reply": _clock_view(t.reply_started_at, t.reply_due_at, t.reply_warn_at,
-                                 t.replied_at, reply_running, now),
+            "sign": _clock_view(
+                t.dispatched_at,
+                t.sign_due_at,
+                t.sign_warn_at,
+                t.signed_at,
+                t.status is S.DISPATCHED,
+                now,
+            ),
+            "reply": _clock_view(
+                t.reply_started_at,
+                t.reply_due_at,
+                t.reply_warn_at,
+                t.replied_at,
+                reply_running,
+                now,
+            ),
         },
         "assignments": [
             {

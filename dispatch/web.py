@@ -39,8 +39,11 @@ def create_ticket() -> tuple[Response, int]:
 @login_required()
 def list_tickets() -> Response:
     c = container()
-    flt = parse_filter(request.args.to_dict(flat=False), c.settings.tickets.page_size_max,
-                       c.dispatch.policy.calendar.tz)
+    flt = parse_filter(
+        request.args.to_dict(flat=False),
+        c.settings.tickets.page_size_max,
+        c.dispatch.policy.calendar.tz,
+    )
     return jsonify(services.list_tickets(c.uow(), c.dispatch, current_actor(), flt))
 
 
@@ -82,8 +85,20 @@ def parse_filter(  # noqa: C901 - one branch per query parameter
 ) -> services.TicketFilter:
     """Parse the list query string, collecting every bad parameter into one 422."""
     errors: dict[str, str] = {}
-    known = {"status", "unit_id", "request_type", "urgency", "light", "q", "from", "to",
-             "caller_phone", "problem", "page", "per_page"}
+    known = {
+        "status",
+        "unit_id",
+        "request_type",
+        "urgency",
+        "light",
+        "q",
+        "from",
+        "to",
+        "caller_phone",
+        "problem",
+        "page",
+        "per_page",
+    }
     for name in sorted(set(args) - known):
         errors[name] = "不支持的查询参数"
 

@@ -79,5 +79,8 @@ def _secret_key(settings: Settings) -> str:
     key = secrets.token_urlsafe(48)
     path.write_text(key)
     path.chmod(0o600)
-    log.warning("no web.secret_key set; generated one in %s (set HOTLINE_WEB__SECRET_KEY in production)", path)
+    log.warning(
+        "no web.secret_key set; generated one in %s (set HOTLINE_WEB__SECRET_KEY in production)",
+        path,
+    )
     return key

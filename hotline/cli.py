@@ -32,8 +32,12 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="配置文件 (默认 HOTLINE_CONFIG 或 ./config.yaml)")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="配置文件 (默认 HOTLINE_CONFIG 或 ./config.yaml)",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """12345 政务服务便民热线."""
@@ -96,8 +100,14 @@ def user() -> None:
 @click.option("--name", "display_name", default="")
 @click.password_option(prompt="密码", confirmation_prompt=True)
 @click.pass_context
-def user_create(ctx: click.Context, username: str, role: str, unit_code: str | None,
-                display_name: str, password: str) -> None:
+def user_create(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    unit_code: str | None,
+    display_name: str,
+    password: str,
+) -> None:
     """Create a user with a hashed password."""
     from hotline.auth import NewUser
     from hotline.auth import create_user
@@ -147,8 +157,9 @@ def user_token(ctx: click.Context, username: str, name: str) -> None:
 @click.option("--workers", type=int, help="进程数；Socket.IO 需要粘性会话时保持 1")
 @click.option("--threads", type=int)
 @click.pass_context
-def web(ctx: click.Context, host: str | None, port: int | None, workers: int | None,
-        threads: int | None) -> None:
+def web(
+    ctx: click.Context, host: str | None, port: int | None, workers: int | None, threads: int | None
+) -> None:
     """Serve the web app and API with gunicorn (threaded workers)."""
     s = _settings(ctx).web
     serve(host or s.host, port or s.port, workers or s.workers, threads or s.threads)
@@ -263,13 +274,27 @@ def _ensure_redis(url: str) -> "subprocess.Popen[bytes] | None":
         return None
     except redis.RedisError:
         pass
-    parsed = redis.connection.parse_url(url)
-    host, port = parsed.get("host", "127.0.0.1"), int(parsed.get("port", 6379))
+    from urllib.parse import urlsplit
+
+    parsed = urlsplit(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
     if host not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
         click.echo(f"warning: Redis at {url} is not reachable; queues will not run", err=True)
         return None
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port),
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     for _ in range(50):
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:

@@ -19,7 +19,7 @@ from hotline.settings import DatabaseSettings
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "ck": "ck_%(table_name)s_%(column_0_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
@@ -56,7 +56,11 @@ class Base(DeclarativeBase):
         dt.datetime: UTCDateTime(),
         # VARCHAR + CHECK instead of native enums: no ALTER TYPE migrations. Values are stored.
         enum.Enum: sa.Enum(
-            enum.Enum, native_enum=False, length=32, create_constraint=True, validate_strings=True,
+            enum.Enum,
+            native_enum=False,
+            length=32,
+            create_constraint=True,
+            validate_strings=True,
             values_callable=lambda e: [m.value for m in e],
         ),
         dict[str, Any]: sa.JSON(),
@@ -77,8 +81,9 @@ def make_engine(settings: DatabaseSettings) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_size=settings.pool_size, max_overflow=settings.pool_size,
-                      pool_pre_ping=True)
+        kwargs.update(
+            pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+        )
     engine = sa.create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -85,8 +84,9 @@ def load_demo(
     units = _load_units(container)
     desk, liaisons = _load_users(container, units)
     world = _World(container, rng, units, {v: k for k, v in units.items()}, desk, liaisons, {})
-    starts = sorted(now - dt.timedelta(seconds=rng.uniform(0, weeks * 7 * 86400))
-                    for _ in range(tickets))
+    starts = sorted(
+        now - dt.timedelta(seconds=rng.uniform(0, weeks * 7 * 86400)) for _ in range(tickets)
+    )
     quiet = logging.getLogger("dispatch.services")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # one line per transition is too much for a bulk load
@@ -141,11 +141,17 @@ def _load_users(
                 continue
             user = create_user(
                 uow.session,
-                NewUser(f"liaison-{spec.code}", DEMO_PASSWORD, Role.LIAISON,
-                        f"{spec.name}联络员", spec.code),
+                NewUser(
+                    f"liaison-{spec.code}",
+                    DEMO_PASSWORD,
+                    Role.LIAISON,
+                    f"{spec.name}联络员",
+                    spec.code,
+                ),
             )
-            liaisons[units[spec.code]] = services.Actor(user.id, Role.LIAISON,
-                                                        units[spec.code], user.display_name)
+            liaisons[units[spec.code]] = services.Actor(
+                user.id, Role.LIAISON, units[spec.code], user.display_name
+            )
         uow.commit()
     return desk, liaisons
 
@@ -164,7 +170,7 @@ def _create(world: _World, at: dt.datetime) -> tuple[int, content.TicketTemplate
     communities = [u.code for u in content.UNITS if u.parent == street]
     anonymous = rng.random() < 0.08
     cmd = c.CreateTicket(
-        channel=rng.choices(["phone", "web", "app", "sms"], [80, 10, 8, 2])[0],  # type: ignore[arg-type]
+        channel=rng.choices(["phone", "web", "app", "sms"], [80, 10, 8, 2])[0],
         caller_phone=_phone(rng),
         citizen_name=None if anonymous else name,
         anonymous=anonymous,
@@ -205,8 +211,9 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
         if when > now:
             return False
         try:
-            services.perform_action(world.container.uow(), _at(world, when), actor, ticket_id,
-                                    action, cmd)
+            services.perform_action(
+                world.container.uow(), _at(world, when), actor, ticket_id, action, cmd
+            )
         except DomainError as exc:  # a guard said no (e.g. late return): keep the story going
             log.debug("demo step %s on %s refused: %s", action.value, ticket_id, exc.message)
             return False
@@ -222,19 +229,35 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
     # Some recent tickets stop part-way, so every state and every light shows up.
     stop = None
     if now - start < dt.timedelta(days=21) and rng.random() < 0.3:
-        stop = rng.choice(["accepted", "dispatched", "signed", "signed", "returned", "replied",
-                           "reviewed", "followed_up"])
+        stop = rng.choice(
+            [
+                "accepted",
+                "dispatched",
+                "signed",
+                "signed",
+                "returned",
+                "replied",
+                "reviewed",
+                "followed_up",
+            ]
+        )
     if stop == "accepted":
         return
 
     # Duplicates of an open ticket with the same title get merged now and then.
     same = world.open_by_title.setdefault(tpl.title, [])
     if same and rng.random() < 0.5:
-        if act(op, Action.MERGE, c.Merge(master_id=same[-1], note="同一诉求重复来电"), minutes(3, 30)):
+        if act(
+            op, Action.MERGE, c.Merge(master_id=same[-1], note="同一诉求重复来电"), minutes(3, 30)
+        ):
             return
     if tpl.request_type == RequestType.ENQUIRY.value and rng.random() < 0.55:
-        act(op, Action.RESOLVE_DIRECTLY,
-            c.ResolveDirectly(answer="已根据知识库政策解答，来电人表示清楚。"), minutes(2, 8))
+        act(
+            op,
+            Action.RESOLVE_DIRECTLY,
+            c.ResolveDirectly(answer="已根据知识库政策解答，来电人表示清楚。"),
+            minutes(2, 8),
+        )
         return
     if not act(op, Action.DISPATCH, c.Dispatch(lead_unit_id=lead), minutes(2, 15)):
         return
@@ -243,36 +266,66 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
         return
     fast = tpl.urgency != Urgency.NORMAL.value
     if stop == "returned" or rng.random() < 0.08:
-        if not act(liaison(), Action.RETURN,
-                   c.Return(reason_code=ReturnReason.NOT_OURS, reason=rng.choice(content.RETURN_REASONS)),
-                   minutes(20, 600)) or stop == "returned":
+        if (
+            not act(
+                liaison(),
+                Action.RETURN,
+                c.Return(
+                    reason_code=ReturnReason.NOT_OURS, reason=rng.choice(content.RETURN_REASONS)
+                ),
+                minutes(20, 600),
+            )
+            or stop == "returned"
+        ):
             return
         if rng.random() < 0.6:
-            other = rng.choice([u for code, u in world.units.items() if u != lead and "-" not in code
-                                and code not in ("dh", "xs", "nc")])
-            if not act(lead1, Action.REASSIGN, c.Reassign(lead_unit_id=other, note="按职责改派"),
-                       minutes(10, 240)):
+            other = rng.choice(
+                [
+                    u
+                    for code, u in world.units.items()
+                    if u != lead and "-" not in code and code not in ("dh", "xs", "nc")
+                ]
+            )
+            if not act(
+                lead1,
+                Action.REASSIGN,
+                c.Reassign(lead_unit_id=other, note="按职责改派"),
+                minutes(10, 240),
+            ):
                 return
             lead = other
-        elif not act(lead1, Action.UPHOLD, c.Uphold(note="经核实属于该单位职责，请按时办理"),
-                     minutes(10, 240)):
+        elif not act(
+            lead1,
+            Action.UPHOLD,
+            c.Uphold(note="经核实属于该单位职责，请按时办理"),
+            minutes(10, 240),
+        ):
             return
     late_sign = rng.random() < 0.06
-    sign_after = minutes(5, 25) if fast else (HOUR * rng.uniform(10, 30) if late_sign
-                                              else minutes(20, 300))
+    sign_after = (
+        minutes(5, 25) if fast else (HOUR * rng.uniform(10, 30) if late_sign else minutes(20, 300))
+    )
     if not act(liaison(), Action.SIGN, c.Sign(), sign_after) or stop == "signed":
         return
     if not fast and rng.random() < 0.06:
-        if not act(liaison(), Action.EXTEND, c.Extend(days=rng.choice([3, 5, 10]),
-                                                       reason="需协调多个部门现场处置"), HOUR * 20):
+        if not act(
+            liaison(),
+            Action.EXTEND,
+            c.Extend(days=rng.choice([3, 5, 10]), reason="需协调多个部门现场处置"),
+            HOUR * 20,
+        ):
             return
-        act(lead1, Action.DECIDE_EXTENSION, c.DecideExtension(approve=rng.random() < 0.8),
-            HOUR * 3)
+        act(lead1, Action.DECIDE_EXTENSION, c.DecideExtension(approve=rng.random() < 0.8), HOUR * 3)
     late = rng.random() < 0.12
     if late and act(sup, Action.REMIND, c.Remind(note="即将超期，请抓紧办理"), HOUR * 30):
         pass
-    reply_after = (minutes(30, 100) if fast else
-                   HOUR * rng.uniform(90, 200) if late else HOUR * rng.uniform(4, 80))
+    reply_after = (
+        minutes(30, 100)
+        if fast
+        else HOUR * rng.uniform(90, 200)
+        if late
+        else HOUR * rng.uniform(4, 80)
+    )
     if late and rng.random() < 0.5:
         act(sup, Action.SUPERVISE, c.Supervise(note="已超期，请说明原因并立即办理"), HOUR * 50)
     texts = content.REPLY_TEXTS.get(world.unit_codes[lead], content.REPLY_TEXTS["street"])
@@ -290,8 +343,13 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
     cmd_fu = c.FollowUp(
         reached=reached,
         solved=(satisfied or rng.random() < 0.3) if reached else None,
-        satisfaction=(rng.choice([Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED]) if satisfied
-                      else rng.choice(list(Satisfaction)[2:])) if reached else None,
+        satisfaction=(
+            rng.choice([Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED])
+            if satisfied
+            else rng.choice(list(Satisfaction)[2:])
+        )
+        if reached
+        else None,
         note=rng.choice(content.FOLLOW_UP_NOTES) if reached else "三次回访均未接通",
     )
     if not act(op, Action.FOLLOW_UP, cmd_fu, HOUR * rng.uniform(2, 30)) or stop == "followed_up":
@@ -300,4 +358,3 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
         act(lead1, Action.REOPEN, c.Reopen(reason="市民对处理结果不满意，要求重新办理"), HOUR)
         return
     act(lead1, Action.CLOSE, c.Close(note="" if reached else "多次回访未接通"), minutes(5, 60))
-

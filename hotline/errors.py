@@ -98,9 +98,7 @@ def validation_details(exc: pydantic.ValidationError) -> dict[str, str]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
-        status = next(
-            (s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400
-        )
+        status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
         return error_response(status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(pydantic.ValidationError)

@@ -4,12 +4,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
 from dispatch.commands import CreateTicket
 from dispatch.commands import LoginRequest
 from dispatch.domain import ACTION_LABELS
 from dispatch.domain import ACTION_ROLES
-from dispatch.clock import Light
 from dispatch.domain import RequestType
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
@@ -41,7 +41,9 @@ def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
 
 
 def _responses(ok: str, schema: dict[str, Any], *codes: str) -> dict[str, Any]:
-    out: dict[str, Any] = {ok: {"description": "成功", "content": {"application/json": {"schema": schema}}}}
+    out: dict[str, Any] = {
+        ok: {"description": "成功", "content": {"application/json": {"schema": schema}}}
+    }
     for code in codes:
         out[code] = {
             "description": ERROR_RESPONSES[code],
@@ -51,8 +53,13 @@ def _responses(ok: str, schema: dict[str, Any], *codes: str) -> dict[str, Any]:
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -83,7 +90,10 @@ def build_openapi() -> dict[str, Any]:
         },
         "TicketDetail": {
             "allOf": [_ref("TicketSummary")],
-            "description": "单张工单，含事件时间线、主协办单位、时限与红黄绿灯、延期记录、当前用户可执行的操作",
+            "description": (
+                "单张工单，含事件时间线、主协办单位、时限与红黄绿灯、延期记录、"
+                "当前用户可执行的操作"
+            ),
             "properties": {
                 "events": {"type": "array", "items": {"type": "object"}},
                 "clocks": {"type": "object"},
@@ -101,33 +111,66 @@ def build_openapi() -> dict[str, Any]:
             },
         },
     }
-    ticket_id = {"name": "ticket_id", "in": "path", "required": True,
-                 "schema": {"type": "integer", "minimum": 1}}
+    ticket_id = {
+        "name": "ticket_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
     paths: dict[str, Any] = {
-        "/healthz": {"get": {"summary": "健康检查（数据库、Redis）", "security": [],
-                             "responses": {"200": {"description": "全部正常"},
-                                           "503": {"description": "有依赖不可用"}}}},
-        "/api/openapi.json": {"get": {"summary": "本文档", "security": [],
-                                      "responses": {"200": {"description": "OpenAPI 文档"}}}},
-        "/api/auth/login": {"post": {
-            "summary": "登录（会话 Cookie），返回 CSRF 令牌", "security": [],
-            "requestBody": _json_body(_add_model(schemas, LoginRequest)),
-            "responses": _responses("200", {"type": "object"}, "400", "401", "422"),
-        }},
-        "/api/auth/logout": {"post": {"summary": "退出登录",
-                                      "responses": _responses("200", {"type": "object"}, "401")}},
-        "/api/me": {"get": {"summary": "当前用户与 CSRF 令牌",
-                            "responses": _responses("200", {"type": "object"}, "401")}},
-        "/api/units": {"get": {"summary": "承办单位与派单目录",
-                               "responses": _responses("200", {"type": "object"}, "401")}},
+        "/healthz": {
+            "get": {
+                "summary": "健康检查（数据库、Redis）",
+                "security": [],
+                "responses": {
+                    "200": {"description": "全部正常"},
+                    "503": {"description": "有依赖不可用"},
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "本文档",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 文档"}},
+            }
+        },
+        "/api/auth/login": {
+            "post": {
+                "summary": "登录（会话 Cookie），返回 CSRF 令牌",
+                "security": [],
+                "requestBody": _json_body(_add_model(schemas, LoginRequest)),
+                "responses": _responses("200", {"type": "object"}, "400", "401", "422"),
+            }
+        },
+        "/api/auth/logout": {
+            "post": {
+                "summary": "退出登录",
+                "responses": _responses("200", {"type": "object"}, "401"),
+            }
+        },
+        "/api/me": {
+            "get": {
+                "summary": "当前用户与 CSRF 令牌",
+                "responses": _responses("200", {"type": "object"}, "401"),
+            }
+        },
+        "/api/units": {
+            "get": {
+                "summary": "承办单位与派单目录",
+                "responses": _responses("200", {"type": "object"}, "401"),
+            }
+        },
         "/api/tickets": {
             "post": {
                 "summary": "受理工单（client_token 相同的重复提交返回原工单，状态码 200）",
                 "requestBody": _json_body(_add_model(schemas, CreateTicket)),
                 "responses": {
                     **_responses("201", _ref("TicketDetail"), "400", "401", "403", "422"),
-                    "200": {"description": "重复提交，返回已有工单",
-                            "content": {"application/json": {"schema": _ref("TicketDetail")}}},
+                    "200": {
+                        "description": "重复提交，返回已有工单",
+                        "content": {"application/json": {"schema": _ref("TicketDetail")}},
+                    },
                 },
             },
             "get": {
@@ -144,27 +187,34 @@ def build_openapi() -> dict[str, Any]:
                     _query("caller_phone", {"type": "string"}, "来电号码"),
                     _query("problem", {"type": "boolean"}, "是否问题工单"),
                     _query("page", {"type": "integer", "minimum": 1}, "页码"),
-                    _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "每页条数"),
+                    _query(
+                        "per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "每页条数"
+                    ),
                 ],
                 "responses": _responses("200", _ref("TicketPage"), "401", "403", "422"),
             },
         },
-        "/api/tickets/{ticket_id}": {"get": {
-            "summary": "工单详情（查看未脱敏个人信息会记入审计日志）",
-            "parameters": [ticket_id],
-            "responses": _responses("200", _ref("TicketDetail"), "401", "403", "404"),
-        }},
+        "/api/tickets/{ticket_id}": {
+            "get": {
+                "summary": "工单详情（查看未脱敏个人信息会记入审计日志）",
+                "parameters": [ticket_id],
+                "responses": _responses("200", _ref("TicketDetail"), "401", "403", "404"),
+            }
+        },
     }
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
-        paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {"post": {
-            "summary": f"{ACTION_LABELS[action]}（{roles}）",
-            "description": model.__doc__ or "",
-            "parameters": [ticket_id],
-            "requestBody": _json_body(_add_model(schemas, model), required=False),
-            "responses": _responses("200", _ref("TicketDetail"),
-                                    "400", "401", "403", "404", "409", "422"),
-        }}
+        paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {
+            "post": {
+                "summary": f"{ACTION_LABELS[action]}（{roles}）",
+                "description": model.__doc__ or "",
+                "parameters": [ticket_id],
+                "requestBody": _json_body(_add_model(schemas, model), required=False),
+                "responses": _responses(
+                    "200", _ref("TicketDetail"), "400", "401", "403", "404", "409", "422"
+                ),
+            }
+        }
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 政务服务便民热线 API", "version": "1"},
@@ -174,10 +224,17 @@ def build_openapi() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "hotline user token 生成的令牌"},
-                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session",
-                               "description": "登录后的会话；写操作需带 X-CSRF-Token 头"},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "hotline user token 生成的令牌",
+                },
+                "cookieAuth": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "登录后的会话；写操作需带 X-CSRF-Token 头",
+                },
             },
         },
     }

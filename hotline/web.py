@@ -35,9 +35,14 @@ def login() -> Response:
         session.clear()
         session["user_id"] = user.id
         session.permanent = True
-        return jsonify({"user": _user_json(user.id, user.username, user.display_name,
-                                           user.role.value, user.unit_id),
-                        "csrf_token": csrf_token()})
+        return jsonify(
+            {
+                "user": _user_json(
+                    user.id, user.username, user.display_name, user.role.value, user.unit_id
+                ),
+                "csrf_token": csrf_token(),
+            }
+        )
 
 
 @bp.post("/api/auth/logout")
@@ -51,17 +56,26 @@ def logout() -> Response:
 @login_required()
 def me() -> Response:
     actor = current_actor()
-    return jsonify({"user": _user_json(actor.user_id, None, actor.name, actor.role.value,
-                                       actor.unit_id),
-                    "csrf_token": csrf_token()})
+    return jsonify(
+        {
+            "user": _user_json(actor.user_id, None, actor.name, actor.role.value, actor.unit_id),
+            "csrf_token": csrf_token(),
+        }
+    )
 
 
-def _user_json(uid: int | None, username: str | None, name: str, role: str,
-               unit_id: int | None) -> dict[str, Any]:
+def _user_json(
+    uid: int | None, username: str | None, name: str, role: str, unit_id: int | None
+) -> dict[str, Any]:
     from dispatch.domain import Role
 
-    out: dict[str, Any] = {"id": uid, "display_name": name, "role": role,
-                           "role_label": ROLE_LABELS[Role(role)], "unit_id": unit_id}
+    out: dict[str, Any] = {
+        "id": uid,
+        "display_name": name,
+        "role": role,
+        "role_label": ROLE_LABELS[Role(role)],
+        "unit_id": unit_id,
+    }
     if username is not None:
         out["username"] = username
     return out

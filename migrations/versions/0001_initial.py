@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 05:08:43.595691
+Create Date: 2026-11-21 05:14:24.709285
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 import hotline.db
 
@@ -49,7 +48,7 @@ def upgrade() -> None:
                 "street",
                 "community",
                 "utility",
-                name="unitkind",
+                name=op.f("ck_units_kind"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -83,7 +82,7 @@ def upgrade() -> None:
                 "supervisor",
                 "leader",
                 "admin",
-                name="role",
+                name=op.f("ck_users_role"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -134,7 +133,7 @@ def upgrade() -> None:
                 "sms",
                 "mail",
                 "open311",
-                name="channel",
+                name=op.f("ck_tickets_channel"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -160,7 +159,7 @@ def upgrade() -> None:
                 "report",
                 "suggestion",
                 "praise",
-                name="requesttype",
+                name=op.f("ck_tickets_request_type"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -173,7 +172,7 @@ def upgrade() -> None:
                 "critical",
                 "urgent",
                 "normal",
-                name="urgency",
+                name=op.f("ck_tickets_urgency"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -197,7 +196,7 @@ def upgrade() -> None:
                 "followed_up",
                 "closed",
                 "merged",
-                name="ticketstatus",
+                name=op.f("ck_tickets_status"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -233,7 +232,7 @@ def upgrade() -> None:
                 "neutral",
                 "dissatisfied",
                 "very_dissatisfied",
-                name="satisfaction",
+                name=op.f("ck_tickets_follow_up_satisfaction"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -348,7 +347,7 @@ def upgrade() -> None:
             sa.Enum(
                 "lead",
                 "assist",
-                name="assignmentrole",
+                name=op.f("ck_ticket_assignments_role"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -401,7 +400,7 @@ def upgrade() -> None:
                 "remind",
                 "supervise",
                 "merge",
-                name="ticketevent",
+                name=op.f("ck_ticket_events_event"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -421,7 +420,7 @@ def upgrade() -> None:
                 "followed_up",
                 "closed",
                 "merged",
-                name="ticketstatus",
+                name=op.f("ck_ticket_events_from_status"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,
@@ -441,7 +440,7 @@ def upgrade() -> None:
                 "followed_up",
                 "closed",
                 "merged",
-                name="ticketstatus",
+                name=op.f("ck_ticket_events_to_status"),
                 native_enum=False,
                 create_constraint=True,
                 length=32,

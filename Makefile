@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit bench-tickets system-demo system-test services clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+system-demo:
+	@scripts/system-packages.sh demo
+
+system-test:
+	@scripts/system-packages.sh test
+
+services: system-test
+	@scripts/services.sh
+
+## Start the whole system with demo data on http://127.0.0.1:8000 (SQLite, local Redis).
+demo: system-demo $(STAMP)
+	$(BIN)/hotline demo
+
+## Lint, then the full test suite on SQLite and PostgreSQL (with Redis).
+test: services $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+## Fast loop: unit tests only, no services.
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -q
+
+## Sustained create+dispatch rate through the HTTP API on PostgreSQL (prints JSON).
+bench-tickets: services $(STAMP)
+	$(BIN)/python bench/tickets.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

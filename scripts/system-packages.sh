@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the Debian packages the product and its tests use, only those missing.
+# Usage: scripts/system-packages.sh [demo|test]
+set -euo pipefail
+purpose=${1:-test}
+
+packages=(python3 python3-venv redis-server)
+if [ "$purpose" = test ]; then
+    packages+=(postgresql)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# A Python with venv may come from elsewhere (pyenv); then Debian's is not needed.
+if command -v python3 >/dev/null && python3 -c 'import sys, venv; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    missing=("${missing[@]/python3-venv}")
+    missing=("${missing[@]/python3}")
+fi
+# Services already running (CI's PostgreSQL and Redis) need no package either.
+if (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then missing=("${missing[@]/redis-server}"); fi
+if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then missing=("${missing[@]/postgresql}"); fi
+
+wanted=()
+for pkg in "${missing[@]}"; do [ -n "$pkg" ] && wanted+=("$pkg"); done
+if [ ${#wanted[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing Debian packages: ${wanted[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${wanted[@]}"

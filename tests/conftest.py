@@ -1,0 +1,286 @@
+"""Shared fixtures.
+
+Integration tests run once on SQLite and once on PostgreSQL: the `db_url` fixture is
+parametrised over both backends. PostgreSQL is the server at HOTLINE_TEST_POSTGRES_URL
+(default: the local `test` database); each run migrates a fresh database of its own with
+Alembic and drops it afterwards. Set HOTLINE_TEST_SKIP_POSTGRES=1 to run SQLite only.
+"""
+
+import dataclasses
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dispatch.domain import Role
+from dispatch.domain import UnitKind
+from dispatch.models import Unit
+from hotline.app import create_app
+from hotline.auth import issue_token
+from hotline.bootstrap import Container
+from hotline.bootstrap import bootstrap
+from hotline.db import Base
+from hotline.db import make_engine
+from hotline.migrate import upgrade
+from hotline.models import User
+from hotline.settings import DatabaseSettings
+from hotline.settings import Settings
+from hotline.settings import WebSettings
+from hotline.settings import load_settings
+
+PG_URL = os.environ.get(
+    "HOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SKIP_PG = os.environ.get("HOTLINE_TEST_SKIP_POSTGRES") == "1"
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+# Monday 16 November 2026, 10:00 in Shanghai: a plain working day.
+T0 = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI)
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(SKIP_PG, reason="HOTLINE_TEST_SKIP_POSTGRES=1"),
+        ],
+    ),
+]
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> dt.datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> dt.datetime:
+        self.current += dt.timedelta(**kwargs)
+        return self.current
+
+    def set(self, moment: dt.datetime) -> None:
+        self.current = moment
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hotline.db'}"
+        upgrade(url)
+        yield url
+        return
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    eng = make_engine(DatabaseSettings(url=db_url, pool_size=5))
+    yield eng
+    eng.dispose()
+
+
+def _wipe(engine: sa.Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        else:
+            for name in tables:
+                conn.exec_driver_sql(f"DELETE FROM {name}")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Any) -> Settings:
+    base = load_settings(None, environ={})
+    return dataclasses.replace(
+        base,
+        database=DatabaseSettings(url=db_url),
+        web=WebSettings(secret_key="test-secret"),
+        instance_path=str(tmp_path),
+    )
+
+
+@pytest.fixture
+def container(settings: Settings, engine: sa.Engine, clock: Clock) -> Iterator[Container]:
+    c = bootstrap(settings, engine=engine, now=clock)
+    yield c
+    _wipe(engine)
+
+
+@pytest.fixture
+def app(container: Container) -> Flask:
+    application = create_app(container=container)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# ---------------------------------------------------------------- seeded world
+
+# One real hash computed once: hashing per test would dominate the suite's time.
+_PASSWORD = "correct horse battery"
+_HASH: list[str] = []
+
+
+def password_hash() -> str:
+    if not _HASH:
+        from hotline.auth import hash_password
+
+        _HASH.append(hash_password(_PASSWORD))
+    return _HASH[0]
+
+
+@dataclass
+class World:
+    """Units and one user per role, each with an API token."""
+
+    units: dict[str, int]
+    users: dict[str, int]
+    tokens: dict[str, str]
+    password: str = _PASSWORD
+
+
+UNIT_TREE: tuple[tuple[str, str, UnitKind, str | None], ...] = (
+    ("zjj", "住房和城乡建设局", UnitKind.DEPARTMENT, None),
+    ("cgj", "城市管理局", UnitKind.DEPARTMENT, None),
+    ("gdgs", "供电公司", UnitKind.UTILITY, None),
+    ("dh", "东湖区", UnitKind.DISTRICT, None),
+    ("dh-hb", "湖滨街道", UnitKind.STREET, "dh"),
+    ("dh-hb-01", "滨江社区", UnitKind.COMMUNITY, "dh-hb"),
+    ("xs", "西山区", UnitKind.DISTRICT, None),
+    ("xs-cp", "翠屏街道", UnitKind.STREET, "xs"),
+)
+
+USERS: tuple[tuple[str, Role, str | None], ...] = (
+    ("operator", Role.OPERATOR, None),
+    ("lead", Role.TEAM_LEAD, None),
+    ("supervisor", Role.SUPERVISOR, None),
+    ("leader", Role.LEADER, None),
+    ("admin", Role.ADMIN, None),
+    ("zjj", Role.LIAISON, "zjj"),
+    ("zjj2", Role.LIAISON, "zjj"),
+    ("cgj", Role.LIAISON, "cgj"),
+    ("gdgs", Role.LIAISON, "gdgs"),
+)
+
+
+@pytest.fixture
+def world(container: Container) -> World:
+    units: dict[str, int] = {}
+    users: dict[str, int] = {}
+    tokens: dict[str, str] = {}
+    with container.uow() as uow:
+        s = uow.session
+        for code, name, kind, parent in UNIT_TREE:
+            unit = Unit(
+                code=code,
+                name=name,
+                kind=kind,
+                responsibility=f"{name}职责",
+                keywords=[name],
+                parent_id=units[parent] if parent else None,
+            )
+            s.add(unit)
+            s.flush()
+            units[code] = unit.id
+        for username, role, unit_code in USERS:
+            user = User(
+                username=username,
+                display_name=f"{username}用户",
+                password_hash=password_hash(),
+                role=role,
+                unit_id=units[unit_code] if unit_code else None,
+            )
+            s.add(user)
+            s.flush()
+            users[username] = user.id
+            tokens[username] = issue_token(s, user, "test")
+        uow.commit()
+    return World(units, users, tokens)
+
+
+class Api:
+    """A thin JSON client acting as one of the world's users."""
+
+    def __init__(self, client: FlaskClient, world: World) -> None:
+        self.client = client
+        self.world = world
+
+    def _headers(self, as_: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.world.tokens[as_]}"} if as_ else {}
+
+    def get(self, path: str, as_: str | None = "operator", **kw: Any) -> Any:
+        return self.client.get(path, headers=self._headers(as_), **kw)
+
+    def post(self, path: str, json: Any = None, as_: str | None = "operator", **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self._headers(as_), **kw)
+
+    def create(self, as_: str = "operator", **fields: Any) -> dict[str, Any]:
+        body = {
+            "request_type": "complaint",
+            "title": "小区电梯故障",
+            "content": "电梯停运三天",
+            "caller_phone": "13812345678",
+            "citizen_name": "张三",
+        }
+        body.update(fields)
+        resp = self.post("/api/tickets", body, as_=as_)
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()  # type: ignore[no-any-return]
+
+    def act(
+        self,
+        ticket_id: int,
+        action: str,
+        body: Any = None,
+        as_: str = "operator",
+        expect: int = 200,
+    ) -> dict[str, Any]:
+        resp = self.post(f"/api/tickets/{ticket_id}/actions/{action}", body or {}, as_=as_)
+        assert resp.status_code == expect, resp.get_json()
+        return resp.get_json()  # type: ignore[no-any-return]
+
+    def dispatched(self, unit: str = "zjj", **fields: Any) -> dict[str, Any]:
+        ticket = self.create(**fields)
+        return self.act(ticket["id"], "dispatch", {"lead_unit_id": self.world.units[unit]})
+
+    def signed(self, unit: str = "zjj", **fields: Any) -> dict[str, Any]:
+        ticket = self.dispatched(unit, **fields)
+        return self.act(ticket["id"], "sign", as_=unit)
+
+
+@pytest.fixture
+def api(client: FlaskClient, world: World) -> Api:
+    return Api(client, world)
