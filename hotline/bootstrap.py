@@ -35,6 +35,13 @@ class Container:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
 
+    def close(self) -> None:
+        """Release pooled connections (commands and workers that end, tests)."""
+        self.engine.dispose()
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+
     @property
     def redis(self) -> "redis.Redis":
         if self._redis is None:

@@ -114,16 +114,19 @@ def user_create(
     from hotline.bootstrap import bootstrap
 
     container = bootstrap(_settings(ctx))
-    with container.uow() as uow:
-        try:
-            created = create_user(
-                uow.session, NewUser(username, password, Role(role), display_name, unit_code)
-            )
-        except ValidationError as exc:
-            problems = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items())
-            raise click.ClickException(f"{exc.message}: {problems}") from exc
-        uow.commit()
-        click.echo(f"created user {created.username} ({created.role.value}) id={created.id}")
+    try:
+        with container.uow() as uow:
+            try:
+                created = create_user(
+                    uow.session, NewUser(username, password, Role(role), display_name, unit_code)
+                )
+            except ValidationError as exc:
+                problems = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items())
+                raise click.ClickException(f"{exc.message}: {problems}") from exc
+            uow.commit()
+            click.echo(f"created user {created.username} ({created.role.value}) id={created.id}")
+    finally:
+        container.close()
 
 
 @user.command("token")
@@ -139,12 +142,15 @@ def user_token(ctx: click.Context, username: str, name: str) -> None:
     from hotline.models import User
 
     container = bootstrap(_settings(ctx))
-    with container.uow() as uow:
-        found = uow.session.scalar(sa.select(User).where(User.username == username))
-        if found is None or not found.active:
-            raise click.ClickException(f"用户不存在或已停用: {username}")
-        token = issue_token(uow.session, found, name)
-        uow.commit()
+    try:
+        with container.uow() as uow:
+            found = uow.session.scalar(sa.select(User).where(User.username == username))
+            if found is None or not found.active:
+                raise click.ClickException(f"用户不存在或已停用: {username}")
+            token = issue_token(uow.session, found, name)
+            uow.commit()
+    finally:
+        container.close()
     click.echo(token)
 
 
@@ -225,8 +231,12 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
         _reset_sqlite(settings)
     upgrade(settings.database.url)
     container = bootstrap(settings)
-    click.echo("loading demo data (first run takes a minute) ...")
-    counts = load_demo(container)
+    click.echo("loading demo data (first run takes about 20 seconds) ...")
+    try:
+        counts = load_demo(container)
+        logins = demo_logins(container)
+    finally:
+        container.close()
     if counts.get("tickets"):
         click.echo(f"loaded {counts}")
     redis_proc = _ensure_redis(settings.redis.url)
@@ -236,7 +246,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     click.echo(f"  12345 热线演示已就绪: {url}")
     click.echo(f"  API 文档: {url}api/openapi.json   健康检查: {url}healthz")
     click.echo(f"  所有演示账号的密码: {DEMO_PASSWORD}")
-    for username, role, unit in demo_logins(container)[:8]:
+    for username, role, unit in logins[:8]:
         click.echo(f"    {username:<22} {role:<11} {unit}")
     click.echo("    ... 以及每个承办单位的联络员 liaison-<单位代码>，例如 liaison-zjj（住建局）")
     click.echo("")

@@ -91,8 +91,7 @@ def build_openapi() -> dict[str, Any]:
         "TicketDetail": {
             "allOf": [_ref("TicketSummary")],
             "description": (
-                "单张工单，含事件时间线、主协办单位、时限与红黄绿灯、延期记录、"
-                "当前用户可执行的操作"
+                "单张工单，含事件时间线、主协办单位、时限与红黄绿灯、延期记录、当前用户可执行的操作"
             ),
             "properties": {
                 "events": {"type": "array", "items": {"type": "object"}},

@@ -9,7 +9,6 @@ the wrong type fail at startup with the offending path in the message.
 import dataclasses
 import json
 import os
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -22,8 +21,9 @@ from typing import TypeVar
 import yaml
 
 ENV_PREFIX = "HOTLINE_"
+# Variables under these prefixes belong to the test suite and benchmarks, not to settings.
+ENV_RESERVED = ("HOTLINE_CONFIG", "HOTLINE_TEST_", "HOTLINE_BENCH_")
 SECRET_FIELDS = frozenset({"secret_key", "password", "url"})
-_URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
 
 
 class SettingsError(Exception):
@@ -126,7 +126,7 @@ def load_settings(
     :raises SettingsError: for an unreadable file, an unknown key or a value of the wrong type.
     """
     environ = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = _plain(Settings())
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -136,20 +136,47 @@ def load_settings(
             raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise SettingsError(f"settings file {path} must hold a mapping at the top")
-        data = loaded or {}
+        _merge(data, loaded or {})
     for key, raw in sorted(environ.items()):
-        if key.startswith(ENV_PREFIX) and key != "HOTLINE_CONFIG":
-            _set_nested(data, key[len(ENV_PREFIX) :].lower().split("__"), _parse_env(raw))
+        if key.startswith(ENV_PREFIX) and not key.startswith(ENV_RESERVED):
+            _set_nested(data, key[len(ENV_PREFIX) :].lower().split("__"), _EnvValue(raw))
     settings = _build(Settings, data, "")
     _validate(settings)
     return settings
 
 
-def _parse_env(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+@dataclass(frozen=True, slots=True)
+class _EnvValue:
+    """A raw environment string, parsed once the target type is known.
+
+    Text settings take it as it is (a secret like "1e3" stays "1e3"); other types parse it
+    as JSON first, so HOTLINE_WEB__PORT=9000 is a number.
+    """
+
+    raw: str
+
+    def parsed(self) -> Any:
+        try:
+            return json.loads(self.raw)
+        except ValueError:
+            return self.raw
+
+
+def _plain(obj: Any) -> Any:
+    """Turn dataclass settings into nested dicts (the built-in defaults to merge into)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
 
 
 def _set_nested(data: dict[str, Any], parts: list[str], value: Any) -> None:
@@ -183,6 +210,8 @@ def _build(cls: type[T], data: Any, path: str) -> T:
 
 
 def _coerce(tp: Any, value: Any, path: str) -> Any:  # noqa: C901 - one branch per supported type
+    if isinstance(value, _EnvValue):
+        value = value.raw if tp is str or tp == (str | None) else value.parsed()
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         args = typing.get_args(tp)
@@ -292,13 +321,26 @@ def redacted(settings: Settings) -> dict[str, Any]:
         if isinstance(obj, dict):
             return {k: walk(v, k) for k, v in obj.items()}
         if isinstance(obj, str) and key in SECRET_FIELDS:
-            if key == "url":
-                return _URL_PASSWORD.sub(r"\1***@", obj)
-            return "***" if obj else ""
+            return _hide_url_password(obj) if key == "url" else ("***" if obj else "")
         return obj
 
     result: dict[str, Any] = walk(settings)
     return result
+
+
+def _hide_url_password(url: str) -> str:
+    """Replace the password of a URL (with or without a user name) by ***."""
+    from urllib.parse import urlsplit
+    from urllib.parse import urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    if ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
 def settings_path(environ: Mapping[str, str] | None = None) -> Path | None:

@@ -1,0 +1,272 @@
+"""Sustained ticket creation + dispatch through the HTTP API on PostgreSQL.
+
+Starts `hotline web` against a fresh PostgreSQL database, drives it from client processes
+over keep-alive connections (each ticket = POST /api/tickets, then POST .../actions/dispatch),
+and prints one JSON object as the last line: tickets per second, requests per second and
+latency percentiles. Everything runs on loopback and stops by itself.
+
+    python bench/tickets.py [--seconds 20] [--clients 8] [--workers 2] [--threads 8]
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get(
+    "HOTLINE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _seed(url: str) -> tuple[str, list[int]]:
+    from dispatch.domain import Role
+    from dispatch.domain import UnitKind
+    from dispatch.models import Unit
+    from hotline.auth import NewUser
+    from hotline.auth import create_user
+    from hotline.auth import issue_token
+    from hotline.db import UnitOfWork
+    from hotline.db import make_engine
+    from hotline.db import make_session_factory
+    from hotline.settings import DatabaseSettings
+
+    engine = make_engine(DatabaseSettings(url=url))
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        units = []
+        for i, name in enumerate(["住房和城乡建设局", "城市管理局", "交通运输局", "供电公司"]):
+            unit = Unit(code=f"u{i}", name=name, kind=UnitKind.DEPARTMENT, keywords=[])
+            uow.session.add(unit)
+            uow.session.flush()
+            units.append(unit.id)
+        user = create_user(uow.session, NewUser("bench", "bench-password", Role.OPERATOR))
+        token = issue_token(uow.session, user, "bench")
+        uow.commit()
+    engine.dispose()
+    return token, units
+
+
+def _client(
+    port: int,
+    token: str,
+    units: list[int],
+    start_at: float,
+    warmup: float,
+    stop_at: float,
+    out: Any,
+    threads: int,
+) -> None:
+    """One client process: `threads` threads, each a keep-alive connection."""
+    import threading
+
+    results: list[tuple[str, float, int]] = []
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def loop(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local: list[tuple[str, float, int]] = []
+        i = 0
+        while time.monotonic() < start_at:
+            time.sleep(0.01)
+        while True:
+            now = time.monotonic()
+            if now >= stop_at:
+                break
+            measured = now >= start_at + warmup
+            i += 1
+            body = json.dumps(
+                {
+                    "request_type": "complaint",
+                    "urgency": "normal",
+                    "channel": "phone",
+                    "caller_phone": f"138{n:04d}{i % 10000:04d}",
+                    "citizen_name": "测试",
+                    "address": "东湖区湖滨街道滨江路88号",
+                    "category": "城乡建设/物业管理/电梯",
+                    "title": "小区电梯频繁故障无人维修",
+                    "content": "来电人反映小区3号楼电梯近一个月内多次停运，希望督促物业尽快维修。",
+                },
+                ensure_ascii=False,
+            ).encode()
+            t0 = time.perf_counter()
+            conn.request("POST", "/api/tickets", body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            t1 = time.perf_counter()
+            if measured:
+                local.append(("create", t1 - t0, resp.status))
+            if resp.status != 201:
+                continue
+            ticket_id = json.loads(data)["id"]
+            body = json.dumps({"lead_unit_id": units[i % len(units)]}).encode()
+            t2 = time.perf_counter()
+            conn.request(
+                "POST", f"/api/tickets/{ticket_id}/actions/dispatch", body=body, headers=headers
+            )
+            resp = conn.getresponse()
+            resp.read()
+            t3 = time.perf_counter()
+            if measured:
+                local.append(("dispatch", t3 - t2, resp.status))
+        conn.close()
+        with lock:
+            results.extend(local)
+
+    workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured time")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--client-threads", type=int, default=4, help="connections per client")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--port", type=int, default=18765)
+    args = parser.parse_args()
+
+    from hotline.migrate import upgrade
+
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    server = None
+    try:
+        upgrade(url)
+        token, units = _seed(url)
+        env = {
+            **os.environ,
+            "HOTLINE_DATABASE__URL": url,
+            "HOTLINE_LOG_LEVEL": "WARNING",
+            "HOTLINE_WEB__SECRET_KEY": "bench",
+            "HOTLINE_CONFIG": str(ROOT / "config.yaml"),
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hotline.cli",
+                "web",
+                "--port",
+                str(args.port),
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
+                c.request("GET", "/api/openapi.json")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("web server did not start")
+            time.sleep(0.2)
+
+        ctx = mp.get_context("fork")
+        out: Any = ctx.Queue()
+        start_at = time.monotonic() + 1.0
+        stop_at = start_at + args.warmup + args.seconds
+        procs = [
+            ctx.Process(
+                target=_client,
+                args=(
+                    args.port,
+                    token,
+                    units,
+                    start_at,
+                    args.warmup,
+                    stop_at,
+                    out,
+                    args.client_threads,
+                ),
+            )
+            for _ in range(args.clients)
+        ]
+        for p in procs:
+            p.start()
+        results: list[tuple[str, float, int]] = []
+        for _ in procs:
+            results.extend(out.get(timeout=args.warmup + args.seconds + 120))
+        for p in procs:
+            p.join()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=15)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    ok = [r for r in results if r[2] in (200, 201)]
+    errors = len(results) - len(ok)
+    dispatched = sum(1 for r in ok if r[0] == "dispatch")
+    all_ms = [r[1] * 1000 for r in ok]
+    create_ms = [r[1] * 1000 for r in ok if r[0] == "create"]
+    dispatch_ms = [r[1] * 1000 for r in ok if r[0] == "dispatch"]
+    report = {
+        "benchmark": "tickets create+dispatch over HTTP on PostgreSQL",
+        "seconds": args.seconds,
+        "tickets_per_second": round(dispatched / args.seconds, 1),
+        "requests_per_second": round(len(ok) / args.seconds, 1),
+        "errors": errors,
+        "latency_ms": {
+            "p50": round(_percentile(all_ms, 0.50), 2),
+            "p99": round(_percentile(all_ms, 0.99), 2),
+            "mean": round(statistics.fmean(all_ms), 2) if all_ms else None,
+            "create_p50": round(_percentile(create_ms, 0.50), 2),
+            "create_p99": round(_percentile(create_ms, 0.99), 2),
+            "dispatch_p50": round(_percentile(dispatch_ms, 0.50), 2),
+            "dispatch_p99": round(_percentile(dispatch_ms, 0.99), 2),
+        },
+        "setup": {
+            "web_workers": args.workers,
+            "threads_per_worker": args.threads,
+            "client_processes": args.clients,
+            "connections": args.clients * args.client_threads,
+            "cpus": os.cpu_count(),
+        },
+        "target": {"tickets_per_second": 200, "p99_ms": 100},
+    }
+    print(json.dumps(report, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""The `hotline` command, run in-process with click's CliRunner on both database backends."""
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from click.testing import Result
+from flask.testing import FlaskClient
+
+from dispatch.domain import Role
+from hotline.auth import authenticate
+from hotline.bootstrap import Container
+from hotline.cli import cli
+from hotline.models import ApiToken
+from hotline.models import User
+
+CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
+PASSWORD = "alice-password-1"
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The CLI configures the root logger; put it back so later tests are not affected."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def cli_env(url: str, **extra: str) -> dict[str, str | None]:
+    # Unset any HOTLINE_ setting of the surrounding shell so that only these apply.
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("HOTLINE_")}
+    env.update({"HOTLINE_DATABASE__URL": url, "HOTLINE_CONFIG": str(CONFIG_YAML)})
+    env.update(extra)
+    return env
+
+
+def run(url: str, *args: str, input: str | None = None, **extra: str) -> Result:
+    runner = CliRunner()
+    return runner.invoke(cli, list(args), env=cli_env(url, **extra), input=input)
+
+
+def create_alice(url: str, *more: str) -> Result:
+    return run(url, "user", "create", "alice", "--role", "operator", "--password", PASSWORD, *more)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_config_show_prints_json_with_the_database_url_and_hides_the_secret_key(
+    db_url: str,
+) -> None:
+    result = run(db_url, "config", "show", HOTLINE_WEB__SECRET_KEY="very-secret-key")
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["database"]["url"] == db_url
+    assert shown["web"]["secret_key"] == "***"
+    assert shown["sla"]["clocks"]["normal"] == {"sign": "1wd", "reply": "5wd"}
+    assert "very-secret-key" not in result.output
+
+
+def test_config_option_names_the_settings_file(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "other.yaml"
+    path.write_text("web:\n  port: 8123\n", encoding="utf-8")
+
+    result = run(db_url, "--config", str(path), "config", "show")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["web"]["port"] == 8123
+
+
+def test_bad_setting_stops_the_command_and_names_the_setting(db_url: str) -> None:
+    result = run(db_url, "config", "show", HOTLINE_WEB__PORT="abc")
+
+    assert result.exit_code == 1
+    assert "配置错误" in result.output
+    assert "web.port" in result.output
+    assert result.stdout == ""
+
+
+# ---------------------------------------------------------------- users
+
+
+def test_user_create_stores_a_hashed_password_that_authenticates(
+    db_url: str, container: Container
+) -> None:
+    result = create_alice(db_url, "--name", "Alice Operator")
+
+    assert result.exit_code == 0, result.output
+    assert "created user alice (operator) id=" in result.stdout
+    with container.uow() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == "alice"))
+        assert user is not None
+        assert user.role is Role.OPERATOR
+        assert user.display_name == "Alice Operator"
+        assert user.unit_id is None
+        assert user.password_hash != PASSWORD
+        assert PASSWORD not in user.password_hash
+        assert authenticate(uow.session, "alice", PASSWORD) is not None
+        assert authenticate(uow.session, "alice", "wrong-password") is None
+
+
+def test_user_create_asks_for_the_password_twice(db_url: str, container: Container) -> None:
+    result = run(
+        db_url, "user", "create", "bob", "--role", "team_lead", input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    with container.uow() as uow:
+        user = authenticate(uow.session, "bob", PASSWORD)
+        assert user is not None
+        assert user.role is Role.TEAM_LEAD
+        assert user.display_name == "bob"
+
+
+def test_duplicate_username_is_refused(db_url: str, container: Container) -> None:
+    assert create_alice(db_url).exit_code == 0
+
+    result = create_alice(db_url)
+
+    assert result.exit_code == 1
+    assert "用户名已存在" in result.output
+    with container.uow() as uow:
+        count = uow.session.scalar(sa.select(sa.func.count()).where(User.username == "alice"))
+    assert count == 1
+
+
+def test_liaison_without_a_unit_is_refused(db_url: str, container: Container) -> None:
+    result = run(db_url, "user", "create", "carol", "--role", "liaison", "--password", PASSWORD)
+
+    assert result.exit_code == 1
+    assert "联络员必须属于一个已存在的单位" in result.output
+    with container.uow() as uow:
+        assert uow.session.scalar(sa.select(User).where(User.username == "carol")) is None
+
+
+def test_short_password_is_refused(db_url: str, container: Container) -> None:
+    result = run(db_url, "user", "create", "dave", "--role", "operator", "--password", "short")
+
+    assert result.exit_code == 1
+    assert "密码至少8位" in result.output
+    with container.uow() as uow:
+        assert uow.session.scalar(sa.select(User).where(User.username == "dave")) is None
+
+
+def test_unknown_role_is_a_usage_error(db_url: str, container: Container) -> None:
+    result = run(db_url, "user", "create", "erin", "--role", "mayor", "--password", PASSWORD)
+
+    assert result.exit_code == 2
+    assert "--role" in result.output
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_user_token_prints_a_bearer_token_for_the_api(
+    db_url: str, container: Container, client: FlaskClient
+) -> None:
+    assert create_alice(db_url).exit_code == 0
+
+    result = run(db_url, "user", "token", "alice", "--name", "ci")
+
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.startswith("hl_")
+    resp = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.get_json()
+    me = resp.get_json()["user"]
+    assert me["role"] == "operator"
+    assert me["display_name"] == "alice"
+    with container.uow() as uow:
+        stored = uow.session.execute(sa.select(ApiToken.name, ApiToken.prefix, ApiToken.token_hash))
+        assert [tuple(row) for row in stored] == [("ci", token[:10], sha256_hex(token))]
+
+
+def test_api_refuses_a_made_up_token(container: Container, client: FlaskClient) -> None:
+    resp = client.get("/api/me", headers={"Authorization": "Bearer hl_not-a-real-token"})
+
+    assert resp.status_code == 401
+
+
+def test_user_token_for_an_unknown_user_is_refused(db_url: str, container: Container) -> None:
+    result = run(db_url, "user", "token", "nobody")
+
+    assert result.exit_code == 1
+    assert "用户不存在或已停用: nobody" in result.output
+    with container.uow() as uow:
+        assert uow.session.scalars(sa.select(ApiToken)).all() == []
+
+
+# ---------------------------------------------------------------- database
+
+
+def test_db_upgrade_creates_the_tables_in_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "fresh.db"
+    url = f"sqlite:///{path}"
+
+    result = run(url, "db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "database at head"
+    engine = sa.create_engine(url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {
+        "alembic_version",
+        "units",
+        "users",
+        "api_tokens",
+        "tickets",
+        "ticket_events",
+        "ticket_assignments",
+        "extension_requests",
+        "audit_log",
+    } <= tables
