@@ -42,8 +42,16 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+class DispatchTo(Command):
+    """Where to send a ticket: the lead unit (主办) and assisting units (协办)."""
+
+    lead_unit_id: UnitId
+    assist_unit_ids: Annotated[list[UnitId], Field(max_length=10)] = []
+    note: OptionalNote = ""
+
+
 class CreateTicket(Command):
-    """Accept a citizen request (受理)."""
+    """Accept a citizen request (受理), and optionally dispatch it at once (受理并派单)."""
 
     channel: Channel = Channel.PHONE
     caller_phone: Phone | None = None
@@ -65,6 +73,7 @@ class CreateTicket(Command):
     client_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")] | None = (
         None
     )
+    dispatch: DispatchTo | None = None
 
     @model_validator(mode="after")
     def _anonymous_has_no_name(self) -> "CreateTicket":
@@ -79,12 +88,8 @@ class ResolveDirectly(Command):
     answer: Content
 
 
-class Dispatch(Command):
+class Dispatch(DispatchTo):
     """Send to a lead unit and optional assisting units (派单)."""
-
-    lead_unit_id: UnitId
-    assist_unit_ids: Annotated[list[UnitId], Field(max_length=10)] = []
-    note: OptionalNote = ""
 
 
 class Sign(Command):

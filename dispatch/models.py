@@ -51,7 +51,6 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
     client_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     channel: Mapped[Channel]
     caller_phone: Mapped[str | None] = mapped_column(sa.String(32), index=True)

@@ -7,6 +7,8 @@ transaction. Nothing is written when any check fails.
 
 import datetime as dt
 import logging
+import re
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch import commands as c
@@ -107,6 +111,16 @@ class DispatchContext:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     number_prefix: str = "JC"
 
+    names: "NameCache" = field(default_factory=lambda: NameCache())
+
+    def ticket_number(self, ticket: Ticket) -> str:
+        """Return the 工单号: prefix, local date of acceptance, zero-padded id.
+
+        Derived rather than stored: unique because the id is, and free to compute.
+        """
+        day = ticket.created_at.astimezone(self.policy.calendar.tz)
+        return f"{self.number_prefix}{day:%Y%m%d}{ticket.id:07d}"
+
     def utcnow(self) -> dt.datetime:
         """Return the current time in UTC, whatever zone the injected clock uses."""
         return self.now().astimezone(dt.UTC)
@@ -138,19 +152,40 @@ def create_ticket(
         _check_locality(session, cmd)
         now = ctx.utcnow()
         ticket = Ticket(
-            **cmd.model_dump(exclude={"tags"}),
+            **cmd.model_dump(exclude={"tags", "dispatch"}),
             tags=list(cmd.tags),
             status=S.ACCEPTED,
             created_by_id=actor.user_id,
             created_at=now,
             updated_at=now,
+            # A new ticket has none yet: saying so spares the view three lazy loads.
+            assignments=[],
+            events=[],
+            extensions=[],
         )
         session.add(ticket)
-        session.flush()
-        ticket.number = (
-            f"{ctx.number_prefix}{now.astimezone(ctx.policy.calendar.tz):%Y%m%d}{ticket.id:07d}"
-        )
         _record(session, ticket, actor, E.CREATE, None, S.ACCEPTED, now)
+        if cmd.dispatch is not None:
+            # One transaction: a ticket whose dispatch fails is not left behind half-done.
+            step = _Step(session, ctx, actor, ticket, cmd.dispatch, now, E.DISPATCH)
+            try:
+                _dispatch(step)
+            except ValidationError as exc:
+                fields = {f"dispatch.{k}": v for k, v in exc.field_errors.items()}
+                raise ValidationError(fields, exc.message) from None
+            ticket.status = next_status(S.ACCEPTED, E.DISPATCH)
+            _record(
+                session,
+                ticket,
+                actor,
+                E.DISPATCH,
+                S.ACCEPTED,
+                ticket.status,
+                now,
+                reason=step.reason,
+                data=step.data,
+                unit_id=step.unit_id,
+            )
         try:
             uow.commit()
         except IntegrityError:
@@ -274,7 +309,22 @@ def perform_action(
 
 
 def _load_for_update(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    # Lock the ticket row and load everything the handlers and the returned view touch: the
+    # two small collections joined into the locking SELECT, the event history in one more.
+    ticket = (
+        session.execute(
+            sa.select(Ticket)
+            .where(Ticket.id == ticket_id)
+            .with_for_update(of=Ticket)
+            .options(
+                joinedload(Ticket.assignments),
+                joinedload(Ticket.extensions),
+                selectinload(Ticket.events),
+            )
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if ticket is None:
         raise NotFound("工单不存在", {"ticket_id": ticket_id})
     return ticket
@@ -363,7 +413,7 @@ def _resolve_directly(step: _Step) -> None:
 
 
 def _dispatch(step: _Step) -> None:
-    cmd: c.Dispatch = step.cmd
+    cmd: c.DispatchTo = step.cmd
     _assign(step, cmd.lead_unit_id, cmd.assist_unit_ids)
     _start_clocks(step)
     step.reason = cmd.note or None
@@ -690,7 +740,7 @@ def list_tickets(
             .limit(flt.per_page)
             .offset((flt.page - 1) * flt.per_page)
         ).all()
-        units = _unit_names(session, {t.lead_unit_id for t in rows if t.lead_unit_id})
+        units = _unit_names(session, {t.lead_unit_id for t in rows if t.lead_unit_id}, ctx.names)
         items = [ticket_view(session, ctx, actor, t, units=units, audit=False) for t in rows]
         shown = [t.id for t in rows if _shows_identity(actor, t)]
         if shown:
@@ -734,7 +784,7 @@ def _apply_filter(
             sa.or_(
                 Ticket.title.like(pattern, escape="\\"),
                 Ticket.content.like(pattern, escape="\\"),
-                Ticket.number == flt.text,
+                Ticket.id == _id_from_number(flt.text),
             )
         )
     if flt.created_from is not None:
@@ -745,6 +795,15 @@ def _apply_filter(
     if flt.light is not None:
         query = query.where(_light_clause(flt.light, now))
     return query
+
+
+_NUMBER = re.compile(r"^[A-Za-z]*\d{8}(\d{7,})$")
+
+
+def _id_from_number(text: str) -> int:
+    """Return the ticket id inside a ticket number, or -1 when the text is not one."""
+    match = _NUMBER.match(text.strip())
+    return int(match.group(1)) if match else -1
 
 
 def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
@@ -771,11 +830,49 @@ def _light_clause(wanted: Light, now: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.and_(running, sa.not_(red), sa.not_(yellow))
 
 
-def _unit_names(session: Session, ids: set[int]) -> dict[int, str]:
+class NameCache:
+    """Unit and user display names by id, kept for a minute.
+
+    Views name every unit and actor they mention; names change rarely, and a renamed unit
+    showing its old name for a minute is harmless, while a query per view is not.
+    """
+
+    TTL = 60.0
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, int], tuple[str, float]] = {}
+
+    def lookup(
+        self, kind: str, ids: set[int], fetch: Callable[[set[int]], dict[int, str]]
+    ) -> dict[int, str]:
+        now = time.monotonic()
+        found: dict[int, str] = {}
+        missing: set[int] = set()
+        for i in ids:
+            hit = self._names.get((kind, i))
+            if hit is not None and hit[1] > now:
+                found[i] = hit[0]
+            else:
+                missing.add(i)
+        if missing:
+            fetched = fetch(missing)
+            if len(self._names) > 50_000:
+                self._names.clear()
+            for i, name in fetched.items():
+                self._names[(kind, i)] = (name, now + self.TTL)
+            found.update(fetched)
+        return found
+
+
+def _unit_names(session: Session, ids: set[int], cache: NameCache | None = None) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(ids)))
-    return {uid: name for uid, name in rows}
+
+    def fetch(wanted: set[int]) -> dict[int, str]:
+        rows = session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(wanted)))
+        return {uid: name for uid, name in rows}
+
+    return cache.lookup("unit", ids, fetch) if cache else fetch(ids)
 
 
 def _shows_identity(actor: Actor, t: Ticket) -> bool:
@@ -843,11 +940,11 @@ def ticket_view(
         actor.role, confidential=t.confidential, disclosure_allowed=t.disclosure_allowed
     )
     if units is None:
-        units = _unit_names(session, {t.lead_unit_id} if t.lead_unit_id else set())
+        units = _unit_names(session, {t.lead_unit_id} if t.lead_unit_id else set(), ctx.names)
     lit = overall_light(t, now)
     view: dict[str, Any] = {
         "id": t.id,
-        "number": t.number,
+        "number": ctx.ticket_number(t),
         "status": t.status.value,
         "status_label": STATUS_LABELS[t.status],
         "channel": t.channel.value,
@@ -869,7 +966,7 @@ def ticket_view(
     }
     if not detail:
         return view
-    view.update(_detail_fields(session, t, actor, visible, now))
+    view.update(_detail_fields(session, ctx, t, actor, visible, now))
     if audit and visible and _shows_identity(actor, t):
         record_audit(
             session,
@@ -884,15 +981,15 @@ def ticket_view(
 
 
 def _detail_fields(
-    session: Session, t: Ticket, actor: Actor, visible: bool, now: dt.datetime
+    session: Session, ctx: DispatchContext, t: Ticket, actor: Actor, visible: bool, now: dt.datetime
 ) -> dict[str, Any]:
     unit_ids = {a.unit_id for a in t.assignments} | {
         u for u in (t.district_id, t.street_id, t.community_id) if u
     }
     unit_ids |= {e.unit_id for e in t.events if e.unit_id}
-    names = _unit_names(session, unit_ids)
+    names = _unit_names(session, unit_ids, ctx.names)
     actor_ids = {e.actor_id for e in t.events if e.actor_id}
-    users = _user_names(session, actor_ids)
+    users = _user_names(session, actor_ids, ctx.names)
     reply_running = t.status in LIVE_CLOCK_STATUSES
     return {
         "content": t.content,
@@ -996,13 +1093,16 @@ def _allowed_for(actor: Actor, t: Ticket) -> list[Action]:
     return actions
 
 
-def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
+def _user_names(session: Session, ids: set[int], cache: NameCache) -> dict[int, str]:
     if not ids:
         return {}
     from hotline.models import User
 
-    rows = session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {uid: name for uid, name in rows}
+    def fetch(wanted: set[int]) -> dict[int, str]:
+        rows = session.execute(sa.select(User.id, User.display_name).where(User.id.in_(wanted)))
+        return {uid: name for uid, name in rows}
+
+    return cache.lookup("user", ids, fetch)
 
 
 # ---------------------------------------------------------------- units

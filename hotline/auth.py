@@ -2,7 +2,9 @@
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -111,3 +113,30 @@ def user_for_token(session: Session, token: str) -> User | None:
         .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), User.active)
     ).scalar_one_or_none()
     return row
+
+
+class TokenCache:
+    """Recently verified bearer tokens, so that a busy client does not cost a query a request.
+
+    Entries live `ttl` seconds: a revoked token or a deactivated user is refused by every
+    process at most that long after the change. Keys are token digests, never tokens.
+    """
+
+    def __init__(self, ttl: float = 10.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[str, tuple[object, float]] = {}
+
+    def get(self, token: str) -> Any:
+        hit = self._entries.get(_digest(token))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, token: str, value: object) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[_digest(token)] = (value, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._entries.clear()

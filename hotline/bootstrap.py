@@ -15,6 +15,7 @@ from dispatch.adapters.calendar import ChineseWorkdays
 from dispatch.clock import WorkCalendar
 from dispatch.services import DispatchContext
 from dispatch.services import SlaPolicy
+from hotline.auth import TokenCache
 from hotline.db import UnitOfWork
 from hotline.db import make_engine
 from hotline.db import make_session_factory
@@ -30,6 +31,7 @@ class Container:
     session_factory: sessionmaker[Session]
     dispatch: DispatchContext
     redis_factory: Callable[[], "redis.Redis"]
+    tokens: TokenCache = field(default_factory=TokenCache)
     _redis: "redis.Redis | None" = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:

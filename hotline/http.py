@@ -5,6 +5,7 @@ systems). Unsafe requests that ride on the session cookie must carry the session
 token in `X-CSRF-Token`; bearer requests carry no ambient credentials and need none.
 """
 
+import dataclasses
 import functools
 import hmac
 import secrets
@@ -64,6 +65,10 @@ def _actor_from(user: User) -> Actor:
     )
 
 
+def _with_request(actor: Actor) -> Actor:
+    return dataclasses.replace(actor, ip=request.remote_addr, request_id=g.get("request_id"))
+
+
 def current_actor() -> Actor:
     """Return the authenticated actor or raise Unauthorized (401)."""
     if "actor" in g:
@@ -76,9 +81,14 @@ def current_actor() -> Actor:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise Unauthorized("Authorization 头格式应为 Bearer <token>")
+            cached = container().tokens.get(token.strip())
+            if cached is not None:
+                g.actor = _with_request(cached)
+                return g.actor  # type: ignore[no-any-return]
             user = user_for_token(uow.session, token.strip())
             if user is None:
                 raise Unauthorized("API 令牌无效或已吊销")
+            container().tokens.put(token.strip(), _actor_from(user))
         elif "user_id" in session:
             user = uow.session.get(User, session["user_id"])
             if user is None or not user.active:

@@ -299,3 +299,43 @@ def test_events_are_append_only_in_the_orm(api: Api, container: Container) -> No
             assert "append-only" in str(exc)
         else:
             raise AssertionError("an event row was updated")
+
+
+def test_accept_and_dispatch_in_one_request(api: Api) -> None:
+    t = api.create(
+        dispatch={
+            "lead_unit_id": api.world.units["zjj"],
+            "assist_unit_ids": [api.world.units["cgj"]],
+            "note": "直接派单",
+        }
+    )
+    assert t["status"] == "dispatched"
+    assert _events(t) == [("create", None, "accepted"), ("dispatch", "accepted", "dispatched")]
+    assert t["events"][1]["reason"] == "直接派单"
+    assert t["clocks"]["sign"]["running"] is True
+    assert api.get("/api/tickets", as_="cgj").get_json()["total"] == 1
+
+
+def test_failed_inline_dispatch_leaves_no_ticket(api: Api) -> None:
+    resp = api.post(
+        "/api/tickets",
+        {
+            "request_type": "help",
+            "title": "路灯",
+            "content": "不亮",
+            "dispatch": {"lead_unit_id": 99999},
+        },
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["details"]["fields"] == {"dispatch.lead_unit_id": "单位不存在"}
+    resp = api.post(
+        "/api/tickets",
+        {
+            "request_type": "help",
+            "title": "路灯",
+            "content": "不亮",
+            "dispatch": {"lead_unit_id": "3"},
+        },
+    )
+    assert resp.get_json()["details"]["fields"] == {"dispatch.lead_unit_id": "应为整数"}
+    assert api.get("/api/tickets").get_json()["total"] == 0
