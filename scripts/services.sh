@@ -20,22 +20,37 @@ if ! up 6379; then
     wait_for 6379
 fi
 
+pg_version() { ls /etc/postgresql 2>/dev/null | sort -n | tail -n 1; }
+pg_ok() { psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1" >/dev/null 2>&1; }
+
 if ! up 5432; then
-    version=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -n 1)
+    version=$(pg_version)
     if [ -z "$version" ]; then
         echo "PostgreSQL is not installed (run scripts/system-packages.sh test)" >&2
         exit 1
-    fi
-    hba=/etc/postgresql/$version/main/pg_hba.conf
-    if ! grep -q "hotline-test" "$hba"; then
-        echo "allowing trust logins from 127.0.0.1 in $hba (test machine)"
-        sed -i '1i host all all 127.0.0.1/32 trust # hotline-test\nhost all all ::1/128 trust # hotline-test' "$hba"
     fi
     echo "starting PostgreSQL $version"
     pg_ctlcluster --skip-systemctl-redirect "$version" main start
     wait_for 5432
 fi
 
-if ! psql -h 127.0.0.1 -U postgres -d test -Atc "select 1" >/dev/null 2>&1; then
+if ! pg_ok; then
+    # A fresh Debian cluster wants a password over TCP; the suite logs in without one.
+    version=$(pg_version)
+    hba=/etc/postgresql/$version/main/pg_hba.conf
+    if [ -z "$version" ] || [ ! -w "$hba" ]; then
+        echo "cannot log in to PostgreSQL at 127.0.0.1:5432 as postgres without a password" >&2
+        exit 1
+    fi
+    if ! grep -q "hotline-test" "$hba"; then
+        echo "allowing trust logins from 127.0.0.1 in $hba (test machine)"
+        sed -i '1i host all all 127.0.0.1/32 trust # hotline-test\nhost all all ::1/128 trust # hotline-test' "$hba"
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+    for _ in $(seq 1 25); do pg_ok && break; sleep 0.2; done
+    pg_ok || { echo "PostgreSQL still refuses the test login" >&2; exit 1; }
+fi
+
+if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1 from pg_database where datname = 'test'")" != 1 ]; then
     psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test" >/dev/null
 fi

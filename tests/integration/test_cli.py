@@ -229,3 +229,10 @@ def test_db_upgrade_creates_the_tables_in_a_fresh_sqlite_file(tmp_path: Path) ->
         "extension_requests",
         "audit_log",
     } <= tables
+
+
+@pytest.mark.redis
+def test_worker_runs_a_burst_against_the_real_redis(db_url: str, container: Container) -> None:
+    url = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    result = run(db_url, "worker", "--burst", HOTLINE_REDIS__URL=url)
+    assert result.exit_code == 0, result.output
