@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench-tickets system-demo system-test services clean
+.PHONY: demo test lint unit quick bench-tickets system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(STAMP)
 ## Fast loop: unit tests only, no services.
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
+
+## Everything but the tests marked slow (demo load, real processes).
+quick: services $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 ## Sustained create+dispatch rate through the HTTP API on PostgreSQL (prints JSON).
 bench-tickets: services $(STAMP)
