@@ -149,10 +149,10 @@ def create_ticket(
             )
             if existing is not None:
                 return ticket_view(session, ctx, actor, existing, detail=True, audit=False), False
-        _check_locality(session, cmd)
+        locality = _locality(session, cmd)
         now = ctx.utcnow()
         ticket = Ticket(
-            **cmd.model_dump(exclude={"tags", "dispatch"}),
+            **(cmd.model_dump(exclude={"tags", "dispatch"}) | locality),
             tags=list(cmd.tags),
             status=S.ACCEPTED,
             created_by_id=actor.user_id,
@@ -201,15 +201,27 @@ def create_ticket(
         return ticket_view(session, ctx, actor, ticket, detail=True, audit=False), True
 
 
-def _check_locality(session: Session, cmd: c.CreateTicket) -> None:
-    levels = [
-        ("district_id", cmd.district_id, UnitKind.DISTRICT),
-        ("street_id", cmd.street_id, UnitKind.STREET),
-        ("community_id", cmd.community_id, UnitKind.COMMUNITY),
-    ]
+_LOCALITY_LEVELS = (
+    ("district_id", UnitKind.DISTRICT),
+    ("street_id", UnitKind.STREET),
+    ("community_id", UnitKind.COMMUNITY),
+)
+
+
+def _locality(session: Session, cmd: c.CreateTicket) -> dict[str, int | None]:
+    """Check the locality ids against the unit tree and fill in the levels above them.
+
+    A community alone also gives its street and district; a street and a district that do
+    not belong together are refused.
+
+    :raises ValidationError: an unknown unit, a unit of the wrong level, or levels that
+        contradict each other.
+    """
+    given = {name: getattr(cmd, name) for name, _ in _LOCALITY_LEVELS}
     errors: dict[str, str] = {}
-    parent_seen: tuple[str, int] | None = None
-    for name, unit_id, kind in levels:
+    found: dict[str, Unit] = {}
+    for name, kind in _LOCALITY_LEVELS:
+        unit_id = given[name]
         if unit_id is None:
             continue
         unit = session.get(Unit, unit_id)
@@ -217,12 +229,30 @@ def _check_locality(session: Session, cmd: c.CreateTicket) -> None:
             errors[name] = "单位不存在"
         elif unit.kind is not kind:
             errors[name] = "属地层级不符"
-        elif parent_seen is not None and parent_seen[0] != "" and unit.parent_id != parent_seen[1]:
-            errors[name] = "与上级属地不一致"
-        if unit is not None:
-            parent_seen = (name, unit.id)
+        else:
+            found[name] = unit
     if errors:
         raise ValidationError(errors, "属地信息有误")
+    result = dict(given)
+    # Walk up from the lowest level given; each level above must match what was given.
+    for index in range(len(_LOCALITY_LEVELS) - 1, 0, -1):
+        name, _ = _LOCALITY_LEVELS[index]
+        if name not in found:
+            continue
+        node: Unit | None = found[name]
+        for upper, upper_kind in reversed(_LOCALITY_LEVELS[:index]):
+            node = session.get(Unit, node.parent_id) if node and node.parent_id else None
+            if node is None or node.kind is not upper_kind:
+                break
+            if result[upper] is None:
+                result[upper] = node.id
+            elif result[upper] != node.id:
+                errors[name] = "与上级属地不一致"
+                break
+        break
+    if errors:
+        raise ValidationError(errors, "属地信息有误")
+    return result
 
 
 # ---------------------------------------------------------------- transitions

@@ -187,3 +187,17 @@ def test_list_filters_and_paging(api: Api, clock: Any) -> None:
     assert ids("to=2026-11-16") == [a["id"]]
     page = api.get("/api/tickets?per_page=2").get_json()
     assert (page["total"], page["page"], page["per_page"]) == (3, 1, 2)
+
+
+def test_a_community_alone_fills_in_its_street_and_district(api: Api) -> None:
+    units = api.world.units
+    t = api.create(community_id=units["dh-hb-01"])
+    assert t["locality"]["district"]["name"] == "东湖区"
+    assert t["locality"]["street"]["name"] == "湖滨街道"
+    t = api.create(district_id=units["dh"], community_id=units["dh-hb-01"])
+    assert t["locality"]["street"]["id"] == units["dh-hb"]
+    resp = api.post(
+        "/api/tickets", {**VALID, "district_id": units["xs"], "community_id": units["dh-hb-01"]}
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["details"]["fields"] == {"community_id": "与上级属地不一致"}
