@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit quick bench-tickets system-demo system-test services clean
+.PHONY: demo test lint unit quick screenshots bench-tickets system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ unit: $(STAMP)
 ## Everything but the tests marked slow (demo load, real processes).
 quick: services $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+## Browser tests again, saving every page they visit to docs/screenshots.
+screenshots: services $(STAMP)
+	HOTLINE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e
 
 ## Sustained create+dispatch rate through the HTTP API on PostgreSQL (prints JSON).
 bench-tickets: services $(STAMP)

@@ -3,7 +3,23 @@
 from flask import Flask
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, message_queue: str | None = None) -> None:
+    from agents_ui.realtime import init_realtime
     from agents_ui.web import bp
 
     app.register_blueprint(bp)
+    init_realtime(app, message_queue)
+
+    def error_page(message: str) -> str:
+        from flask import render_template
+
+        from hotline.http import Unauthorized
+        from hotline.http import current_actor
+
+        try:
+            actor = current_actor()
+        except Unauthorized:
+            actor = None
+        return render_template("error.html", message=message, actor=actor, role_label="")
+
+    app.extensions["hotline_error_page"] = error_page

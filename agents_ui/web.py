@@ -1,12 +1,19 @@
-"""A minimal start page: sign in, then see the tickets this role may see.
+"""Pages for people: sign-in, role homes, tickets, the operator's form, the unit inbox.
 
-The full operator, liaison, supervisor and leader pages are built by the UI issue; this page
-makes `make demo` useful on its own and shows the API working end to end.
+Pages render their first view on the server from the same services the API uses, then
+talk to the JSON API (with the session's CSRF token) and listen on Socket.IO for changes.
+No business rule lives here.
 """
 
+import datetime as dt
+import functools
 import hmac
+from collections.abc import Callable
+from typing import Any
+from typing import TypeVar
 
 from flask import Blueprint
+from flask import abort
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -15,54 +22,265 @@ from flask import url_for
 from werkzeug.wrappers import Response
 
 from dispatch import services
+from dispatch.clock import Light
+from dispatch.domain import ACTION_LABELS
+from dispatch.domain import EVENT_LABELS
+from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import ROLE_LABELS
+from dispatch.domain import STATUS_LABELS
+from dispatch.domain import Channel
+from dispatch.domain import DomainError
+from dispatch.domain import RequestType
+from dispatch.domain import ReturnReason
+from dispatch.domain import Role
+from dispatch.domain import Satisfaction
+from dispatch.domain import TicketStatus
+from dispatch.domain import Urgency
+from dispatch.web import parse_filter
 from hotline.audit import record_audit
+from hotline.auth import MIN_PASSWORD
 from hotline.auth import authenticate
+from hotline.auth import hash_password
 from hotline.http import Unauthorized
 from hotline.http import container
 from hotline.http import csrf_token
 from hotline.http import current_actor
+from hotline.models import User
 
-bp = Blueprint("agents_ui", __name__, template_folder="templates")
+bp = Blueprint(
+    "agents_ui",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LABELS = {
+    "request_type": {
+        RequestType.ENQUIRY: "咨询",
+        RequestType.HELP: "求助",
+        RequestType.COMPLAINT: "投诉",
+        RequestType.REPORT: "举报",
+        RequestType.SUGGESTION: "建议",
+        RequestType.PRAISE: "表扬",
+    },
+    "urgency": {Urgency.NORMAL: "一般", Urgency.URGENT: "紧急", Urgency.CRITICAL: "特急"},
+    "channel": {
+        Channel.PHONE: "电话",
+        Channel.WEB: "网站",
+        Channel.APP: "APP",
+        Channel.SMS: "短信",
+        Channel.MAIL: "信件",
+        Channel.OPEN311: "Open311",
+    },
+    "light": {Light.RED: "红灯（超期）", Light.YELLOW: "黄灯（预警）", Light.GREEN: "绿灯"},
+    "return_reason": {
+        ReturnReason.NOT_OURS: "非本单位职责",
+        ReturnReason.WRONG_LOCALITY: "属地错误",
+        ReturnReason.UNCLEAR_OWNERSHIP: "职责不清",
+    },
+    "satisfaction": {
+        Satisfaction.VERY_SATISFIED: "非常满意",
+        Satisfaction.SATISFIED: "满意",
+        Satisfaction.NEUTRAL: "基本满意",
+        Satisfaction.DISSATISFIED: "不满意",
+        Satisfaction.VERY_DISSATISFIED: "非常不满意",
+    },
+    "status": STATUS_LABELS,
+    "action": ACTION_LABELS,
+    "event": EVENT_LABELS,
+    "role": ROLE_LABELS,
+}
+
+HOME_BY_ROLE = {
+    Role.OPERATOR: "agents_ui.console",
+    Role.LIAISON: "agents_ui.unit_inbox",
+}
 
 
-@bp.get("/")
-def index() -> str | Response:
-    try:
-        actor = current_actor()
-    except Unauthorized:
-        return render_template("login.html", csrf=csrf_token(), error=None)
-    c = container()
-    page = services.list_tickets(
-        c.uow(),
-        c.dispatch,
-        actor,
-        services.TicketFilter(per_page=50, tz=c.dispatch.policy.calendar.tz),
-    )
-    return render_template(
-        "home.html", actor=actor, role_label=ROLE_LABELS[actor.role], page=page, csrf=csrf_token()
-    )
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"labels": LABELS, "csrf": csrf_token(), "statuses": list(TicketStatus)}
+
+
+@bp.app_template_filter("local")
+def local_time(value: str | None) -> str:
+    """Show an ISO UTC timestamp as local wall time, minutes precision: 2026-11-16 10:00."""
+    if not value:
+        return ""
+    moment = dt.datetime.fromisoformat(value).astimezone(container().dispatch.policy.calendar.tz)
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def page(*roles: Role) -> Callable[[F], F]:
+    """Require a signed-in user (else the sign-in page) with one of `roles` (else 403)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                actor = current_actor()
+            except Unauthorized:
+                return redirect(url_for("agents_ui.login", next=request.full_path))
+            if roles and actor.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _render(template: str, **context: Any) -> str:
+    actor = current_actor()
+    return render_template(template, actor=actor, role_label=ROLE_LABELS[actor.role], **context)
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+@bp.get("/login")
+def login() -> str:
+    return render_template("login.html", error=None, next=request.args.get("next", ""))
 
 
 @bp.post("/login")
-def login() -> tuple[str, int] | Response:
+def login_post() -> tuple[str, int] | Response:
     if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
-        return render_template("login.html", csrf=csrf_token(), error="页面已过期，请重新登录"), 400
+        return render_template("login.html", error="页面已过期，请重新登录", next=""), 400
     with container().uow() as uow:
         user = authenticate(
             uow.session, request.form.get("username", ""), request.form.get("password", "")
         )
         if user is None:
-            return render_template("login.html", csrf=csrf_token(), error="用户名或密码错误"), 401
+            return render_template(
+                "login.html", error="用户名或密码错误", next=request.form.get("next", "")
+            ), 401
         record_audit(uow.session, user.id, "login", None, {"via": "form"}, ip=request.remote_addr)
         uow.commit()
         session.clear()
         session["user_id"] = user.id
-    return redirect(url_for("agents_ui.index"))
+    target = request.form.get("next", "")
+    # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("agents_ui.index")
+    return redirect(target)
 
 
 @bp.post("/logout")
 def logout() -> Response:
     if hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
         session.clear()
-    return redirect(url_for("agents_ui.index"))
+    return redirect(url_for("agents_ui.login"))
+
+
+@bp.get("/")
+@page()
+def index() -> Response:
+    actor = current_actor()
+    return redirect(url_for(HOME_BY_ROLE.get(actor.role, "agents_ui.tickets")))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@page()
+def password() -> str | tuple[str, int]:
+    errors: dict[str, str] = {}
+    done = False
+    if request.method == "POST":
+        if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
+            errors["_form"] = "页面已过期，请刷新后重试"
+        current, new, again = (request.form.get(k, "") for k in ("current", "new", "again"))
+        with container().uow() as uow:
+            user = uow.session.get(User, current_actor().user_id)
+            assert user is not None
+            if not errors and authenticate(uow.session, user.username, current) is None:
+                errors["current"] = "当前密码不正确"
+            if len(new) < MIN_PASSWORD:
+                errors["new"] = f"新密码至少{MIN_PASSWORD}位"
+            elif new == current:
+                errors["new"] = "新密码不能与当前密码相同"
+            if new != again:
+                errors["again"] = "两次输入的新密码不一致"
+            if not errors:
+                user.password_hash = hash_password(new)
+                record_audit(
+                    uow.session, user.id, "change_password", None, {}, ip=request.remote_addr
+                )
+                uow.commit()
+                done = True
+    page_html = _render("password.html", errors=errors, done=done)
+    return (page_html, 422) if errors else page_html
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def _filter_from_request(per_page: int = 50) -> tuple[services.TicketFilter | None, dict[str, str]]:
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if any(v)}
+    args.setdefault("per_page", [str(per_page)])
+    c = container()
+    try:
+        return parse_filter(
+            args, c.settings.tickets.page_size_max, c.dispatch.policy.calendar.tz
+        ), {}
+    except DomainError as exc:
+        fields = exc.details.get("fields", {})
+        return None, dict(fields) if isinstance(fields, dict) else {}
+
+
+@bp.get("/tickets")
+@page()
+def tickets() -> str:
+    c = container()
+    flt, errors = _filter_from_request()
+    result = (
+        services.list_tickets(c.uow(), c.dispatch, current_actor(), flt)
+        if flt
+        else {"items": [], "total": 0, "page": 1, "per_page": 50}
+    )
+    units = services.list_units(c.uow())
+    return _render("tickets.html", page=result, errors=errors, args=request.args, units=units)
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@page()
+def ticket(ticket_id: int) -> str | tuple[str, int]:
+    c = container()
+    try:
+        view = services.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id)
+    except DomainError as exc:
+        status = 404 if exc.code == "not_found" else 403
+        return _render("error.html", message=exc.message), status
+    units = services.list_units(c.uow())
+    return _render("ticket.html", t=view, units=units)
+
+
+@bp.get("/console")
+@page(*HOTLINE_ROLES)
+def console() -> str:
+    units = services.list_units(container().uow())
+    return _render(
+        "console.html",
+        units=units,
+        channels=list(Channel),
+        request_types=list(RequestType),
+        urgencies=[Urgency.NORMAL, Urgency.URGENT, Urgency.CRITICAL],
+    )
+
+
+@bp.get("/unit")
+@page(Role.LIAISON)
+def unit_inbox() -> str:
+    c = container()
+    actor = current_actor()
+    flt = services.TicketFilter(
+        statuses=(TicketStatus.DISPATCHED, TicketStatus.SIGNED, TicketStatus.RETURNED),
+        per_page=100,
+        tz=c.dispatch.policy.calendar.tz,
+    )
+    result = services.list_tickets(c.uow(), c.dispatch, actor, flt)
+    order = {"red": 0, "yellow": 1, "green": 2, None: 3}
+    items = sorted(result["items"], key=lambda t: (order[t["light"]], t["reply_due_at"] or ""))
+    return _render("unit.html", items=items, total=result["total"])

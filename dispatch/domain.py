@@ -261,6 +261,29 @@ ACTION_LABELS: Final[Mapping[Action, str]] = {
 }
 
 
+EVENT_LABELS: Final[Mapping[TicketEvent, str]] = {
+    E.CREATE: "受理",
+    E.RESOLVE_DIRECTLY: "直接办结",
+    E.DISPATCH: "派单",
+    E.SIGN: "签收",
+    E.RETURN: "退回",
+    E.REASSIGN: "改派",
+    E.UPHOLD: "审定",
+    E.EXTEND: "申请延期",
+    E.APPROVE_EXTENSION: "同意延期",
+    E.DENY_EXTENSION: "不同意延期",
+    E.REPLY: "回复",
+    E.APPROVE_REPLY: "审核通过",
+    E.REJECT_REPLY: "审核退回",
+    E.FOLLOW_UP: "回访",
+    E.CLOSE: "办结",
+    E.REOPEN: "重办",
+    E.REMIND: "催办",
+    E.SUPERVISE: "督办",
+    E.MERGE: "合并",
+}
+
+
 class DomainError(Exception):
     """A business rule refused the request. `message` is shown to people (zh-CN)."""
 

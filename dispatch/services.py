@@ -105,9 +105,18 @@ class SlaPolicy:
         return Duration.parse(self.settings.max_extension).amount
 
 
+Publish = Callable[[str, dict[str, Any], list[str]], None]
+
+
+def _no_publish(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+    """Default publisher: nobody listens (CLI, tests without Socket.IO)."""
+
+
 @dataclass(slots=True)
 class DispatchContext:
     policy: SlaPolicy
+    # Pushes live updates (Socket.IO); called only after the change is committed.
+    publish: Publish = field(default=_no_publish)
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     number_prefix: str = "JC"
 
@@ -186,6 +195,7 @@ def create_ticket(
                 data=step.data,
                 unit_id=step.unit_id,
             )
+        _announce(uow, ctx, ticket, E.DISPATCH if cmd.dispatch else E.CREATE, set())
         try:
             uow.commit()
         except IntegrityError:
@@ -300,6 +310,7 @@ def perform_action(
             _check_lead_unit(session, actor, ticket)
         event = _event_for(action, cmd)
         to_status = next_status(ticket.status, event)
+        units_before = _active_unit_ids(ticket)
         step = _Step(session, ctx, actor, ticket, cmd, ctx.utcnow(), event)
         from_status = ticket.status
         HANDLERS[action](step)
@@ -323,6 +334,7 @@ def perform_action(
             data=step.data,
             unit_id=step.unit_id or ticket.lead_unit_id,
         )
+        _announce(uow, ctx, ticket, event, units_before)
         try:
             uow.commit()
         except StaleDataError:
@@ -336,6 +348,45 @@ def perform_action(
             actor.user_id,
         )
         return ticket_view(session, ctx, actor, ticket, detail=True, audit=False)
+
+
+def _announce(
+    uow: UnitOfWork,
+    ctx: DispatchContext,
+    ticket: Ticket,
+    event: TicketEvent,
+    units_before: set[int],
+) -> None:
+    """Tell the hotline and every unit concerned, once committed, that the ticket changed.
+
+    The payload carries no personal data: clients fetch the ticket with their own rights.
+    Units that just lost the ticket (reassign, merge) are told too, so it leaves their lists.
+    """
+
+    def send() -> None:
+        units = sorted(_active_unit_ids(ticket) | units_before)
+        payload = {
+            "v": 1,
+            "ticket_id": ticket.id,
+            "number": ctx.ticket_number(ticket),
+            "event": event.value,
+            "status": ticket.status.value,
+            "unit_ids": units,
+        }
+        rooms = ["hotline", *(f"unit:{u}" for u in units)]
+        _safe_publish(ctx, "ticket.changed", payload, rooms)
+
+    uow.after_commit(send)
+
+
+def _safe_publish(
+    ctx: DispatchContext, event: str, payload: dict[str, Any], rooms: list[str]
+) -> None:
+    # The change is committed: a failed push must not turn it into an error for the user.
+    try:
+        ctx.publish(event, payload, rooms)
+    except Exception:  # noqa: BLE001
+        log.exception("could not push %s for ticket %s", event, payload.get("ticket_id"))
 
 
 def _load_for_update(session: Session, ticket_id: int) -> Ticket:

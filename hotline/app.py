@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.register_blueprint(dispatch_bp)
     from agents_ui import init_app as init_ui
 
-    init_ui(app)
+    # Socket.IO fans out through Redis so that every web instance and worker reaches every
+    # browser; tests run without it.
+    init_ui(app, settings.redis.url if settings.web.live_updates_via_redis else None)
     return app
 
 

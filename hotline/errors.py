@@ -7,6 +7,7 @@ import pydantic
 from flask import Flask
 from flask import Response
 from flask import jsonify
+from flask import request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -95,6 +96,12 @@ def validation_details(exc: pydantic.ValidationError) -> dict[str, str]:
     return fields
 
 
+def _wants_json() -> bool:
+    """API routes answer JSON; pages answer HTML (people read those errors)."""
+    path = request.path
+    return path.startswith("/api/") or path == "/healthz" or path.startswith("/socket.io")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
@@ -117,10 +124,13 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(409, "conflict", "数据已被他人同时修改，请刷新后重试")
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
         message = HTTP_MESSAGES.get(status, exc.description or "请求失败")
         code = (exc.name or "error").lower().replace(" ", "_")
+        page = app.extensions.get("hotline_error_page")
+        if page is not None and not _wants_json():
+            return page(message), status
         return error_response(status, code, message)
 
     @app.errorhandler(Exception)

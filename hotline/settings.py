@@ -51,6 +51,7 @@ class WebSettings:
     # Empty means: generate one and keep it in the instance folder (development only).
     secret_key: str = ""
     max_body_bytes: int = 1_048_576
+    live_updates_via_redis: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ purpose=${1:-test}
 
 packages=(python3 python3-venv redis-server)
 if [ "$purpose" = test ]; then
-    packages+=(postgresql)
+    # PostgreSQL for the second backend; chromium and CJK fonts for the browser tests.
+    packages+=(postgresql chromium fonts-noto-cjk)
 fi
 
 missing=()

@@ -123,7 +123,7 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
     return dataclasses.replace(
         base,
         database=DatabaseSettings(url=db_url),
-        web=WebSettings(secret_key="test-secret"),
+        web=WebSettings(secret_key="test-secret", live_updates_via_redis=False),
         instance_path=str(tmp_path),
     )
 

@@ -173,8 +173,9 @@ def test_inactive_user_token_is_refused(api: Api, container: Container) -> None:
 
 
 def test_login_page_form_works_and_checks_csrf(client: FlaskClient, world: World) -> None:
-    page = client.get("/")
-    assert "登录" in page.get_data(as_text=True)
+    resp = client.get("/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert "登录" in client.get("/login").get_data(as_text=True)
     resp = client.post(
         "/login", data={"username": "lead", "password": world.password, "csrf": "forged"}
     )
@@ -185,5 +186,5 @@ def test_login_page_form_works_and_checks_csrf(client: FlaskClient, world: World
         "/login", data={"username": "lead", "password": world.password, "csrf": token}
     )
     assert resp.status_code == 302
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "班长" in home and "工单" in home

@@ -1,0 +1,101 @@
+"""Browser tests: a live server on loopback and Debian's chromium driven by Playwright.
+
+No browser is downloaded: Playwright launches /usr/bin/chromium (HOTLINE_TEST_CHROMIUM).
+Set HOTLINE_TEST_SCREENSHOTS=docs/screenshots to save the pages the tests visit.
+"""
+
+import os
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("HOTLINE_TEST_SCREENSHOTS")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Browser tests run once, on SQLite (the API suite covers both backends)."""
+    from hotline.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'hotline.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Any]:
+    """Own engine for the own database: a session fixture built here must not be reused by
+    the parametrised suite (nor the reverse)."""
+    from hotline.db import make_engine
+    from hotline.settings import DatabaseSettings
+
+    eng = make_engine(DatabaseSettings(url=db_url))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def signed_in(browser: Any, live_server: str, world: Any) -> Iterator[Callable[[str], Any]]:
+    """Open a fresh browser context signed in as one of the world's users."""
+    contexts: list[Any] = []
+
+    def open_as(username: str) -> Any:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server}/login")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(world.password)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_load_state("networkidle")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a screenshot for the README when HOTLINE_TEST_SCREENSHOTS is set."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)

@@ -1,0 +1,175 @@
+"""People doing their main jobs in a real browser."""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from tests.e2e.conftest import shot
+
+pytestmark = pytest.mark.slow
+Open = Callable[[str], Any]
+
+
+@pytest.mark.parametrize(
+    ("user", "path", "heading"),
+    [
+        ("operator", "/console", "受理工单"),
+        ("zjj", "/unit", "本单位待办"),
+        ("lead", "/tickets", "工单"),
+        ("supervisor", "/tickets", "工单"),
+        ("leader", "/tickets", "工单"),
+        ("admin", "/tickets", "工单"),
+    ],
+)
+def test_each_role_lands_on_its_home(signed_in: Open, user: str, path: str, heading: str) -> None:
+    page = signed_in(user)
+    assert page.url.endswith(path)
+    assert (
+        heading in page.locator("h1, h2").first.inner_text()
+        or page.get_by_role("heading", name=re.compile(heading)).count()
+    )
+
+
+def test_wrong_password_is_said_plainly(browser: Any, live_server: str, world: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server}/login")
+    page.get_by_label("用户名").fill("operator")
+    page.get_by_label("密码").fill("not the password")
+    page.get_by_role("button", name="登录").click()
+    assert page.get_by_role("alert").inner_text() == "用户名或密码错误"
+    page.close()
+
+
+def test_liaison_cannot_open_the_operator_console(signed_in: Open, live_server: str) -> None:
+    page = signed_in("zjj")
+    resp = page.goto(f"{live_server}/console")
+    assert resp is not None and resp.status == 403
+    assert "无权访问" in page.get_by_role("alert").inner_text()
+
+
+def test_operator_accepts_and_dispatches_with_the_keyboard(
+    signed_in: Open, api: Api, live_server: str
+) -> None:
+    page = signed_in("operator")
+    page.get_by_label("来电号码").fill("13812345678")
+    page.get_by_label("诉求人").fill("张三")
+    page.get_by_label("诉求类型").select_option("complaint")
+    page.get_by_label("标题").fill("小区电梯停运三天")
+    page.get_by_label("诉求内容").fill("3号楼电梯停运三天，老人上下楼困难。")
+    page.get_by_label("派单至（留空则仅受理）").select_option(label="住房和城乡建设局")
+    shot(page, "operator-console")
+    page.keyboard.press("Alt+S")
+    created = page.locator("#created")
+    created.get_by_text("已受理并派单").wait_for()
+    tickets = api.get("/api/tickets").get_json()["items"]
+    assert [(t["title"], t["status"]) for t in tickets] == [("小区电梯停运三天", "dispatched")]
+    assert page.get_by_label("标题").input_value() == ""  # the form is ready for the next call
+
+
+def test_server_validation_shows_next_to_the_fields(signed_in: Open, api: Api) -> None:
+    page = signed_in("operator")
+    page.get_by_label("来电号码").fill("call me")
+    page.get_by_role("button", name="提交（Alt+S）").click()
+    title_error = page.locator('[data-error-for="title"]')
+    title_error.wait_for()
+    assert title_error.inner_text() == "必填"
+    assert page.locator('[data-error-for="caller_phone"]').inner_text() == "格式不正确"
+    assert page.get_by_label("标题").get_attribute("aria-invalid") == "true"
+    assert api.get("/api/tickets").get_json()["total"] == 0
+
+
+def test_draft_survives_a_reload(signed_in: Open) -> None:
+    page = signed_in("operator")
+    page.get_by_label("标题").fill("路灯不亮")
+    page.get_by_label("诉求内容").fill("滨江路路灯一周不亮")
+    page.reload()
+    assert page.get_by_label("标题").input_value() == "路灯不亮"
+    assert page.get_by_text("已恢复上次未提交的草稿").is_visible()
+    page.keyboard.press("Alt+N")
+    page.reload()
+    assert page.get_by_label("标题").input_value() == ""
+
+
+def test_double_submit_makes_one_ticket(signed_in: Open, api: Api) -> None:
+    page = signed_in("operator")
+    page.get_by_label("诉求类型").select_option("help")
+    page.get_by_label("标题").fill("井盖缺失")
+    page.get_by_label("诉求内容").fill("路口井盖丢失")
+    # Two submits in the same instant, as a double click or an impatient Enter would do.
+    page.evaluate(
+        "() => { const f = document.getElementById('ticket-form');"
+        " f.requestSubmit(); f.requestSubmit(); }"
+    )
+    page.locator("#created").get_by_text("已受理").wait_for()
+    assert api.get("/api/tickets").get_json()["total"] == 1
+
+
+def test_liaison_signs_and_replies_while_the_operator_watches_live(
+    signed_in: Open, api: Api, live_server: str
+) -> None:
+    t = api.dispatched("zjj", title="小区噪音扰民", citizen_name="李四", caller_phone="13900001111")
+    operator = signed_in("operator")
+    operator.goto(f"{live_server}/tickets/{t['id']}")
+    operator.locator("#live-status.on").wait_for()
+
+    liaison = signed_in("zjj")
+    row = liaison.locator(f'tr[data-ticket-id="{t["id"]}"]')
+    assert "李*" in row.inner_text() and "139****1111" in row.inner_text()  # masked for units
+    shot(liaison, "liaison-inbox")
+    row.get_by_role("link").click()
+    liaison.get_by_role("button", name="签收").click()
+    operator.locator(".meta .status", has_text="办理中").wait_for()  # no reload on that page
+
+    liaison.locator(".meta .status", has_text="办理中").wait_for()
+    liaison.locator('details[data-panel="reply"] summary').click()
+    liaison.get_by_label("办理结果").fill("已约谈商户，夜间停止施工。")
+    shot(liaison, "liaison-reply")
+    liaison.get_by_role("button", name="回复").click()
+    operator.locator(".meta .status", has_text="待审核").wait_for()
+    assert "已约谈商户" in operator.locator("#live-region").inner_text()
+    shot(operator, "ticket-detail")
+
+
+def test_action_errors_show_in_the_form(signed_in: Open, api: Api, live_server: str) -> None:
+    t = api.signed("zjj")
+    api.act(t["id"], "reply", {"text": "已处理"}, as_="zjj")
+    page = signed_in("lead")
+    page.goto(f"{live_server}/tickets/{t['id']}")
+    form = page.locator('form[data-action="review"]')
+    form.get_by_label("退回重办").check()
+    form.get_by_role("button", name="审核").click()
+    form.locator(".form-error").get_by_text("退回重新办理时必须填写审核意见").wait_for()
+    assert api.get(f"/api/tickets/{t['id']}").get_json()["status"] == "replied"
+
+
+def test_ticket_list_filters_by_light(
+    signed_in: Open, api: Api, clock: Any, live_server: str
+) -> None:
+    late = api.signed("zjj", title="超期的工单", request_type="help", urgency="urgent")
+    clock.advance(hours=25)
+    api.dispatched("cgj", title="刚派的工单")
+    page = signed_in("supervisor")
+    page.goto(f"{live_server}/tickets?light=red")
+    rows = page.locator("#live-region tr")
+    assert rows.count() == 1
+    assert "超期的工单" in rows.first.inner_text()
+    assert late["number"] in rows.first.inner_text()
+    shot(page, "ticket-list")
+
+
+def test_change_password(signed_in: Open, world: Any, live_server: str) -> None:
+    page = signed_in("operator")
+    page.goto(f"{live_server}/password")
+    page.get_by_label("当前密码").fill(world.password)
+    page.get_by_label("新密码（至少8位）").fill("short")
+    page.get_by_label("再次输入新密码").fill("short")
+    page.get_by_role("button", name="保存").click()
+    assert page.locator("#new-error").inner_text() == "新密码至少8位"
+    page.get_by_label("当前密码").fill(world.password)
+    page.get_by_label("新密码（至少8位）").fill("a much better pw")
+    page.get_by_label("再次输入新密码").fill("a much better pw")
+    page.get_by_role("button", name="保存").click()
+    assert "密码已修改" in page.get_by_role("status").first.inner_text()
