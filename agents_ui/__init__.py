@@ -4,10 +4,16 @@ from flask import Flask
 
 
 def init_app(app: Flask, message_queue: str | None = None) -> None:
+    from agents_ui import admin
+    from agents_ui import dashboard
+    from agents_ui import supervise
     from agents_ui.realtime import init_realtime
     from agents_ui.web import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(supervise.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin.bp)
     init_realtime(app, message_queue)
 
     def error_page(message: str) -> str:

@@ -102,7 +102,15 @@ HOME_BY_ROLE = {
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"labels": LABELS, "csrf": csrf_token(), "statuses": list(TicketStatus)}
+    from flask import current_app
+
+    endpoints = {rule.endpoint for rule in current_app.url_map.iter_rules()}
+    return {
+        "labels": LABELS,
+        "csrf": csrf_token(),
+        "statuses": list(TicketStatus),
+        "nav_endpoints": endpoints,
+    }
 
 
 @bp.app_template_filter("local")
@@ -133,7 +141,7 @@ def page(*roles: Role) -> Callable[[F], F]:
     return decorate
 
 
-def _render(template: str, **context: Any) -> str:
+def render_page(template: str, **context: Any) -> str:
     actor = current_actor()
     return render_template(template, actor=actor, role_label=ROLE_LABELS[actor.role], **context)
 
@@ -210,7 +218,7 @@ def password() -> str | tuple[str, int]:
                 )
                 uow.commit()
                 done = True
-    page_html = _render("password.html", errors=errors, done=done)
+    page_html = render_page("password.html", errors=errors, done=done)
     return (page_html, 422) if errors else page_html
 
 
@@ -241,7 +249,7 @@ def tickets() -> str:
         else {"items": [], "total": 0, "page": 1, "per_page": 50}
     )
     units = services.list_units(c.uow())
-    return _render("tickets.html", page=result, errors=errors, args=request.args, units=units)
+    return render_page("tickets.html", page=result, errors=errors, args=request.args, units=units)
 
 
 @bp.get("/tickets/<int:ticket_id>")
@@ -252,16 +260,16 @@ def ticket(ticket_id: int) -> str | tuple[str, int]:
         view = services.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id)
     except DomainError as exc:
         status = 404 if exc.code == "not_found" else 403
-        return _render("error.html", message=exc.message), status
+        return render_page("error.html", message=exc.message), status
     units = services.list_units(c.uow())
-    return _render("ticket.html", t=view, units=units)
+    return render_page("ticket.html", t=view, units=units)
 
 
 @bp.get("/console")
 @page(*HOTLINE_ROLES)
 def console() -> str:
     units = services.list_units(container().uow())
-    return _render(
+    return render_page(
         "console.html",
         units=units,
         channels=list(Channel),
@@ -283,4 +291,4 @@ def unit_inbox() -> str:
     result = services.list_tickets(c.uow(), c.dispatch, actor, flt)
     order = {"red": 0, "yellow": 1, "green": 2, None: 3}
     items = sorted(result["items"], key=lambda t: (order[t["light"]], t["reply_due_at"] or ""))
-    return _render("unit.html", items=items, total=result["total"])
+    return render_page("unit.html", items=items, total=result["total"])
