@@ -153,6 +153,33 @@
       clearErrors(form);
       document.getElementById("draft-note").hidden = true;
     });
+    // Screen pop: the caller's earlier tickets, as soon as a full number is typed.
+    const phone = form.querySelector("#caller_phone");
+    const pop = document.getElementById("screen-pop");
+    let lastLooked = "";
+    const lookUp = async () => {
+      const number = phone.value.trim();
+      if (!/^\+?[0-9][0-9-]{6,19}$/.test(number) || number === lastLooked || !pop) return;
+      lastLooked = number;
+      const r = await api("GET", `/api/tickets?caller_phone=${encodeURIComponent(number)}&per_page=5`);
+      if (!r.ok) return;
+      pop.replaceChildren();
+      const head = document.createElement("p");
+      head.textContent = r.data.total ? `该号码共有 ${r.data.total} 张历史工单：` : "该号码没有历史工单";
+      pop.append(head);
+      const list = document.createElement("ul");
+      for (const t of r.data.items) {
+        const li = document.createElement("li"), a = document.createElement("a");
+        a.href = `/tickets/${t.id}`; a.target = "_blank"; a.textContent = `${t.number} ${t.title}`;
+        li.append(a, ` · ${t.status_label}`);
+        list.append(li);
+      }
+      pop.append(list);
+    };
+    phone.addEventListener("change", lookUp);
+    phone.addEventListener("blur", lookUp);
+    if (phone.value) lookUp();
+
     let busy = false;
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();

@@ -173,3 +173,15 @@ def test_change_password(signed_in: Open, world: Any, live_server: str) -> None:
     page.get_by_label("再次输入新密码").fill("a much better pw")
     page.get_by_role("button", name="保存").click()
     assert "密码已修改" in page.get_by_role("status").first.inner_text()
+
+
+def test_typing_the_callers_number_shows_their_past_tickets(signed_in: Open, api: Api) -> None:
+    api.create(title="上次反映的路灯问题", caller_phone="13711112222")
+    api.create(title="别人的工单", caller_phone="13800000000")
+    page = signed_in("operator")
+    page.get_by_label("来电号码").fill("13711112222")
+    page.get_by_label("诉求人").focus()  # leaving the field looks the number up
+    pop = page.locator("#screen-pop")
+    pop.get_by_text("该号码共有 1 张历史工单").wait_for()
+    assert "上次反映的路灯问题" in pop.inner_text()
+    assert "别人的工单" not in pop.inner_text()
