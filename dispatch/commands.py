@@ -138,6 +138,7 @@ class Reply(Command):
 
     text: Content
     contacted_at: dt.datetime | None = None
+    attachment_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)] = []
 
 
 class Review(Command):

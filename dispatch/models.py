@@ -119,6 +119,7 @@ class Ticket(Base):
     extensions: Mapped[list["ExtensionRequest"]] = relationship(
         back_populates="ticket", order_by="ExtensionRequest.id"
     )
+    attachments: Mapped[list["Attachment"]] = relationship(order_by="Attachment.id")
     lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id])
 
 
@@ -179,6 +180,26 @@ class ExtensionRequest(Base):
     decision_note: Mapped[str | None] = mapped_column(sa.Text)
 
     ticket: Mapped[Ticket] = relationship(back_populates="extensions")
+
+
+class Attachment(Base):
+    """A file on a ticket (photos, documents a unit sends with its reply).
+
+    The bytes live in the attachment store under their SHA-256; the row says whose, what
+    and where. Rows are never edited.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 @event.listens_for(Session, "before_flush")

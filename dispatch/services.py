@@ -54,6 +54,7 @@ from dispatch.domain import mask_name
 from dispatch.domain import mask_phone
 from dispatch.domain import next_status
 from dispatch.models import Assignment
+from dispatch.models import Attachment
 from dispatch.models import ExtensionRequest
 from dispatch.models import Ticket
 from dispatch.models import TicketEventRecord
@@ -171,6 +172,7 @@ def create_ticket(
             assignments=[],
             events=[],
             extensions=[],
+            attachments=[],
         )
         session.add(ticket)
         _record(session, ticket, actor, E.CREATE, None, S.ACCEPTED, now)
@@ -401,6 +403,7 @@ def _load_for_update(session: Session, ticket_id: int) -> Ticket:
                 joinedload(Ticket.assignments),
                 joinedload(Ticket.extensions),
                 selectinload(Ticket.events),
+                selectinload(Ticket.attachments),
             )
         )
         .unique()
@@ -413,6 +416,11 @@ def _load_for_update(session: Session, ticket_id: int) -> Ticket:
 
 def _active_unit_ids(ticket: Ticket, role: AssignmentRole | None = None) -> set[int]:
     return {a.unit_id for a in ticket.assignments if a.active and (role is None or a.role is role)}
+
+
+def lead_unit_ids(ticket: Ticket) -> set[int]:
+    """Return the ticket's active lead unit (as a set: empty before dispatch)."""
+    return _active_unit_ids(ticket, AssignmentRole.LEAD)
 
 
 def _check_lead_unit(session: Session, actor: Actor, ticket: Ticket) -> None:
@@ -609,6 +617,18 @@ def _reply(step: _Step) -> None:
         if cmd.contacted_at > step.now or (t.dispatched_at and cmd.contacted_at < t.dispatched_at):
             raise ValidationError({"contacted_at": "联系时间必须在派单之后、回复之前"})
         t.contacted_at = cmd.contacted_at
+    if cmd.attachment_ids:
+        known = set(
+            step.session.scalars(
+                sa.select(Attachment.id).where(
+                    Attachment.ticket_id == t.id, Attachment.id.in_(cmd.attachment_ids)
+                )
+            )
+        )
+        missing = [i for i in cmd.attachment_ids if i not in known]
+        if missing:
+            raise ValidationError({"attachment_ids": f"附件不属于该工单：{missing}"})
+        step.data["attachment_ids"] = list(cmd.attachment_ids)
     t.replied_at = step.now
     t.reply_text = cmd.text
     step.reason = cmd.text
@@ -789,13 +809,13 @@ def get_ticket(
         ticket = uow.session.get(Ticket, ticket_id)
         if ticket is None:
             raise NotFound("工单不存在", {"ticket_id": ticket_id})
-        _check_can_read(actor, ticket)
+        check_can_read(actor, ticket)
         view = ticket_view(uow.session, ctx, actor, ticket, detail=True)
         uow.commit()  # the audit row, if any
         return view
 
 
-def _check_can_read(actor: Actor, ticket: Ticket) -> None:
+def check_can_read(actor: Actor, ticket: Ticket) -> None:
     if actor.role in READ_ALL_ROLES:
         return
     if actor.role is Role.LIAISON and actor.unit_id in _active_unit_ids(ticket):
@@ -1068,8 +1088,10 @@ def _detail_fields(
         u for u in (t.district_id, t.street_id, t.community_id) if u
     }
     unit_ids |= {e.unit_id for e in t.events if e.unit_id}
+    unit_ids |= {a.unit_id for a in t.attachments if a.unit_id}
     names = _unit_names(session, unit_ids, ctx.names)
     actor_ids = {e.actor_id for e in t.events if e.actor_id}
+    actor_ids |= {a.uploaded_by_id for a in t.attachments if a.uploaded_by_id}
     users = _user_names(session, actor_ids, ctx.names)
     reply_running = t.status in LIVE_CLOCK_STATUSES
     return {
@@ -1162,6 +1184,19 @@ def _detail_fields(
                 "data": e.data,
             }
             for e in t.events
+        ],
+        "attachments": [
+            {
+                "id": a.id,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "unit": {"id": a.unit_id, "name": names.get(a.unit_id)} if a.unit_id else None,
+                "uploaded_by": users.get(a.uploaded_by_id) if a.uploaded_by_id else None,
+                "created_at": a.created_at.isoformat(),
+                "url": f"/api/tickets/{t.id}/attachments/{a.id}",
+            }
+            for a in t.attachments
         ],
         "allowed_actions": [a.value for a in _allowed_for(actor, t)],
     }

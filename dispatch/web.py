@@ -7,7 +7,9 @@ from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from flask import request
+from flask import send_file
 
+from dispatch import attachments
 from dispatch import services
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
@@ -67,6 +69,40 @@ def act(ticket_id: int, action: str) -> Response:
     cmd = parse_body(ACTION_COMMANDS[chosen])
     c = container()
     return jsonify(services.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd))
+
+
+@bp.post("/tickets/<int:ticket_id>/attachments")
+@login_required()
+def upload_attachment(ticket_id: int) -> tuple[Response, int]:
+    actor = current_actor()
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError({"file": "请选择要上传的文件（表单字段 file）"}, "没有收到文件")
+    c = container()
+    try:
+        data = upload.read(c.attachments.max_bytes + 1)
+    finally:
+        upload.close()  # large uploads spool to a temporary file: release it now
+    view = attachments.add_attachment(
+        c.uow(), c.attachments, actor, ticket_id, upload.filename or "", data
+    )
+    return jsonify(view), 201
+
+
+@bp.get("/tickets/<int:ticket_id>/attachments/<int:attachment_id>")
+@login_required()
+def download_attachment(ticket_id: int, attachment_id: int) -> Response:
+    c = container()
+    meta, path = attachments.open_attachment(
+        c.uow(), c.attachments, current_actor(), ticket_id, attachment_id
+    )
+    return send_file(
+        path,
+        mimetype=meta["content_type"],
+        as_attachment=True,
+        download_name=meta["filename"],
+        max_age=0,
+    )
 
 
 @bp.get("/units")

@@ -33,7 +33,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(
         SECRET_KEY=_secret_key(settings),
-        MAX_CONTENT_LENGTH=settings.web.max_body_bytes,
+        # Uploads may be as large as an attachment; every other request is held to
+        # web.max_body_bytes in _request_context below.
+        MAX_CONTENT_LENGTH=max(settings.web.max_body_bytes, settings.attachments.max_bytes + 65536),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
         g.request_id = rid
         request_id_var.set(rid)
+        if request.endpoint != "dispatch.upload_attachment":
+            request.max_content_length = settings.web.max_body_bytes
         ticket = (request.view_args or {}).get("ticket_id")
         ticket_id_var.set(str(ticket) if ticket is not None else "-")
 

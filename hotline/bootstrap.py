@@ -5,6 +5,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
 
 import redis
 from sqlalchemy.engine import Engine
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from dispatch.adapters.calendar import ChineseWorkdays
+from dispatch.adapters.files import FileStore
+from dispatch.attachments import AttachmentPolicy
 from dispatch.clock import WorkCalendar
 from dispatch.services import DispatchContext
 from dispatch.services import SlaPolicy
@@ -31,6 +34,7 @@ class Container:
     session_factory: sessionmaker[Session]
     dispatch: DispatchContext
     redis_factory: Callable[[], "redis.Redis"]
+    attachments: AttachmentPolicy
     tokens: TokenCache = field(default_factory=TokenCache)
     _redis: "redis.Redis | None" = field(default=None, repr=False)
 
@@ -83,6 +87,10 @@ def bootstrap(
         engine=engine,
         session_factory=make_session_factory(engine),
         dispatch=ctx,
+        attachments=AttachmentPolicy(
+            store=FileStore(Path(settings.instance_path) / "attachments"),
+            max_bytes=settings.attachments.max_bytes,
+        ),
         redis_factory=redis_factory
         or (lambda: redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)),
     )

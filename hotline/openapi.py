@@ -201,6 +201,45 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     }
+    attachment_id = {
+        "name": "attachment_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    paths["/api/tickets/{ticket_id}/attachments"] = {
+        "post": {
+            "summary": "上传附件（热线人员，或主办单位联络员）：JPG/PNG/PDF/DOCX/XLSX",
+            "parameters": [ticket_id],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            },
+            "responses": _responses("201", {"type": "object"}, "401", "403", "404", "422"),
+        }
+    }
+    paths["/api/tickets/{ticket_id}/attachments/{attachment_id}"] = {
+        "get": {
+            "summary": "下载附件（可查看该工单者；记入审计日志）",
+            "parameters": [ticket_id, attachment_id],
+            "responses": {
+                "200": {"description": "文件"},
+                **{
+                    k: v
+                    for k, v in _responses("200", {}, "401", "403", "404").items()
+                    if k != "200"
+                },
+            },
+        }
+    }
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {

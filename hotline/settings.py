@@ -105,6 +105,11 @@ class TicketSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentSettings:
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -112,6 +117,7 @@ class Settings:
     sla: SlaSettings = field(default_factory=SlaSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     tickets: TicketSettings = field(default_factory=TicketSettings)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     instance_path: str = "instance"
     log_level: str = "INFO"
 

@@ -35,7 +35,7 @@
       node[parts[parts.length - 1]] = value;
     };
     for (const el of form.elements) {
-      if (!el.name || el.disabled) continue;
+      if (!el.name || el.disabled || el.type === "file") continue;
       const type = el.dataset.type || "";
       if (el.type === "radio") { if (el.checked) set(el.name, el.value === "true"); continue; }
       if (el.type === "checkbox") { set(el.name, el.checked); continue; }
@@ -106,6 +106,28 @@
     window.HotlineSocket = socket;
   }
 
+  /* Upload files one by one; on the first refusal show why next to the field and stop. */
+  async function uploadAll(form, ticketId, files) {
+    const ids = [];
+    for (const file of files) {
+      const data = new FormData();
+      data.append("file", file, file.name);
+      const resp = await fetch(`/api/tickets/${ticketId}/attachments`, {
+        method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}, body: data,
+      });
+      let payload = {};
+      try { payload = await resp.json(); } catch (e) { payload = {message: "上传失败"}; }
+      if (!resp.ok) {
+        const fields = (payload.details && payload.details.fields) || {};
+        showErrors(form, {message: `${file.name}：${payload.message || "上传失败"}`,
+                          details: {fields: {file: `${file.name}：${fields.file || payload.message || "上传失败"}`}}});
+        return null;
+      }
+      ids.push(payload.id);
+    }
+    return ids;
+  }
+
   function bindActions(root) {
     root.querySelectorAll("form[data-action]").forEach(form => {
       if (form._bound) return;
@@ -116,7 +138,14 @@
         const button = form.querySelector("button[type=submit]");
         button.disabled = true;
         try {
-          const r = await api("POST", `/api/tickets/${form.dataset.ticketId}/actions/${form.dataset.action}`, readForm(form));
+          const body = readForm(form);
+          const files = form.querySelector("input[type=file]");
+          if (files && files.files.length) {
+            const ids = await uploadAll(form, form.dataset.ticketId, files.files);
+            if (ids === null) return;
+            body.attachment_ids = ids;
+          }
+          const r = await api("POST", `/api/tickets/${form.dataset.ticketId}/actions/${form.dataset.action}`, body);
           if (r.ok) { toast(`已${button.textContent}`); await refresh("#live-region"); }
           else showErrors(form, r.data);
         } catch (e) { showErrors(form, {message: "网络错误，请重试"}); }

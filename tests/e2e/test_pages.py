@@ -185,3 +185,43 @@ def test_typing_the_callers_number_shows_their_past_tickets(signed_in: Open, api
     pop.get_by_text("该号码共有 1 张历史工单").wait_for()
     assert "上次反映的路灯问题" in pop.inner_text()
     assert "别人的工单" not in pop.inner_text()
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_liaison_replies_with_a_photo_and_a_broken_one_is_refused(
+    signed_in: Open, api: Api, live_server: str
+) -> None:
+    t = api.signed("zjj", title="路面塌陷")
+    page = signed_in("zjj")
+    page.goto(f"{live_server}/tickets/{t['id']}")
+    page.locator('details[data-panel="reply"] summary').click()
+    form = page.locator('form[data-action="reply"]')
+    form.get_by_label("办理结果").fill("已回填并压实，见照片。")
+    form.locator("input[type=file]").set_input_files(
+        [{"name": "坏图.png", "mimeType": "image/png", "buffer": _png_bytes()[:30]}]
+    )
+    form.get_by_role("button", name="回复").click()
+    error = form.locator('[data-error-for="file"]')
+    error.wait_for()
+    assert "图片已损坏或不完整" in error.inner_text()
+    assert api.get(f"/api/tickets/{t['id']}").get_json()["status"] == "signed"
+
+    form.locator("input[type=file]").set_input_files(
+        [{"name": "现场.png", "mimeType": "image/png", "buffer": _png_bytes()}]
+    )
+    form.get_by_role("button", name="回复").click()
+    page.locator(".meta .status", has_text="待审核").wait_for()
+    link = page.get_by_role("link", name="现场.png")
+    assert link.is_visible()
+    view = api.get(f"/api/tickets/{t['id']}").get_json()
+    assert [a["filename"] for a in view["attachments"]] == ["现场.png"]
+    assert view["events"][-1]["data"]["attachment_ids"] == [view["attachments"][0]["id"]]

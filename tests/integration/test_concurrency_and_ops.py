@@ -110,7 +110,9 @@ def test_openapi_documents_every_api_route(client: FlaskClient, app: Flask) -> N
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue
-        path = rule.rule.replace("<int:ticket_id>", "{ticket_id}")
+        path = rule.rule.replace("<int:ticket_id>", "{ticket_id}").replace(
+            "<int:attachment_id>", "{attachment_id}"
+        )
         if "<action>" in path:
             for action in Action:
                 assert path.replace("<action>", action.value) in documented

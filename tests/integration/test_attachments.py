@@ -1,0 +1,142 @@
+"""Files on tickets: what is accepted, who may add and read them, replies that cite them."""
+
+import io
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from hotline.bootstrap import Container
+from hotline.models import AuditEntry
+from tests.conftest import Api
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _upload(api: Api, ticket_id: int, name: str, data: bytes, as_: str = "zjj") -> Any:
+    # Encoded here: the test client would spool a large body to a file it never closes.
+    boundary, body = encode_multipart(
+        {
+            "file": FileStorage(
+                io.BytesIO(data), filename=name, content_type="application/octet-stream"
+            )
+        }
+    )
+    return api.client.post(
+        f"/api/tickets/{ticket_id}/attachments",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=api._headers(as_),
+    )
+
+
+def test_unit_attaches_a_photo_and_cites_it_in_the_reply(api: Api) -> None:
+    t = api.signed("zjj")
+    resp = _upload(api, t["id"], "现场照片.png", _png())
+    assert resp.status_code == 201
+    photo = resp.get_json()
+    assert (photo["filename"], photo["content_type"]) == ("现场照片.png", "image/png")
+    t = api.act(
+        t["id"], "reply", {"text": "已处理，见照片", "attachment_ids": [photo["id"]]}, as_="zjj"
+    )
+    assert t["events"][-1]["data"]["attachment_ids"] == [photo["id"]]
+    assert [a["filename"] for a in t["attachments"]] == ["现场照片.png"]
+    with api.get(photo["url"], as_="operator") as download:
+        assert download.status_code == 200
+        assert download.data == _png()
+        assert download.headers["Content-Type"] == "image/png"
+        assert "attachment" in download.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("broken.png", _png()[:40], "图片已损坏或不完整"),
+        ("evil.pdf", b"MZ\x90\x00 not a pdf", "只接受 JPG、PNG 图片和 PDF、DOCX、XLSX 文件"),
+        (
+            "script.html",
+            b"<script>alert(1)</script>",
+            "只接受 JPG、PNG 图片和 PDF、DOCX、XLSX 文件",
+        ),
+        ("empty.pdf", b"", "文件为空"),
+    ],
+)
+def test_bad_files_are_refused_by_their_content(
+    api: Api, container: Container, name: str, data: bytes, message: str
+) -> None:
+    t = api.signed("zjj")
+    resp = _upload(api, t["id"], name, data)
+    assert resp.status_code == 422
+    assert resp.get_json()["details"]["fields"]["file"] == message
+    assert api.get(f"/api/tickets/{t['id']}").get_json()["attachments"] == []
+
+
+def test_a_file_over_the_limit_is_refused(api: Api, container: Container) -> None:
+    t = api.signed("zjj")
+    big = b"%PDF-1.4\n" + b"0" * (container.attachments.max_bytes + 10)
+    resp = _upload(api, t["id"], "big.pdf", big)
+    assert resp.status_code in (413, 422)
+    assert resp.get_json()["error"] in ("request_entity_too_large", "validation_error")
+    assert api.get(f"/api/tickets/{t['id']}").get_json()["attachments"] == []
+
+
+def test_json_requests_keep_the_small_body_limit(api: Api) -> None:
+    resp = api.post(
+        "/api/tickets", {"request_type": "help", "title": "x", "content": "长" * 600_000}
+    )
+    assert resp.status_code == 413
+
+
+def test_other_units_can_neither_add_nor_read(api: Api) -> None:
+    t = api.signed("zjj")
+    assert _upload(api, t["id"], "x.pdf", b"%PDF-1.4 x", as_="cgj").status_code == 403
+    photo = _upload(api, t["id"], "p.png", _png()).get_json()
+    assert api.get(photo["url"], as_="cgj").status_code == 403
+    with api.get(photo["url"], as_="zjj") as resp:
+        assert resp.status_code == 200
+    assert api.get(f"/api/tickets/{t['id']}/attachments/99999", as_="zjj").status_code == 404
+
+
+def test_reply_cannot_cite_another_tickets_file(api: Api) -> None:
+    first = api.signed("zjj")
+    other = api.signed("zjj")
+    photo = _upload(api, first["id"], "p.png", _png()).get_json()
+    body = api.act(
+        other["id"],
+        "reply",
+        {"text": "见附件", "attachment_ids": [photo["id"]]},
+        as_="zjj",
+        expect=422,
+    )
+    assert "attachment_ids" in body["details"]["fields"]
+
+
+def test_downloads_are_audited(api: Api, container: Container) -> None:
+    t = api.signed("zjj")
+    photo = _upload(api, t["id"], "p.png", _png()).get_json()
+    api.get(photo["url"], as_="supervisor").close()
+    with container.uow() as uow:
+        rows = uow.session.execute(
+            sa.select(AuditEntry.user_id, AuditEntry.details).where(
+                AuditEntry.action == "download_attachment"
+            )
+        ).all()
+    assert [(r[0], r[1]) for r in rows] == [
+        (api.world.users["supervisor"], {"attachment_id": photo["id"]})
+    ]
+
+
+def test_upload_without_a_file_field_is_named(api: Api) -> None:
+    t = api.signed("zjj")
+    resp = api.client.post(
+        f"/api/tickets/{t['id']}/attachments", data={}, headers=api._headers("zjj")
+    )
+    assert resp.status_code == 422
+    assert "file" in resp.get_json()["details"]["fields"]
