@@ -1,5 +1,87 @@
-"""Pages of the supervise area (being built)."""
+"""The supervision desk (督办工作台): today's figures, overdue tickets, review and follow-up.
+
+The page reads through the same services as the API; 催办 and 督办 are posted by the page's
+script to the JSON API, and the live region is re-rendered from this view.
+"""
+
+from typing import Any
 
 from flask import Blueprint
 
+from agents_ui.web import page
+from agents_ui.web import render_page
+from dispatch import services
+from dispatch import stats
+from dispatch.clock import Light
+from dispatch.domain import Role
+from dispatch.domain import TicketStatus
+from hotline.http import container
+from hotline.http import current_actor
+
 bp = Blueprint("supervise", __name__, template_folder="templates")
+
+SUPERVISE_ROLES = (Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
+# Most tickets one section lists; the section links to the full ticket list beyond that.
+SECTION_LIMIT = 100
+WEEKDAYS = "一二三四五六日"
+
+
+def _sorted_by_due(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Longest overdue first; tickets without a reply clock (sign clock only) last.
+    return sorted(items, key=lambda t: (t["reply_due_at"] is None, t["reply_due_at"] or ""))
+
+
+@bp.get("/supervise")
+@page(*SUPERVISE_ROLES)
+def index() -> str:
+    c = container()
+    actor = current_actor()
+    tz = c.dispatch.policy.calendar.tz
+    limit = min(SECTION_LIMIT, c.settings.tickets.page_size_max)
+
+    def fetch(**criteria: Any) -> dict[str, Any]:
+        # Work lists: earliest deadline first, and no caller identity (none is shown here).
+        flt = services.TicketFilter(
+            per_page=limit, tz=tz, order="due", with_identity=False, **criteria
+        )
+        return services.list_tickets(c.uow(), c.dispatch, actor, flt)
+
+    counts = stats.ticket_counts_today(c.uow(), c.dispatch)
+    red = fetch(light=Light.RED)
+    yellow = fetch(light=Light.YELLOW)
+    review = fetch(statuses=(TicketStatus.RETURNED, TicketStatus.REPLIED))
+    follow_up = fetch(statuses=(TicketStatus.REVIEWED,))
+
+    marks = stats.supervision_marks(c.uow(), [t["id"] for t in red["items"] + yellow["items"]])
+    for item in red["items"] + yellow["items"]:
+        mark = marks.get(item["id"])
+        item["remind_count"] = mark.remind_count if mark else 0
+        item["supervised_at"] = (
+            mark.supervised_at.isoformat() if mark and mark.supervised_at else None
+        )
+
+    # Returned tickets wait on the hotline's decision (改派/审定): they come first; then
+    # the longest waiting.
+    review_items = sorted(
+        review["items"],
+        key=lambda t: (t["status"] != TicketStatus.RETURNED.value, t["updated_at"]),
+    )
+    follow_up_items = sorted(follow_up["items"], key=lambda t: t["updated_at"])
+
+    now = c.dispatch.utcnow().astimezone(tz)
+    return render_page(
+        "supervise.html",
+        counts=counts,
+        # Call-centre figures: filled in by the telephony feature; None shows "—".
+        calls=None,
+        today=f"{now:%Y-%m-%d} 星期{WEEKDAYS[now.weekday()]}",
+        as_of=f"{now:%H:%M}",
+        red=_section(red, _sorted_by_due(red["items"])),
+        yellow=_section(yellow, _sorted_by_due(yellow["items"])),
+        review=_section(review, review_items),
+        follow_up=_section(follow_up, follow_up_items),
+    )
+
+
+def _section(result: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"rows": items, "total": result["total"], "more": result["total"] > len(items)}

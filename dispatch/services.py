@@ -793,6 +793,10 @@ class TicketFilter:
     caller_phone: str | None = None
     problem: bool | None = None
     tz: dt.tzinfo = dt.UTC  # dates are local days in the hotline's time zone
+    # "newest": most recently accepted first; "due": earliest reply deadline first (work lists).
+    order: str = "newest"
+    # False: the list shows no caller identity to anyone, so nothing personal is read or audited.
+    with_identity: bool = True
     page: int = 1
     per_page: int = 20
 
@@ -836,14 +840,21 @@ def list_tickets(
             raise PermissionDenied("当前角色无权查看工单", {"role": actor.role.value})
         query = _apply_filter(query, flt, ctx.utcnow())
         total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+        ordering = (
+            (Ticket.reply_due_at.asc().nulls_last(), Ticket.id.asc())
+            if flt.order == "due"
+            else (Ticket.created_at.desc(), Ticket.id.desc())
+        )
         rows = session.scalars(
-            query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(flt.per_page)
-            .offset((flt.page - 1) * flt.per_page)
+            query.order_by(*ordering).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
         ).all()
         units = _unit_names(session, {t.lead_unit_id for t in rows if t.lead_unit_id}, ctx.names)
         items = [ticket_view(session, ctx, actor, t, units=units, audit=False) for t in rows]
-        shown = [t.id for t in rows if _shows_identity(actor, t)]
+        if not flt.with_identity:
+            for item in items:
+                item["citizen_name"] = item["caller_phone"] = None
+                item["identity_masked"] = True
+        shown = [t.id for t in rows if flt.with_identity and _shows_identity(actor, t)]
         if shown:
             record_audit(
                 session,
@@ -894,7 +905,7 @@ def _apply_filter(
         next_day = flt.created_to + dt.timedelta(days=1)
         query = query.where(Ticket.created_at < _local_midnight(next_day, flt.tz))
     if flt.light is not None:
-        query = query.where(_light_clause(flt.light, now))
+        query = query.where(light_clause(flt.light, now))
     return query
 
 
@@ -911,7 +922,7 @@ def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
 
 
-def _light_clause(wanted: Light, now: dt.datetime) -> sa.ColumnElement[bool]:
+def light_clause(wanted: Light, now: dt.datetime) -> sa.ColumnElement[bool]:
     signing = Ticket.status == S.DISPATCHED
     running = Ticket.status.in_(LIVE_CLOCK_STATUSES)
     red = sa.or_(

@@ -98,9 +98,14 @@
     const dot = document.getElementById("live-status");
     socket.on("connect", () => { if (dot) { dot.className = "live on"; dot.title = "实时更新已连接"; } });
     socket.on("disconnect", () => { if (dot) { dot.className = "live off"; dot.title = "实时更新已断开"; } });
+    const NEWS = {dispatch: "新工单", reassign: "改派来的新工单", uphold: "退回未获同意，请签收",
+                  remind: "催办", supervise: "督办", reopen: "重办", reject_reply: "回复被退回"};
     socket.on("ticket.changed", (msg) => {
+      // Units hear about new work and pressure on any page; everything else stays quiet.
+      if ((options.notify || window.HotlineNotify) && NEWS[msg.event]) {
+        toast(`${NEWS[msg.event]}：工单 ${msg.number}`);
+      }
       if (options.ticketId && msg.ticket_id !== options.ticketId) return;
-      if (options.notify) toast(`工单 ${msg.number} 有新动态`);
       if (options.refresh) refresh(options.refresh);
     });
     window.HotlineSocket = socket;
@@ -237,5 +242,5 @@
     });
   }
 
-  window.Hotline = {api, live, bindActions, ticketForm, readForm, toast};
+  window.Hotline = {api, live, bindActions, ticketForm, readForm, toast, refresh};
 })();

@@ -225,3 +225,13 @@ def test_liaison_replies_with_a_photo_and_a_broken_one_is_refused(
     view = api.get(f"/api/tickets/{t['id']}").get_json()
     assert [a["filename"] for a in view["attachments"]] == ["现场.png"]
     assert view["events"][-1]["data"]["attachment_ids"] == [view["attachments"][0]["id"]]
+
+
+def test_unit_is_told_live_of_new_work_and_reminders(signed_in: Open, api: Api) -> None:
+    page = signed_in("zjj")
+    page.locator("#live-status.on").wait_for()
+    t = api.dispatched("zjj", title="新派来的工单")
+    page.locator("#toast", has_text=f"新工单：工单 {t['number']}").wait_for()
+    page.locator(f'tr[data-ticket-id="{t["id"]}"]').wait_for()  # the inbox grew by itself
+    api.act(t["id"], "remind", {"note": "请尽快签收"}, as_="supervisor")
+    page.locator("#toast", has_text=f"催办：工单 {t['number']}").wait_for()

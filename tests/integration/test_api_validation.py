@@ -201,3 +201,21 @@ def test_a_community_alone_fills_in_its_street_and_district(api: Api) -> None:
     )
     assert resp.status_code == 422
     assert resp.get_json()["details"]["fields"] == {"community_id": "与上级属地不一致"}
+
+
+def test_work_lists_sort_by_deadline_and_can_leave_identity_out(
+    api: Api, container: Container, clock: Any
+) -> None:
+    from dispatch import services
+    from dispatch.domain import Role
+    from hotline.models import AuditEntry
+
+    slow = api.dispatched("zjj", title="一般工单")  # reply in 5 working days
+    fast = api.dispatched("zjj", title="紧急工单", urgency="urgent")  # reply in 24 h
+    actor = services.Actor(api.world.users["supervisor"], Role.SUPERVISOR)
+    flt = services.TicketFilter(order="due", with_identity=False)
+    page = services.list_tickets(container.uow(), container.dispatch, actor, flt)
+    assert [t["id"] for t in page["items"]] == [fast["id"], slow["id"]]
+    assert {(t["citizen_name"], t["caller_phone"]) for t in page["items"]} == {(None, None)}
+    with container.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
