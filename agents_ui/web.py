@@ -84,7 +84,7 @@ LABELS = {
     "satisfaction": {
         Satisfaction.VERY_SATISFIED: "非常满意",
         Satisfaction.SATISFIED: "满意",
-        Satisfaction.NEUTRAL: "基本满意",
+        Satisfaction.BASICALLY_SATISFIED: "基本满意",
         Satisfaction.DISSATISFIED: "不满意",
         Satisfaction.VERY_DISSATISFIED: "非常不满意",
     },

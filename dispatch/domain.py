@@ -76,16 +76,19 @@ class ReturnReason(StrEnum):
 
 
 class Satisfaction(StrEnum):
-    """Five follow-up levels; the first two count as satisfied (满意率)."""
+    """The five follow-up levels; the first three count as satisfied (满意率, DOMAIN.md)."""
 
-    VERY_SATISFIED = "very_satisfied"
-    SATISFIED = "satisfied"
-    NEUTRAL = "neutral"
+    VERY_SATISFIED = "very_satisfied"  # 非常满意
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
     DISSATISFIED = "dissatisfied"
     VERY_DISSATISFIED = "very_dissatisfied"
 
 
-SATISFIED_LEVELS: Final = frozenset({Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED})
+# 满意率 = (satisfied + basically satisfied) ÷ valid follow-ups.
+SATISFIED_LEVELS: Final = frozenset(
+    {Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED}
+)
 
 
 class TicketStatus(StrEnum):

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from dispatch import commands as c
 from dispatch import services
+from dispatch.domain import SATISFIED_LEVELS
 from dispatch.domain import Action
 from dispatch.domain import DomainError
 from dispatch.domain import RequestType
@@ -344,9 +345,9 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
         reached=reached,
         solved=(satisfied or rng.random() < 0.3) if reached else None,
         satisfaction=(
-            rng.choice([Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED])
+            rng.choice(sorted(SATISFIED_LEVELS))
             if satisfied
-            else rng.choice(list(Satisfaction)[2:])
+            else rng.choice([Satisfaction.DISSATISFIED, Satisfaction.VERY_DISSATISFIED])
         )
         if reached
         else None,

@@ -228,7 +228,7 @@ def upgrade() -> None:
             sa.Enum(
                 "very_satisfied",
                 "satisfied",
-                "neutral",
+                "basically_satisfied",
                 "dissatisfied",
                 "very_dissatisfied",
                 name=op.f("ck_tickets_follow_up_satisfaction"),
