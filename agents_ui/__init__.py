@@ -19,12 +19,12 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     def error_page(message: str) -> str:
         from flask import render_template
 
-        from hotline.http import Unauthorized
+        from dispatch.domain import DomainError
         from hotline.http import current_actor
 
         try:
             actor = current_actor()
-        except Unauthorized:
+        except DomainError:  # not signed in, or the request itself was refused (CSRF)
             actor = None
         return render_template("error.html", message=message, actor=actor, role_label="")
 

@@ -1,5 +1,273 @@
-"""Pages of the admin area (being built)."""
+"""Pages of the admin area: user accounts, the unit catalogue and the effective settings.
+
+Plain HTML forms, no script needed: every POST carries the session's CSRF token as a field
+(checked by `current_actor()` before a view runs), redirects after success with a flash
+message, and re-renders with 422 and messages next to the fields when input is refused.
+The rules live in `hotline.admin`.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+from typing import cast
 
 from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
 
-bp = Blueprint("admin", __name__, template_folder="templates")
+from agents_ui.web import LABELS
+from agents_ui.web import page
+from agents_ui.web import render_page
+from dispatch.clock import Duration
+from dispatch.clock import DurationUnit
+from dispatch.domain import NotFound
+from dispatch.domain import RequestType
+from dispatch.domain import Role
+from dispatch.domain import UnitKind
+from dispatch.domain import Urgency
+from dispatch.domain import ValidationError
+from hotline import admin
+from hotline.http import container
+from hotline.http import current_actor
+
+bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
+
+UNIT_KIND_LABELS: dict[UnitKind, str] = {
+    UnitKind.DEPARTMENT: "委办局",
+    UnitKind.UTILITY: "公共事业单位",
+    UnitKind.DISTRICT: "区",
+    UnitKind.STREET: "街道",
+    UnitKind.COMMUNITY: "社区",
+}
+_DURATION_UNITS = {
+    DurationUnit.MINUTES: "分钟",
+    DurationUnit.HOURS: "小时",
+    DurationUnit.DAYS: "天",
+    DurationUnit.WORK_HOURS: "个工作小时",
+    DurationUnit.WORK_DAYS: "个工作日",
+}
+URGENCIES = (Urgency.CRITICAL, Urgency.URGENT, Urgency.NORMAL)
+Page = str | tuple[str, int] | Response
+
+
+def duration_label(text: str | None) -> str:
+    """'5wd' → '5个工作日'; None (not overridden) → '—'."""
+    if text is None:
+        return "—"
+    d = Duration.parse(text)
+    return f"{d.amount}{_DURATION_UNITS[d.unit]}"
+
+
+def _actor_id() -> int:
+    actor_id = current_actor().user_id
+    assert actor_id is not None  # pages are session-authenticated: always a real user
+    return actor_id
+
+
+def _refused(exc: ValidationError) -> str:
+    return f"{exc.message}，请按输入框下方的提示修改后重新提交。"
+
+
+def _not_found(message: str) -> tuple[str, int]:
+    return render_page("error.html", message=message), 404
+
+
+# ---------------------------------------------------------------- users
+
+
+def _users_page(
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    alert: str | None = None,
+    status: int = 200,
+) -> Page:
+    c = container()
+    html = render_page(
+        "admin_users.html",
+        users=admin.list_users(c.uow()),
+        units=[u for u in admin.list_units(c.uow()) if u.active],
+        roles=list(Role),
+        form=form or {"role": Role.OPERATOR.value},
+        errors=errors or {},
+        alert=alert,
+        me=current_actor().user_id,
+    )
+    return (html, status) if status != 200 else html
+
+
+@bp.get("/")
+@page(Role.ADMIN)
+def index() -> Page:
+    return _users_page()
+
+
+@bp.post("/users")
+@page(Role.ADMIN)
+def create_user() -> Page:
+    form = {k: request.form.get(k, "") for k in ("username", "display_name", "role", "unit")}
+    new = admin.UserInput(
+        username=form["username"],
+        display_name=form["display_name"],
+        role=form["role"],
+        password=request.form.get("password", ""),
+        unit_code=form["unit"] if form["role"] == Role.LIAISON.value else None,
+    )
+    try:
+        admin.create_user(container().uow(), _actor_id(), new, ip=request.remote_addr)
+    except ValidationError as exc:
+        return _users_page(form, exc.field_errors, _refused(exc), 422)
+    flash(f"已创建用户 {new.username.strip()}，请将初始密码告知本人并提醒其登录后修改。")
+    return redirect(url_for("admin.index"))
+
+
+def _user_row(user_id: int) -> admin.UserRow:
+    return next(u for u in admin.list_users(container().uow()) if u.id == user_id)
+
+
+@bp.post("/users/<int:user_id>/active")
+@page(Role.ADMIN)
+def set_user_active(user_id: int) -> Page:
+    active = request.form.get("active") == "1"
+    try:
+        changed = admin.set_user_active(
+            container().uow(), _actor_id(), user_id, active, ip=request.remote_addr
+        )
+    except NotFound as exc:
+        return _not_found(exc.message)
+    except ValidationError as exc:
+        return _users_page(alert=exc.field_errors["active"], status=422)
+    if changed and not active:
+        # This process forgets the user's cached tokens now; other processes within 10 s.
+        container().tokens.clear()
+    user = _user_row(user_id)
+    flash(f"已{'启用' if active else '停用'}用户 {user.username}" if changed else "账号状态未变")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@page(Role.ADMIN)
+def reset_password(user_id: int) -> Page:
+    try:
+        temporary = admin.reset_password(
+            container().uow(), _actor_id(), user_id, ip=request.remote_addr
+        )
+    except NotFound as exc:
+        return _not_found(exc.message)
+    user = _user_row(user_id)
+    # Shown once in this answer (never redirected through the session): no-store, no flash.
+    return render_page("admin_password.html", user=user, temporary=temporary)
+
+
+# ---------------------------------------------------------------- units
+
+
+def _units_page(
+    new: dict[str, str] | None = None,
+    new_errors: dict[str, str] | None = None,
+    edit_id: int | None = None,
+    edit_form: dict[str, Any] | None = None,
+    edit_errors: dict[str, str] | None = None,
+    alert: str | None = None,
+    status: int = 200,
+) -> Page:
+    """The units page; `edit_id` opens that unit's edit form (with the values as sent)."""
+    units = admin.list_units(container().uow())
+    editing = next((u for u in units if u.id == edit_id), None)
+    if edit_id is not None and editing is None:
+        return _not_found("单位不存在")
+    if editing is not None and edit_form is None:
+        edit_form = {
+            "name": editing.name,
+            "responsibility": editing.responsibility,
+            "keywords": " ".join(editing.keywords),
+            "phone": editing.phone or "",
+            "active": editing.active,
+        }
+    html = render_page(
+        "admin_units.html",
+        units=units,
+        kinds=list(UNIT_KIND_LABELS),
+        kind_labels=UNIT_KIND_LABELS,
+        parent_kinds=admin.PARENT_KIND,
+        new=new or {},
+        new_errors=new_errors or {},
+        editing=editing,
+        edit_form=edit_form or {},
+        edit_errors=edit_errors or {},
+        alert=alert,
+    )
+    return (html, status) if status != 200 else html
+
+
+@bp.get("/units")
+@page(Role.ADMIN)
+def units() -> Page:
+    raw = request.args.get("edit", "")
+    return _units_page(edit_id=int(raw) if raw.isdecimal() and len(raw) < 10 else None)
+
+
+@bp.post("/units")
+@page(Role.ADMIN)
+def create_unit() -> Page:
+    form = {k: request.form.get(k, "") for k in ("code", "name", "kind", "parent_id")}
+    try:
+        admin.create_unit(
+            container().uow(), _actor_id(), admin.UnitInput(**form), ip=request.remote_addr
+        )
+    except ValidationError as exc:
+        return _units_page(new=form, new_errors=exc.field_errors, alert=_refused(exc), status=422)
+    flash(f"已添加单位 {form['name'].strip()}，请在下方补充职责、关键词和电话。")
+    return redirect(url_for("admin.units"))
+
+
+@bp.post("/units/<int:unit_id>")
+@page(Role.ADMIN)
+def update_unit(unit_id: int) -> Page:
+    form = {k: request.form.get(k, "") for k in ("name", "responsibility", "keywords", "phone")}
+    changes = admin.UnitChanges(**form, active=request.form.get("active") == "1")
+    try:
+        changed = admin.update_unit(
+            container().uow(), _actor_id(), unit_id, changes, ip=request.remote_addr
+        )
+    except NotFound as exc:
+        return _not_found(exc.message)
+    except ValidationError as exc:
+        return _units_page(
+            edit_id=unit_id,
+            edit_form={**form, "active": changes.active},
+            edit_errors=exc.field_errors,
+            alert=_refused(exc),
+            status=422,
+        )
+    flash(f"已保存单位 {changes.name.strip()}" if changed else "单位信息未变")
+    return redirect(url_for("admin.units") + f"#unit-{unit_id}")
+
+
+# ---------------------------------------------------------------- settings
+
+
+@bp.get("/settings")
+@page(Role.ADMIN)
+def settings() -> Page:
+    s = container().settings
+    urgency_labels = cast(Mapping[Urgency, str], LABELS["urgency"])
+    type_labels = cast(Mapping[RequestType, str], LABELS["request_type"])
+    clocks = [
+        (urgency_labels[u], s.sla.clocks[u.value].sign, s.sla.clocks[u.value].reply)
+        for u in URGENCIES
+    ]
+    overrides = [
+        (type_labels[RequestType(rtype)], urgency_labels[Urgency(urgency)], o)
+        for rtype, per_urgency in s.sla.overrides.items()
+        for urgency, o in per_urgency.items()
+    ]
+    return render_page(
+        "admin_settings.html",
+        sla=s.sla,
+        clocks=clocks,
+        overrides=overrides,
+        calendar=s.calendar,
+        duration=duration_label,
+    )

@@ -83,9 +83,18 @@ def main() -> None:
             }
     container.close()
     slowest = max((v["max_ms"] for v in results.values()), default=0.0)
-    print(json.dumps({"benchmark": "page render on demo data (300 tickets, SQLite)",
-                      "repeat": args.repeat, "pages": results, "slowest_max_ms": slowest,
-                      "target_ms": 1000}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "benchmark": "page render on demo data (300 tickets, SQLite)",
+                "repeat": args.repeat,
+                "pages": results,
+                "slowest_max_ms": slowest,
+                "target_ms": 1000,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

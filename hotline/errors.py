@@ -104,8 +104,11 @@ def _wants_json() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def domain_error(exc: DomainError) -> Response:
+    def domain_error(exc: DomainError) -> Response | tuple[str, int]:
         status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
+        page = app.extensions.get("hotline_error_page")
+        if page is not None and not _wants_json():
+            return page(exc.message), status
         return error_response(status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(pydantic.ValidationError)

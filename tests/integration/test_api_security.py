@@ -188,3 +188,15 @@ def test_login_page_form_works_and_checks_csrf(client: FlaskClient, world: World
     assert resp.status_code == 302
     home = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "班长" in home and "工单" in home
+
+
+def test_a_forged_page_form_gets_a_readable_page_not_json(
+    client: FlaskClient, world: World
+) -> None:
+    client.post("/api/auth/login", json={"username": "admin", "password": world.password})
+    resp = client.post("/password", data={"current": "x", "new": "y", "again": "y"})
+    assert resp.status_code == 403
+    assert resp.content_type.startswith("text/html")
+    assert "CSRF" in resp.get_data(as_text=True)
+    api_resp = client.post("/api/tickets", json={})
+    assert api_resp.status_code == 403 and api_resp.get_json()["error"] == "forbidden"

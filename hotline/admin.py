@@ -1,0 +1,402 @@
+"""Administration use cases: user accounts and the unit catalogue (成员单位 / 派单目录).
+
+No Flask here. Every function runs one transaction on the given unit of work and writes an
+audit row (action ``admin_<what>``) in that same transaction, so a change and its record
+commit together or not at all. Bad input raises `ValidationError` with a message per field;
+unknown ids raise `NotFound`.
+"""
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from dispatch.domain import NotFound
+from dispatch.domain import Role
+from dispatch.domain import UnitKind
+from dispatch.domain import ValidationError
+from dispatch.models import Unit
+from hotline import auth
+from hotline.audit import record_audit
+from hotline.db import UnitOfWork
+from hotline.models import User
+
+MAX_DISPLAY_NAME = 100
+MAX_UNIT_CODE = 64
+MAX_UNIT_NAME = 100
+MAX_PHONE = 32
+MAX_KEYWORD = 32
+MAX_KEYWORDS = 100
+
+# The level a unit's parent must have; kinds missing here stand alone (no parent).
+PARENT_KIND: dict[UnitKind, UnitKind] = {
+    UnitKind.STREET: UnitKind.DISTRICT,
+    UnitKind.COMMUNITY: UnitKind.STREET,
+}
+_CODE = re.compile(r"[A-Za-z0-9_-]+")
+_PHONE = re.compile(r"[0-9+\-() ]+")
+_ID = re.compile(r"[0-9]{1,9}")
+# Keywords are typed as one line: spaces, ASCII or Chinese commas, 、 and semicolons separate.
+_KEYWORD_SEPARATORS = re.compile(r"[\s,，、;；]+")
+
+
+# ---------------------------------------------------------------- users
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    unit_id: int | None
+    unit_name: str | None
+    active: bool
+    last_login_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserInput:
+    """A new account as typed into the form; `role` is the raw value of the role select."""
+
+    username: str
+    display_name: str
+    role: str
+    password: str
+    unit_code: str | None = None
+
+
+def list_users(uow: UnitOfWork) -> list[UserRow]:
+    """Every account, active or not, by username."""
+    with uow:
+        rows = uow.session.execute(
+            sa.select(User, Unit.name)
+            .outerjoin(Unit, Unit.id == User.unit_id)
+            .order_by(User.username)
+        ).all()
+        return [
+            UserRow(
+                id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                role=user.role,
+                unit_id=user.unit_id,
+                unit_name=unit_name,
+                active=user.active,
+                last_login_at=user.last_login_at,
+            )
+            for user, unit_name in rows
+        ]
+
+
+def create_user(uow: UnitOfWork, actor_id: int, new: UserInput, *, ip: str | None = None) -> int:
+    """Create an account and return its id.
+
+    :raises ValidationError: unknown role, bad username/password/display name, duplicate
+        username, or a unit that does not fit the role.
+    """
+    try:
+        role = Role(new.role)
+    except ValueError:
+        raise ValidationError({"role": "请选择角色"}, "用户信息有误") from None
+    errors: dict[str, str] = {}
+    display_name = new.display_name.strip()
+    if len(display_name) > MAX_DISPLAY_NAME:
+        errors["display_name"] = f"姓名不能超过{MAX_DISPLAY_NAME}个字符"
+    with uow:
+        try:
+            user = auth.create_user(
+                uow.session,
+                auth.NewUser(
+                    username=new.username.strip(),
+                    password=new.password,
+                    role=role,
+                    display_name=display_name,
+                    unit_code=new.unit_code or None,
+                ),
+            )
+        except ValidationError as exc:
+            raise ValidationError({**exc.field_errors, **errors}, exc.message) from None
+        if errors:
+            raise ValidationError(errors, "用户信息有误")  # rolled back: nothing is kept
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_create_user",
+            None,
+            {
+                "user_id": user.id,
+                "username": user.username,
+                "role": role.value,
+                "unit_id": user.unit_id,
+            },
+            ip=ip,
+        )
+        uow.commit()
+        return user.id
+
+
+def set_user_active(
+    uow: UnitOfWork, actor_id: int, user_id: int, active: bool, *, ip: str | None = None
+) -> bool:
+    """Deactivate (停用) or reactivate (启用) an account.
+
+    A deactivated user's session is refused at its next request; API tokens are cached per
+    process for a few seconds (see `auth.TokenCache`), so they stop within that time.
+
+    Return whether anything changed (it is already so: no change, no audit row).
+
+    :raises ValidationError: an admin tries to deactivate their own account.
+    :raises NotFound: no such user.
+    """
+    if user_id == actor_id and not active:
+        raise ValidationError({"active": "不能停用自己的账号，请由其他管理员操作"}, "不能停用自己")
+    with uow:
+        user = _user(uow, user_id)
+        if user.active == active:
+            return False
+        user.active = active
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_activate_user" if active else "admin_deactivate_user",
+            None,
+            {"user_id": user.id, "username": user.username},
+            ip=ip,
+        )
+        uow.commit()
+        return True
+
+
+def reset_password(uow: UnitOfWork, actor_id: int, user_id: int, *, ip: str | None = None) -> str:
+    """Give the user a random temporary password and return it (shown once, never stored).
+
+    :raises NotFound: no such user.
+    """
+    temporary = secrets.token_urlsafe(9)
+    with uow:
+        user = _user(uow, user_id)
+        user.password_hash = auth.hash_password(temporary)
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_reset_password",
+            None,
+            {"user_id": user.id, "username": user.username},
+            ip=ip,
+        )
+        uow.commit()
+    return temporary
+
+
+def _user(uow: UnitOfWork, user_id: int) -> User:
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在", {"user_id": user_id})
+    return user
+
+
+# ---------------------------------------------------------------- units
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    id: int
+    code: str
+    name: str
+    kind: UnitKind
+    parent_id: int | None
+    parent_name: str | None
+    responsibility: str
+    keywords: tuple[str, ...]
+    phone: str | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInput:
+    """A new unit as typed into the form; `kind` and `parent_id` are raw form values."""
+
+    code: str
+    name: str
+    kind: str
+    parent_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitChanges:
+    """An edited catalogue entry; `keywords` is the one-line text of the form."""
+
+    name: str
+    responsibility: str
+    keywords: str
+    phone: str
+    active: bool
+
+
+def parse_keywords(text: str) -> list[str]:
+    """Split "物业 电梯，燃气" into ["物业", "电梯", "燃气"], dropping repeats."""
+    return list(dict.fromkeys(k for k in _KEYWORD_SEPARATORS.split(text) if k))
+
+
+def list_units(uow: UnitOfWork) -> list[UnitRow]:
+    """Every unit, active or not, parents before children."""
+    with uow:
+        units = uow.session.scalars(
+            sa.select(Unit).order_by(Unit.parent_id.nulls_first(), Unit.id)
+        ).all()
+        names = {u.id: u.name for u in units}
+        return [
+            UnitRow(
+                id=u.id,
+                code=u.code,
+                name=u.name,
+                kind=u.kind,
+                parent_id=u.parent_id,
+                parent_name=names.get(u.parent_id) if u.parent_id else None,
+                responsibility=u.responsibility,
+                keywords=tuple(u.keywords),
+                phone=u.phone,
+                active=u.active,
+            )
+            for u in units
+        ]
+
+
+def create_unit(uow: UnitOfWork, actor_id: int, new: UnitInput, *, ip: str | None = None) -> int:
+    """Add a unit to the catalogue and return its id.
+
+    :raises ValidationError: empty or bad code/name, duplicate code, unknown kind, or a parent
+        of the wrong level (a street's parent is a district, a community's a street; other
+        kinds have none).
+    """
+    code, name = new.code.strip(), new.name.strip()
+    errors: dict[str, str] = {}
+    if not code:
+        errors["code"] = "请填写单位代码"
+    elif len(code) > MAX_UNIT_CODE or not _CODE.fullmatch(code):
+        errors["code"] = f"代码只能包含字母、数字、连字符和下划线，最多{MAX_UNIT_CODE}位"
+    _check_name(name, errors)
+    kind: UnitKind | None = None
+    try:
+        kind = UnitKind(new.kind)
+    except ValueError:
+        errors["kind"] = "请选择单位类型"
+    with uow:
+        s = uow.session
+        if "code" not in errors and s.scalar(sa.select(Unit.id).where(Unit.code == code)):
+            errors["code"] = "单位代码已存在"
+        parent = _parent(uow, new.parent_id, errors)
+        if kind is not None and "parent" not in errors:
+            _check_parent(kind, parent, errors)
+        if errors:
+            raise ValidationError(errors, "单位信息有误")
+        assert kind is not None
+        unit = Unit(
+            code=code,
+            name=name,
+            kind=kind,
+            parent_id=parent.id if parent else None,
+            responsibility="",
+            keywords=[],
+        )
+        s.add(unit)
+        s.flush()
+        record_audit(
+            s,
+            actor_id,
+            "admin_create_unit",
+            None,
+            {
+                "unit_id": unit.id,
+                "code": code,
+                "name": name,
+                "kind": kind.value,
+                "parent_id": unit.parent_id,
+            },
+            ip=ip,
+        )
+        uow.commit()
+        return unit.id
+
+
+def update_unit(
+    uow: UnitOfWork, actor_id: int, unit_id: int, changes: UnitChanges, *, ip: str | None = None
+) -> bool:
+    """Edit a unit's catalogue entry: name, responsibility, keywords, phone, active.
+
+    Return whether anything changed (an unchanged form writes no audit row).
+
+    :raises ValidationError: empty or too long name, bad phone, too many or too long keywords.
+    :raises NotFound: no such unit.
+    """
+    name = changes.name.strip()
+    responsibility = changes.responsibility.strip()
+    phone = changes.phone.strip() or None
+    keywords = parse_keywords(changes.keywords)
+    errors: dict[str, str] = {}
+    _check_name(name, errors)
+    if phone is not None and (len(phone) > MAX_PHONE or not _PHONE.fullmatch(phone)):
+        errors["phone"] = f"电话只能包含数字、空格、+、-和括号，最多{MAX_PHONE}位"
+    if len(keywords) > MAX_KEYWORDS:
+        errors["keywords"] = f"关键词最多{MAX_KEYWORDS}个"
+    elif any(len(k) > MAX_KEYWORD for k in keywords):
+        errors["keywords"] = f"每个关键词不能超过{MAX_KEYWORD}个字符"
+    with uow:
+        unit = uow.session.get(Unit, unit_id)
+        if unit is None:
+            raise NotFound("单位不存在", {"unit_id": unit_id})
+        if errors:
+            raise ValidationError(errors, "单位信息有误")
+        after = {
+            "name": name,
+            "responsibility": responsibility,
+            "keywords": keywords,
+            "phone": phone,
+            "active": changes.active,
+        }
+        changed = {k: v for k, v in after.items() if getattr(unit, k) != v}
+        if not changed:
+            return False
+        for key, value in changed.items():
+            setattr(unit, key, value)
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_update_unit",
+            None,
+            {"unit_id": unit.id, "code": unit.code, "changed": changed},
+            ip=ip,
+        )
+        uow.commit()
+        return True
+
+
+def _check_name(name: str, errors: dict[str, str]) -> None:
+    if not name:
+        errors["name"] = "请填写单位名称"
+    elif len(name) > MAX_UNIT_NAME:
+        errors["name"] = f"单位名称不能超过{MAX_UNIT_NAME}个字符"
+
+
+def _parent(uow: UnitOfWork, raw: str, errors: dict[str, str]) -> Unit | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    parent = uow.session.get(Unit, int(raw)) if _ID.fullmatch(raw) else None
+    if parent is None:
+        errors["parent"] = "上级单位不存在"
+    return parent
+
+
+def _check_parent(kind: UnitKind, parent: Unit | None, errors: dict[str, str]) -> None:
+    wanted = PARENT_KIND.get(kind)
+    if wanted is None:
+        if parent is not None:
+            errors["parent"] = "委办局、公共事业单位和区不设上级单位"
+    elif parent is None or parent.kind is not wanted:
+        errors["parent"] = (
+            "街道的上级单位必须是区" if kind is UnitKind.STREET else "社区的上级单位必须是街道"
+        )
