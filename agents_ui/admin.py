@@ -248,26 +248,111 @@ def update_unit(unit_id: int) -> Page:
 # ---------------------------------------------------------------- settings
 
 
-@bp.get("/settings")
-@page(Role.ADMIN)
-def settings() -> Page:
-    s = container().settings
+def _settings_page(
+    errors: dict[str, str] | None = None, form: Mapping[str, str] | None = None, status: int = 200
+) -> Page:
+    c = container()
+    s = c.settings
     urgency_labels = cast(Mapping[Urgency, str], LABELS["urgency"])
     type_labels = cast(Mapping[RequestType, str], LABELS["request_type"])
-    clocks = [
-        (urgency_labels[u], s.sla.clocks[u.value].sign, s.sla.clocks[u.value].reply)
-        for u in URGENCIES
-    ]
+    rules = {(r.request_type, r.urgency): r for r in admin.list_sla_rules(c.uow())}
+    clocks = []
+    for u in URGENCIES:
+        rule = rules.get(("*", u.value))
+        clocks.append(
+            {
+                "urgency": u.value,
+                "label": urgency_labels[u],
+                "config_sign": s.sla.clocks[u.value].sign,
+                "config_reply": s.sla.clocks[u.value].reply,
+                "sign": rule.sign if rule else None,
+                "reply": rule.reply if rule else None,
+            }
+        )
     overrides = [
         (type_labels[RequestType(rtype)], urgency_labels[Urgency(urgency)], o)
         for rtype, per_urgency in s.sla.overrides.items()
         for urgency, o in per_urgency.items()
     ]
-    return render_page(
+    type_rules = [
+        (r, type_labels[RequestType(r.request_type)], urgency_labels[Urgency(r.urgency)])
+        for key, r in sorted(rules.items())
+        if key[0] != "*"
+    ]
+    html = render_page(
         "admin_settings.html",
         sla=s.sla,
         clocks=clocks,
         overrides=overrides,
+        type_rules=type_rules,
+        days=admin.list_calendar_days(c.uow()),
         calendar=s.calendar,
         duration=duration_label,
+        errors=errors or {},
+        form=form or {},
+        request_types=list(RequestType),
+        urgencies=URGENCIES,
     )
+    return (html, status) if status != 200 else html
+
+
+@bp.get("/settings")
+@page(Role.ADMIN)
+def settings() -> Page:
+    return _settings_page()
+
+
+@bp.post("/settings/sla")
+@page(Role.ADMIN)
+def set_sla_rule() -> Page:
+    f = request.form
+    try:
+        outcome = admin.set_sla_rule(
+            container().uow(),
+            _actor_id(),
+            f.get("request_type", ""),
+            f.get("urgency", ""),
+            f.get("sign", ""),
+            f.get("reply", ""),
+            ip=request.remote_addr,
+        )
+    except ValidationError as exc:
+        return _settings_page(exc.field_errors, f, 422)
+    container().overlay.invalidate()
+    flash(
+        {
+            "set": "已保存时限，新派的工单按新时限计算（其他服务进程30秒内生效）",
+            "removed": "已清除该项，恢复为配置文件中的时限",
+            "unchanged": "没有需要清除的设置",
+        }[outcome]
+    )
+    return redirect(url_for("admin.settings") + "#sla-title")
+
+
+@bp.post("/settings/calendar")
+@page(Role.ADMIN)
+def set_calendar_day() -> Page:
+    f = request.form
+    try:
+        day = admin.set_calendar_day(
+            container().uow(),
+            _actor_id(),
+            f.get("day", ""),
+            f.get("workday", ""),
+            f.get("note", ""),
+            ip=request.remote_addr,
+        )
+    except ValidationError as exc:
+        return _settings_page(exc.field_errors, f, 422)
+    container().overlay.invalidate()
+    flash(f"已设置 {day.isoformat()} 为{'上班' if f.get('workday') == 'true' else '休息'}日")
+    return redirect(url_for("admin.settings") + "#calendar-title")
+
+
+@bp.post("/settings/calendar/<day>/delete")
+@page(Role.ADMIN)
+def delete_calendar_day(day: str) -> Page:
+    removed = admin.delete_calendar_day(container().uow(), _actor_id(), day, ip=request.remote_addr)
+    container().overlay.invalidate()
+    flash(f"已删除 {day} 的日历调整" if removed else "没有这一天的日历调整")
+    return redirect(url_for("admin.settings") + "#calendar-title")

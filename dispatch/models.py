@@ -202,6 +202,37 @@ class Attachment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SlaRule(Base):
+    """An admin's change to a clock: per urgency (`request_type` "*") or per request type.
+
+    Layered over config.yaml: a type's own rule, then the config's type override, then the
+    urgency's rule here, then the config's default. A blank duration keeps the layer below.
+    """
+
+    __tablename__ = "sla_rules"
+    __table_args__ = (sa.UniqueConstraint("request_type", "urgency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_type: Mapped[str] = mapped_column(sa.String(32))  # a RequestType value or "*"
+    urgency: Mapped[Urgency]
+    sign: Mapped[str | None] = mapped_column(sa.String(16))
+    reply: Mapped[str | None] = mapped_column(sa.String(16))
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalendarOverride(Base):
+    """A day an admin declares working or off, over the official calendar and config.yaml."""
+
+    __tablename__ = "calendar_overrides"
+
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    workday: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(sa.String(100))
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 @event.listens_for(Session, "before_flush")
 def _keep_events_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
     # The database refuses UPDATE on ticket_events too (migration trigger); this catches it

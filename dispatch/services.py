@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -82,19 +83,39 @@ class Actor:
     request_id: str | None = None
 
 
+SlaRules = Callable[[], Mapping[tuple[str, str], tuple[str | None, str | None]]]
+
+
+def _no_rules() -> Mapping[tuple[str, str], tuple[str | None, str | None]]:
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class SlaPolicy:
-    """The clocks of DOMAIN.md, read from settings, on a working-day calendar."""
+    """The clocks of DOMAIN.md: settings, with the admin's rules on top, on a work calendar."""
 
     calendar: WorkCalendar
     settings: SlaSettings
+    # (request type or "*", urgency) -> (sign, reply) edited by admins (dispatch.policy).
+    rules: SlaRules = _no_rules
 
     def durations(self, request_type: RequestType, urgency: Urgency) -> tuple[Duration, Duration]:
-        """Return the (sign, reply) clock lengths for this request type and urgency."""
-        rule = self.settings.clocks[urgency.value]
+        """Return the (sign, reply) clock lengths for this request type and urgency.
+
+        Most specific first: the admin's rule for the type, the config's override for the
+        type, the admin's rule for the urgency, the config's default for the urgency.
+        """
+        rules = self.rules()
+        default = self.settings.clocks[urgency.value]
         override = self.settings.overrides.get(request_type.value, {}).get(urgency.value)
-        sign = (override.sign if override and override.sign else None) or rule.sign
-        reply = (override.reply if override and override.reply else None) or rule.reply
+        layers = [
+            rules.get((request_type.value, urgency.value), (None, None)),
+            (override.sign, override.reply) if override else (None, None),
+            rules.get(("*", urgency.value), (None, None)),
+            (default.sign, default.reply),
+        ]
+        sign = next(layer[0] for layer in layers if layer[0])
+        reply = next(layer[1] for layer in layers if layer[1])
         return Duration.parse(sign), Duration.parse(reply)
 
     @property

@@ -13,14 +13,21 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from dispatch.clock import Duration
 from dispatch.domain import NotFound
+from dispatch.domain import RequestType
 from dispatch.domain import Role
 from dispatch.domain import UnitKind
+from dispatch.domain import Urgency
 from dispatch.domain import ValidationError
+from dispatch.models import CalendarOverride
+from dispatch.models import SlaRule
 from dispatch.models import Unit
+from dispatch.policy import ANY_TYPE
 from hotline import auth
 from hotline.audit import record_audit
 from hotline.db import UnitOfWork
+from hotline.db import utcnow
 from hotline.models import User
 
 MAX_DISPLAY_NAME = 100
@@ -400,3 +407,168 @@ def _check_parent(kind: UnitKind, parent: Unit | None, errors: dict[str, str]) -
         errors["parent"] = (
             "街道的上级单位必须是区" if kind is UnitKind.STREET else "社区的上级单位必须是街道"
         )
+
+
+# ---------------------------------------------------------------- SLA rules and calendar days
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRuleRow:
+    request_type: str  # a RequestType value, or "*" for every type of that urgency
+    urgency: str
+    sign: str | None
+    reply: str | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarDayRow:
+    day: dt.date
+    workday: bool
+    note: str | None
+
+
+def list_sla_rules(uow: UnitOfWork) -> list[SlaRuleRow]:
+    with uow:
+        rules = uow.session.scalars(sa.select(SlaRule).order_by(SlaRule.request_type, SlaRule.id))
+        return [
+            SlaRuleRow(r.request_type, r.urgency.value, r.sign, r.reply, r.updated_at)
+            for r in rules
+        ]
+
+
+def set_sla_rule(
+    uow: UnitOfWork,
+    actor_id: int,
+    request_type: str,
+    urgency: str,
+    sign: str,
+    reply: str,
+    *,
+    ip: str | None = None,
+) -> str:
+    """Set (or, with both durations blank, remove) a clock rule; return what happened.
+
+    :raises ValidationError: unknown type or urgency, or a duration that does not parse.
+    """
+    errors: dict[str, str] = {}
+    if request_type != ANY_TYPE and request_type not in {t.value for t in RequestType}:
+        errors["request_type"] = "请选择诉求类型"
+    if urgency not in {u.value for u in Urgency}:
+        errors["urgency"] = "请选择紧急程度"
+    values: dict[str, str | None] = {}
+    for name, raw in (("sign", sign), ("reply", reply)):
+        text = raw.strip()
+        if not text:
+            values[name] = None
+            continue
+        try:
+            values[name] = str(Duration.parse(text))
+        except ValueError:
+            errors[name] = "格式应为数字加单位，如 30m、2h、1wd、5wd"
+    if errors:
+        raise ValidationError(errors, "时限设置有误")
+    with uow:
+        rule = uow.session.scalar(
+            sa.select(SlaRule).where(
+                SlaRule.request_type == request_type, SlaRule.urgency == Urgency(urgency)
+            )
+        )
+        if values["sign"] is None and values["reply"] is None:
+            if rule is None:
+                return "unchanged"
+            uow.session.delete(rule)
+            outcome = "removed"
+        elif rule is None:
+            uow.session.add(
+                SlaRule(
+                    request_type=request_type,
+                    urgency=Urgency(urgency),
+                    sign=values["sign"],
+                    reply=values["reply"],
+                    updated_by_id=actor_id,
+                    updated_at=utcnow(),
+                )
+            )
+            outcome = "set"
+        else:
+            rule.sign, rule.reply = values["sign"], values["reply"]
+            rule.updated_by_id, rule.updated_at = actor_id, utcnow()
+            outcome = "set"
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_set_sla_rule",
+            None,
+            {"request_type": request_type, "urgency": urgency, **values, "outcome": outcome},
+            ip=ip,
+        )
+        uow.commit()
+        return outcome
+
+
+def list_calendar_days(uow: UnitOfWork) -> list[CalendarDayRow]:
+    with uow:
+        days = uow.session.scalars(sa.select(CalendarOverride).order_by(CalendarOverride.day))
+        return [CalendarDayRow(d.day, d.workday, d.note) for d in days]
+
+
+def set_calendar_day(
+    uow: UnitOfWork, actor_id: int, day: str, workday: str, note: str, *, ip: str | None = None
+) -> dt.date:
+    """Declare a day working or off (over the official calendar and config.yaml).
+
+    :raises ValidationError: a bad date or choice, or a note over 100 characters.
+    """
+    errors: dict[str, str] = {}
+    try:
+        parsed = dt.date.fromisoformat(day.strip())
+    except ValueError:
+        errors["day"] = "日期格式应为 YYYY-MM-DD"
+    if workday not in ("true", "false"):
+        errors["workday"] = "请选择上班或休息"
+    if len(note.strip()) > 100:
+        errors["note"] = "说明不能超过100个字符"
+    if errors:
+        raise ValidationError(errors, "日历调整有误")
+    with uow:
+        row = uow.session.get(CalendarOverride, parsed)
+        if row is None:
+            row = CalendarOverride(day=parsed, workday=workday == "true")
+            uow.session.add(row)
+        row.workday = workday == "true"
+        row.note = note.strip() or None
+        row.updated_by_id, row.updated_at = actor_id, utcnow()
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_set_calendar_day",
+            None,
+            {"day": parsed.isoformat(), "workday": row.workday},
+            ip=ip,
+        )
+        uow.commit()
+        return parsed
+
+
+def delete_calendar_day(uow: UnitOfWork, actor_id: int, day: str, *, ip: str | None = None) -> bool:
+    """Remove an admin's day; return False when there was none."""
+    try:
+        parsed = dt.date.fromisoformat(day)
+    except ValueError:
+        raise NotFound("没有这一天的日历调整", {"day": day}) from None
+    with uow:
+        row = uow.session.get(CalendarOverride, parsed)
+        if row is None:
+            return False
+        uow.session.delete(row)
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_delete_calendar_day",
+            None,
+            {"day": parsed.isoformat()},
+            ip=ip,
+        )
+        uow.commit()
+        return True

@@ -16,6 +16,8 @@ from dispatch.adapters.calendar import ChineseWorkdays
 from dispatch.adapters.files import FileStore
 from dispatch.attachments import AttachmentPolicy
 from dispatch.clock import WorkCalendar
+from dispatch.policy import OverlayCache
+from dispatch.policy import load_overlay
 from dispatch.services import DispatchContext
 from dispatch.services import SlaPolicy
 from hotline.auth import TokenCache
@@ -35,6 +37,7 @@ class Container:
     dispatch: DispatchContext
     redis_factory: Callable[[], "redis.Redis"]
     attachments: AttachmentPolicy
+    overlay: OverlayCache
     tokens: TokenCache = field(default_factory=TokenCache)
     _redis: "redis.Redis | None" = field(default=None, repr=False)
 
@@ -55,13 +58,13 @@ class Container:
         return self._redis
 
 
-def make_calendar(settings: Settings) -> WorkCalendar:
+def make_calendar(settings: Settings, overlay: OverlayCache | None = None) -> WorkCalendar:
     from zoneinfo import ZoneInfo
 
     cal = settings.calendar
     overrides = {dt.date.fromisoformat(k): v for k, v in cal.overrides.items()}
     return WorkCalendar(
-        workdays=ChineseWorkdays(overrides),
+        workdays=ChineseWorkdays(overrides, overlay.days if overlay else None),
         tz=ZoneInfo(cal.timezone),
         day_start=dt.time.fromisoformat(cal.day_start),
         day_end=dt.time.fromisoformat(cal.day_end),
@@ -77,7 +80,11 @@ def bootstrap(
 ) -> Container:
     """Build the container; tests pass their own engine, clock or Redis."""
     engine = engine or make_engine(settings.database)
-    policy = SlaPolicy(calendar=make_calendar(settings), settings=settings.sla)
+    session_factory = make_session_factory(engine)
+    overlay = OverlayCache(lambda: load_overlay(engine))
+    policy = SlaPolicy(
+        calendar=make_calendar(settings, overlay), settings=settings.sla, rules=overlay.sla
+    )
     ctx = DispatchContext(policy=policy, number_prefix=settings.tickets.number_prefix)
     if now is not None:
         ctx.now = now
@@ -85,7 +92,8 @@ def bootstrap(
     return Container(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
+        overlay=overlay,
         dispatch=ctx,
         attachments=AttachmentPolicy(
             store=FileStore(Path(settings.instance_path) / "attachments"),

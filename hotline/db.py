@@ -101,10 +101,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_ONLY = "hotline_read_only"
+
+
 def _sqlite_begin_immediate(conn: sa.Connection) -> None:
     # BEGIN IMMEDIATE serialises writers instead of failing one of them with "database is
-    # locked" when a read transaction later tries to write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # locked" when a read transaction later tries to write. Connections marked read-only
+    # (execution option READ_ONLY) take a plain BEGIN: in WAL mode they never wait for a
+    # writer, even one open in the same thread.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,6 +1,7 @@
 """Working days from the official Chinese holiday calendar (chinesecalendar)."""
 
 import logging
+from collections.abc import Callable
 from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
@@ -32,8 +33,17 @@ def _official_is_workday(day: date) -> bool | None:
 class ChineseWorkdays:
     """Official Chinese working days (chinesecalendar) with local overrides on top."""
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
-        """Keep a private copy of the overrides (date -> True working, False holiday)."""
+    def __init__(
+        self,
+        overrides: Mapping[date, bool] | None = None,
+        dynamic: Callable[[], Mapping[date, bool]] | None = None,
+    ) -> None:
+        """Keep a private copy of the overrides (date -> True working, False holiday).
+
+        `dynamic` returns the admin's current days (from the database); they beat both the
+        fixed overrides and the official calendar.
+        """
+        self._dynamic = dynamic
         # Copied so later edits to the caller's mapping cannot change answers silently.
         self._overrides: Mapping[date, bool] = MappingProxyType(
             {_as_date(day): bool(working) for day, working in (overrides or {}).items()}
@@ -44,6 +54,10 @@ class ChineseWorkdays:
     def is_workday(self, day: date) -> bool:
         """Return True if `day` is a working day; overrides first, then the official data."""
         day = _as_date(day)
+        if self._dynamic is not None:
+            edited = self._dynamic().get(day)
+            if edited is not None:
+                return edited
         override = self._overrides.get(day)
         if override is not None:
             return override

@@ -69,9 +69,11 @@ def test_admin_edits_a_units_keywords_and_reads_the_settings(
     assert row.locator("td").nth(6).inner_text() == "3"
     shot(page, "admin-units")
     page.get_by_role("link", name="时限与日历").click()
-    assert page.locator("#sla-clocks tbody tr").first.inner_text().split() == [
-        "特急",
-        "15分钟15m",
-        "2小时2h",
-    ]
+    first = page.locator("#sla-clocks tbody tr").first
+    assert "生效：签收 15分钟，回复 2小时" in first.inner_text()
+    first.get_by_label("特急签收时限").fill("10m")
+    first.get_by_role("button", name="保存").click()
+    assert "已保存时限" in page.get_by_role("status").first.inner_text()
+    first = page.locator("#sla-clocks tbody tr").first
+    assert "生效：签收 10分钟，回复 2小时（已在此修改）" in first.inner_text()
     shot(page, "admin-settings")

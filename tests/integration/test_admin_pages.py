@@ -1,5 +1,6 @@
 """The admin area: users, units and settings through plain HTML forms (session + CSRF)."""
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -443,24 +444,113 @@ def test_an_unknown_unit_is_not_found(client: FlaskClient, world: World) -> None
 # ---------------------------------------------------------------- settings
 
 
-def test_settings_show_the_sla_table_and_the_calendar_read_only(
+def test_settings_show_the_effective_clocks_from_the_config(
     client: FlaskClient, world: World
 ) -> None:
     sign_in(client, world)
     html = client.get("/admin/settings").get_data(as_text=True)
-    rows = re.findall(
-        r'<tr><th scope="row">([^<]+)</th><td>([^<]+)<code class="unit-raw">([^<]+)</code></td>'
-        r'<td>([^<]+)<code class="unit-raw">([^<]+)</code></td></tr>',
-        html,
+    assert "生效：签收 15分钟，回复 2小时" in html
+    assert "生效：签收 1个工作日，回复 5个工作日" in html
+    assert "配置文件" in html and "3wd" in html  # the enquiry override from config.yaml
+
+
+def test_an_edited_clock_applies_to_new_tickets_only(
+    client: FlaskClient, world: World, container: Container, api: Any
+) -> None:
+    before = api.dispatched("zjj", request_type="help", urgency="urgent")
+    csrf = sign_in(client, world)
+    resp = client.post(
+        "/admin/settings/sla",
+        data={"csrf": csrf, "request_type": "*", "urgency": "urgent", "sign": "45m", "reply": ""},
     )
-    assert rows == [
-        ("特急", "15分钟", "15m", "2小时", "2h"),
-        ("紧急", "30分钟", "30m", "24小时", "24h"),
-        ("一般", "1个工作日", "1wd", "5个工作日", "5wd"),
+    assert resp.status_code == 302
+    after = api.dispatched("zjj", request_type="help", urgency="urgent")
+
+    def sign_minutes(t: dict[str, Any]) -> float:
+        clock = t["clocks"]["sign"]
+        start = dt.datetime.fromisoformat(clock["start"])
+        return (dt.datetime.fromisoformat(clock["due"]) - start).total_seconds() / 60
+
+    assert sign_minutes(before) == 30
+    assert sign_minutes(after) == 45
+    html = client.get("/admin/settings").get_data(as_text=True)
+    assert "生效：签收 45分钟，回复 24小时（已在此修改）" in html
+    assert [d["outcome"] for _, d in audit(container, "admin_set_sla_rule")] == ["set"]
+
+    client.post(
+        "/admin/settings/sla",
+        data={"csrf": csrf, "request_type": "*", "urgency": "urgent", "sign": "", "reply": ""},
+    )
+    assert sign_minutes(api.dispatched("zjj", request_type="help", urgency="urgent")) == 30
+
+
+def test_a_type_rule_beats_the_urgency_rule(client: FlaskClient, world: World, api: Any) -> None:
+    csrf = sign_in(client, world)
+    for request_type, reply in (("*", "4wd"), ("complaint", "2wd")):
+        client.post(
+            "/admin/settings/sla",
+            data={
+                "csrf": csrf,
+                "request_type": request_type,
+                "urgency": "normal",
+                "sign": "",
+                "reply": reply,
+            },
+        )
+    complaint = api.dispatched("zjj", request_type="complaint")
+    help_ = api.dispatched("zjj", request_type="help")
+    # Monday 10:00 + 2 working days -> Wednesday; + 4 working days -> Friday.
+    assert complaint["clocks"]["reply"]["due"].startswith("2026-11-18T02:00")
+    assert help_["clocks"]["reply"]["due"].startswith("2026-11-20T02:00")
+
+
+def test_a_bad_duration_is_refused_next_to_the_field(
+    client: FlaskClient, world: World, container: Container
+) -> None:
+    from dispatch.models import SlaRule
+
+    csrf = sign_in(client, world)
+    resp = client.post(
+        "/admin/settings/sla",
+        data={
+            "csrf": csrf,
+            "request_type": "complaint",
+            "urgency": "normal",
+            "sign": "two days",
+            "reply": "",
+        },
+    )
+    assert resp.status_code == 422
+    assert field_error(resp.get_data(as_text=True), "sign") == (
+        "格式应为数字加单位，如 30m、2h、1wd、5wd"
+    )
+    assert count(container, SlaRule) == 0
+
+
+def test_a_declared_holiday_moves_working_day_clocks(
+    client: FlaskClient, world: World, api: Any, container: Container
+) -> None:
+    csrf = sign_in(client, world)
+    resp = client.post(
+        "/admin/settings/calendar",
+        data={"csrf": csrf, "day": "2026-11-17", "workday": "false", "note": "临时停工"},
+    )
+    assert resp.status_code == 302
+    t = api.dispatched("zjj")  # Monday 10:00, sign within 1 working day; Tuesday is off now
+    assert t["clocks"]["sign"]["due"].startswith("2026-11-18T02:00")
+    assert "临时停工" in client.get("/admin/settings").get_data(as_text=True)
+    client.post("/admin/settings/calendar/2026-11-17/delete", data={"csrf": csrf})
+    assert api.dispatched("zjj")["clocks"]["sign"]["due"].startswith("2026-11-17T02:00")
+    assert [d for _, d in audit(container, "admin_set_calendar_day")] == [
+        {"day": "2026-11-17", "workday": False}
     ]
-    assert '<tr><th scope="row">咨询</th><td>一般</td><td>—</td>' in html
-    assert "3个工作日" in html
-    assert "Asia/Shanghai" in html and "09:00–18:00" in html
-    assert "config.yaml" in html and "HOTLINE_" in html and "重启服务" in html
-    assert "坐席" in html and "话务功能" in html
-    assert 'method="post"' not in html.split("</header>", 1)[1]  # read-only: no forms
+
+
+def test_a_bad_calendar_date_is_refused(client: FlaskClient, world: World) -> None:
+    csrf = sign_in(client, world)
+    resp = client.post(
+        "/admin/settings/calendar",
+        data={"csrf": csrf, "day": "2026-02-30", "workday": "false", "note": ""},
+    )
+    assert resp.status_code == 422
+    assert field_error(resp.get_data(as_text=True), "day") == "日期格式应为 YYYY-MM-DD"
