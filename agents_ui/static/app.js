@@ -93,7 +93,7 @@
   }
 
   function live(options) {
-    if (typeof io === "undefined") return;
+    if (typeof io === "undefined" || window.HotlineSocket) return;
     const socket = io("/live", {transports: ["websocket", "polling"]});
     const dot = document.getElementById("live-status");
     socket.on("connect", () => { if (dot) { dot.className = "live on"; dot.title = "实时更新已连接"; } });
@@ -243,4 +243,7 @@
   }
 
   window.Hotline = {api, live, bindActions, ticketForm, readForm, toast, refresh};
+  // Pages that ask for nothing special still get the live connection (and units their
+  // notices); pages that call Hotline.live themselves run first.
+  window.addEventListener("load", () => live({}));
 })();

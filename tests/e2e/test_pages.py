@@ -34,8 +34,9 @@ def test_each_role_lands_on_its_home(signed_in: Open, user: str, path: str, head
 
 
 def test_wrong_password_is_said_plainly(browser: Any, live_server: str, world: Any) -> None:
-    page = browser.new_page()
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 900})
     page.goto(f"{live_server}/login")
+    shot(page, "login")
     page.get_by_label("用户名").fill("operator")
     page.get_by_label("密码").fill("not the password")
     page.get_by_role("button", name="登录").click()
@@ -168,6 +169,7 @@ def test_change_password(signed_in: Open, world: Any, live_server: str) -> None:
     page.get_by_label("再次输入新密码").fill("short")
     page.get_by_role("button", name="保存").click()
     assert page.locator("#new-error").inner_text() == "新密码至少8位"
+    shot(page, "change-password")
     page.get_by_label("当前密码").fill(world.password)
     page.get_by_label("新密码（至少8位）").fill("a much better pw")
     page.get_by_label("再次输入新密码").fill("a much better pw")
@@ -235,3 +237,40 @@ def test_unit_is_told_live_of_new_work_and_reminders(signed_in: Open, api: Api) 
     page.locator(f'tr[data-ticket-id="{t["id"]}"]').wait_for()  # the inbox grew by itself
     api.act(t["id"], "remind", {"note": "请尽快签收"}, as_="supervisor")
     page.locator("#toast", has_text=f"催办：工单 {t['number']}").wait_for()
+
+
+def test_team_lead_reviews_the_reply_and_closes_after_the_follow_up(
+    signed_in: Open, api: Api, live_server: str
+) -> None:
+    t = api.signed("zjj", title="楼道堆放杂物")
+    api.act(t["id"], "reply", {"text": "已清理楼道杂物。"}, as_="zjj")
+    lead = signed_in("lead")
+    lead.goto(f"{live_server}/tickets/{t['id']}")
+    review = lead.locator('form[data-action="review"]')
+    review.get_by_label("通过").check()
+    review.get_by_role("button", name="审核").click()
+    lead.locator(".meta .status", has_text="待回访").wait_for()
+
+    operator = signed_in("operator")
+    operator.goto(f"{live_server}/tickets/{t['id']}")
+    follow = operator.locator('form[data-action="follow_up"]')
+    follow.get_by_label("已解决").check()
+    follow.get_by_label("满意度").select_option(label="满意")
+    follow.get_by_label("回访记录").fill("市民表示楼道已清理干净。")
+    follow.get_by_role("button", name="回访").click()
+    operator.locator(".meta .status", has_text="已回访").wait_for()
+
+    lead.locator(".meta .status", has_text="已回访").wait_for()  # live on the lead's page
+    lead.locator('details[data-panel="close"]').evaluate("d => { d.open = true; }")
+    lead.locator('form[data-action="close"]').get_by_role("button", name="办结").click()
+    lead.locator(".meta .status", has_text="已办结").wait_for()
+    view = api.get(f"/api/tickets/{t['id']}").get_json()
+    assert view["status"] == "closed"
+    assert view["follow_up"]["satisfaction"] == "satisfied"
+
+
+def test_every_signed_in_page_is_live(signed_in: Open, live_server: str) -> None:
+    page = signed_in("admin")
+    for path in ("/admin/", "/dashboard", "/supervise", "/tickets"):
+        page.goto(f"{live_server}{path}")
+        page.locator("#live-status.on").wait_for()
