@@ -59,7 +59,8 @@ def init_realtime(app: Flask, message_queue: str | None) -> None:
     socketio.on_namespace(LiveNamespace(NAMESPACE))
 
     def publish(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
-        for room in rooms:
-            socketio.emit(event, payload, to=room, namespace=NAMESPACE)
+        # One emit for all rooms: one message on the Redis queue, and a browser that is in
+        # two of the rooms gets it once.
+        socketio.emit(event, payload, to=rooms, namespace=NAMESPACE)
 
     app.extensions["hotline"].dispatch.publish = publish
