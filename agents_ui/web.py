@@ -97,6 +97,10 @@ LABELS = {
 HOME_BY_ROLE = {
     Role.OPERATOR: "agents_ui.console",
     Role.LIAISON: "agents_ui.unit_inbox",
+    Role.TEAM_LEAD: "supervise.index",
+    Role.SUPERVISOR: "supervise.index",
+    Role.LEADER: "dashboard.index",
+    Role.ADMIN: "admin.index",
 }
 
 

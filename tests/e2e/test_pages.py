@@ -18,10 +18,10 @@ Open = Callable[[str], Any]
     [
         ("operator", "/console", "受理工单"),
         ("zjj", "/unit", "本单位待办"),
-        ("lead", "/tickets", "工单"),
-        ("supervisor", "/tickets", "工单"),
-        ("leader", "/tickets", "工单"),
-        ("admin", "/tickets", "工单"),
+        ("lead", "/supervise", "督办工作台"),
+        ("supervisor", "/supervise", "督办工作台"),
+        ("leader", "/dashboard", "领导看板"),
+        ("admin", "/admin/", "系统管理"),
     ],
 )
 def test_each_role_lands_on_its_home(signed_in: Open, user: str, path: str, heading: str) -> None:
