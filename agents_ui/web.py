@@ -45,6 +45,7 @@ from hotline.http import Unauthorized
 from hotline.http import container
 from hotline.http import csrf_token
 from hotline.http import current_actor
+from hotline.http import sign_in
 from hotline.models import User
 
 bp = Blueprint(
@@ -162,18 +163,11 @@ def login() -> str:
 def login_post() -> tuple[str, int] | Response:
     if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
         return render_template("login.html", error="页面已过期，请重新登录", next=""), 400
-    with container().uow() as uow:
-        user = authenticate(
-            uow.session, request.form.get("username", ""), request.form.get("password", "")
-        )
-        if user is None:
-            return render_template(
-                "login.html", error="用户名或密码错误", next=request.form.get("next", "")
-            ), 401
-        record_audit(uow.session, user.id, "login", None, {"via": "form"}, ip=request.remote_addr)
-        uow.commit()
-        session.clear()
-        session["user_id"] = user.id
+    who = sign_in(request.form.get("username", ""), request.form.get("password", ""), via="form")
+    if who is None:
+        return render_template(
+            "login.html", error="用户名或密码错误", next=request.form.get("next", "")
+        ), 401
     target = request.form.get("next", "")
     # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
     if not target.startswith("/") or target.startswith("//"):

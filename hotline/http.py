@@ -23,6 +23,8 @@ from dispatch.domain import DomainError
 from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.services import Actor
+from hotline.audit import record_audit
+from hotline.auth import authenticate
 from hotline.auth import user_for_token
 from hotline.bootstrap import Container
 from hotline.models import User
@@ -108,6 +110,33 @@ def _check_csrf() -> None:
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(str(sent), str(expected)):
         raise PermissionDenied("缺少或错误的 CSRF 令牌，请刷新页面后重试", {"csrf": "invalid"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SignedIn:
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    unit_id: int | None
+
+
+def sign_in(username: str, password: str, *, via: str, permanent: bool = False) -> SignedIn | None:
+    """Check the password, audit the login and start a fresh session; None if refused.
+
+    The session is cleared first so that a session id planted before login is never reused.
+    """
+    with container().uow() as uow:
+        user = authenticate(uow.session, username, password)
+        if user is None:
+            return None
+        who = SignedIn(user.id, user.username, user.display_name, user.role, user.unit_id)
+        record_audit(uow.session, user.id, "login", None, {"via": via}, ip=request.remote_addr)
+        uow.commit()
+    session.clear()
+    session["user_id"] = who.user_id
+    session.permanent = permanent
+    return who
 
 
 def login_required(*roles: Role) -> Callable[[F], F]:

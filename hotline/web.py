@@ -10,14 +10,13 @@ from flask import session
 
 from dispatch.commands import LoginRequest
 from dispatch.domain import ROLE_LABELS
-from hotline.audit import record_audit
-from hotline.auth import authenticate
 from hotline.http import Unauthorized
 from hotline.http import container
 from hotline.http import csrf_token
 from hotline.http import current_actor
 from hotline.http import login_required
 from hotline.http import parse_body
+from hotline.http import sign_in
 from hotline.openapi import build_openapi
 
 bp = Blueprint("hotline", __name__)
@@ -26,23 +25,17 @@ bp = Blueprint("hotline", __name__)
 @bp.post("/api/auth/login")
 def login() -> Response:
     cmd = parse_body(LoginRequest)
-    with container().uow() as uow:
-        user = authenticate(uow.session, cmd.username, cmd.password)
-        if user is None:
-            raise Unauthorized("用户名或密码错误")
-        record_audit(uow.session, user.id, "login", None, {})
-        uow.commit()
-        session.clear()
-        session["user_id"] = user.id
-        session.permanent = True
-        return jsonify(
-            {
-                "user": _user_json(
-                    user.id, user.username, user.display_name, user.role.value, user.unit_id
-                ),
-                "csrf_token": csrf_token(),
-            }
-        )
+    who = sign_in(cmd.username, cmd.password, via="api", permanent=True)
+    if who is None:
+        raise Unauthorized("用户名或密码错误")
+    return jsonify(
+        {
+            "user": _user_json(
+                who.user_id, who.username, who.display_name, who.role.value, who.unit_id
+            ),
+            "csrf_token": csrf_token(),
+        }
+    )
 
 
 @bp.post("/api/auth/logout")
