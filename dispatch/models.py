@@ -34,6 +34,8 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
     responsibility: Mapped[str] = mapped_column(sa.Text, default="")
     keywords: Mapped[list[str]] = mapped_column(default=list)
+    # Roads, estates and landmarks in the unit's area: the locality gazetteer reads them.
+    places: Mapped[list[str]] = mapped_column(default=list, server_default=sa.text("'[]'"))
     phone: Mapped[str | None] = mapped_column(sa.String(32))
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -231,6 +233,43 @@ class CalendarOverride(Base):
     note: Mapped[str | None] = mapped_column(sa.String(100))
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Matter(Base):
+    """A matter category of the dispatch catalogue (事项目录) and who handles it.
+
+    `local` matters (占道经营, 噪音扰民 …) go to the street or district where they happen;
+    the others to `unit_id`, the city department responsible.
+    """
+
+    __tablename__ = "matters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(sa.String(200), unique=True)  # levels joined by "/"
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    local: Mapped[bool] = mapped_column(default=False)
+    keywords: Mapped[list[str]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class RoutingModel(Base):
+    """One trained version of the routing models, kept whether it went live or was refused."""
+
+    __tablename__ = "routing_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the version number
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # active, retired, rejected
+    trigger: Mapped[str] = mapped_column(sa.String(16))  # schedule, manual, cli, demo
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    n_examples: Mapped[int] = mapped_column(default=0)
+    n_holdout: Mapped[int] = mapped_column(default=0)
+    train_seconds: Mapped[float] = mapped_column(default=0.0)
+    # {"candidate": {...}, "previous": {...} | null, "previous_version": int | null}
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    blob: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
 
 
 @event.listens_for(Session, "before_flush")

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from dispatch.domain import Role
 from dispatch.domain import Satisfaction
 from dispatch.domain import UnitKind
 from dispatch.domain import Urgency
+from dispatch.models import Matter
 from dispatch.models import Unit
 from hotline import demo_content as content
 from hotline.auth import NewUser
@@ -119,13 +121,40 @@ def _load_units(container: Container) -> dict[str, int]:
                 parent_id=ids[spec.parent] if spec.parent else None,
                 responsibility=spec.responsibility,
                 keywords=list(spec.keywords),
+                places=_places(spec.code),
                 phone=spec.phone,
             )
             uow.session.add(unit)
             uow.session.flush()
             ids[spec.code] = unit.id
+        for path, (unit_code, local) in _matters().items():
+            uow.session.add(
+                Matter(path=path, unit_id=None if local else ids[unit_code], local=local)
+            )
         uow.commit()
     return ids
+
+
+_ADDRESS = re.compile(r"(?P<road>[^区道]+?(?:路|街|巷|大道))\d+号(?P<estate>.+)$")
+
+
+def _places(code: str) -> list[str]:
+    """The roads and estates of a street's demo addresses, for the locality gazetteer."""
+    places: list[str] = []
+    for address in content.STREET_ADDRESSES.get(code, ()):
+        match = _ADDRESS.search(address)
+        if match:
+            places += [match["road"], match["estate"]]
+    return list(dict.fromkeys(places))
+
+
+def _matters() -> dict[str, tuple[str, bool]]:
+    """The matter catalogue of the demo city, from the categories of its ticket templates."""
+    matters: dict[str, tuple[str, bool]] = {}
+    for tpl in content.TEMPLATES:
+        unit, local = matters.get(tpl.category, (tpl.unit, False))
+        matters[tpl.category] = (unit, local or tpl.local)
+    return matters
 
 
 def _load_users(

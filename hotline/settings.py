@@ -110,6 +110,17 @@ class AttachmentSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    auto_dispatch: bool = True
+    auto_dispatch_threshold: float = 0.85
+    duplicate_window_days: int = 7
+    duplicate_same_caller_min: float = 0.35
+    duplicate_same_place_min: float = 0.55
+    retrain_cron: str = "30 2 * * *"
+    refresh_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -118,6 +129,7 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     tickets: TicketSettings = field(default_factory=TicketSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     instance_path: str = "instance"
     log_level: str = "INFO"
 
@@ -287,8 +299,31 @@ def _validate(settings: Settings) -> None:
     if not Duration.parse(sla.max_extension).working:
         raise SettingsError("sla.max_extension: must be in working days (e.g. 10wd)")
     _validate_calendar(settings.calendar)
+    _validate_routing(settings.routing)
     if settings.web.workers < 1 or settings.web.threads < 1:
         raise SettingsError("web.workers and web.threads must be at least 1")
+
+
+def _validate_routing(routing: RoutingSettings) -> None:
+    from croniter import croniter
+
+    if not 0 < routing.auto_dispatch_threshold <= 1:
+        raise SettingsError(
+            "routing.auto_dispatch_threshold: must be in (0, 1], "
+            f"got {routing.auto_dispatch_threshold}"
+        )
+    for name in ("duplicate_same_caller_min", "duplicate_same_place_min"):
+        value = getattr(routing, name)
+        if not 0 < value <= 1:
+            raise SettingsError(f"routing.{name}: must be in (0, 1], got {value}")
+    if routing.duplicate_window_days < 1:
+        raise SettingsError("routing.duplicate_window_days: must be at least 1")
+    if routing.refresh_seconds < 0:
+        raise SettingsError("routing.refresh_seconds: must not be negative")
+    if routing.retrain_cron and not croniter.is_valid(routing.retrain_cron):
+        raise SettingsError(
+            f"routing.retrain_cron: not a cron expression: {routing.retrain_cron!r}"
+        )
 
 
 def _validate_calendar(cal: CalendarSettings) -> None:
