@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from agents_ui.web import LABELS
 from agents_ui.web import page
 from agents_ui.web import render_page
+from dispatch import learning
 from dispatch.clock import Duration
 from dispatch.clock import DurationUnit
 from dispatch.domain import NotFound
@@ -182,6 +183,7 @@ def _units_page(
             "name": editing.name,
             "responsibility": editing.responsibility,
             "keywords": " ".join(editing.keywords),
+            "places": " ".join(editing.places),
             "phone": editing.phone or "",
             "active": editing.active,
         }
@@ -225,7 +227,8 @@ def create_unit() -> Page:
 @bp.post("/units/<int:unit_id>")
 @page(Role.ADMIN)
 def update_unit(unit_id: int) -> Page:
-    form = {k: request.form.get(k, "") for k in ("name", "responsibility", "keywords", "phone")}
+    fields = ("name", "responsibility", "keywords", "phone", "places")
+    form = {k: request.form.get(k, "") for k in fields}
     changes = admin.UnitChanges(**form, active=request.form.get("active") == "1")
     try:
         changed = admin.update_unit(
@@ -241,6 +244,8 @@ def update_unit(unit_id: int) -> Page:
             alert=_refused(exc),
             status=422,
         )
+    if changed:
+        container().assistant.router.invalidate()
     flash(f"已保存单位 {changes.name.strip()}" if changed else "单位信息未变")
     return redirect(url_for("admin.units") + f"#unit-{unit_id}")
 
@@ -356,3 +361,51 @@ def delete_calendar_day(day: str) -> Page:
     container().overlay.invalidate()
     flash(f"已删除 {day} 的日历调整" if removed else "没有这一天的日历调整")
     return redirect(url_for("admin.settings") + "#calendar-title")
+
+
+# ---------------------------------------------------------------- routing models
+
+TASK_LABELS = {"target": "承办单位", "category": "事项分类", "request_type": "诉求类型"}
+STATUS_LABELS = {"active": "启用中", "retired": "已被替换", "rejected": "未启用（不优于现版本）"}
+TRIGGER_LABELS = {"schedule": "定时", "manual": "管理员", "cli": "命令行", "demo": "演示数据"}
+
+
+@bp.get("/routing")
+@page(Role.ADMIN)
+def routing() -> Page:
+    c = container()
+    with c.uow() as uow:
+        versions = learning.list_versions(uow.session)
+        matters = admin.list_matters(uow.session)
+    return render_page(
+        "admin_routing.html",
+        versions=versions,
+        active=next((v for v in versions if v["status"] == "active"), None),
+        matters=matters,
+        routing=c.settings.routing,
+        task_labels=TASK_LABELS,
+        status_labels=STATUS_LABELS,
+        trigger_labels=TRIGGER_LABELS,
+    )
+
+
+@bp.post("/routing/train")
+@page(Role.ADMIN)
+def train_routing() -> Page:
+    import redis
+
+    from hotline.jobs import enqueue_retrain
+
+    c = container()
+    try:
+        job, new = enqueue_retrain(c.redis, _actor_id())
+    except redis.RedisError:
+        flash("后台任务队列（Redis）不可用，未能提交训练任务，请稍后重试或联系运维。")
+        return redirect(url_for("admin.routing"))
+    admin.audit_retrain(c.uow(), _actor_id(), job.id, new, ip=request.remote_addr)
+    flash(
+        "已提交重新训练任务，完成后在下方列表显示新版本及其评分（通常一分钟内）。"
+        if new
+        else "已有一个训练任务在排队或进行中，请稍后刷新查看结果。"
+    )
+    return redirect(url_for("admin.routing"))

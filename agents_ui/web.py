@@ -9,8 +9,10 @@ import datetime as dt
 import functools
 import hmac
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
+from typing import cast
 
 from flask import Blueprint
 from flask import abort
@@ -273,6 +275,10 @@ def console() -> str:
         channels=list(Channel),
         request_types=list(RequestType),
         urgencies=[Urgency.NORMAL, Urgency.URGENT, Urgency.CRITICAL],
+        request_type_labels={
+            t.value: label
+            for t, label in cast(Mapping[RequestType, str], LABELS["request_type"]).items()
+        },
     )
 
 

@@ -74,12 +74,41 @@ class CreateTicket(Command):
         None
     )
     dispatch: DispatchTo | None = None
+    # 智能派单: dispatch at once to the suggested unit when the router is sure enough.
+    auto_dispatch: bool = False
+    # Accept as a duplicate and merge it into this open ticket (合并) in one step.
+    merge_into: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
     def _anonymous_has_no_name(self) -> "CreateTicket":
         if self.anonymous and self.citizen_name:
             raise ValueError("匿名诉求不能填写诉求人姓名")
         return self
+
+    @model_validator(mode="after")
+    def _one_next_step(self) -> "CreateTicket":
+        chosen = [self.dispatch is not None, self.auto_dispatch, self.merge_into is not None]
+        if sum(chosen) > 1:
+            raise ValueError(
+                "派单（dispatch）、智能派单（auto_dispatch）与合并（merge_into）只能选一项"
+            )
+        return self
+
+
+class SuggestRequest(Command):
+    """A draft ticket to suggest a unit, category and request type for (派单建议)."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100_000)] = ""
+    content: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100_000)] = ""
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    # As typed so far: only compared with other tickets' numbers, never stored.
+    caller_phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = (
+        None
+    )
+    district_id: UnitId | None = None
+    street_id: UnitId | None = None
+    community_id: UnitId | None = None
+    exclude_ticket_id: Annotated[int, Field(ge=1)] | None = None
 
 
 class ResolveDirectly(Command):

@@ -149,8 +149,11 @@ class DispatchContext:
 
         Derived rather than stored: unique because the id is, and free to compute.
         """
-        day = ticket.created_at.astimezone(self.policy.calendar.tz)
-        return f"{self.number_prefix}{day:%Y%m%d}{ticket.id:07d}"
+        return self.prefix_number(ticket.id, ticket.created_at)
+
+    def prefix_number(self, ticket_id: int, created_at: dt.datetime) -> str:
+        day = created_at.astimezone(self.policy.calendar.tz)
+        return f"{self.number_prefix}{day:%Y%m%d}{ticket_id:07d}"
 
     def utcnow(self) -> dt.datetime:
         """Return the current time in UTC, whatever zone the injected clock uses."""
@@ -160,11 +163,27 @@ class DispatchContext:
 # ---------------------------------------------------------------- accept
 
 
+@dataclass(frozen=True, slots=True)
+class AutoDispatch:
+    """The router's decision to dispatch a new ticket at once (智能派单), with its reasons."""
+
+    lead_unit_id: int
+    reason: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 def create_ticket(
-    uow: UnitOfWork, ctx: DispatchContext, actor: Actor, cmd: c.CreateTicket
+    uow: UnitOfWork,
+    ctx: DispatchContext,
+    actor: Actor,
+    cmd: c.CreateTicket,
+    *,
+    auto: AutoDispatch | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Accept a request as a new ticket; return its view and whether it was created.
 
+    Then, in the same transaction, dispatch it (`cmd.dispatch`, or the router's `auto`
+    decision) or merge it into a master ticket (`cmd.merge_into`).
     A repeated `client_token` returns the ticket made the first time (a double submit).
 
     :raises PermissionDenied: the role may not accept tickets.
@@ -183,7 +202,10 @@ def create_ticket(
         locality = _locality(session, cmd)
         now = ctx.utcnow()
         ticket = Ticket(
-            **(cmd.model_dump(exclude={"tags", "dispatch"}) | locality),
+            **(
+                cmd.model_dump(exclude={"tags", "dispatch", "auto_dispatch", "merge_into"})
+                | locality
+            ),
             tags=list(cmd.tags),
             status=S.ACCEPTED,
             created_by_id=actor.user_id,
@@ -197,20 +219,27 @@ def create_ticket(
         )
         session.add(ticket)
         _record(session, ticket, actor, E.CREATE, None, S.ACCEPTED, now)
-        if cmd.dispatch is not None:
-            # One transaction: a ticket whose dispatch fails is not left behind half-done.
-            step = _Step(session, ctx, actor, ticket, cmd.dispatch, now, E.DISPATCH)
+        event = E.CREATE
+        first = _first_step(cmd, auto)
+        if first is not None:
+            # One transaction: a ticket whose dispatch or merge fails is not left behind.
+            event, handler, step_cmd, field_name = first
+            step = _Step(session, ctx, actor, ticket, step_cmd, now, event)
             try:
-                _dispatch(step)
+                handler(step)
             except ValidationError as exc:
-                fields = {f"dispatch.{k}": v for k, v in exc.field_errors.items()}
+                fields = {f"{field_name}.{k}": v for k, v in exc.field_errors.items()}
                 raise ValidationError(fields, exc.message) from None
-            ticket.status = next_status(S.ACCEPTED, E.DISPATCH)
+            except NotFound:
+                raise ValidationError({field_name: "工单不存在"}, "合并目标不存在") from None
+            if auto is not None:
+                step.data.update(auto.data, auto=True)
+            ticket.status = next_status(S.ACCEPTED, event)
             _record(
                 session,
                 ticket,
                 actor,
-                E.DISPATCH,
+                event,
                 S.ACCEPTED,
                 ticket.status,
                 now,
@@ -218,7 +247,7 @@ def create_ticket(
                 data=step.data,
                 unit_id=step.unit_id,
             )
-        _announce(uow, ctx, ticket, E.DISPATCH if cmd.dispatch else E.CREATE, set())
+        _announce(uow, ctx, ticket, event, set())
         try:
             uow.commit()
         except IntegrityError:
@@ -232,6 +261,19 @@ def create_ticket(
             return ticket_view(uow.session, ctx, actor, existing, detail=True, audit=False), False
         log.info("ticket %s accepted by user %s", ticket.id, actor.user_id)
         return ticket_view(session, ctx, actor, ticket, detail=True, audit=False), True
+
+
+def _first_step(
+    cmd: c.CreateTicket, auto: AutoDispatch | None
+) -> tuple[TicketEvent, "Handler", c.Command, str] | None:
+    if cmd.dispatch is not None:
+        return E.DISPATCH, _dispatch, cmd.dispatch, "dispatch"
+    if auto is not None:
+        to = c.DispatchTo(lead_unit_id=auto.lead_unit_id, note=auto.reason)
+        return E.DISPATCH, _dispatch, to, "dispatch"
+    if cmd.merge_into is not None:
+        return E.MERGE, _merge, c.Merge(master_id=cmd.merge_into), "merge_into"
+    return None
 
 
 _LOCALITY_LEVELS = (

@@ -9,16 +9,21 @@ from flask import jsonify
 from flask import request
 from flask import send_file
 
+from dispatch import assist
 from dispatch import attachments
+from dispatch import learning
 from dispatch import services
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
 from dispatch.commands import CreateTicket
+from dispatch.commands import SuggestRequest
 from dispatch.domain import Action
 from dispatch.domain import RequestType
+from dispatch.domain import Role
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
 from dispatch.domain import ValidationError
+from hotline.admin import audit_retrain
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -33,8 +38,47 @@ def create_ticket() -> tuple[Response, int]:
     actor = current_actor()
     cmd = parse_body(CreateTicket)
     c = container()
-    view, created = services.create_ticket(c.uow(), c.dispatch, actor, cmd)
+    auto, routing = None, None
+    if cmd.auto_dispatch:
+        cmd, auto, routing = assist.plan_auto_dispatch(c.uow(), c.dispatch, c.assistant, cmd)
+    view, created = services.create_ticket(c.uow(), c.dispatch, actor, cmd, auto=auto)
+    if routing is not None:
+        view["routing"] = routing
     return jsonify(view), 201 if created else 200
+
+
+@bp.post("/routing/suggest")
+@login_required()
+def suggest() -> Response:
+    """Suggest units, category, request type and locality for a draft; list duplicates."""
+    cmd = parse_body(SuggestRequest)
+    c = container()
+    return jsonify(assist.suggest(c.uow(), c.dispatch, c.assistant, current_actor(), cmd))
+
+
+@bp.get("/routing/models")
+@login_required(Role.ADMIN)
+def routing_models() -> Response:
+    """The routing model versions, newest first, with their scores on the held-back slice."""
+    c = container()
+    with c.uow() as uow:
+        versions = learning.list_versions(uow.session)
+    active = next((v for v in versions if v["status"] == "active"), None)
+    return jsonify({"active": active, "items": versions})
+
+
+@bp.post("/routing/models")
+@login_required(Role.ADMIN)
+def retrain_routing() -> tuple[Response, int]:
+    """Queue a retraining (rq); the new version goes live only if it scores at least as well."""
+    from hotline.jobs import enqueue_retrain
+    from hotline.jobs import job_view
+
+    actor = current_actor()
+    c = container()
+    job, new = enqueue_retrain(c.redis, actor.user_id)
+    audit_retrain(c.uow(), actor.user_id, job.id, new, ip=request.remote_addr)
+    return jsonify({"job": job_view(job), "queued": new}), 202
 
 
 @bp.get("/tickets")

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from dispatch.clock import Duration
 from dispatch.domain import NotFound
@@ -21,6 +22,7 @@ from dispatch.domain import UnitKind
 from dispatch.domain import Urgency
 from dispatch.domain import ValidationError
 from dispatch.models import CalendarOverride
+from dispatch.models import Matter
 from dispatch.models import SlaRule
 from dispatch.models import Unit
 from dispatch.policy import ANY_TYPE
@@ -36,6 +38,8 @@ MAX_UNIT_NAME = 100
 MAX_PHONE = 32
 MAX_KEYWORD = 32
 MAX_KEYWORDS = 100
+MAX_PLACE = 50
+MAX_PLACES = 300
 
 # The level a unit's parent must have; kinds missing here stand alone (no parent).
 PARENT_KIND: dict[UnitKind, UnitKind] = {
@@ -220,6 +224,7 @@ class UnitRow:
     keywords: tuple[str, ...]
     phone: str | None
     active: bool
+    places: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +246,7 @@ class UnitChanges:
     keywords: str
     phone: str
     active: bool
+    places: str = ""  # roads, estates, landmarks: the locality gazetteer reads them
 
 
 def parse_keywords(text: str) -> list[str]:
@@ -267,6 +273,7 @@ def list_units(uow: UnitOfWork) -> list[UnitRow]:
                 keywords=tuple(u.keywords),
                 phone=u.phone,
                 active=u.active,
+                places=tuple(u.places or ()),
             )
             for u in units
         ]
@@ -343,8 +350,13 @@ def update_unit(
     responsibility = changes.responsibility.strip()
     phone = changes.phone.strip() or None
     keywords = parse_keywords(changes.keywords)
+    places = parse_keywords(changes.places)
     errors: dict[str, str] = {}
     _check_name(name, errors)
+    if len(places) > MAX_PLACES:
+        errors["places"] = f"地名最多{MAX_PLACES}个"
+    elif any(len(p) > MAX_PLACE for p in places):
+        errors["places"] = f"每个地名不能超过{MAX_PLACE}个字符"
     if phone is not None and (len(phone) > MAX_PHONE or not _PHONE.fullmatch(phone)):
         errors["phone"] = f"电话只能包含数字、空格、+、-和括号，最多{MAX_PHONE}位"
     if len(keywords) > MAX_KEYWORDS:
@@ -361,6 +373,7 @@ def update_unit(
             "name": name,
             "responsibility": responsibility,
             "keywords": keywords,
+            "places": places,
             "phone": phone,
             "active": changes.active,
         }
@@ -572,3 +585,31 @@ def delete_calendar_day(uow: UnitOfWork, actor_id: int, day: str, *, ip: str | N
         )
         uow.commit()
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class MatterRow:
+    path: str
+    unit_name: str | None
+    local: bool
+
+
+def list_matters(session: Session) -> list[MatterRow]:
+    """The matter catalogue (事项目录): who handles each category, or that it is local."""
+    rows = session.execute(
+        sa.select(Matter.path, Unit.name, Matter.local)
+        .outerjoin(Unit, Unit.id == Matter.unit_id)
+        .where(Matter.active)
+        .order_by(Matter.path)
+    )
+    return [MatterRow(path, name, local) for path, name, local in rows]
+
+
+def audit_retrain(
+    uow: UnitOfWork, actor_id: int | None, job_id: str, new: bool, *, ip: str | None = None
+) -> None:
+    with uow:
+        record_audit(
+            uow.session, actor_id, "routing.retrain", None, {"job": job_id, "new": new}, ip=ip
+        )
+        uow.commit()

@@ -14,10 +14,13 @@ from sqlalchemy.orm import sessionmaker
 
 from dispatch.adapters.calendar import ChineseWorkdays
 from dispatch.adapters.files import FileStore
+from dispatch.assist import Assistant
 from dispatch.attachments import AttachmentPolicy
 from dispatch.clock import WorkCalendar
+from dispatch.duplicates import DuplicateRules
 from dispatch.policy import OverlayCache
 from dispatch.policy import load_overlay
+from dispatch.routing import Router
 from dispatch.services import DispatchContext
 from dispatch.services import SlaPolicy
 from hotline.auth import TokenCache
@@ -38,6 +41,7 @@ class Container:
     redis_factory: Callable[[], "redis.Redis"]
     attachments: AttachmentPolicy
     overlay: OverlayCache
+    assistant: Assistant
     tokens: TokenCache = field(default_factory=TokenCache)
     _redis: "redis.Redis | None" = field(default=None, repr=False)
 
@@ -89,11 +93,26 @@ def bootstrap(
     if now is not None:
         ctx.now = now
     url = settings.redis.url
+    routing = settings.routing
+    assistant = Assistant(
+        router=Router(
+            session_factory,
+            threshold=routing.auto_dispatch_threshold,
+            refresh_seconds=routing.refresh_seconds,
+            enabled=routing.auto_dispatch,
+        ),
+        duplicates=DuplicateRules(
+            window_days=routing.duplicate_window_days,
+            same_caller_min=routing.duplicate_same_caller_min,
+            same_place_min=routing.duplicate_same_place_min,
+        ),
+    )
     return Container(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         overlay=overlay,
+        assistant=assistant,
         dispatch=ctx,
         attachments=AttachmentPolicy(
             store=FileStore(Path(settings.instance_path) / "attachments"),

@@ -154,6 +154,72 @@ def user_token(ctx: click.Context, username: str, name: str) -> None:
     click.echo(token)
 
 
+# ---------------------------------------------------------------- routing
+
+
+@cli.group("dispatch")
+def dispatch_group() -> None:
+    """Ticket routing: train and evaluate the classifier."""
+
+
+@dispatch_group.command("train")
+@click.pass_context
+def dispatch_train(ctx: click.Context) -> None:
+    """Retrain the routing models from the hotline's decisions (as the scheduled job does).
+
+    Prints one JSON object; the new version goes live only if it scores at least as well on
+    the held-back slice as the live one.
+    """
+    from dispatch.learning import retrain
+    from hotline.bootstrap import bootstrap
+
+    container = bootstrap(_settings(ctx))
+    try:
+        result = retrain(container.uow(), trigger="cli")
+    finally:
+        container.close()
+    click.echo(
+        json.dumps(
+            {
+                "version": result.version,
+                "status": result.status,
+                "note": result.note,
+                "n_examples": result.n_examples,
+                "n_holdout": result.n_holdout,
+                "train_seconds": result.train_seconds,
+                "scores": result.scores,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+@dispatch_group.command("evaluate")
+@click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--fields", type=click.Choice(["title", "text", "title+text"]), default="title+text")
+def dispatch_evaluate(train_path: str, test_path: str, fields: str) -> None:
+    """Train a fresh classifier on a labelled TSV (id, label, title, text) and score it on another.
+
+    The last line printed is one JSON object: accuracy, macro_f1, top3_accuracy,
+    per_label_f1, train_seconds, predict_p50_ms, predict_p99_ms.
+    """
+    from dispatch.classifier import DataError
+    from dispatch.classifier import evaluate
+    from dispatch.classifier import read_labelled_tsv
+
+    try:
+        train_docs, train_labels = read_labelled_tsv(train_path)
+        test_docs, test_labels = read_labelled_tsv(test_path)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if len(set(train_labels)) < 2:
+        raise click.ClickException(f"{train_path}: need at least two labels to train")
+    click.echo(f"training on {len(train_docs)} rows, testing on {len(test_docs)} ...", err=True)
+    result = evaluate(train_docs, train_labels, test_docs, test_labels, fields=fields)  # type: ignore[arg-type]
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -211,6 +277,18 @@ def worker(ctx: click.Context, burst: bool) -> None:
     Worker(queues, connection=conn).work(with_scheduler=True, burst=burst)
 
 
+@cli.command()
+@click.pass_context
+def cron(ctx: click.Context) -> None:
+    """Enqueue the periodic jobs on time (routing retraining); `hotline worker` runs them."""
+    import redis
+
+    from hotline.jobs import schedule
+
+    conn = redis.Redis.from_url(_settings(ctx).redis.url)
+    schedule(_settings(ctx), conn).start()
+
+
 # ---------------------------------------------------------------- demo
 
 
@@ -234,6 +312,12 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     click.echo("loading demo data (first run takes about 20 seconds) ...")
     try:
         counts = load_demo(container)
+        if counts.get("tickets"):
+            from dispatch.learning import retrain
+
+            click.echo("training the routing model on the demo tickets ...")
+            trained = retrain(container.uow(), trigger="demo")
+            click.echo(f"routing model v{trained.version}: {trained.note}")
         logins = demo_logins(container)
     finally:
         container.close()
@@ -256,6 +340,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
         return
     hotline_cmd = [sys.executable, "-m", "hotline.cli"]
     children.append(subprocess.Popen([*hotline_cmd, "worker"]))
+    children.append(subprocess.Popen([*hotline_cmd, "cron"]))
     try:
         serve(settings.web.host, settings.web.port, settings.web.workers, settings.web.threads)
     finally:

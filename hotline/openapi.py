@@ -8,6 +8,7 @@ from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
 from dispatch.commands import CreateTicket
 from dispatch.commands import LoginRequest
+from dispatch.commands import SuggestRequest
 from dispatch.domain import ACTION_LABELS
 from dispatch.domain import ACTION_ROLES
 from dispatch.domain import RequestType
@@ -239,6 +240,23 @@ def build_openapi() -> dict[str, Any]:
                 },
             },
         }
+    }
+    paths["/api/routing/suggest"] = {
+        "post": {
+            "summary": "派单建议：承办单位前三名、事项分类、诉求类型、属地、疑似重复工单",
+            "requestBody": _json_body(_add_model(schemas, SuggestRequest)),
+            "responses": _responses("200", {"type": "object"}, "400", "401", "403", "422"),
+        }
+    }
+    paths["/api/routing/models"] = {
+        "get": {
+            "summary": "派单模型版本与留出集评分（管理员）",
+            "responses": _responses("200", {"type": "object"}, "401", "403"),
+        },
+        "post": {
+            "summary": "重新训练派单模型（管理员；后台任务，新版本不优于现版本时不启用）",
+            "responses": _responses("202", {"type": "object"}, "401", "403"),
+        },
     }
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))

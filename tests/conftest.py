@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from dispatch.domain import Role
 from dispatch.domain import UnitKind
+from dispatch.models import Matter
 from dispatch.models import Unit
 from hotline.app import create_app
 from hotline.auth import issue_token
@@ -284,3 +285,78 @@ class Api:
 @pytest.fixture
 def api(client: FlaskClient, world: World) -> Api:
     return Api(client, world)
+
+
+# ---------------------------------------------------------------- routing catalogue
+
+CATALOGUE: dict[str, dict[str, Any]] = {
+    "zjj": {
+        "responsibility": "负责全市住房保障、物业服务行业管理。负责城镇燃气和电梯的监督管理。",
+        "keywords": ["物业", "物业费", "电梯", "燃气", "房屋维修", "商品房", "开发商", "公积金"],
+    },
+    "cgj": {
+        "responsibility": "负责全市城市管理综合执法、户外广告和市政设施管理。",
+        "keywords": ["户外广告", "市政设施", "路灯", "井盖", "城管执法"],
+    },
+    "gdgs": {
+        "responsibility": "负责全市电网运行维护和电力供应，处置停电故障。",
+        "keywords": ["停电", "电费", "电线", "电压", "变压器", "跳闸"],
+    },
+    "dh-hb": {
+        "responsibility": "负责湖滨街道辖区内市容秩序、占道经营、噪音扰民等属地事务。",
+        "keywords": ["占道经营", "流动摊贩", "噪音扰民", "楼道堆物"],
+        "places": ["滨江路", "阳光花园", "湖滨东路"],
+    },
+    "xs-cp": {
+        "responsibility": "负责翠屏街道辖区内市容秩序、占道经营、噪音扰民等属地事务。",
+        "keywords": ["占道经营", "流动摊贩", "噪音扰民", "楼道堆物"],
+        "places": ["松林路", "翠屏花园"],
+    },
+}
+MATTERS = (
+    ("城乡建设/物业管理/电梯", "zjj", False, ["电梯故障", "电梯停运"]),
+    ("城乡建设/物业管理/物业服务", "zjj", False, ["物业服务", "物业费"]),
+    ("供电服务/停电/故障停电", "gdgs", False, ["停电", "断电"]),
+    ("城市管理/市容秩序/占道经营", None, True, ["占道经营", "流动摊贩", "摆摊"]),
+    ("城市管理/市政设施/路灯", "cgj", False, ["路灯不亮", "井盖"]),
+)
+HOUSING = {
+    "title": "小区电梯坏了一个月没人修",
+    "content": "我家小区三号楼电梯故障停运一个月，物业不管不问",
+}
+VENDOR = {"title": "门口有流动摊贩占道经营", "content": "每天晚上有人在路边摆摊占道经营，影响通行"}
+
+
+@pytest.fixture
+def catalogue(container: Container, world: World) -> World:
+    """The world's units with responsibilities, keywords and places, and a matter catalogue."""
+    with container.uow() as uow:
+        s = uow.session
+        for code, fields in CATALOGUE.items():
+            unit = s.get(Unit, world.units[code])
+            assert unit is not None
+            for key, value in fields.items():
+                setattr(unit, key, value)
+        for path, code, local, keywords in MATTERS:
+            unit_id = world.units[code] if code else None
+            s.add(Matter(path=path, unit_id=unit_id, local=local, keywords=keywords))
+        uow.commit()
+    container.assistant.router.invalidate()
+    return world
+
+
+REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def real_redis(container: Container) -> Iterator[Any]:
+    """The test Redis database, empty, as the container's Redis (mark tests `redis`)."""
+    import redis
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    container._redis = conn
+    yield conn
+    conn.flushdb()
+    conn.close()
+    container._redis = None

@@ -224,16 +224,30 @@
       button.disabled = true;
       const body = readForm(form);
       body.client_token = token();
+      if (body.dispatch && body.dispatch.lead_unit_id === "auto") { delete body.dispatch; body.auto_dispatch = true; }
+      if (form.dataset.mergeInto) { delete body.dispatch; delete body.auto_dispatch; body.merge_into = Number(form.dataset.mergeInto); }
       try {
         const r = await api("POST", "/api/tickets", body);
         if (r.ok) {
           const t = r.data;
-          document.getElementById("created").innerHTML =
-            `<p class="ok">已${t.status === "dispatched" ? "受理并派单" : "受理"}：<a href="/tickets/${t.id}">${t.number}</a></p>`;
+          const done = {dispatched: "受理并派单", merged: "受理并合并"}[t.status] || "受理";
+          const out = document.getElementById("created");
+          out.replaceChildren();
+          const p = document.createElement("p"), a = document.createElement("a");
+          p.className = "ok"; a.href = `/tickets/${t.id}`; a.textContent = t.number;
+          p.append(`已${done}：`, a);
+          out.append(p);
+          if (t.routing) {
+            const why = document.createElement("p");
+            why.id = "auto-dispatch-result";
+            why.className = t.routing.dispatch ? "ok" : "hint";
+            why.textContent = t.routing.dispatch ? t.routing.reason : `未自动派单：${t.routing.reason}`;
+            out.append(why);
+          }
           form.reset();
         } else showErrors(form, r.data);
       } catch (e) { showErrors(form, {message: "网络错误，草稿已保存，请重试"}); }
-      finally { busy = false; button.disabled = false; }
+      finally { busy = false; button.disabled = false; delete form.dataset.mergeInto; }
     });
     document.addEventListener("keydown", (ev) => {
       if (!ev.altKey) return;
@@ -242,7 +256,129 @@
     });
   }
 
-  window.Hotline = {api, live, bindActions, ticketForm, readForm, toast, refresh};
+  // 派单建议: while the operator types, ask the router and show units, type, category,
+  // locality and duplicates; empty fields take the top suggestion, a click takes any other.
+  function routingAssist(form, panel, typeLabels) {
+    const field = (name) => form.elements.namedItem(name);
+    const watched = ["title", "content", "address", "caller_phone", "district_id", "street_id", "community_id"];
+    let timer = null, seq = 0, lastKey = "";
+    const el = (tag, attrs = {}, ...children) => {
+      const node = document.createElement(tag);
+      for (const [k, v] of Object.entries(attrs)) {
+        if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
+        else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
+      }
+      node.append(...children);
+      return node;
+    };
+    const pct = (x) => `${Math.round(x * 100)}%`;
+    // Fill a field the operator left empty (or that we filled before) with a suggestion.
+    const offer = (name, value) => {
+      const input = field(name);
+      if (!input || value == null) return;
+      if (input.value === "" || input.dataset.suggested === "1") {
+        input.value = String(value);
+        input.dataset.suggested = "1";
+      }
+    };
+    const take = (name, value) => {
+      const input = field(name);
+      input.value = String(value);
+      delete input.dataset.suggested;
+      input.dispatchEvent(new Event("change", {bubbles: true}));
+    };
+    for (const name of watched.concat(["request_type", "category"])) {
+      const input = field(name);
+      if (input) input.addEventListener("input", (ev) => { if (ev.isTrusted) delete input.dataset.suggested; });
+    }
+    const render = (d) => {
+      panel.replaceChildren();
+      const units = el("ol", {class: "suggest-units", id: "suggested-units"});
+      for (const u of d.units) {
+        const pick = el("button", {type: "button", class: "small", text: "选用",
+          onclick: () => take("dispatch.lead_unit_id", u.unit_id)});
+        if (u.unit_id == null) { pick.disabled = true; pick.title = "属地事项：请先填写地址或选择街道"; }
+        units.append(el("li", {"data-unit-id": u.unit_id ?? ""},
+          el("strong", {text: u.name}), " ",
+          el("span", {class: "confidence", text: pct(u.confidence)}),
+          el("meter", {min: "0", max: "1", value: String(u.confidence), "aria-label": "置信度"}), " ", pick,
+          el("div", {class: "hint"}, `${u.reason}${u.words.length ? "；依据：" : ""}`,
+            ...u.words.map((w) => el("mark", {text: w})))));
+      }
+      panel.append(el("h4", {text: "承办单位"}), units.childElementCount ? units : el("p", {class: "hint", text: "暂无建议"}));
+      const auto = d.auto_dispatch;
+      panel.append(el("p", {id: "auto-dispatch-preview", class: auto.dispatch ? "ok" : "hint",
+        text: auto.dispatch ? `提交后将${auto.reason}` : auto.reason}));
+      if (d.request_types.length) {
+        const top = d.request_types[0];
+        offer("request_type", top.value);
+        panel.append(el("p", {id: "suggested-type"}, "诉求类型：",
+          ...d.request_types.map((t) => el("button", {type: "button", class: "chip", text: `${typeLabels[t.value] || t.value} ${pct(t.confidence)}`,
+            onclick: () => take("request_type", t.value)}))));
+      }
+      if (d.categories.length) {
+        offer("category", d.categories[0].path);
+        panel.append(el("div", {id: "suggested-category"}, el("span", {text: "事项分类："}),
+          ...d.categories.map((c) => el("button", {type: "button", class: "chip", title: c.local ? "属地办理事项" : "",
+            text: `${c.path}${c.local ? "（属地）" : ""} ${pct(c.confidence)}`, onclick: () => take("category", c.path)}))));
+      }
+      const loc = d.locality;
+      const chain = [loc.district, loc.street, loc.community].map((x) => x ? x.name : "—").join(" › ");
+      panel.append(el("p", {id: "suggested-locality"}, "属地：", el("strong", {text: loc.district ? chain : "未识别"}),
+        loc.evidence.length ? el("span", {class: "hint", text: `（依据：${loc.evidence.join("、")}）`}) : ""));
+      if (loc.district && !field("district_id").value && !field("street_id").value && !field("community_id").value) {
+        offer("district_id", loc.district.id);
+        if (loc.street) offer("street_id", loc.street.id);
+        if (loc.community) offer("community_id", loc.community.id);
+      }
+      if (d.duplicates.length) {
+        const list = el("ul", {id: "duplicates", class: "duplicates"});
+        for (const t of d.duplicates) {
+          const why = [t.same_caller ? "同一来电号码" : "", t.same_place === "community" ? "同一社区" : t.same_place === "street" ? "同一街道" : ""].filter(Boolean).join("、");
+          list.append(el("li", {"data-ticket-id": t.id},
+            el("a", {href: `/tickets/${t.id}`, target: "_blank", text: t.number}), ` ${t.title} `,
+            el("span", {class: "hint", text: `相似度 ${pct(t.similarity)}；${why}`}), " ",
+            el("button", {type: "button", class: "small merge", text: "合并到此工单", onclick: () => {
+              form.dataset.mergeInto = String(t.id);
+              form.requestSubmit();
+            }})));
+        }
+        panel.append(el("h4", {class: "warn", text: `疑似重复工单（${d.duplicates.length}）`}), list);
+      }
+      panel.append(el("p", {class: "hint small", text: `模型 ${d.model_version ? "v" + d.model_version : "派单目录（冷启动）"} · ${d.elapsed_ms} ms`}));
+    };
+    const ask = async () => {
+      const body = readForm(form);
+      const draft = {title: body.title || "", content: body.content || ""};
+      for (const k of ["address", "caller_phone", "district_id", "street_id", "community_id"]) if (body[k] !== undefined) draft[k] = body[k];
+      for (const k of ["district_id", "street_id", "community_id"]) if (field(k).dataset.suggested === "1") delete draft[k];
+      const key = JSON.stringify(draft);
+      if (key === lastKey) return;
+      lastKey = key;
+      if (!(draft.title + draft.content).trim()) {
+        panel.replaceChildren(el("p", {class: "hint", text: "输入标题或诉求内容后显示派单建议。"}));
+        return;
+      }
+      const mine = ++seq;
+      const r = await api("POST", "/api/routing/suggest", draft);
+      if (mine !== seq) return;  // a newer request is on its way
+      if (r.ok) render(r.data);
+      else panel.replaceChildren(el("p", {class: "hint", id: "suggest-error", text: (r.data && r.data.message) || "暂时无法给出派单建议"}));
+    };
+    const later = () => { clearTimeout(timer); timer = setTimeout(() => ask().catch(() => {}), 350); };
+    for (const name of watched) {
+      const input = field(name);
+      if (input) { input.addEventListener("input", later); input.addEventListener("change", later); }
+    }
+    form.addEventListener("reset", () => {
+      lastKey = "";
+      for (const name of ["request_type", "category", "district_id", "street_id", "community_id"]) delete field(name).dataset.suggested;
+      setTimeout(() => panel.replaceChildren(el("p", {class: "hint", text: "输入标题或诉求内容后显示派单建议。"})), 0);
+    });
+    if (field("title").value || field("content").value) later();
+  }
+
+  window.Hotline = {api, live, bindActions, ticketForm, routingAssist, readForm, toast, refresh};
   // Pages that ask for nothing special still get the live connection (and units their
   // notices); pages that call Hotline.live themselves run first.
   window.addEventListener("load", () => live({}));

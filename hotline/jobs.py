@@ -1,0 +1,83 @@
+"""Background jobs (rq) and their schedule (rq's CronScheduler, run by `hotline cron`).
+
+Jobs take plain values, never objects, and build their own container from the settings
+(the worker forks a work horse per job).
+"""
+
+import logging
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.job import JobStatus
+
+from hotline.settings import Settings
+from hotline.settings import load_settings
+from hotline.settings import settings_path
+
+log = logging.getLogger(__name__)
+
+RETRAIN_JOB_ID = "routing-retrain"
+RETRAIN_TIMEOUT = 1800
+_PENDING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
+def retrain_routing(trigger: str = "schedule", user_id: int | None = None) -> dict[str, Any]:
+    """Retrain the routing models from the hotline's decisions; keep the new one if not worse."""
+    from dispatch.learning import retrain
+    from hotline.bootstrap import bootstrap
+
+    container = bootstrap(load_settings(settings_path()))
+    try:
+        result = retrain(container.uow(), trigger=trigger, user_id=user_id)
+    finally:
+        container.close()
+    return {"version": result.version, "status": result.status, "note": result.note}
+
+
+def enqueue_retrain(conn: "redis.Redis", user_id: int | None) -> tuple[Job, bool]:
+    """Queue a retraining unless one is already waiting or running; return it and whether new."""
+    try:
+        job = Job.fetch(RETRAIN_JOB_ID, connection=conn)
+        if job.get_status(refresh=True) in _PENDING:
+            return job, False
+    except NoSuchJobError:
+        pass
+    queue = Queue("dispatch", connection=conn)
+    job = queue.enqueue(
+        retrain_routing,
+        "manual",
+        user_id,
+        job_id=RETRAIN_JOB_ID,
+        job_timeout=RETRAIN_TIMEOUT,
+        result_ttl=86400,
+        failure_ttl=86400,
+    )
+    return job, True
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    status = job.get_status(refresh=False)
+    return {
+        "id": job.id,
+        "status": status.value if status else None,
+        "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
+    }
+
+
+def schedule(settings: Settings, conn: "redis.Redis") -> Any:
+    """Build the cron scheduler with the hotline's periodic jobs."""
+    from rq.cron import CronScheduler
+
+    cron = CronScheduler(connection=conn, name="hotline")
+    if settings.routing.retrain_cron:
+        cron.register(
+            retrain_routing,
+            queue_name="dispatch",
+            args=("schedule",),
+            cron=settings.routing.retrain_cron,
+            job_timeout=RETRAIN_TIMEOUT,
+        )
+    return cron
