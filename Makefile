@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit quick screenshots bench-tickets system-demo system-test services clean
+.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ screenshots: services $(STAMP)
 ## Sustained create+dispatch rate through the HTTP API on PostgreSQL (prints JSON).
 bench-tickets: services $(STAMP)
 	$(BIN)/python bench/tickets.py
+
+## Routing classifier: 5-fold macro-F1, training time and latency on ../shared/data (prints JSON).
+bench-routing: $(STAMP)
+	$(BIN)/python bench/routing.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score
@@ -73,12 +74,20 @@ def loads(blob: bytes) -> object:
 
 
 class _Block:
-    """One TF-IDF block: which part of the document, words or characters, and its weight."""
+    """One TF-IDF block: which part of the document, words or characters, and its weight.
+
+    `vector` computes one document's block exactly as the fitted vectorizer's `transform`
+    does (sublinear tf × idf, L2-normalised, × weight), without its per-call overhead: the
+    console asks about one draft at a time, and that overhead was most of the latency.
+    """
 
     def __init__(self, part: str, analyzer: str, ngrams: tuple[int, int], weight: float) -> None:
         self.part = part  # "title" or "all"
         self.analyzer = analyzer  # "word" or "char"
         self.weight = weight
+        self.offset = 0
+        self._analyze: Any = None
+        self._names: list[str] | None = None
         self.vectorizer = TfidfVectorizer(
             analyzer=analyzer,
             token_pattern=r"(?u)\S+" if analyzer == "word" else None,
@@ -87,17 +96,57 @@ class _Block:
             min_df=1,
             max_df=1.0 if part == "title" else 0.5,
             lowercase=False,
-            dtype=np.float32,
+            dtype=np.float64,
         )
+
+    @property
+    def size(self) -> int:
+        return len(self.vectorizer.vocabulary_)
+
+    def vector(self, text: str) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        if self._analyze is None:
+            self._analyze = self.vectorizer.build_analyzer()
+        vocabulary = self.vectorizer.vocabulary_
+        counts: dict[int, int] = {}
+        for term in self._analyze(text):
+            j = vocabulary.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        values = (1.0 + np.log(tf)) * self.vectorizer.idf_[idx]
+        values *= self.weight / np.sqrt(values @ values)
+        return idx + self.offset, values
+
+    def name(self, j: int) -> str:
+        if self._names is None:
+            names = [""] * self.size
+            for term, k in self.vectorizer.vocabulary_.items():
+                names[k] = term
+            self._names = names
+        return self._names[j - self.offset]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_analyze": None, "_names": None}
 
 
 class LinearTextClassifier:
     """TF-IDF (jieba words 1-2 and characters 1-3, title and whole text) into a linear SVM."""
 
-    def __init__(self, fields: Fields = "title+text", c: float = 1.0, title_weight: float = 1.0):
+    def __init__(
+        self,
+        fields: Fields = "title+text",
+        c: float = 1.0,
+        title_weight: float = 1.0,
+        max_chars: int = 600,
+    ):
         if fields not in FIELDS:
             raise ValueError(f"fields must be one of {FIELDS}")
         self.fields: Fields = fields
+        # The matter is stated early; reading further costs latency, not accuracy.
+        self.max_chars = max_chars
         self.c = c
         self.title_weight = title_weight
         self.labels: tuple[str, ...] = ()
@@ -105,11 +154,12 @@ class LinearTextClassifier:
         self._blocks: list[_Block] = []
         self._coef: FloatArray = np.zeros((0, 0))
         self._intercept: FloatArray = np.zeros(0)
-        self._calibrated: CalibratedClassifierCV | None = None
+        # Platt scaling per label, (a, b) rows in label order; None: softmax(scores × 3).
+        self._platt: FloatArray | None = None
         self._temperature = 3.0
         self._tokenizer: Tokenizer | None = None
         # The console asks for probabilities and then explanations of the same draft.
-        self._last: tuple[Document, sp.csr_matrix] | None = None
+        self._last: tuple[Document, npt.NDArray[np.intp], FloatArray] | None = None
 
     # ------------------------------------------------------------------ training
 
@@ -129,6 +179,10 @@ class LinearTextClassifier:
         x = sp.hstack(
             [b.weight * b.vectorizer.fit_transform(parts[b.part, b.analyzer]) for b in self._blocks]
         ).tocsr()
+        offset = 0
+        for block in self._blocks:
+            block.offset = offset
+            offset += block.size
         y = np.array(labels)
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         if len(self.labels) == 1:
@@ -142,11 +196,12 @@ class LinearTextClassifier:
             # SVM itself is fitted once on everything (ensemble=False), so it explains too.
             cal = CalibratedClassifierCV(svm, method="sigmoid", cv=3, ensemble=False)
             cal.fit(x, y, sample_weight=w)
-            self._calibrated = cal
-            fitted: LinearSVC = cal.calibrated_classifiers_[0].estimator
+            calibrated = cal.calibrated_classifiers_[0]
+            fitted: LinearSVC = calibrated.estimator
+            self._platt = np.array([[c.a_, c.b_] for c in calibrated.calibrators])
         else:
             fitted = svm.fit(x, y, sample_weight=w)
-            self._calibrated = None
+            self._platt = None
         coef = np.asarray(fitted.coef_, dtype=np.float64)
         intercept = np.asarray(fitted.intercept_, dtype=np.float64)
         if coef.shape[0] == 1:  # binary: sklearn keeps one row for the second class
@@ -182,6 +237,8 @@ class LinearTextClassifier:
         wanted = {(b.part, b.analyzer) for b in self._blocks}
         parts: dict[tuple[str, str], list[str]] = {key: [] for key in wanted}
         for doc in docs:
+            if len(doc.text) > self.max_chars:
+                doc = Document(doc.title, doc.text[: self.max_chars])
             title_words = tok.words(doc.title) if ("title", "word") in wanted else []
             for part, analyzer in wanted:
                 if part == "title":
@@ -194,28 +251,46 @@ class LinearTextClassifier:
         return parts
 
     def _features(self, docs: Sequence[Document]) -> sp.csr_matrix:
-        last = self._last
-        if len(docs) == 1 and last is not None and last[0] == docs[0]:
-            return last[1]
         parts = self._parts(docs)
-        x = sp.hstack(
+        return sp.hstack(
             [b.weight * b.vectorizer.transform(parts[b.part, b.analyzer]) for b in self._blocks]
         ).tocsr()
-        if len(docs) == 1:
-            self._last = (docs[0], x)
-        return x
+
+    def _one(self, doc: Document) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """One document's non-zero features (indices, values), as `_features` would give."""
+        last = self._last
+        if last is not None and last[0] == doc:
+            return last[1], last[2]
+        parts = self._parts([doc])
+        pieces = [b.vector(parts[b.part, b.analyzer][0]) for b in self._blocks]
+        idx = np.concatenate([p[0] for p in pieces])
+        values = np.concatenate([p[1] for p in pieces])
+        self._last = (doc, idx, values)
+        return idx, values
+
+    def _probabilities(self, scores: FloatArray) -> FloatArray:
+        if self._platt is None:
+            return _softmax(scores * self._temperature)
+        a, b = self._platt[:, 0], self._platt[:, 1]
+        if len(self.labels) == 2:
+            positive = expit(-(a[0] * scores[:, 1] + b[0]))
+            return np.column_stack([1.0 - positive, positive])
+        proba: FloatArray = expit(-(a * scores + b))
+        total = proba.sum(axis=1, keepdims=True)
+        uniform = np.full_like(proba, 1.0 / len(self.labels))
+        return np.where(total > 0, proba / np.where(total > 0, total, 1.0), uniform)
 
     def predict_proba(self, docs: Sequence[Document]) -> FloatArray:
         if not self.labels:
             raise RuntimeError("the classifier is not trained")
         if len(self.labels) == 1:
             return np.ones((len(docs), 1))
-        x = self._features(docs)
-        if self._calibrated is not None:
-            proba: FloatArray = self._calibrated.predict_proba(x)
-            return proba
-        scores = np.asarray(x @ self._coef.T) + self._intercept
-        return _softmax(scores * self._temperature)
+        if len(docs) == 1:
+            idx, values = self._one(docs[0])
+            scores = (self._coef[:, idx] @ values + self._intercept)[np.newaxis, :]
+        else:
+            scores = np.asarray(self._features(docs) @ self._coef.T) + self._intercept
+        return self._probabilities(scores)
 
     def top(self, doc: Document, k: int = 3) -> list[Prediction]:
         proba = self.predict_proba([doc])[0]
@@ -227,20 +302,17 @@ class LinearTextClassifier:
         if label not in self.labels or len(self.labels) == 1:
             return []
         row = self.labels.index(label)
-        x = self._features([doc])
+        idx, values = self._one(doc)
         contributions: dict[str, float] = {}
-        offset = 0
         for block in self._blocks:
-            size = len(block.vectorizer.vocabulary_)
-            if block.analyzer == "word":
-                segment = x[:, offset : offset + size].tocoo()
-                names = block.vectorizer.get_feature_names_out()
-                for j, value in zip(segment.col, segment.data, strict=True):
-                    weight = float(value) * self._coef[row, offset + j]
-                    if weight > 0:
-                        term = str(names[j]).replace(" ", "")
-                        contributions[term] = contributions.get(term, 0.0) + weight
-            offset += size
+            if block.analyzer != "word":
+                continue
+            inside = (idx >= block.offset) & (idx < block.offset + block.size)
+            for j, value in zip(idx[inside], values[inside], strict=True):
+                weight = float(value) * self._coef[row, j]
+                if weight > 0:
+                    term = block.name(int(j)).replace(" ", "")
+                    contributions[term] = contributions.get(term, 0.0) + weight
         ranked = sorted(contributions.items(), key=lambda kv: -kv[1])
         words: list[str] = []
         for term, _ in ranked:

@@ -7,6 +7,7 @@ was trained with and adds them again when it is loaded.
 """
 
 import functools
+import logging
 import re
 import threading
 import unicodedata
@@ -14,6 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import jieba
+
+# jieba logs its dictionary loading at DEBUG on its own stderr handler: keep it quiet.
+jieba.setLogLevel(logging.WARNING)
 
 # Routing reads only the start of very long texts: the matter is stated early, and the
 # classifier's latency must not grow with a 50,000-character paste.

@@ -236,3 +236,104 @@ def test_worker_runs_a_burst_against_the_real_redis(db_url: str, container: Cont
     url = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     result = run(db_url, "worker", "--burst", HOTLINE_REDIS__URL=url)
     assert result.exit_code == 0, result.output
+
+
+# ---------------------------------------------------------------- routing
+
+NO_DATABASE = "sqlite://"  # `dispatch evaluate` reads files only
+SHARED_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "gov_messages_train.tsv"
+
+
+def _tsv(path: Path, rows: list[tuple[str, str, str]]) -> str:
+    lines = ["id\tlabel\ttitle\ttext"] + [f"{i}\t{a}\t{b}\t{c}" for i, (a, b, c) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+ROWS = [
+    ("住建", "小区电梯故障", "电梯停运物业不修"),
+    ("住建", "物业费上涨", "物业公司擅自上涨物业费"),
+    ("住建", "燃气泄漏", "楼道燃气味很浓"),
+    ("供电", "小区停电", "整栋楼突然停电"),
+    ("供电", "电费异常", "电费比平时高很多"),
+    ("供电", "电线断落", "路边电线断落很危险"),
+]
+
+
+def test_dispatch_evaluate_prints_the_figures_as_json(tmp_path: Path) -> None:
+    train = _tsv(tmp_path / "train.tsv", ROWS)
+    test = _tsv(
+        tmp_path / "test.tsv", [("住建", "电梯坏了", "物业不管电梯"), ("供电", "停电", "又停电了")]
+    )
+    result = run(
+        NO_DATABASE,
+        "dispatch",
+        "evaluate",
+        "--train",
+        train,
+        "--test",
+        test,
+        "--fields",
+        "title+text",
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["accuracy"] == 1.0 and figures["macro_f1"] == 1.0
+    assert set(figures["per_label_f1"]) == {"住建", "供电"}
+    for key in ("top3_accuracy", "train_seconds", "predict_p50_ms", "predict_p99_ms"):
+        assert figures[key] >= 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("id\ttitle\ttext\n1\t电梯\t坏了\n", "missing column(s) label"),
+        ("id\tlabel\ttitle\ttext\n1\t住建\t电梯\t坏了\n", "need at least two labels"),
+    ],
+)
+def test_dispatch_evaluate_refuses_bad_files_clearly(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(content, encoding="utf-8")
+    good = _tsv(tmp_path / "good.tsv", ROWS)
+    result = run(NO_DATABASE, "dispatch", "evaluate", "--train", str(bad), "--test", good)
+    assert result.exit_code == 1 and message in result.output
+    missing = run(
+        NO_DATABASE, "dispatch", "evaluate", "--train", str(tmp_path / "no.tsv"), "--test", good
+    )
+    assert missing.exit_code != 0
+
+
+def test_dispatch_train_retrains_from_the_tickets(
+    db_url: str, container: Container, world: object
+) -> None:
+    result = run(db_url, "dispatch", "train")
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output.strip().splitlines()[-1])
+    assert outcome["status"] == "active" and outcome["version"] >= 1
+    assert "首个模型版本" in outcome["note"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_TRAIN.exists(), reason="shared data not beside the repository")
+def test_the_classifier_on_a_slice_of_the_real_messages(tmp_path: Path) -> None:
+    """A regression guard on real data: 2,000 messages to train, 600 others to test."""
+    lines = SHARED_TRAIN.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], lines[1:]  # sorted by label: take every third row to test
+    train = [row for i, row in enumerate(rows) if i % 3][::2][:2000]
+    test = rows[::3][:600]
+    (tmp_path / "train.tsv").write_text("\n".join([header, *train]) + "\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("\n".join([header, *test]) + "\n", encoding="utf-8")
+    result = run(
+        NO_DATABASE,
+        "dispatch",
+        "evaluate",
+        "--train",
+        str(tmp_path / "train.tsv"),
+        "--test",
+        str(tmp_path / "test.tsv"),
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["macro_f1"] >= 0.85 and figures["top3_accuracy"] >= 0.97

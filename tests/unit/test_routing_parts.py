@@ -261,3 +261,16 @@ def test_bad_labelled_files_say_what_is_wrong(
 def test_a_missing_file_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot read"):
         read_labelled_tsv(str(tmp_path / "nope.tsv"))
+
+
+def test_one_draft_at_a_time_scores_exactly_as_a_batch_does() -> None:
+    docs, labels = _data()
+    model = LinearTextClassifier().fit(docs * 3, labels * 3)  # enough for Platt scaling
+    drafts = [
+        Document("电梯坏了", "小区电梯坏了一周"),
+        Document("停电", ""),
+        Document("学校", "x" * 3000),
+    ]
+    batch = model.predict_proba(drafts)
+    for i, draft in enumerate(drafts):
+        assert model.predict_proba([draft])[0] == pytest.approx(batch[i], abs=1e-9)
