@@ -174,6 +174,8 @@ class LinearTextClassifier:
         tokenizer = self.tokenizer
         self.user_words = tokenizer.user_words
         self.labels = tuple(sorted(set(labels)))
+        if self.fields == "title":
+            docs, labels, weights = _with_openings(docs, labels, weights)
         self._blocks = self._make_blocks()
         parts = self._parts(docs)
         x = sp.hstack(
@@ -244,7 +246,7 @@ class LinearTextClassifier:
                 if part == "title":
                     value = " ".join(title_words) if analyzer == "word" else doc.title
                 elif analyzer == "word":
-                    value = " ".join(title_words + tok.words(doc.text))
+                    value = " ".join(title_words + tok.words(doc.text, hmm=False))
                 else:
                     value = f"{doc.title}。{doc.text}"
                 parts[part, analyzer].append(value)
@@ -328,6 +330,27 @@ class LinearTextClassifier:
         state["_tokenizer"] = None
         state["_last"] = None
         return state
+
+
+# A title-only model also learns from each text's opening, which reads like a title:
+# +0.01 macro-F1 on the shared data (0.877 → 0.887, 5 folds).
+OPENING_CHARS = 120
+
+
+def _with_openings(
+    docs: Sequence[Document], labels: Sequence[str], weights: Sequence[float] | None
+) -> tuple[list[Document], list[str], list[float] | None]:
+    more = [
+        (Document(d.text[:OPENING_CHARS]), y, i)
+        for i, (d, y) in enumerate(zip(docs, labels, strict=True))
+        if d.text
+    ]
+    out_docs = list(docs) + [d for d, _, _ in more]
+    out_labels = list(labels) + [y for _, y, _ in more]
+    out_weights = None
+    if weights is not None:
+        out_weights = list(weights) + [weights[i] for _, _, i in more]
+    return out_docs, out_labels, out_weights
 
 
 def _softmax(scores: FloatArray) -> FloatArray:

@@ -58,3 +58,27 @@ def test_demo_data_covers_every_state_and_replays_consistently(container: Contai
         assert authenticate(uow.session, "liaison-zjj", "wrong password") is None
 
     assert load_demo(container, tickets=10, now=NOW) == {"tickets": 0}  # loads only once
+
+
+@pytest.mark.slow
+def test_the_demo_city_routes_its_own_kind_of_tickets(container: Container) -> None:
+    from dispatch.learning import retrain
+    from dispatch.routing import Draft
+
+    load_demo(container, tickets=300, now=NOW)
+    trained = retrain(container.uow(), trigger="demo")
+    assert trained.status == "active" and trained.scores["candidate"]["target"]["n"] >= 20
+    router = container.assistant.router
+    router.invalidate()
+    vendor = router.suggest(
+        Draft(
+            "路口有流动摊贩占道经营",
+            "每天傍晚有人摆摊卖水果，堵住人行道",
+            "东湖区湖滨街道滨江路88号",
+        )
+    )
+    assert vendor.units[0].name == "湖滨街道" and vendor.model_version == trained.version
+    housing = router.suggest(Draft("物业不修电梯", "小区电梯坏了半个月物业一直不修"))
+    assert housing.units[0].name == "住房和城乡建设局"
+    power = router.suggest(Draft("整栋楼停电", "晚上突然停电，供电抢修电话打不通"))
+    assert power.units[0].name == "供电公司"
