@@ -375,12 +375,12 @@ TRIGGER_LABELS = {"schedule": "定时", "manual": "管理员", "cli": "命令行
 def routing() -> Page:
     c = container()
     with c.uow() as uow:
-        versions = learning.list_versions(uow.session)
+        versions = learning.versions_view(uow.session)
         matters = admin.list_matters(uow.session)
     return render_page(
         "admin_routing.html",
-        versions=versions,
-        active=next((v for v in versions if v["status"] == "active"), None),
+        versions=versions["items"],
+        active=versions["active"],
         matters=matters,
         routing=c.settings.routing,
         task_labels=TASK_LABELS,

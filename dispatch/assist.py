@@ -49,6 +49,28 @@ def _draft(cmd: c.SuggestRequest | c.CreateTicket) -> Draft:
     )
 
 
+def _consider(
+    uow: UnitOfWork,
+    ctx: DispatchContext,
+    assistant: Assistant,
+    cmd: c.SuggestRequest | c.CreateTicket,
+    exclude_id: int | None = None,
+) -> tuple[Suggestion, list[Duplicate], AutoDecision]:
+    """Ask the router, look for duplicates at the place it found, decide on auto-dispatch."""
+    suggestion = assistant.router.suggest(_draft(cmd))
+    with uow:
+        found = find_duplicates(
+            uow.session,
+            Document.of(cmd.title, cmd.content),
+            suggestion.locality,
+            cmd.caller_phone,
+            ctx.utcnow(),
+            assistant.duplicates,
+            exclude_id=exclude_id,
+        )
+    return suggestion, found, assistant.router.decide(suggestion, duplicates=len(found))
+
+
 def suggest(
     uow: UnitOfWork,
     ctx: DispatchContext,
@@ -66,19 +88,7 @@ def suggest(
             {"content": "请输入诉求内容（至少一个汉字、字母或数字）"},
             "诉求内容为空，无法给出派单建议",
         )
-    draft = _draft(cmd)
-    suggestion = assistant.router.suggest(draft)
-    with uow:
-        found = find_duplicates(
-            uow.session,
-            Document.of(cmd.title, cmd.content),
-            suggestion.locality,
-            cmd.caller_phone,
-            ctx.utcnow(),
-            assistant.duplicates,
-            exclude_id=cmd.exclude_ticket_id,
-        )
-    decision = assistant.router.decide(suggestion, duplicates=len(found))
+    suggestion, found, decision = _consider(uow, ctx, assistant, cmd, cmd.exclude_ticket_id)
     return suggestion_view(assistant.router, ctx, suggestion, found, decision) | {
         "truncated": len(cmd.content) > 2_000
     }
@@ -95,17 +105,7 @@ def plan_auto_dispatch(
     Returns the command with the locality filled in when the operator gave none, the
     dispatch to make (or None: the operator picks) and the decision to show.
     """
-    suggestion = assistant.router.suggest(_draft(cmd))
-    with uow:
-        found = find_duplicates(
-            uow.session,
-            Document.of(cmd.title, cmd.content),
-            suggestion.locality,
-            cmd.caller_phone,
-            ctx.utcnow(),
-            assistant.duplicates,
-        )
-    decision = assistant.router.decide(suggestion, duplicates=len(found))
+    suggestion, _, decision = _consider(uow, ctx, assistant, cmd)
     loc = suggestion.locality
     if loc.found and not (cmd.district_id or cmd.street_id or cmd.community_id):
         cmd = cmd.model_copy(

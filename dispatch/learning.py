@@ -196,6 +196,12 @@ def load_bundle(session: Session, version: int) -> RoutingBundle:
     return bundle
 
 
+def versions_view(session: Session, limit: int = 20) -> dict[str, Any]:
+    """The versions, newest first, and the live one (None while routing from the catalogue)."""
+    items = list_versions(session, limit)
+    return {"active": next((v for v in items if v["status"] == "active"), None), "items": items}
+
+
 def list_versions(session: Session, limit: int = 20) -> list[dict[str, Any]]:
     rows = session.scalars(sa.select(RoutingModel).order_by(RoutingModel.id.desc()).limit(limit))
     return [

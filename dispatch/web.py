@@ -62,9 +62,7 @@ def routing_models() -> Response:
     """The routing model versions, newest first, with their scores on the held-back slice."""
     c = container()
     with c.uow() as uow:
-        versions = learning.list_versions(uow.session)
-    active = next((v for v in versions if v["status"] == "active"), None)
-    return jsonify({"active": active, "items": versions})
+        return jsonify(learning.versions_view(uow.session))
 
 
 @bp.post("/routing/models")

@@ -360,3 +360,18 @@ def real_redis(container: Container) -> Iterator[Any]:
     conn.flushdb()
     conn.close()
     container._redis = None
+
+
+def history(api: Api, world: World, n: int) -> None:
+    """Tickets the units kept: housing to 住建, power cuts to 供电, lamps to 城管."""
+    texts = {
+        "zjj": [("电梯故障", "电梯停运物业不修"), ("物业费纠纷", "物业公司乱收物业费")],
+        "gdgs": [("小区停电", "整栋楼停电没有通知"), ("电压不稳", "家里电压忽高忽低")],
+        "cgj": [("路灯不亮", "路灯坏了晚上很黑"), ("井盖缺失", "路中间井盖丢了")],
+    }
+    for i in range(n):
+        unit = list(texts)[i % 3]
+        title, content = texts[unit][i % 2]
+        ticket = api.create(title=f"{title}{i}", content=content, category=None)
+        api.act(ticket["id"], "dispatch", {"lead_unit_id": world.units[unit]})
+        api.act(ticket["id"], "sign", as_=unit)

@@ -13,6 +13,7 @@ from tests.conftest import HOUSING
 from tests.conftest import VENDOR
 from tests.conftest import Api
 from tests.conftest import World
+from tests.conftest import history
 from tests.e2e.conftest import shot
 
 Open = Callable[[str], Any]
@@ -122,8 +123,7 @@ def test_admin_sees_the_model_versions_and_queues_a_retraining(
     api: Api,
     real_redis: Any,
 ) -> None:
-    for unit in ("zjj", "gdgs", "cgj") * 4:
-        api.signed(unit)
+    history(api, catalogue, 60)
     retrain(container.uow(), trigger="manual")
     page = signed_in("admin")
     page.goto(f"{live_server}/admin/routing")

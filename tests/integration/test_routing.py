@@ -21,6 +21,7 @@ from tests.conftest import VENDOR
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
+from tests.conftest import history
 
 
 def suggest(api: Api, as_: str = "operator", **body: Any) -> Any:
@@ -253,21 +254,6 @@ def test_merging_into_a_missing_ticket_writes_nothing(
 # ---------------------------------------------------------------- learning
 
 
-def _history(api: Api, world: World, n: int) -> None:
-    """Tickets the units kept: housing to 住建, power cuts to 供电, lamps to 城管."""
-    texts = {
-        "zjj": [("电梯故障", "电梯停运物业不修"), ("物业费纠纷", "物业公司乱收物业费")],
-        "gdgs": [("小区停电", "整栋楼停电没有通知"), ("电压不稳", "家里电压忽高忽低")],
-        "cgj": [("路灯不亮", "路灯坏了晚上很黑"), ("井盖缺失", "路中间井盖丢了")],
-    }
-    for i in range(n):
-        unit = list(texts)[i % 3]
-        title, content = texts[unit][i % 2]
-        ticket = api.create(title=f"{title}{i}", content=content, category=None)
-        api.act(ticket["id"], "dispatch", {"lead_unit_id": world.units[unit]})
-        api.act(ticket["id"], "sign", as_=unit)
-
-
 def test_confirmed_dispatches_and_corrections_become_examples(
     api: Api, catalogue: World, container: Container
 ) -> None:
@@ -289,7 +275,7 @@ def test_confirmed_dispatches_and_corrections_become_examples(
 def test_retraining_keeps_a_model_only_if_it_is_not_worse(
     api: Api, catalogue: World, container: Container
 ) -> None:
-    _history(api, catalogue, 60)
+    history(api, catalogue, 60)
     first = retrain(container.uow(), trigger="manual", user_id=catalogue.users["admin"])
     assert first.status == "active" and first.n_holdout == 6
     assert first.scores["candidate"]["target"]["n"] == 6
@@ -327,7 +313,7 @@ def test_retraining_keeps_a_model_only_if_it_is_not_worse(
 def test_admins_see_the_versions_and_their_scores(
     api: Api, catalogue: World, container: Container
 ) -> None:
-    _history(api, catalogue, 30)
+    history(api, catalogue, 30)
     retrain(container.uow(), trigger="cli")
     resp = api.get("/api/routing/models", as_="admin")
     assert resp.status_code == 200
@@ -383,7 +369,7 @@ def test_retraining_is_queued_once_and_run_by_a_worker(
     from rq import Queue
     from rq import SimpleWorker
 
-    _history(api, catalogue, 30)
+    history(api, catalogue, 30)
     first = api.post("/api/routing/models", as_="admin")
     assert first.status_code == 202 and first.get_json()["queued"] is True
     second = api.post("/api/routing/models", as_="admin")

@@ -1,6 +1,7 @@
 """Routing's parts on hand-made text: tokens, locality, similarity and the classifier."""
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,19 @@ from dispatch.text import Document
 from dispatch.text import Tokenizer
 from dispatch.text import has_words
 from dispatch.text import normalise
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_tokenizer() -> Iterator[None]:
+    """The process's jieba dictionary grows with every catalogue loaded (other test modules
+    add theirs); these tests cut text with the built-in words only."""
+    import dispatch.text
+
+    saved = dispatch.text._shared
+    dispatch.text._shared = None
+    yield
+    dispatch.text._shared = saved
+
 
 # ---------------------------------------------------------------- text
 
