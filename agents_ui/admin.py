@@ -370,23 +370,63 @@ STATUS_LABELS = {"active": "启用中", "retired": "已被替换", "rejected": "
 TRIGGER_LABELS = {"schedule": "定时", "manual": "管理员", "cli": "命令行", "demo": "演示数据"}
 
 
-@bp.get("/routing")
-@page(Role.ADMIN)
-def routing() -> Page:
+def _routing_page(
+    form: Mapping[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    alert: str | None = None,
+    status: int = 200,
+) -> Page:
     c = container()
     with c.uow() as uow:
         versions = learning.versions_view(uow.session)
         matters = admin.list_matters(uow.session)
-    return render_page(
+    departments = [
+        u for u in admin.list_units(c.uow()) if u.active and u.kind in admin.MATTER_TARGET_KINDS
+    ]
+    html = render_page(
         "admin_routing.html",
         versions=versions["items"],
         active=versions["active"],
         matters=matters,
+        departments=departments,
+        form=form or {},
+        errors=errors or {},
+        alert=alert,
         routing=c.settings.routing,
         task_labels=TASK_LABELS,
         status_labels=STATUS_LABELS,
         trigger_labels=TRIGGER_LABELS,
     )
+    return (html, status) if status != 200 else html
+
+
+@bp.get("/routing")
+@page(Role.ADMIN)
+def routing() -> Page:
+    return _routing_page()
+
+
+@bp.post("/routing/matters")
+@page(Role.ADMIN)
+def save_matter() -> Page:
+    f = request.form
+    form = {k: f.get(k, "") for k in ("path", "unit_id", "keywords")} | {
+        "local": "1" if f.get("local") == "1" else ""
+    }
+    new = admin.MatterInput(form["path"], form["unit_id"], bool(form["local"]), form["keywords"])
+    try:
+        outcome = admin.save_matter(container().uow(), _actor_id(), new, ip=request.remote_addr)
+    except ValidationError as exc:
+        return _routing_page(form, exc.field_errors, _refused(exc), 422)
+    container().assistant.router.invalidate()
+    flash(
+        {
+            "added": "已添加事项，派单建议即刻按新目录给出（模型下次训练时学习它）",
+            "changed": "已修改事项",
+            "unchanged": "事项未变",
+        }[outcome]
+    )
+    return redirect(url_for("admin.routing") + "#matters-title")
 
 
 @bp.post("/routing/train")

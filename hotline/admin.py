@@ -592,17 +592,96 @@ class MatterRow:
     path: str
     unit_name: str | None
     local: bool
+    unit_id: int | None = None
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatterInput:
+    """A matter of the 事项目录 as typed into the form (raw form values)."""
+
+    path: str
+    unit_id: str
+    local: bool
+    keywords: str = ""
+
+
+MAX_MATTER_PATH = 200
+MATTER_TARGET_KINDS = (UnitKind.DEPARTMENT, UnitKind.UTILITY)
+
+
+def save_matter(uow: UnitOfWork, actor_id: int, new: MatterInput, *, ip: str | None = None) -> str:
+    """Add a matter to the catalogue, or change the one with the same path; return "added",
+    "changed" or "unchanged".
+
+    :raises ValidationError: an empty or malformed path, a local matter with a unit, a city
+        matter without one, a unit that is not an active department or utility, bad keywords.
+    """
+    levels = [level.strip() for level in new.path.replace("／", "/").split("/")]
+    path = "/".join(levels)
+    keywords = parse_keywords(new.keywords)
+    errors: dict[str, str] = {}
+    if not new.path.strip():
+        errors["path"] = "请填写事项分类，如 城市管理/市容秩序/占道经营"
+    elif any(not level for level in levels) or len(levels) < 2:
+        errors["path"] = "事项分类至少两级，用 / 分隔，每级不能为空"
+    elif len(path) > MAX_MATTER_PATH:
+        errors["path"] = f"事项分类不能超过{MAX_MATTER_PATH}个字符"
+    if len(keywords) > MAX_KEYWORDS or any(len(k) > MAX_KEYWORD for k in keywords):
+        errors["keywords"] = f"关键词最多{MAX_KEYWORDS}个，每个不超过{MAX_KEYWORD}个字符"
+    with uow:
+        s = uow.session
+        unit_id: int | None = None
+        if new.local:
+            if new.unit_id:
+                errors["unit_id"] = "属地办理的事项不指定主管部门（派往诉求发生地的街道）"
+        elif not _ID.fullmatch(new.unit_id or ""):
+            errors["unit_id"] = "请选择主管部门，或勾选属地办理"
+        else:
+            unit = s.get(Unit, int(new.unit_id))
+            if unit is None or not unit.active or unit.kind not in MATTER_TARGET_KINDS:
+                errors["unit_id"] = "主管部门应为启用中的委办局或公共事业单位"
+            else:
+                unit_id = unit.id
+        if errors:
+            raise ValidationError(errors, "事项信息有误")
+        matter = s.scalar(sa.select(Matter).where(Matter.path == path))
+        after = {"unit_id": unit_id, "local": new.local, "keywords": keywords, "active": True}
+        if matter is None:
+            matter = Matter(path=path, **after)
+            s.add(matter)
+            outcome = "added"
+        else:
+            changed = {k: v for k, v in after.items() if getattr(matter, k) != v}
+            if not changed:
+                return "unchanged"
+            for key, value in changed.items():
+                setattr(matter, key, value)
+            outcome = "changed"
+        record_audit(
+            s,
+            actor_id,
+            "admin_save_matter",
+            None,
+            {"path": path, "unit_id": unit_id, "local": new.local, "outcome": outcome},
+            ip=ip,
+        )
+        uow.commit()
+        return outcome
 
 
 def list_matters(session: Session) -> list[MatterRow]:
     """The matter catalogue (事项目录): who handles each category, or that it is local."""
     rows = session.execute(
-        sa.select(Matter.path, Unit.name, Matter.local)
+        sa.select(Matter.path, Unit.name, Matter.local, Matter.unit_id, Matter.keywords)
         .outerjoin(Unit, Unit.id == Matter.unit_id)
         .where(Matter.active)
         .order_by(Matter.path)
     )
-    return [MatterRow(path, name, local) for path, name, local in rows]
+    return [
+        MatterRow(path, name, local, unit_id, tuple(keywords or ()))
+        for path, name, local, unit_id, keywords in rows
+    ]
 
 
 def audit_retrain(

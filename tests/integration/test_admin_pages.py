@@ -16,13 +16,15 @@ from hotline.models import AuditEntry
 from hotline.models import User
 from tests.conftest import World
 
-ADMIN_GETS = ["/admin/", "/admin/units", "/admin/settings"]
+ADMIN_GETS = ["/admin/", "/admin/units", "/admin/settings", "/admin/routing"]
 ADMIN_POSTS = [
     "/admin/users",
     "/admin/users/{user}/active",
     "/admin/users/{user}/password",
     "/admin/units",
     "/admin/units/{unit}",
+    "/admin/routing/matters",
+    "/admin/routing/train",
 ]
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from dispatch.learning import history_examples
 from dispatch.learning import is_held_back
 from dispatch.learning import retrain
+from dispatch.models import Matter
 from dispatch.models import RoutingModel
 from dispatch.models import Ticket
 from dispatch.routing import LOCAL
@@ -17,6 +18,7 @@ from dispatch.routing import Example
 from dispatch.routing import load_catalogue
 from hotline.bootstrap import Container
 from tests.conftest import HOUSING
+from tests.conftest import MATTERS
 from tests.conftest import VENDOR
 from tests.conftest import Api
 from tests.conftest import Clock
@@ -399,3 +401,106 @@ def test_the_schedule_retrains_on_the_configured_cron(container: Container) -> N
     [job] = cron.get_jobs()
     assert job.func is retrain_routing and job.cron == "30 2 * * *"
     assert job.queue_name == "dispatch"
+
+
+# ---------------------------------------------------------------- catalogue upkeep
+
+
+def _admin_form(client: Any, world: World) -> str:
+    resp = client.post("/api/auth/login", json={"username": "admin", "password": world.password})
+    assert resp.status_code == 200
+    with client.session_transaction() as s:
+        return str(s["csrf"])
+
+
+def test_admin_adds_a_local_matter_and_routing_follows_at_once(
+    client: Any, api: Api, catalogue: World, container: Container
+) -> None:
+    noise = {
+        "title": "广场舞音响太吵",
+        "content": "每晚广场舞噪音扰民到十点",
+        "address": "滨江路1号",
+    }
+    before = suggest(api, **noise).get_json()["categories"]
+    assert all(c["path"] != "环境保护/噪声污染/广场舞噪声" for c in before)
+    csrf = _admin_form(client, catalogue)
+    resp = client.post(
+        "/admin/routing/matters",
+        data={
+            "csrf": csrf,
+            "path": "环境保护／噪声污染/广场舞噪声",
+            "local": "1",
+            "keywords": "广场舞 音响，噪音扰民",
+        },
+    )
+    assert resp.status_code == 302
+    after = suggest(api, **noise).get_json()
+    assert after["categories"][0] == {
+        "path": "环境保护/噪声污染/广场舞噪声",
+        "confidence": after["categories"][0]["confidence"],
+        "local": True,
+    }
+    assert after["units"][0]["unit_id"] == catalogue.units["dh-hb"]
+    page = client.get("/admin/routing").get_data(as_text=True)
+    assert "环境保护/噪声污染/广场舞噪声" in page and "广场舞、音响、噪音扰民" in page
+    with container.uow() as uow:
+        actions = uow.session.execute(
+            sa.text("SELECT details FROM audit_log WHERE action = 'admin_save_matter'")
+        ).all()
+    assert len(actions) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"path": "", "unit_id": "zjj"}, "path", "请填写事项分类"),
+        ({"path": "城市管理//占道", "unit_id": "zjj"}, "path", "至少两级"),
+        ({"path": "单级事项", "unit_id": "zjj"}, "path", "至少两级"),
+        ({"path": "城市管理/摆摊", "unit_id": ""}, "unit_id", "请选择主管部门"),
+        ({"path": "城市管理/摆摊", "unit_id": "dh-hb"}, "unit_id", "委办局或公共事业单位"),
+        ({"path": "城市管理/摆摊", "unit_id": "zjj", "local": "1"}, "unit_id", "不指定主管部门"),
+    ],
+)
+def test_a_bad_matter_is_refused_with_the_reason_and_nothing_saved(
+    client: Any,
+    catalogue: World,
+    container: Container,
+    data: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    csrf = _admin_form(client, catalogue)
+    form = dict(data)
+    if form.get("unit_id"):
+        form["unit_id"] = str(catalogue.units[form["unit_id"]])
+    resp = client.post("/admin/routing/matters", data={"csrf": csrf, **form})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert f'id="matter-{field}-error"' in html and message in html
+    with container.uow() as uow:
+        count = uow.session.scalar(sa.select(sa.func.count()).select_from(Matter))
+    assert count == len(MATTERS)
+
+
+def test_places_an_admin_adds_to_a_street_are_found_in_addresses(
+    client: Any, api: Api, catalogue: World
+) -> None:
+    assert suggest(api, address="青年路8号", **VENDOR).get_json()["locality"]["street"] is None
+    csrf = _admin_form(client, catalogue)
+    street = catalogue.units["xs-cp"]
+    resp = client.post(
+        f"/admin/units/{street}",
+        data={
+            "csrf": csrf,
+            "name": "翠屏街道",
+            "responsibility": "属地事务",
+            "keywords": "占道经营",
+            "phone": "",
+            "places": "松林路 青年路，翠屏花园",
+            "active": "1",
+        },
+    )
+    assert resp.status_code == 302
+    found = suggest(api, address="青年路8号", **VENDOR).get_json()
+    assert found["locality"]["street"]["id"] == street
+    assert found["units"][0]["unit_id"] == street
