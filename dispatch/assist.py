@@ -1,6 +1,7 @@
 """Routing use cases for the front desk: suggestions for a draft, and auto-dispatch on create."""
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from dispatch.services import DispatchContext
 from dispatch.text import Document
 from dispatch.text import has_words
 from hotline.db import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,13 @@ def plan_auto_dispatch(
     Returns the command with the locality filled in when the operator gave none, the
     dispatch to make (or None: the operator picks) and the decision to show.
     """
-    suggestion, _, decision = _consider(uow, ctx, assistant, cmd)
+    try:
+        suggestion, _, decision = _consider(uow, ctx, assistant, cmd)
+    except Exception:  # noqa: BLE001 - routing is advice: the ticket is accepted regardless
+        log.exception("routing failed; the ticket is accepted without auto-dispatch")
+        why = "派单建议暂不可用，工单已受理，请人工派单"
+        failed = AutoDecision(False, None, 0.0, assistant.router.threshold, why)
+        return cmd, None, decision_view(failed) | {"model_version": None}
     loc = suggestion.locality
     if loc.found and not (cmd.district_id or cmd.street_id or cmd.community_id):
         cmd = cmd.model_copy(

@@ -10,6 +10,7 @@ turns `LOCAL` into a street.
 """
 
 import logging
+import pickle
 import re
 import threading
 import time
@@ -428,11 +429,17 @@ class Router:
             if active is not None and (bundle is None or bundle.version != active):
                 from dispatch.learning import load_bundle
 
-                bundle = load_bundle(session, active)
+                try:
+                    bundle = load_bundle(session, active)
+                except (LookupError, ValueError, pickle.UnpicklingError, AttributeError):
+                    # A version that cannot be read must not stop the front desk: keep what
+                    # this process has, or route from the catalogue, and say so loudly.
+                    log.exception("routing model v%s cannot be loaded; not using it", active)
+                    active = None if bundle is None else bundle.version
         if catalogue != self._catalogue:
             self._catalogue = catalogue
             self._gazetteer = catalogue.gazetteer()
-        if active is None:
+        if active is None or bundle is None:
             bundle = self._cold_bundle(catalogue)
         self._bundle = bundle
 

@@ -504,3 +504,34 @@ def test_places_an_admin_adds_to_a_street_are_found_in_addresses(
     found = suggest(api, address="青年路8号", **VENDOR).get_json()
     assert found["locality"]["street"]["id"] == street
     assert found["units"][0]["unit_id"] == street
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_a_corrupt_live_model_falls_back_to_the_catalogue(
+    api: Api, catalogue: World, container: Container
+) -> None:
+    result = retrain(container.uow(), trigger="cli")
+    with container.engine.begin() as conn:
+        conn.execute(
+            sa.update(RoutingModel).where(RoutingModel.id == result.version).values(sha256="0" * 64)
+        )
+    container.assistant.router.invalidate()
+    data = suggest(api, **HOUSING).get_json()
+    assert data["model_version"] is None  # routing from the catalogue alone
+    assert data["units"][0]["unit_id"] == catalogue.units["zjj"]
+
+
+def test_a_routing_failure_never_loses_the_ticket(
+    api: Api, catalogue: World, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(container.assistant.router, "suggest", broken)
+    ticket = api.create(auto_dispatch=True, **HOUSING)
+    assert ticket["status"] == "accepted"
+    assert ticket["routing"]["dispatch"] is False and "暂不可用" in ticket["routing"]["reason"]
+    resp = suggest(api, **HOUSING)
+    assert resp.status_code == 500 and resp.get_json()["error"] == "internal_error"
