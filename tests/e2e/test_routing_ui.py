@@ -140,3 +140,26 @@ def test_admin_sees_the_model_versions_and_queues_a_retraining(
     assert real_redis.llen("rq:queue:dispatch") == 1  # queued once, for the worker
     with container.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(RoutingModel)) == 1
+
+
+def test_admin_marks_a_matter_local_and_the_console_follows(
+    signed_in: Open, live_server: str, catalogue: World
+) -> None:
+    admin = signed_in("admin")
+    admin.goto(f"{live_server}/admin/routing")
+    admin.get_by_label("事项分类（各级用 / 分隔）").fill("城市管理/市政设施")
+    admin.get_by_role("button", name="保存事项").click()
+    assert "请选择主管部门" in admin.locator("#matter-unit_id-error").inner_text()
+    admin.get_by_label("属地办理（不选主管部门）").check()
+    admin.get_by_label("事项分类（各级用 / 分隔）").fill("环境保护/噪声污染/广场舞噪声")
+    admin.get_by_label("关键词（用空格或逗号分隔）").fill("广场舞 音响")
+    admin.get_by_role("button", name="保存事项").click()
+    assert "已添加事项" in admin.get_by_role("status").first.inner_text()
+    assert "环境保护/噪声污染/广场舞噪声" in (admin.locator("#matters").text_content() or "")
+
+    page = signed_in("operator")
+    _type_draft(page, "广场舞音响太吵", "每晚广场舞音响噪音扰民", address="滨江路1号")
+    page.locator("#suggested-category").get_by_text(
+        "环境保护/噪声污染/广场舞噪声（属地）"
+    ).wait_for()
+    assert "湖滨街道" in page.locator("#suggested-units li").first.inner_text()
