@@ -1,0 +1,414 @@
+"""The ACD (automatic call distribution): seats, agent states, the queue, routing decisions.
+
+All state lives in Redis so that every web process (and Kamailio asking any of them) sees the
+same hall. Each operation is one Lua script, so a seat is never given two calls and a call
+never two seats, whichever process asks. Every change is appended to the stream `<prefix>events`,
+from which call records and call KPIs are computed.
+
+Routing is first-come, first-served with reservation: whenever anyone asks, the waiting calls
+are matched oldest first to the best free seat for each (the seat must have the call's skill
+and must not have missed it already; lower penalty first, then longest idle). A call that asks
+again finds the seat reserved for it. A call waiting longer than `max_wait_seconds` overflows
+(busy, and a missed-call record for call-back). A seat that does not answer goes back to the
+pool, or to not-ready after `max_misses` misses in a row, and the call is matched again.
+
+Kamailio asks through the web app (`/acd/...`, next step); seats report through it too.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+
+class AgentState(StrEnum):
+    OFFLINE = "offline"
+    READY = "ready"  # 就绪: free, in the pool
+    NOT_READY = "not_ready"  # 示忙: with a reason
+    RINGING = "ringing"
+    TALKING = "talking"
+    WRAP_UP = "wrap_up"  # 话后整理: back to ready after wrap_up_seconds, or by hand
+
+
+class NotReadyReason(StrEnum):
+    BREAK = "break"  # 小休
+    MEAL = "meal"  # 就餐
+    TRAINING = "training"  # 培训
+    AFTER_CALL_WORK = "after_call_work"  # 话后处理
+    MISSED = "missed"  # set by the ACD after missed calls
+    SUPERVISOR = "supervisor"  # forced by a supervisor
+
+
+class CallState(StrEnum):
+    QUEUED = "queued"
+    RINGING = "ringing"
+    TALKING = "talking"
+    ENDED = "ended"
+    ABANDONED = "abandoned"  # the caller hung up before an answer
+    OVERFLOW = "overflow"  # waited too long: busy, call-back task
+
+
+@dataclass(frozen=True, slots=True)
+class AcdConfig:
+    max_wait_seconds: float = 60.0
+    max_misses: int = 2
+    wrap_up_seconds: float = 15.0
+    retry_ms: int = 1000  # how soon a waiting call should ask again
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with a call now: ring `seat`, wait and ask again, or give up (overflow)."""
+
+    action: str  # "ring", "wait", "overflow", "gone"
+    call_id: str
+    seat: str | None = None
+    agent: str | None = None
+    retry_ms: int | None = None
+
+
+class AcdError(Exception):
+    """An operation the hall's state does not allow (unknown seat, wrong state)."""
+
+
+# Shared Lua: move wrap-up seats whose time is over back to the pool, then match waiting
+# calls oldest first to the best free seat each.
+_MATCH = """
+local function seat_key(seat) return P .. 'seat:' .. seat end
+local function call_key(id) return P .. 'call:' .. id end
+local function emit(kind, fields)
+  local args = {P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', kind, 'at', NOW}
+  for k, v in pairs(fields) do table.insert(args, k); table.insert(args, tostring(v)) end
+  redis.call('XADD', unpack(args))
+end
+local function has_skill(seat, skill)
+  if not skill or skill == '' then return true end
+  local skills = redis.call('HGET', seat_key(seat), 'skills') or ''
+  for s in string.gmatch(skills, '[^,]+') do if s == skill then return true end end
+  return false
+end
+local function tried(call, seat)
+  local list = redis.call('HGET', call_key(call), 'tried') or ''
+  for s in string.gmatch(list, '[^,]+') do if s == seat then return true end end
+  return false
+end
+local function wake_wrapped()
+  local done = redis.call('ZRANGEBYSCORE', P .. 'wrapup', '-inf', NOW)
+  for _, seat in ipairs(done) do
+    redis.call('ZREM', P .. 'wrapup', seat)
+    redis.call('HSET', seat_key(seat), 'state', 'ready', 'since', NOW)
+    redis.call('ZADD', P .. 'idle', NOW, seat)
+    emit('agent_state', {seat = seat, state = 'ready', reason = 'wrap_up_over'})
+  end
+end
+local function match()
+  wake_wrapped()
+  local calls = redis.call('ZRANGE', P .. 'queue', 0, -1)
+  for _, call in ipairs(calls) do
+    local idle = redis.call('ZRANGE', P .. 'idle', 0, -1, 'WITHSCORES')
+    if #idle == 0 then return end
+    local skill = redis.call('HGET', call_key(call), 'skill')
+    local best, best_penalty, best_idle = nil, nil, nil
+    for i = 1, #idle, 2 do
+      local seat, since = idle[i], tonumber(idle[i + 1])
+      if has_skill(seat, skill) and not tried(call, seat) then
+        local penalty = tonumber(redis.call('HGET', seat_key(seat), 'penalty') or '0')
+        if best == nil or penalty < best_penalty
+           or (penalty == best_penalty and since < best_idle) then
+          best, best_penalty, best_idle = seat, penalty, since
+        end
+      end
+    end
+    if best ~= nil then
+      local agent = redis.call('HGET', seat_key(best), 'agent')
+      redis.call('ZREM', P .. 'idle', best)
+      redis.call('ZREM', P .. 'queue', call)
+      redis.call('HSET', seat_key(best), 'state', 'ringing', 'since', NOW, 'call', call)
+      redis.call('HSET', call_key(call), 'state', 'ringing', 'seat', best, 'agent', agent,
+                 'rang_at', NOW)
+      emit('route', {call = call, seat = best, agent = agent})
+      emit('agent_state', {seat = best, state = 'ringing', call = call})
+    end
+  end
+end
+"""
+
+# KEYS: none (prefix in ARGV[1]). ARGV: prefix, now, call, caller, skill, max_wait, retry_ms
+_ROUTE = (
+    """
+local P, NOW = ARGV[1], tonumber(ARGV[2])
+"""
+    + _MATCH
+    + """
+local call, caller, skill = ARGV[3], ARGV[4], ARGV[5]
+local max_wait, retry = tonumber(ARGV[6]), ARGV[7]
+local key = call_key(call)
+local state = redis.call('HGET', key, 'state')
+if not state then
+  redis.call('HSET', key, 'state', 'queued', 'caller', caller, 'skill', skill, 'arrived', NOW,
+             'tried', '')
+  redis.call('EXPIRE', key, 86400)
+  redis.call('ZADD', P .. 'queue', NOW, call)
+  emit('offered', {call = call, caller = caller, skill = skill})
+  state = 'queued'
+end
+if state == 'queued' then
+  local arrived = tonumber(redis.call('HGET', key, 'arrived'))
+  if NOW - arrived >= max_wait then
+    redis.call('ZREM', P .. 'queue', call)
+    redis.call('HSET', key, 'state', 'overflow', 'ended_at', NOW)
+    local who = redis.call('HGET', key, 'caller')
+    emit('overflow', {call = call, caller = who, waited = NOW - arrived})
+    return {'overflow', call, '', '', ''}
+  end
+  match()
+  state = redis.call('HGET', key, 'state')
+end
+if state == 'ringing' or state == 'talking' then
+  local h = redis.call('HMGET', key, 'seat', 'agent')
+  return {'ring', call, h[1], h[2], ''}
+end
+if state == 'queued' then return {'wait', call, '', '', retry} end
+return {'gone', call, '', '', ''}
+"""
+)
+
+# ARGV: prefix, now, call, seat, max_misses, retry_ms
+_NO_ANSWER = (
+    """
+local P, NOW = ARGV[1], tonumber(ARGV[2])
+"""
+    + _MATCH
+    + """
+local call, seat, max_misses, retry = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local key = call_key(call)
+if redis.call('HGET', key, 'state') ~= 'ringing' or redis.call('HGET', key, 'seat') ~= seat then
+  return {'error', 'call is not ringing at this seat'}
+end
+local misses = redis.call('HINCRBY', seat_key(seat), 'misses', 1)
+redis.call('HDEL', seat_key(seat), 'call')
+emit('no_answer', {call = call, seat = seat, misses = misses})
+if misses >= max_misses then
+  redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'missed', 'since', NOW)
+  emit('agent_state', {seat = seat, state = 'not_ready', reason = 'missed'})
+else
+  redis.call('HSET', seat_key(seat), 'state', 'ready', 'since', NOW)
+  redis.call('ZADD', P .. 'idle', NOW, seat)
+  emit('agent_state', {seat = seat, state = 'ready', reason = 'no_answer'})
+end
+local list = redis.call('HGET', key, 'tried') or ''
+redis.call('HSET', key, 'state', 'queued', 'tried', list .. seat .. ',', 'seat', '', 'agent', '')
+redis.call('ZADD', P .. 'queue', tonumber(redis.call('HGET', key, 'arrived')), call)
+match()
+local h = redis.call('HMGET', key, 'state', 'seat', 'agent')
+if h[1] == 'ringing' then return {'ring', call, h[2], h[3], ''} end
+return {'wait', call, '', '', retry}
+"""
+)
+
+# ARGV: prefix, now, call, seat
+_ANSWERED = """
+local P, NOW, call, seat = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local key = P .. 'call:' .. call
+if redis.call('HGET', key, 'state') ~= 'ringing' or redis.call('HGET', key, 'seat') ~= seat then
+  return 'call is not ringing at this seat'
+end
+redis.call('HSET', key, 'state', 'talking', 'answered_at', NOW)
+redis.call('HSET', P .. 'seat:' .. seat, 'state', 'talking', 'since', NOW, 'misses', 0)
+redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'answered', 'at', NOW,
+           'call', call, 'seat', seat)
+return 'ok'
+"""
+
+# ARGV: prefix, now, call, wrap_up_seconds
+_ENDED = """
+local P, NOW, call, wrap = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local key = P .. 'call:' .. call
+local state = redis.call('HGET', key, 'state')
+if not state then return 'unknown call' end
+local seat = redis.call('HGET', key, 'seat')
+local final = 'ended'
+if state == 'queued' then
+  redis.call('ZREM', P .. 'queue', call)
+  final = 'abandoned'
+elseif state == 'ringing' then
+  final = 'abandoned'
+  redis.call('HSET', P .. 'seat:' .. seat, 'state', 'ready', 'since', NOW)
+  redis.call('HDEL', P .. 'seat:' .. seat, 'call')
+  redis.call('ZADD', P .. 'idle', NOW, seat)
+elseif state == 'talking' then
+  local skey = P .. 'seat:' .. seat
+  redis.call('HDEL', skey, 'call')
+  if redis.call('HGET', skey, 'pending') == 'not_ready' then
+    -- a supervisor set this seat not ready during the call
+    redis.call('HDEL', skey, 'pending')
+    redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
+  else
+    redis.call('HSET', skey, 'state', 'wrap_up', 'since', NOW)
+    redis.call('ZADD', P .. 'wrapup', NOW + wrap, seat)
+  end
+else
+  return 'already ' .. state
+end
+redis.call('HSET', key, 'state', final, 'ended_at', NOW)
+redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', final, 'at', NOW,
+           'call', call, 'seat', seat or '')
+return 'ok'
+"""
+
+# ARGV: prefix, now, seat, state, reason
+_SET_STATE = """
+local P, NOW, seat, want, reason = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local key = P .. 'seat:' .. seat
+local state = redis.call('HGET', key, 'state')
+if not state or state == 'offline' then return 'seat is not logged in' end
+if state == 'ringing' or state == 'talking' then
+  if want ~= 'not_ready' or reason ~= 'supervisor' then return 'seat is busy with a call' end
+  -- a supervisor's not-ready takes effect when the call ends: remember it
+  redis.call('HSET', key, 'pending', 'not_ready')
+  return 'pending'
+end
+redis.call('ZREM', P .. 'idle', seat)
+redis.call('ZREM', P .. 'wrapup', seat)
+if want == 'ready' then
+  redis.call('HSET', key, 'state', 'ready', 'since', NOW, 'reason', '', 'misses', 0)
+  redis.call('ZADD', P .. 'idle', NOW, seat)
+elseif want == 'offline' then
+  redis.call('HSET', key, 'state', 'offline', 'since', NOW, 'reason', '')
+else
+  redis.call('HSET', key, 'state', want, 'since', NOW, 'reason', reason)
+end
+redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'agent_state', 'at', NOW,
+           'seat', seat, 'state', want, 'reason', reason)
+return 'ok'
+"""
+
+
+class Acd:
+    """The hall's state in Redis and the operations on it (one Lua script each)."""
+
+    def __init__(
+        self,
+        conn: "redis.Redis",
+        config: AcdConfig | None = None,
+        *,
+        prefix: str = "acd:",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.r = conn
+        self.config = config or AcdConfig()
+        self.prefix = prefix
+        self.clock = clock
+        self._route = conn.register_script(_ROUTE)
+        self._no_answer = conn.register_script(_NO_ANSWER)
+        self._answered = conn.register_script(_ANSWERED)
+        self._ended = conn.register_script(_ENDED)
+        self._set_state = conn.register_script(_SET_STATE)
+
+    # ------------------------------------------------------------------ agents
+
+    def login(self, seat: str, agent: str, skills: tuple[str, ...] = (), penalty: int = 0) -> None:
+        """An agent logs in to a seat; not ready until they say ready."""
+        key = f"{self.prefix}seat:{seat}"
+        now = self.clock()
+        self.r.hset(
+            key,
+            mapping={
+                "agent": agent,
+                "state": AgentState.NOT_READY.value,
+                "reason": "",
+                "since": now,
+                "skills": ",".join(skills),
+                "penalty": penalty,
+                "misses": 0,
+            },
+        )
+        self.r.sadd(f"{self.prefix}seats", seat)
+        self._event("login", seat=seat, agent=agent)
+
+    def ready(self, seat: str) -> None:
+        self._change(seat, AgentState.READY, "")
+
+    def not_ready(self, seat: str, reason: NotReadyReason) -> str:
+        """Set not ready; a supervisor's order on a busy seat waits for the call's end."""
+        return self._change(seat, AgentState.NOT_READY, reason.value)
+
+    def logout(self, seat: str) -> None:
+        self._change(seat, AgentState.OFFLINE, "")
+
+    def _change(self, seat: str, state: AgentState, reason: str) -> str:
+        outcome = str(self._run(self._set_state, seat, state.value, reason))
+        if outcome not in ("ok", "pending"):
+            raise AcdError(outcome)
+        return outcome
+
+    # ------------------------------------------------------------------ calls
+
+    def route(self, call_id: str, caller: str = "", skill: str = "") -> Decision:
+        """A new call, or a waiting one asking again: ring a seat, wait, or overflow."""
+        c = self.config
+        out = self._run(self._route, call_id, caller, skill, c.max_wait_seconds, c.retry_ms)
+        return _decision(out)
+
+    def no_answer(self, call_id: str, seat: str) -> Decision:
+        out = self._run(
+            self._no_answer, call_id, seat, self.config.max_misses, self.config.retry_ms
+        )
+        if out[0] == "error":
+            raise AcdError(out[1])
+        return _decision(out)
+
+    def answered(self, call_id: str, seat: str) -> None:
+        outcome = self._run(self._answered, call_id, seat)
+        if outcome != "ok":
+            raise AcdError(outcome)
+
+    def ended(self, call_id: str) -> str:
+        """The call ended (hang-up, or CANCEL while waiting or ringing: abandoned)."""
+        outcome = str(self._run(self._ended, call_id, self.config.wrap_up_seconds))
+        if outcome != "ok":
+            raise AcdError(outcome)
+        return str(self.call(call_id)["state"])
+
+    # ------------------------------------------------------------------ reading
+
+    def seat(self, seat: str) -> dict[str, str]:
+        return _text(self.r.hgetall(f"{self.prefix}seat:{seat}"))
+
+    def call(self, call_id: str) -> dict[str, str]:
+        return _text(self.r.hgetall(f"{self.prefix}call:{call_id}"))
+
+    def queue(self) -> list[str]:
+        return [_s(x) for x in self.r.zrange(f"{self.prefix}queue", 0, -1)]
+
+    def events(self) -> list[dict[str, str]]:
+        entries: Any = self.r.xrange(f"{self.prefix}events")
+        return [_text(fields) for _, fields in entries]
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _run(self, script: Any, *args: Any) -> Any:
+        result = script(args=[self.prefix, self.clock(), *args])
+        if isinstance(result, list):
+            return [_s(x) for x in result]
+        return _s(result)
+
+    def _event(self, kind: str, **fields: str) -> None:
+        entry: dict[Any, Any] = {"type": kind, "at": str(self.clock()), **fields}
+        self.r.xadd(f"{self.prefix}events", entry, maxlen=100_000, approximate=True)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _text(mapping: Any) -> dict[str, str]:
+    return {_s(k): _s(v) for k, v in mapping.items()}
+
+
+def _decision(out: list[str]) -> Decision:
+    action, call, seat, agent, retry = out
+    return Decision(action, call, seat or None, agent or None, int(retry) if retry else None)
