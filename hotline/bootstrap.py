@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from callcenter.acd import Acd
+from callcenter.acd import AcdConfig
 from dispatch.adapters.calendar import ChineseWorkdays
 from dispatch.adapters.files import FileStore
 from dispatch.assist import Assistant
@@ -44,6 +46,7 @@ class Container:
     assistant: Assistant
     tokens: TokenCache = field(default_factory=TokenCache)
     _redis: "redis.Redis | None" = field(default=None, repr=False)
+    _acd: Acd | None = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -60,6 +63,21 @@ class Container:
         if self._redis is None:
             self._redis = self.redis_factory()
         return self._redis
+
+    @property
+    def acd(self) -> Acd:
+        """The ACD over this container's Redis (the hall's state is shared through it)."""
+        if self._acd is None or self._acd.r is not self.redis:
+            tel = self.settings.telephony
+            self._acd = Acd(
+                self.redis,
+                AcdConfig(
+                    max_wait_seconds=tel.max_wait_seconds,
+                    max_misses=tel.max_misses,
+                    wrap_up_seconds=tel.wrap_up_seconds,
+                ),
+            )
+        return self._acd
 
 
 def make_calendar(settings: Settings, overlay: OverlayCache | None = None) -> WorkCalendar:

@@ -278,6 +278,53 @@ def worker(ctx: click.Context, burst: bool) -> None:
 
 
 @cli.command()
+@click.option("--print-config", is_flag=True, help="只打印生成的 Kamailio 配置")
+@click.pass_context
+def sip(ctx: click.Context, print_config: bool) -> None:
+    """Run the SIP edge: Kamailio with a configuration generated from config.yaml."""
+    from callcenter.sip import edge_from_settings
+
+    edge = edge_from_settings(_settings(ctx).telephony)
+    text = edge.config()
+    if print_config:
+        click.echo(text)
+        return
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    if not Path(kamailio).exists():
+        raise click.ClickException(
+            "找不到 kamailio（Debian 软件包 kamailio、kamailio-utils-modules）"
+        )
+    path = Path(_settings(ctx).instance_path) / "kamailio.cfg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--index", type=int, default=1, show_default=True, help="座席序号：SIP 端口为基数加序号"
+)
+@click.option("--auto-answer", type=float, default=None, help="自动应答延迟（秒），压测与测试用")
+@click.pass_context
+def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -> None:
+    """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
+    from callcenter.seat import SeatConfig
+    from callcenter.seat import run_seat
+
+    tel = _settings(ctx).telephony
+    run_seat(
+        SeatConfig(
+            name=name,
+            sip_port=tel.seat_port_base + index,
+            edge_host=tel.sip_host,
+            edge_port=tel.sip_port,
+            auto_answer_seconds=auto_answer,
+        )
+    )
+
+
+@cli.command()
 @click.pass_context
 def cron(ctx: click.Context) -> None:
     """Enqueue the periodic jobs on time (routing retraining); `hotline worker` runs them."""

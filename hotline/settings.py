@@ -121,6 +121,19 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelephonySettings:
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    number: str = "12345"
+    acd_url: str = "http://127.0.0.1:8000/acd"
+    ring_seconds: float = 15.0
+    max_wait_seconds: float = 60.0
+    max_misses: int = 2
+    wrap_up_seconds: float = 15.0
+    seat_port_base: int = 5070
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -130,6 +143,7 @@ class Settings:
     tickets: TicketSettings = field(default_factory=TicketSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
     instance_path: str = "instance"
     log_level: str = "INFO"
 
@@ -300,6 +314,13 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("sla.max_extension: must be in working days (e.g. 10wd)")
     _validate_calendar(settings.calendar)
     _validate_routing(settings.routing)
+    tel = settings.telephony
+    if tel.ring_seconds <= 0 or tel.max_wait_seconds <= 0 or tel.wrap_up_seconds < 0:
+        raise SettingsError("telephony: ring_seconds and max_wait_seconds must be positive")
+    if tel.max_misses < 1:
+        raise SettingsError("telephony.max_misses: must be at least 1")
+    if not tel.number.isdigit():
+        raise SettingsError(f"telephony.number: digits only, got {tel.number!r}")
     if settings.web.workers < 1 or settings.web.threads < 1:
         raise SettingsError("web.workers and web.threads must be at least 1")
 

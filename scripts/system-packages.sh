@@ -6,8 +6,9 @@ purpose=${1:-test}
 
 packages=(python3 python3-venv redis-server)
 if [ "$purpose" = test ]; then
-    # PostgreSQL for the second backend; chromium and CJK fonts for the browser tests.
-    packages+=(postgresql chromium fonts-noto-cjk)
+    # PostgreSQL for the second backend; chromium and CJK fonts for the browser tests;
+    # Kamailio (http_client is in the utils modules) and sipp for the telephony tests.
+    packages+=(postgresql chromium fonts-noto-cjk kamailio kamailio-utils-modules sip-tester)
 fi
 
 missing=()

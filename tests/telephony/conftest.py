@@ -1,0 +1,193 @@
+"""Real telephony processes on loopback: Kamailio, pjsua2 seats, sipp callers, the web app.
+
+Like the browser tests, these run once, on SQLite: the processes, not the database, are what
+is under test. Each test gets its own UDP ports.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from callcenter.sip import SipEdge
+from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
+from tests.e2e.conftest import engine  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def acd_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/acd"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+class Stack:
+    """Kamailio on its own port and seat softphones registered to it."""
+
+    def __init__(self, tmp: Path, acd_url: str) -> None:
+        self.tmp = tmp
+        self.acd_url = acd_url
+        self.port = free_udp_port()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[str, Path] = {}
+
+    def start_edge(self, ring_seconds: float = 15, max_wait_seconds: float = 60) -> None:
+        edge = SipEdge(
+            port=self.port,
+            acd_url=self.acd_url,
+            ring_seconds=ring_seconds,
+            max_wait_seconds=max_wait_seconds,
+            children=2,
+            async_workers=2,
+        )
+        cfg = self.tmp / "kamailio.cfg"
+        cfg.write_text(edge.config(), encoding="utf-8")
+        log = self._spawn("kamailio", [KAMAILIO, "-DD", "-E", "-f", str(cfg), "-Y", str(self.tmp)])
+        wait_for(lambda: "Listening on" in log.read_text(errors="replace"), 10, "kamailio")
+
+    def start_seat(self, name: str, auto_answer: float | None = 0.2) -> None:
+        code = (
+            "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
+            "from callcenter.seat import SeatConfig, run_seat;"
+            f"run_seat(SeatConfig({name!r}, {free_udp_port()}, edge_port={self.port},"
+            f" auto_answer_seconds={auto_answer!r}))"
+        )
+        log = self._spawn(name, [sys.executable, "-u", "-c", code])
+        wait_for(
+            lambda: "registration: 200" in log.read_text(errors="replace"),
+            15,
+            f"{name} to register",
+        )
+
+    def call(
+        self, talk_ms: int = 500, calls: int = 1, rate: float = 1.0
+    ) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(
+            [
+                SIPP,
+                "-sf",
+                str(CALLER),
+                f"127.0.0.1:{self.port}",
+                "-s",
+                "12345",
+                "-m",
+                str(calls),
+                "-r",
+                str(rate),
+                "-d",
+                str(talk_ms),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_port()),
+                "-nostdin",
+                "-timeout",
+                "60s",
+                "-timeout_error",
+                "-mp",
+                str(free_udp_port()),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=self.tmp,
+        )
+
+    def call_in_background(self, talk_ms: int = 500) -> "subprocess.Popen[str]":
+        return subprocess.Popen(
+            [
+                SIPP,
+                "-sf",
+                str(CALLER),
+                f"127.0.0.1:{self.port}",
+                "-s",
+                "12345",
+                "-m",
+                "1",
+                "-d",
+                str(talk_ms),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_port()),
+                "-nostdin",
+                "-timeout",
+                "60s",
+                "-timeout_error",
+                "-mp",
+                str(free_udp_port()),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=self.tmp,
+        )
+
+    def _spawn(self, name: str, argv: list[str]) -> Path:
+        log = self.tmp / f"{name}.log"
+        out = log.open("wb")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env))
+        out.close()
+        self.logs[name] = log
+        return log
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, acd_url: str) -> Iterator[Stack]:
+    if not (Path(KAMAILIO).exists() and Path(SIPP).exists()):
+        pytest.fail("kamailio or sipp missing (make test installs kamailio and sip-tester)")
+    s = Stack(tmp_path, acd_url)
+    yield s
+    s.stop()
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    for item in items:
+        if "tests/telephony" in str(item.fspath):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.redis)

@@ -1,0 +1,94 @@
+"""Calls through the real SIP stack: a sipp caller, Kamailio, the ACD and pjsua2 seats."""
+
+from typing import Any
+
+from callcenter.acd import Acd
+from callcenter.acd import AcdConfig
+from hotline.bootstrap import Container
+from tests.telephony.conftest import Stack
+from tests.telephony.conftest import wait_for
+
+
+def _acd(container: Container, redis_conn: Any, **config: float) -> Acd:
+    acd = Acd(redis_conn, AcdConfig(**config))  # type: ignore[arg-type]
+    container._acd = acd
+    return acd
+
+
+def _kinds(acd: Acd, call: str | None = None) -> list[str]:
+    """The call events (not the seats' state changes), of one call or of all."""
+    return [
+        e["type"]
+        for e in acd.events()
+        if e["type"] != "agent_state" and (call is None or e.get("call") == call)
+    ]
+
+
+def test_a_call_to_the_hotline_rings_a_ready_seat_which_answers(
+    stack: Stack, container: Container, real_redis: Any
+) -> None:
+    acd = _acd(container, real_redis, wrap_up_seconds=5)
+    stack.start_edge()
+    stack.start_seat("s01")
+    acd.login("s01", "agent-1")
+    acd.ready("s01")
+    result = stack.call(talk_ms=500)
+    assert result.returncode == 0, result.stdout[-2000:]
+    calls = [e["call"] for e in acd.events() if e["type"] == "offered"]
+    assert len(calls) == 1
+    assert _kinds(acd, calls[0]) == ["offered", "route", "answered", "ended"]
+    assert acd.call(calls[0])["seat"] == "s01"
+    assert acd.seat("s01")["state"] == "wrap_up"
+
+
+def test_a_second_caller_waits_in_ringing_until_the_seat_is_free(
+    stack: Stack, container: Container, real_redis: Any
+) -> None:
+    acd = _acd(container, real_redis, wrap_up_seconds=0.5, max_wait_seconds=30)
+    stack.start_edge()
+    stack.start_seat("s01")
+    acd.login("s01", "agent-1")
+    acd.ready("s01")
+    first = stack.call_in_background(talk_ms=2000)
+    wait_for(lambda: "answered" in _kinds(acd), 10, "the first call to be answered")
+    second = stack.call(talk_ms=300)
+    assert first.wait(timeout=30) == 0
+    assert second.returncode == 0, second.stdout[-2000:]
+    offered = [e["call"] for e in acd.events() if e["type"] == "offered"]
+    assert len(offered) == 2
+    kinds = [(e["type"], e.get("call")) for e in acd.events()]
+    # The second call was offered while the first was talking and routed only after it ended.
+    assert kinds.index(("offered", offered[1])) < kinds.index(("ended", offered[0]))
+    assert kinds.index(("route", offered[1])) > kinds.index(("ended", offered[0]))
+
+
+def test_with_nobody_ready_the_caller_overflows_to_busy(
+    stack: Stack, container: Container, real_redis: Any
+) -> None:
+    acd = _acd(container, real_redis, max_wait_seconds=2)
+    stack.start_edge(max_wait_seconds=2)
+    result = stack.call()
+    assert result.returncode == 0, result.stdout[-2000:]  # the scenario accepts 486 Busy
+    assert "overflow" in _kinds(acd)
+
+
+def test_a_seat_that_does_not_answer_is_skipped_for_the_next(
+    stack: Stack, container: Container, real_redis: Any
+) -> None:
+    acd = _acd(container, real_redis, wrap_up_seconds=5)
+    stack.start_edge(ring_seconds=2)
+    stack.start_seat("s01", auto_answer=None)  # rings, never answers
+    stack.start_seat("s02")
+    acd.login("s01", "agent-1")
+    acd.ready("s01")  # idle longest: offered first
+    acd.login("s02", "agent-2")
+    acd.ready("s02")
+    result = stack.call(talk_ms=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    events = [
+        (e["type"], e.get("seat"))
+        for e in acd.events()
+        if e["type"] in ("route", "no_answer", "answered")
+    ]
+    assert events == [("route", "s01"), ("no_answer", "s01"), ("route", "s02"), ("answered", "s02")]
+    assert acd.seat("s01")["misses"] == "1"
