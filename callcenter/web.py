@@ -4,6 +4,8 @@ Only processes on this machine (Kamailio, seat softphones) may call it: the SIP 
 bound to loopback and asks over loopback.
 """
 
+import logging
+
 from flask import Blueprint
 from flask import Response
 from flask import abort
@@ -12,7 +14,10 @@ from flask import request
 from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.acd import Decision
+from callcenter.records import sync_record
 from hotline.http import container
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("acd", __name__, url_prefix="/acd")
 
@@ -44,29 +49,47 @@ def _arg(name: str) -> str:
     return value
 
 
+def _record(acd: Acd, call_id: str) -> None:
+    """Bring the call's record (CDR) up to date; the call goes on even if this fails."""
+    try:
+        sync_record(container().uow(), call_id, acd.call(call_id))
+    except Exception:  # noqa: BLE001 - logged; the ACD's event stream still has it all
+        log.exception("could not write the record of call %s", call_id)
+
+
 @bp.get("/route")
 def route() -> Response:
     """A call to the hotline number, new or asking again: ring SEAT AGENT | wait MS | overflow."""
     acd = _acd()
-    return _decision(acd.route(_arg("call_id"), request.args.get("from", "")[:64]))
+    call_id = _arg("call_id")
+    decision = acd.route(call_id, request.args.get("from", "")[:64])
+    if decision.action != "wait" or not acd.r.hexists(f"{acd.prefix}call:{call_id}", "recorded"):
+        _record(acd, call_id)
+        acd.r.hset(f"{acd.prefix}call:{call_id}", "recorded", "1")
+    return _decision(decision)
 
 
 @bp.get("/no_answer")
 def no_answer() -> Response:
     acd = _acd()
+    call_id = _arg("call_id")
     try:
-        return _decision(acd.no_answer(_arg("call_id"), _arg("seat")))
+        decision = acd.no_answer(call_id, _arg("seat"))
     except AcdError as exc:
         return _text(f"error {exc}")
+    _record(acd, call_id)
+    return _decision(decision)
 
 
 @bp.get("/answered")
 def answered() -> Response:
     acd = _acd()
+    call_id = _arg("call_id")
     try:
-        acd.answered(_arg("call_id"), _arg("seat"))
+        acd.answered(call_id, _arg("seat"))
     except AcdError as exc:
         return _text(f"error {exc}")
+    _record(acd, call_id)
     return _text("ok")
 
 
@@ -74,7 +97,10 @@ def answered() -> Response:
 def ended() -> Response:
     """BYE or CANCEL seen by Kamailio; repeated reports of one end are harmless."""
     acd = _acd()
+    call_id = _arg("call_id")
     try:
-        return _text(acd.ended(_arg("call_id")))
+        outcome = acd.ended(call_id)
     except AcdError as exc:
         return _text(f"error {exc}")
+    _record(acd, call_id)
+    return _text(outcome)

@@ -4,6 +4,7 @@ from typing import Any
 
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
+from callcenter.models import CallRecord
 from hotline.bootstrap import Container
 from tests.telephony.conftest import Stack
 from tests.telephony.conftest import wait_for
@@ -13,6 +14,13 @@ def _acd(container: Container, redis_conn: Any, **config: float) -> Acd:
     acd = Acd(redis_conn, AcdConfig(**config))  # type: ignore[arg-type]
     container._acd = acd
     return acd
+
+
+def _record(container: Container, call_id: str) -> CallRecord:
+    with container.uow() as uow:
+        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
+        uow.session.expunge(row)
+        return row
 
 
 def _kinds(acd: Acd, call: str | None = None) -> list[str]:
@@ -39,6 +47,10 @@ def test_a_call_to_the_hotline_rings_a_ready_seat_which_answers(
     assert _kinds(acd, calls[0]) == ["offered", "route", "answered", "ended"]
     assert acd.call(calls[0])["seat"] == "s01"
     assert acd.seat("s01")["state"] == "wrap_up"
+    cdr = _record(container, calls[0])
+    assert (cdr.outcome, cdr.seat, cdr.agent) == ("answered", "s01", "agent-1")
+    assert cdr.caller.startswith("139") and cdr.wait_seconds is not None
+    assert cdr.talk_seconds is not None and cdr.talk_seconds >= 0.4
 
 
 def test_a_second_caller_waits_in_ringing_until_the_seat_is_free(
@@ -70,6 +82,9 @@ def test_with_nobody_ready_the_caller_overflows_to_busy(
     result = stack.call()
     assert result.returncode == 0, result.stdout[-2000:]  # the scenario accepts 486 Busy
     assert "overflow" in _kinds(acd)
+    [call] = [e["call"] for e in acd.events() if e["type"] == "overflow"]
+    cdr = _record(container, call)
+    assert cdr.outcome == "overflow" and cdr.seat is None and cdr.wait_seconds >= 2
 
 
 def test_a_seat_that_does_not_answer_is_skipped_for_the_next(
@@ -92,3 +107,6 @@ def test_a_seat_that_does_not_answer_is_skipped_for_the_next(
     ]
     assert events == [("route", "s01"), ("no_answer", "s01"), ("route", "s02"), ("answered", "s02")]
     assert acd.seat("s01")["misses"] == "1"
+    [call] = [e["call"] for e in acd.events() if e["type"] == "offered"]
+    cdr = _record(container, call)
+    assert (cdr.outcome, cdr.seat, cdr.missed_seats) == ("answered", "s02", "s01")

@@ -1,0 +1,33 @@
+"""Call records (CDR): one row per call to the hotline number, written as the call goes."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from hotline.db import Base
+
+
+class CallRecord(Base):
+    """What happened to one call: offered, routed, answered or abandoned or overflowed, ended."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (sa.Index("ix_call_records_offered_at", "offered_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    caller: Mapped[str] = mapped_column(sa.String(64), default="")
+    # ringing, talking, answered (ended after an answer), abandoned, overflow
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    seat: Mapped[str | None] = mapped_column(sa.String(64))
+    agent: Mapped[str | None] = mapped_column(sa.String(64))
+    offered_at: Mapped[dt.datetime]
+    rang_at: Mapped[dt.datetime | None]
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    wait_seconds: Mapped[float | None]  # offered → answered (or → abandoned/overflow)
+    talk_seconds: Mapped[float | None]
+    missed_seats: Mapped[str] = mapped_column(sa.String(300), default="")
+    transfer_target: Mapped[str | None] = mapped_column(sa.String(100))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)

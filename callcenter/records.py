@@ -1,0 +1,67 @@
+"""Keep each call's record (CDR) in step with the ACD: called after every ACD step."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from callcenter.models import CallRecord
+from hotline.db import UnitOfWork
+
+_FINAL = {"ended": "answered", "abandoned": "abandoned", "overflow": "overflow"}
+# Reports can arrive out of order (two web processes): an outcome only moves forward.
+_RANK = {"queued": 0, "ringing": 1, "talking": 2, "answered": 3, "abandoned": 3, "overflow": 3}
+
+
+def _at(epoch: str | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(float(epoch), dt.UTC) if epoch else None
+
+
+def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
+    """Write the ACD's view of one call (its Redis hash) into its call record."""
+    if not call:
+        return
+    offered = _at(call.get("arrived"))
+    if offered is None:
+        return
+    state = call.get("state", "queued")
+    answered = _at(call.get("answered_at"))
+    ended = _at(call.get("ended_at"))
+    values = {
+        "caller": call.get("caller", "")[:64],
+        "outcome": _FINAL.get(state, state),
+        "seat": call.get("seat") or None,
+        "agent": call.get("agent") or None,
+        "offered_at": offered,
+        "rang_at": _at(call.get("rang_at")),
+        "answered_at": answered,
+        "ended_at": ended,
+        "missed_seats": call.get("tried", "").strip(",")[:300],
+        "wait_seconds": _seconds(offered, answered or ended),
+        "talk_seconds": _seconds(answered, ended) if answered else None,
+    }
+    for attempt in (1, 2):
+        with uow:
+            session = uow.session
+            row = session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
+            if row is None:
+                session.add(CallRecord(call_id=call_id, **values))
+            else:
+                if _RANK.get(str(values["outcome"]), 0) < _RANK.get(row.outcome, 0):
+                    return  # an older view of the call than the record has
+                # A record never loses what it had.
+                for key, value in values.items():
+                    if value is not None:
+                        setattr(row, key, value)
+            try:
+                uow.commit()
+                return
+            except IntegrityError:  # two processes wrote the first version at once
+                if attempt == 2:
+                    raise
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)

@@ -1,0 +1,81 @@
+"""The ACD's HTTP face for Kamailio, and the call records it keeps, on both databases."""
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from callcenter.models import CallRecord
+from hotline.bootstrap import Container
+
+pytestmark = pytest.mark.redis
+
+
+def ask(client: FlaskClient, path: str, **args: str) -> str:
+    resp = client.get(f"/acd/{path}", query_string=args)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_data(as_text=True).strip()
+
+
+def record(container: Container, call_id: str) -> CallRecord:
+    with container.uow() as uow:
+        row = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
+        assert row is not None
+        uow.session.expunge(row)
+        return row
+
+
+def test_a_call_goes_from_offer_to_end_and_its_record_follows(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    acd = container.acd
+    acd.login("s01", "agent-1")
+    acd.ready("s01")
+    assert ask(client, "route", call_id="c1", **{"from": "13812345678"}) == "ring s01 agent-1"
+    assert record(container, "c1").outcome == "ringing"
+    assert ask(client, "answered", call_id="c1", seat="s01") == "ok"
+    assert record(container, "c1").outcome == "talking"
+    assert ask(client, "ended", call_id="c1") == "ended"
+    assert ask(client, "ended", call_id="c1").startswith("error already")  # BYE seen twice
+    row = record(container, "c1")
+    assert (row.outcome, row.caller, row.seat) == ("answered", "13812345678", "s01")
+    assert row.answered_at is not None and row.ended_at is not None
+
+
+def test_waiting_then_hanging_up_is_an_abandoned_call_with_one_record(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    assert ask(client, "route", call_id="c2").startswith("wait ")
+    assert ask(client, "route", call_id="c2").startswith("wait ")
+    assert ask(client, "ended", call_id="c2") == "abandoned"
+    row = record(container, "c2")
+    assert row.outcome == "abandoned" and row.seat is None and row.wait_seconds is not None
+    with container.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(CallRecord)) == 1
+
+
+def test_a_stale_report_never_moves_a_record_back(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    from callcenter.records import sync_record
+
+    acd = container.acd
+    acd.login("s01", "agent-1")
+    acd.ready("s01")
+    ask(client, "route", call_id="c3")
+    ringing = acd.call("c3")
+    ask(client, "answered", call_id="c3", seat="s01")
+    ask(client, "ended", call_id="c3")
+    sync_record(container.uow(), "c3", ringing)  # an older view arriving late
+    assert record(container, "c3").outcome == "answered"
+
+
+def test_only_this_machine_may_ask_and_bad_requests_are_refused(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    far = client.get("/acd/route?call_id=x", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert far.status_code == 403
+    assert client.get("/acd/route").status_code == 400
+    assert client.get("/acd/route", query_string={"call_id": "x" * 201}).status_code == 400
+    assert ask(client, "no_answer", call_id="nope", seat="s9").startswith("error")
