@@ -37,6 +37,7 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
             if user is None or not user.active:
                 raise ConnectionRefusedError("请先登录")
             role, unit_id = user.role, user.unit_id
+        join_room(f"user:{user_id}")  # calls offered at the user's seat (screen pop)
         if role in HOTLINE_ROLES or role is Role.LEADER:
             join_room("hotline")
         if role is Role.LIAISON and unit_id is not None:

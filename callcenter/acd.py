@@ -310,10 +310,22 @@ class Acd:
 
     # ------------------------------------------------------------------ agents
 
-    def login(self, seat: str, agent: str, skills: tuple[str, ...] = (), penalty: int = 0) -> None:
-        """An agent logs in to a seat; not ready until they say ready."""
+    def login(
+        self,
+        seat: str,
+        agent: str,
+        skills: tuple[str, ...] = (),
+        penalty: int = 0,
+        user_id: int | None = None,
+    ) -> None:
+        """An agent logs in to a seat; not ready until they say ready.
+
+        :raises AcdError: the seat is in a call.
+        """
         key = f"{self.prefix}seat:{seat}"
         now = self.clock()
+        if _s(self.r.hget(key, "state") or "") in (AgentState.RINGING, AgentState.TALKING):
+            raise AcdError("seat is busy with a call")
         self.r.hset(
             key,
             mapping={
@@ -324,6 +336,7 @@ class Acd:
                 "skills": ",".join(skills),
                 "penalty": penalty,
                 "misses": 0,
+                "user_id": "" if user_id is None else user_id,
             },
         )
         self.r.sadd(f"{self.prefix}seats", seat)

@@ -66,7 +66,23 @@ def route() -> Response:
     if decision.action != "wait" or not acd.r.hexists(f"{acd.prefix}call:{call_id}", "recorded"):
         _record(acd, call_id)
         acd.r.hset(f"{acd.prefix}call:{call_id}", "recorded", "1")
+    if decision.action == "ring" and decision.seat:
+        _screen_pop(acd, call_id, decision.seat)
     return _decision(decision)
+
+
+def _screen_pop(acd: Acd, call_id: str, seat: str) -> None:
+    """Tell the operator signed in at the seat who is calling, before they answer."""
+    from callcenter.cti import caller_info
+
+    user_id = acd.seat(seat).get("user_id")
+    if not user_id:
+        return
+    payload = {"call_id": call_id, "seat": seat} | caller_info(acd.call(call_id).get("caller", ""))
+    try:
+        container().dispatch.publish("call.offered", payload, [f"user:{user_id}"])
+    except Exception:  # noqa: BLE001 - the call rings anyway
+        log.exception("could not push the screen pop of call %s", call_id)
 
 
 @bp.get("/no_answer")

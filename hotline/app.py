@@ -66,9 +66,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     app.register_blueprint(hotline_bp)
     app.register_blueprint(dispatch_bp)
+    from callcenter.cti import bp as cti_bp
     from callcenter.web import bp as acd_bp
 
     app.register_blueprint(acd_bp)
+    app.register_blueprint(cti_bp)
     from agents_ui import init_app as init_ui
 
     # Socket.IO fans out through Redis so that every web instance and worker reaches every

@@ -378,7 +378,51 @@
     if (field("title").value || field("content").value) later();
   }
 
-  window.Hotline = {api, live, bindActions, ticketForm, routingAssist, readForm, toast, refresh};
+  // 坐席: sign in to a seat, set the agent state, and hear of the calls the ACD gives it.
+  function seatPanel(panel, form) {
+    const stateText = panel.querySelector("#seat-state");
+    const buttons = panel.querySelectorAll("button[data-state]");
+    const LABEL = {ready: "就绪", not_ready: "示忙", ringing: "振铃", talking: "通话中", wrap_up: "话后整理", offline: "未签入"};
+    const REASON = {break: "小休", meal: "就餐", training: "培训", after_call_work: "话后整理", missed: "未接来电", supervisor: "班长设置"};
+    const show = (me) => {
+      const on = Boolean(me.seat) && me.state !== "offline";
+      stateText.textContent = on
+        ? `坐席 ${me.seat}：${LABEL[me.state] || me.state}${me.reason ? "（" + (REASON[me.reason] || me.reason) + "）" : ""}`
+        : "未签入坐席";
+      stateText.dataset.state = on ? me.state : "offline";
+      buttons.forEach((b) => { b.disabled = !on; });
+    };
+    const report = (r) => { if (r.ok) show(r.data); else toast(r.data.message || "操作失败"); };
+    api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
+    panel.querySelector("#seat-login").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const seat = panel.querySelector("#seat-name").value.trim();
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(seat)) { toast("坐席号只能包含字母、数字、- 和 _"); return; }
+      report(await api("POST", "/api/cti/seat", {seat}));
+    });
+    buttons.forEach((b) => b.addEventListener("click", async () => {
+      const body = {state: b.dataset.state};
+      if (b.dataset.reason) body.reason = b.dataset.reason;
+      report(await api("POST", "/api/cti/state", body));
+    }));
+    const socket = window.HotlineSocket;
+    if (!socket) return;
+    socket.on("call.offered", (msg) => {
+      const box = document.getElementById("incoming");
+      box.hidden = false;
+      box.replaceChildren();
+      const strong = document.createElement("strong");
+      strong.textContent = `来电 ${msg.number}`;
+      box.append(strong, ` ${[msg.location, msg.carrier].filter(Boolean).join(" ")}`);
+      const phone = form.querySelector("#caller_phone");
+      phone.value = msg.number;
+      phone.dispatchEvent(new Event("change", {bubbles: true}));
+      stateText.textContent = stateText.textContent.replace(/：.*/, "：振铃");
+      toast(`来电 ${msg.number}`);
+    });
+  }
+
+  window.Hotline = {api, live, bindActions, ticketForm, routingAssist, seatPanel, readForm, toast, refresh};
   // Pages that ask for nothing special still get the live connection (and units their
   // notices); pages that call Hotline.live themselves run first.
   window.addEventListener("load", () => live({}));

@@ -1,0 +1,119 @@
+"""CTI for the operator's browser: sign in to a seat, set the agent state, hear of calls.
+
+The seat's state lives in the ACD (Redis); this API is the browser's way to it. When the ACD
+gives a call to a seat, the operator signed in there gets `call.offered` on Socket.IO (their
+own room `user:<id>`) with the caller's number and where it is from (phonenumbers), so the
+console can show the caller's earlier tickets before answering (screen pop).
+"""
+
+from typing import Annotated
+from typing import Any
+
+import phonenumbers
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from phonenumbers import carrier
+from phonenumbers import geocoder
+from pydantic import StringConstraints
+
+from callcenter.acd import AcdError
+from callcenter.acd import NotReadyReason
+from dispatch.commands import Command
+from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import Role
+from dispatch.domain import RuleViolation
+from hotline.http import container
+from hotline.http import current_actor
+from hotline.http import login_required
+from hotline.http import parse_body
+
+bp = Blueprint("cti", __name__, url_prefix="/api/cti")
+SEAT_ROLES = (*sorted(HOTLINE_ROLES), Role.LEADER)  # leaders take calls on duty (领导接听)
+
+SeatName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+
+class SeatLogin(Command):
+    """Sign in to a seat (签入坐席)."""
+
+    seat: SeatName
+    skills: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,20}$")]] = []
+
+
+class AgentStateChange(Command):
+    """就绪, 示忙 with a reason, or 签出."""
+
+    state: Annotated[str, StringConstraints(pattern=r"^(ready|not_ready|logout)$")]
+    reason: NotReadyReason | None = None
+
+
+def caller_info(number: str) -> dict[str, Any]:
+    """Where a caller's number is from: 江苏省连云港市 中国移动 (empty when unknown)."""
+    try:
+        parsed = phonenumbers.parse(number, "CN")
+    except phonenumbers.NumberParseException:
+        return {"number": number, "location": "", "carrier": ""}
+    return {
+        "number": number,
+        "location": geocoder.description_for_number(parsed, "zh"),
+        "carrier": carrier.name_for_number(parsed, "zh"),
+    }
+
+
+def _seat_of(user_id: int) -> str | None:
+    raw = container().redis.get(f"{container().acd.prefix}user:{user_id}")
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+@bp.post("/seat")
+@login_required(*SEAT_ROLES)
+def sign_in_seat() -> Response:
+    cmd = parse_body(SeatLogin)
+    actor = current_actor()
+    acd = container().acd
+    try:
+        acd.login(cmd.seat, f"u{actor.user_id}", tuple(cmd.skills), user_id=actor.user_id)
+    except AcdError as exc:
+        raise RuleViolation("该坐席正在通话，不能签入", {"seat": cmd.seat}) from exc
+    container().redis.set(f"{acd.prefix}user:{actor.user_id}", cmd.seat)
+    return jsonify(_me(actor.user_id))
+
+
+@bp.post("/state")
+@login_required(*SEAT_ROLES)
+def change_state() -> Response:
+    cmd = parse_body(AgentStateChange)
+    actor = current_actor()
+    assert actor.user_id is not None
+    seat = _seat_of(actor.user_id)
+    if seat is None:
+        raise RuleViolation("请先签入坐席", {})
+    acd = container().acd
+    try:
+        if cmd.state == "ready":
+            acd.ready(seat)
+        elif cmd.state == "not_ready":
+            acd.not_ready(seat, cmd.reason or NotReadyReason.BREAK)
+        else:
+            acd.logout(seat)
+            container().redis.delete(f"{acd.prefix}user:{actor.user_id}")
+    except AcdError as exc:
+        raise RuleViolation("通话中不能切换状态", {"seat": seat}) from exc
+    return jsonify(_me(actor.user_id))
+
+
+@bp.get("/me")
+@login_required(*SEAT_ROLES)
+def me() -> Response:
+    actor = current_actor()
+    assert actor.user_id is not None
+    return jsonify(_me(actor.user_id))
+
+
+def _me(user_id: int | None) -> dict[str, Any]:
+    seat = _seat_of(user_id) if user_id is not None else None
+    if seat is None:
+        return {"seat": None, "state": "offline"}
+    info = container().acd.seat(seat)
+    return {"seat": seat, "state": info.get("state", "offline"), "reason": info.get("reason", "")}

@@ -1,0 +1,44 @@
+"""The operator's seat in the console: sign in, be ready, see who is calling before answering."""
+
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from hotline.bootstrap import Container
+from tests.conftest import Api
+from tests.e2e.conftest import shot
+
+Open = Callable[[str], Any]
+pytestmark = pytest.mark.redis
+
+
+def test_operator_signs_in_to_a_seat_and_a_call_pops_up_with_the_callers_history(
+    signed_in: Open, live_server: str, api: Api, container: Container, real_redis: Any
+) -> None:
+    api.create(caller_phone="13812345678", title="上次反映的噪音问题", content="楼下商铺音响扰民")
+    page = signed_in("operator")
+    page.get_by_label("坐席号").fill("s07")
+    page.get_by_role("button", name="签入坐席").click()
+    page.locator("#seat-state").get_by_text("坐席 s07：示忙").wait_for()
+    page.get_by_role("button", name="就绪").click()
+    page.locator("#seat-state").get_by_text("坐席 s07：就绪").wait_for()
+    assert container.acd.seat("s07")["state"] == "ready"
+
+    # Kamailio asks the ACD for a seat (as it does for a real call): the seat rings.
+    url = f"{live_server}/acd/route?call_id=e2e-1&from=13812345678"
+    with urllib.request.urlopen(url) as resp:  # noqa: S310 - loopback test server
+        assert resp.read().decode().startswith("ring s07")
+    incoming = page.locator("#incoming")
+    incoming.get_by_text("来电 13812345678").wait_for()
+    assert "江苏省连云港市" in incoming.inner_text()
+    assert page.get_by_label("来电号码").input_value() == "13812345678"
+    page.locator("#screen-pop").get_by_text("上次反映的噪音问题").wait_for()
+    shot(page, "operator-incoming-call")
+
+    container.acd.ended("e2e-1")
+    page.get_by_role("button", name="小休").click()
+    page.locator("#seat-state").get_by_text("示忙（小休）").wait_for()
+    page.get_by_role("button", name="签出").click()
+    page.locator("#seat-state").get_by_text("未签入坐席").wait_for()

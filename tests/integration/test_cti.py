@@ -1,0 +1,59 @@
+"""CTI for the browser: seat sign-in, agent states, the screen pop of an offered call."""
+
+from typing import Any
+
+import pytest
+
+from hotline.bootstrap import Container
+from tests.conftest import Api
+
+pytestmark = pytest.mark.redis
+
+
+def test_an_operator_signs_in_to_a_seat_and_takes_calls_when_ready(
+    api: Api, container: Container, real_redis: Any
+) -> None:
+    assert api.get("/api/cti/me").get_json() == {"seat": None, "state": "offline"}
+    signed = api.post("/api/cti/seat", {"seat": "s07"})
+    assert signed.status_code == 200 and signed.get_json()["state"] == "not_ready"
+    assert api.post("/api/cti/state", {"state": "ready"}).get_json()["state"] == "ready"
+    assert container.acd.route("call-1", "13812345678").seat == "s07"
+    busy = api.post("/api/cti/state", {"state": "not_ready", "reason": "meal"})
+    assert busy.status_code == 409 and busy.get_json()["error"] == "rule_violation"
+    container.acd.ended("call-1")
+    meal = api.post("/api/cti/state", {"state": "not_ready", "reason": "meal"}).get_json()
+    assert (meal["state"], meal["reason"]) == ("not_ready", "meal")
+    assert api.post("/api/cti/state", {"state": "logout"}).get_json()["state"] == "offline"
+    assert api.get("/api/cti/me").get_json()["seat"] is None
+
+
+def test_bad_requests_and_roles(api: Api, real_redis: Any) -> None:
+    assert api.post("/api/cti/state", {"state": "ready"}).status_code == 409  # no seat yet
+    assert api.post("/api/cti/seat", {"seat": "s 1"}).status_code == 422
+    assert api.post("/api/cti/seat", {"seat": "s1", "extra": 1}).status_code == 422
+    api.post("/api/cti/seat", {"seat": "s1"})
+    assert api.post("/api/cti/state", {"state": "dancing"}).status_code == 422
+    assert api.post("/api/cti/state", {"state": "not_ready", "reason": "nap"}).status_code == 422
+    assert api.post("/api/cti/seat", {"seat": "s2"}, as_="zjj").status_code == 403
+    assert api.post("/api/cti/seat", {"seat": "s3"}, as_="leader").status_code == 200  # duty
+    assert api.get("/api/cti/me", as_=None).status_code == 401
+
+
+def test_the_operator_at_the_seat_hears_who_is_calling(
+    api: Api, client: Any, container: Container, real_redis: Any, world: Any
+) -> None:
+    pushed: list[tuple[str, dict[str, Any], list[str]]] = []
+    container.dispatch.publish = lambda event, payload, rooms: pushed.append(
+        (event, payload, rooms)
+    )
+    api.post("/api/cti/seat", {"seat": "s08"})
+    api.post("/api/cti/state", {"state": "ready"})
+    assert (
+        client.get("/acd/route?call_id=c9&from=13812345678")
+        .get_data(as_text=True)
+        .startswith("ring s08")
+    )
+    [(event, payload, rooms)] = [p for p in pushed if p[0] == "call.offered"]
+    assert rooms == [f"user:{world.users['operator']}"]
+    assert payload["number"] == "13812345678" and payload["seat"] == "s08"
+    assert payload["location"] == "江苏省连云港市" and payload["carrier"] == "中国移动"
