@@ -6,6 +6,7 @@ own room `user:<id>`) with the caller's number and where it is from (phonenumber
 console can show the caller's earlier tickets before answering (screen pop).
 """
 
+import json
 from typing import Annotated
 from typing import Any
 
@@ -23,6 +24,7 @@ from dispatch.commands import Command
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import Role
 from dispatch.domain import RuleViolation
+from dispatch.domain import ValidationError
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -46,6 +48,15 @@ class AgentStateChange(Command):
 
     state: Annotated[str, StringConstraints(pattern=r"^(ready|not_ready|logout)$")]
     reason: NotReadyReason | None = None
+
+
+class CallCommand(Command):
+    """A softphone button: 接听, 挂断, 保持, 恢复, 静音, 取消静音, 按键."""
+
+    action: Annotated[
+        str, StringConstraints(pattern=r"^(answer|hangup|hold|unhold|mute|unmute|dtmf)$")
+    ]
+    digits: Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,20}$")] | None = None
 
 
 def caller_info(number: str) -> dict[str, Any]:
@@ -101,6 +112,29 @@ def change_state() -> Response:
     except AcdError as exc:
         raise RuleViolation("通话中不能切换状态", {"seat": seat}) from exc
     return jsonify(_me(actor.user_id))
+
+
+@bp.post("/call")
+@login_required(*SEAT_ROLES)
+def call_command() -> tuple[Response, int]:
+    """Send a softphone command to the seat process the operator is signed in at."""
+    from callcenter.seat import command_channel
+
+    cmd = parse_body(CallCommand)
+    if cmd.action == "dtmf" and not cmd.digits:
+        raise ValidationError({"digits": "请输入按键（0-9、*、#）"}, "按键为空")
+    actor = current_actor()
+    assert actor.user_id is not None
+    seat = _seat_of(actor.user_id)
+    if seat is None:
+        raise RuleViolation("请先签入坐席", {})
+    acd = container().acd
+    heard = container().redis.publish(
+        command_channel(acd.prefix, seat), json.dumps(cmd.model_dump(exclude_none=True))
+    )
+    if not heard:
+        raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
+    return jsonify({"seat": seat, "sent": cmd.action}), 202
 
 
 @bp.get("/me")

@@ -25,9 +25,21 @@ class SeatConfig:
     rtp_port: int = 0  # 0: let pjsua2 choose
     auto_answer_seconds: float | None = None  # benches and tests answer by themselves
     log_level: int = 1
+    # Commands from the operator's browser arrive on the Redis channel <prefix>seatcmd:<name>.
+    redis_url: str | None = None
+    acd_prefix: str = "acd:"
+
+
+COMMANDS = ("answer", "hangup", "hold", "unhold", "mute", "unmute", "dtmf")
+
+
+def command_channel(prefix: str, seat: str) -> str:
+    return f"{prefix}seatcmd:{seat}"
 
 
 def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
+    import json
+
     import pjsua2 as pj
 
     stop = False
@@ -87,9 +99,62 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
     account = SeatAccount()
     account.create(acc_cfg)
     log.info("seat %s up on udp 127.0.0.1:%s", cfg.name, cfg.sip_port)
+
+    commands = None
+    if cfg.redis_url:
+        import redis
+
+        conn = redis.Redis.from_url(cfg.redis_url)
+        commands = conn.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        commands.subscribe(command_channel(cfg.acd_prefix, cfg.name))
+
+    def current() -> Any:
+        live = [c for cid, c in calls.items() if cid not in gone]
+        return live[-1] if live else None
+
+    def obey(raw: bytes) -> None:
+        try:
+            cmd = json.loads(raw)
+            action = cmd["action"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("seat %s: unreadable command %r", cfg.name, raw[:100])
+            return
+        call = current()
+        if call is None or action not in COMMANDS:
+            log.info("seat %s: %s ignored (no call or unknown)", cfg.name, action)
+            return
+        op = pj.CallOpParam(True)
+        try:
+            if action == "answer":
+                op.statusCode = 200
+                call.answer(op)
+            elif action == "hangup":
+                call.hangup(op)
+            elif action == "hold":
+                call.setHold(op)
+            elif action == "unhold":
+                op.opt.flag = pj.PJSUA_CALL_UNHOLD
+                call.reinvite(op)
+            elif action in ("mute", "unmute"):
+                media = call.getAudioMedia(-1)
+                capture = ep.audDevManager().getCaptureDevMedia()
+                if action == "mute":
+                    capture.stopTransmit(media)
+                else:
+                    capture.startTransmit(media)
+            elif action == "dtmf":
+                call.dialDtmf(str(cmd.get("digits", "")))
+            log.info("seat %s: %s done", cfg.name, action)
+        except pj.Error as exc:
+            log.warning("seat %s: %s failed: %s", cfg.name, action, exc.info())
+
     try:
         while not stop:
             ep.libHandleEvents(20)
+            if commands is not None:
+                message = commands.get_message(timeout=0)
+                if message is not None and message.get("type") == "message":
+                    obey(message["data"])
             now = time.monotonic()
             for call_id, due in list(answer_at.items()):
                 if now >= due and call_id in calls:
@@ -103,6 +168,8 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
                 call = calls.pop(call_id, None)
                 del call
     finally:
+        if commands is not None:
+            commands.close()
         ep.hangupAllCalls()
         for _ in range(10):
             ep.libHandleEvents(20)

@@ -71,6 +71,17 @@ def route() -> Response:
     return _decision(decision)
 
 
+def _tell_seat(acd: Acd, seat: str, payload: dict[str, str]) -> None:
+    """Push a call's new state to the operator signed in at the seat."""
+    user_id = acd.seat(seat).get("user_id")
+    if not user_id:
+        return
+    try:
+        container().dispatch.publish("call.state", payload | {"seat": seat}, [f"user:{user_id}"])
+    except Exception:  # noqa: BLE001 - the call goes on
+        log.exception("could not push the state of call %s", payload.get("call_id"))
+
+
 def _screen_pop(acd: Acd, call_id: str, seat: str) -> None:
     """Tell the operator signed in at the seat who is calling, before they answer."""
     from callcenter.cti import caller_info
@@ -101,11 +112,13 @@ def no_answer() -> Response:
 def answered() -> Response:
     acd = _acd()
     call_id = _arg("call_id")
+    seat = _arg("seat")
     try:
-        acd.answered(call_id, _arg("seat"))
+        acd.answered(call_id, seat)
     except AcdError as exc:
         return _text(f"error {exc}")
     _record(acd, call_id)
+    _tell_seat(acd, seat, {"call_id": call_id, "state": "talking"})
     return _text("ok")
 
 
@@ -119,4 +132,7 @@ def ended() -> Response:
     except AcdError as exc:
         return _text(f"error {exc}")
     _record(acd, call_id)
+    seat = acd.call(call_id).get("seat")
+    if seat:
+        _tell_seat(acd, seat, {"call_id": call_id, "state": outcome})
     return _text(outcome)

@@ -320,6 +320,7 @@ def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -
             edge_host=tel.sip_host,
             edge_port=tel.sip_port,
             auto_answer_seconds=auto_answer,
+            redis_url=_settings(ctx).redis.url,
         )
     )
 

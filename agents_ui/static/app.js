@@ -391,7 +391,14 @@
         : "未签入坐席";
       stateText.dataset.state = on ? me.state : "offline";
       buttons.forEach((b) => { b.disabled = !on; });
+      panel.querySelectorAll("[data-call], #dtmf").forEach((b) => { b.disabled = !on; });
     };
+    panel.querySelectorAll("button[data-call]").forEach((b) => b.addEventListener("click", async () => {
+      const body = {action: b.dataset.call};
+      if (body.action === "dtmf") body.digits = panel.querySelector("#dtmf").value.trim();
+      const r = await api("POST", "/api/cti/call", body);
+      if (!r.ok) toast(r.data.message || "操作失败");
+    }));
     const report = (r) => { if (r.ok) show(r.data); else toast(r.data.message || "操作失败"); };
     api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
     panel.querySelector("#seat-login").addEventListener("submit", async (ev) => {
@@ -419,6 +426,11 @@
       phone.dispatchEvent(new Event("change", {bubbles: true}));
       stateText.textContent = stateText.textContent.replace(/：.*/, "：振铃");
       toast(`来电 ${msg.number}`);
+    });
+    socket.on("call.state", (msg) => {
+      const words = {talking: "通话中", ended: "通话结束，话后整理", abandoned: "来电已挂断"};
+      stateText.textContent = stateText.textContent.replace(/：.*/, `：${words[msg.state] || msg.state}`);
+      if (msg.state !== "talking") api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
     });
   }
 

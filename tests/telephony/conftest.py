@@ -79,12 +79,19 @@ class Stack:
         log = self._spawn("kamailio", [KAMAILIO, "-DD", "-E", "-f", str(cfg), "-Y", str(self.tmp)])
         wait_for(lambda: "Listening on" in log.read_text(errors="replace"), 10, "kamailio")
 
-    def start_seat(self, name: str, auto_answer: float | None = 0.2) -> None:
+    def start_seat(
+        self,
+        name: str,
+        auto_answer: float | None = 0.2,
+        redis_url: str | None = None,
+        acd_prefix: str = "acd:",
+    ) -> None:
         code = (
             "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
             "from callcenter.seat import SeatConfig, run_seat;"
             f"run_seat(SeatConfig({name!r}, {free_udp_port()}, edge_port={self.port},"
-            f" auto_answer_seconds={auto_answer!r}))"
+            f" auto_answer_seconds={auto_answer!r}, redis_url={redis_url!r},"
+            f" acd_prefix={acd_prefix!r}))"
         )
         log = self._spawn(name, [sys.executable, "-u", "-c", code])
         wait_for(

@@ -1,5 +1,6 @@
 """Calls through the real SIP stack: a sipp caller, Kamailio, the ACD and pjsua2 seats."""
 
+import uuid
 from typing import Any
 
 from callcenter.acd import Acd
@@ -11,7 +12,8 @@ from tests.telephony.conftest import wait_for
 
 
 def _acd(container: Container, redis_conn: Any, **config: float) -> Acd:
-    acd = Acd(redis_conn, AcdConfig(**config))  # type: ignore[arg-type]
+    # A prefix of its own: nothing else using the test Redis can touch this hall.
+    acd = Acd(redis_conn, AcdConfig(**config), prefix=f"t{uuid.uuid4().hex[:8]}:")  # type: ignore[arg-type]
     container._acd = acd
     return acd
 
@@ -110,3 +112,24 @@ def test_a_seat_that_does_not_answer_is_skipped_for_the_next(
     [call] = [e["call"] for e in acd.events() if e["type"] == "offered"]
     cdr = _record(container, call)
     assert (cdr.outcome, cdr.seat, cdr.missed_seats) == ("answered", "s02", "s01")
+
+
+def test_the_operator_answers_from_the_browser_through_the_seat_process(
+    stack: Stack, container: Container, real_redis: Any, api: Any
+) -> None:
+    from tests.conftest import REDIS_URL
+
+    acd = _acd(container, real_redis, wrap_up_seconds=5)
+    stack.start_edge(ring_seconds=20)
+    stack.start_seat("s05", auto_answer=None, redis_url=REDIS_URL, acd_prefix=acd.prefix)
+    assert api.post("/api/cti/seat", {"seat": "s05"}).status_code == 200
+    assert api.post("/api/cti/state", {"state": "ready"}).status_code == 200
+    caller = stack.call_in_background(talk_ms=500)
+    wait_for(lambda: "route" in _kinds(acd), 10, "the call to ring at s05")
+    sent = api.post("/api/cti/call", {"action": "answer"})
+    assert sent.status_code == 202, sent.get_json()
+    assert caller.wait(timeout=30) == 0
+    [call] = [e["call"] for e in acd.events() if e["type"] == "offered"]
+    assert _kinds(acd, call) == ["offered", "route", "answered", "ended"]
+    assert _record(container, call).agent == f"u{api.world.users['operator']}"
+    assert "answer done" in stack.logs["s05"].read_text()
