@@ -4,6 +4,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from callcenter.cti import AgentStateChange
+from callcenter.cti import CallCommand
+from callcenter.cti import SeatLogin
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
 from dispatch.commands import CreateTicket
@@ -257,6 +260,33 @@ def build_openapi() -> dict[str, Any]:
             "summary": "重新训练派单模型（管理员；后台任务，新版本不优于现版本时不启用）",
             "responses": _responses("202", {"type": "object"}, "401", "403"),
         },
+    }
+    paths["/api/cti/seat"] = {
+        "post": {
+            "summary": "签入坐席（话务员、班长、督办、管理员，值班领导）",
+            "requestBody": _json_body(_add_model(schemas, SeatLogin)),
+            "responses": _responses("200", {"type": "object"}, "401", "403", "409", "422"),
+        }
+    }
+    paths["/api/cti/state"] = {
+        "post": {
+            "summary": "坐席状态：就绪、示忙（原因）、签出",
+            "requestBody": _json_body(_add_model(schemas, AgentStateChange)),
+            "responses": _responses("200", {"type": "object"}, "401", "403", "409", "422"),
+        }
+    }
+    paths["/api/cti/call"] = {
+        "post": {
+            "summary": "软电话：接听、挂断、保持、恢复、静音、取消静音、按键（发给坐席话机进程）",
+            "requestBody": _json_body(_add_model(schemas, CallCommand)),
+            "responses": _responses("202", {"type": "object"}, "401", "403", "409", "422"),
+        }
+    }
+    paths["/api/cti/me"] = {
+        "get": {
+            "summary": "我签入的坐席及其状态",
+            "responses": _responses("200", {"type": "object"}, "401", "403"),
+        }
     }
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))

@@ -1,0 +1,238 @@
+"""Calls through the whole SIP stack: Kamailio, the ACD (web app), N auto-answering pjsua2 seats.
+
+Starts everything on loopback with a fresh SQLite database and its own Redis database,
+drives calls with sipp (`callcenter/sipp/caller.xml`) at a fixed rate, waits until every call
+has ended and prints, as the last line, one JSON object: offered, answered, abandoned, busy
+(overflow), lost (a call with no final record), calls per second sustained, p50/p99 of
+INVITE → first 180 (sipp's response-time timer) and of the ACD's offer → ring, and the peak
+number of calls talking at once.
+
+    python bench/sip.py [--seats 40] [--rate 20] [--calls 400] [--talk-ms 2000]
+"""
+
+import argparse
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+
+from callcenter.acd import Acd
+from callcenter.models import CallRecord
+from callcenter.sip import SipEdge
+from hotline.db import make_engine
+from hotline.migrate import upgrade
+from hotline.settings import DatabaseSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"
+FINAL = ("answered", "abandoned", "overflow")
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))], 1)
+
+
+def main() -> None:  # noqa: C901, PLR0915 - one linear script
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seats", type=int, default=40)
+    parser.add_argument("--rate", type=float, default=20.0, help="new calls per second")
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--talk-ms", type=int, default=2000)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sip-"))
+    db_url = f"sqlite:///{tmp / 'bench.db'}"
+    upgrade(db_url)
+    conn = redis.Redis.from_url(args.redis)
+    conn.flushdb()
+    web_port, sip_port = free_port(socket.SOCK_STREAM), free_port()
+    env = {
+        **os.environ,
+        "HOTLINE_DATABASE__URL": db_url,
+        "HOTLINE_REDIS__URL": args.redis,
+        "HOTLINE_INSTANCE_PATH": str(tmp),
+        "HOTLINE_WEB__LIVE_UPDATES_VIA_REDIS": "false",
+        "HOTLINE_TELEPHONY__WRAP_UP_SECONDS": "0",
+        "HOTLINE_LOG_LEVEL": "WARNING",
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, argv: list[str]) -> Path:
+        log = tmp / f"{name}.log"
+        with log.open("wb") as out:
+            procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env))
+        return log
+
+    hotline = [sys.executable, "-m", "hotline.cli"]
+    try:
+        spawn(
+            "web", [*hotline, "web", "--port", str(web_port), "--workers", "2", "--threads", "16"]
+        )
+        edge = SipEdge(
+            port=sip_port,
+            acd_url=f"http://127.0.0.1:{web_port}/acd",
+            ring_seconds=10,
+            max_wait_seconds=30,
+            children=8,
+            async_workers=4,
+        )
+        cfg = tmp / "kamailio.cfg"
+        cfg.write_text(edge.config(), encoding="utf-8")
+        kam_log = spawn("kamailio", ["kamailio", "-DD", "-E", "-f", str(cfg), "-Y", str(tmp)])
+        wait_for(lambda: "Listening on" in kam_log.read_text(errors="replace"), 15, "kamailio")
+        wait_for(lambda: _http_ok(web_port), 30, "the web app")
+        acd = Acd(conn)
+        for i in range(1, args.seats + 1):
+            name = f"s{i:02d}"
+            code = (
+                "from callcenter.seat import SeatConfig, run_seat;"
+                f"run_seat(SeatConfig({name!r}, {free_port()}, edge_port={sip_port},"
+                " auto_answer_seconds=0.05, log_level=0))"
+            )
+            spawn(name, [sys.executable, "-c", code])
+            acd.login(name, f"agent-{i}")
+            acd.ready(name)
+        time.sleep(3 + args.seats / 20)  # each seat registers within about a second
+        started = time.monotonic()
+        sipp = subprocess.run(
+            [
+                "sipp",
+                "-sf",
+                str(CALLER),
+                f"127.0.0.1:{sip_port}",
+                "-s",
+                "12345",
+                "-r",
+                str(args.rate),
+                "-m",
+                str(args.calls),
+                "-d",
+                str(args.talk_ms),
+                "-l",
+                str(args.seats * 3),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_port()),
+                "-mp",
+                str(free_port()),
+                "-nostdin",
+                "-trace_rtt",
+                "-rtt_freq",
+                "1",
+                "-timeout",
+                "300s",
+                "-timeout_error",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            timeout=600,
+        )
+        elapsed = time.monotonic() - started
+        engine = make_engine(DatabaseSettings(url=db_url))
+        wait_for(lambda: _all_final(engine), 60, "every call record to be final")
+        with engine.connect() as c:
+            rows = c.execute(sa.select(CallRecord)).all()
+        engine.dispose()
+        rtt = []
+        for path in tmp.glob("*_rtt.csv"):
+            with path.open() as fh:
+                for row in csv.DictReader(fh, delimiter=";"):
+                    if row.get("rtd_no") in ("ring", "1") or "rtd" in row:
+                        value = row.get("response_time") or row.get("rtd")
+                        if value:
+                            rtt.append(float(value))
+        outcomes = [r.outcome for r in rows]
+        offered_times = sorted(r.offered_at.timestamp() for r in rows)
+        span = (offered_times[-1] - offered_times[0]) if len(offered_times) > 1 else 0
+        offer_to_ring = [
+            (r.rang_at - r.offered_at).total_seconds() * 1000 for r in rows if r.rang_at
+        ]
+        intervals = [(r.answered_at, r.ended_at) for r in rows if r.answered_at and r.ended_at]
+        moments = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+        peak = current = 0
+        for _, step in moments:
+            current += step
+            peak = max(peak, current)
+        result = {
+            "seats": args.seats,
+            "rate": args.rate,
+            "calls": args.calls,
+            "sipp_exit": sipp.returncode,
+            "offered": len(rows),
+            "answered": outcomes.count("answered"),
+            "abandoned": outcomes.count("abandoned"),
+            "busy": outcomes.count("overflow"),
+            "lost": args.calls - sum(outcomes.count(o) for o in FINAL),
+            "calls_per_second": round(len(rows) / span, 1) if span else None,
+            "invite_to_ringing_p50_ms": pct(rtt, 50),
+            "invite_to_ringing_p99_ms": pct(rtt, 99),
+            "offer_to_ring_p50_ms": pct(offer_to_ring, 50),
+            "offer_to_ring_p99_ms": pct(offer_to_ring, 99),
+            "peak_concurrent_calls": peak,
+            "wall_seconds": round(elapsed, 1),
+        }
+        print(json.dumps(result))
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        conn.close()
+
+
+def _http_ok(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:  # noqa: S310
+            ok = r.status == 200
+    except OSError:
+        return False
+    return ok
+
+
+def _all_final(engine: sa.Engine) -> bool:
+    with engine.connect() as c:
+        pending = c.execute(
+            sa.select(sa.func.count())
+            .select_from(CallRecord)
+            .where(CallRecord.outcome.not_in(FINAL))
+        ).scalar()
+    return pending == 0
+
+
+if __name__ == "__main__":
+    main()
