@@ -56,7 +56,7 @@ bench-tickets: services $(STAMP)
 bench-routing: $(STAMP)
 	$(BIN)/python bench/routing.py
 
-## Calls through Kamailio, the ACD and 40 auto-answering seats, driven by sipp (prints JSON).
+## Calls through Kamailio, the ACD and 50 auto-answering seats, driven by sipp (prints JSON).
 bench-sip: services $(STAMP)
 	$(BIN)/python bench/sip.py
 

@@ -55,6 +55,7 @@ class CallState(StrEnum):
 class AcdConfig:
     max_wait_seconds: float = 60.0
     max_misses: int = 2
+    stale_ring_seconds: float = 60.0  # a reservation nobody came for is released after this
     wrap_up_seconds: float = 15.0
     retry_ms: int = 1000  # how soon a waiting call should ask again
 
@@ -104,7 +105,25 @@ local function wake_wrapped()
     emit('agent_state', {seat = seat, state = 'ready', reason = 'wrap_up_over'})
   end
 end
+-- A seat given to a call that never came for it (the caller's side failed) is not kept
+-- ringing forever: after STALE seconds it goes back to the pool and the call is closed.
+local function release_stale()
+  local stale = redis.call('ZRANGEBYSCORE', P .. 'ringing', '-inf', NOW - STALE)
+  for _, seat in ipairs(stale) do
+    redis.call('ZREM', P .. 'ringing', seat)
+    local call = redis.call('HGET', seat_key(seat), 'call')
+    if call and redis.call('HGET', call_key(call), 'state') == 'ringing' then
+      redis.call('HSET', call_key(call), 'state', 'abandoned', 'ended_at', NOW)
+      emit('stale', {call = call, seat = seat})
+    end
+    redis.call('HDEL', seat_key(seat), 'call')
+    redis.call('HSET', seat_key(seat), 'state', 'ready', 'since', NOW)
+    redis.call('ZADD', P .. 'idle', NOW, seat)
+    emit('agent_state', {seat = seat, state = 'ready', reason = 'stale'})
+  end
+end
 local function match()
+  release_stale()
   wake_wrapped()
   local calls = redis.call('ZRANGE', P .. 'queue', 0, -1)
   for _, call in ipairs(calls) do
@@ -127,6 +146,7 @@ local function match()
       redis.call('ZREM', P .. 'idle', best)
       redis.call('ZREM', P .. 'queue', call)
       redis.call('HSET', seat_key(best), 'state', 'ringing', 'since', NOW, 'call', call)
+      redis.call('ZADD', P .. 'ringing', NOW, best)
       redis.call('HSET', call_key(call), 'state', 'ringing', 'seat', best, 'agent', agent,
                  'rang_at', NOW)
       emit('route', {call = call, seat = best, agent = agent})
@@ -136,15 +156,15 @@ local function match()
 end
 """
 
-# KEYS: none (prefix in ARGV[1]). ARGV: prefix, now, call, caller, skill, max_wait, retry_ms
+# KEYS: none (prefix in ARGV[1]). ARGV: prefix, now, stale, call, caller, skill, max_wait, retry
 _ROUTE = (
     """
-local P, NOW = ARGV[1], tonumber(ARGV[2])
+local P, NOW, STALE = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 """
     + _MATCH
     + """
-local call, caller, skill = ARGV[3], ARGV[4], ARGV[5]
-local max_wait, retry = tonumber(ARGV[6]), ARGV[7]
+local call, caller, skill = ARGV[4], ARGV[5], ARGV[6]
+local max_wait, retry = tonumber(ARGV[7]), ARGV[8]
 local key = call_key(call)
 local state = redis.call('HGET', key, 'state')
 if not state then
@@ -176,18 +196,19 @@ return {'gone', call, '', '', ''}
 """
 )
 
-# ARGV: prefix, now, call, seat, max_misses, retry_ms
+# ARGV: prefix, now, stale, call, seat, max_misses, retry_ms
 _NO_ANSWER = (
     """
-local P, NOW = ARGV[1], tonumber(ARGV[2])
+local P, NOW, STALE = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 """
     + _MATCH
     + """
-local call, seat, max_misses, retry = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local call, seat, max_misses, retry = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local key = call_key(call)
 if redis.call('HGET', key, 'state') ~= 'ringing' or redis.call('HGET', key, 'seat') ~= seat then
   return {'error', 'call is not ringing at this seat'}
 end
+redis.call('ZREM', P .. 'ringing', seat)
 local misses = redis.call('HINCRBY', seat_key(seat), 'misses', 1)
 redis.call('HDEL', seat_key(seat), 'call')
 emit('no_answer', {call = call, seat = seat, misses = misses})
@@ -209,23 +230,24 @@ return {'wait', call, '', '', retry}
 """
 )
 
-# ARGV: prefix, now, call, seat
+# ARGV: prefix, now, stale, call, seat
 _ANSWERED = """
-local P, NOW, call, seat = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local P, NOW, call, seat = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
 local key = P .. 'call:' .. call
 if redis.call('HGET', key, 'state') ~= 'ringing' or redis.call('HGET', key, 'seat') ~= seat then
   return 'call is not ringing at this seat'
 end
 redis.call('HSET', key, 'state', 'talking', 'answered_at', NOW)
+redis.call('ZREM', P .. 'ringing', seat)
 redis.call('HSET', P .. 'seat:' .. seat, 'state', 'talking', 'since', NOW, 'misses', 0)
 redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'answered', 'at', NOW,
            'call', call, 'seat', seat)
 return 'ok'
 """
 
-# ARGV: prefix, now, call, wrap_up_seconds
+# ARGV: prefix, now, stale, call, wrap_up_seconds
 _ENDED = """
-local P, NOW, call, wrap = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local P, NOW, call, wrap = ARGV[1], tonumber(ARGV[2]), ARGV[4], tonumber(ARGV[5])
 local key = P .. 'call:' .. call
 local state = redis.call('HGET', key, 'state')
 if not state then return 'unknown call' end
@@ -236,6 +258,7 @@ if state == 'queued' then
   final = 'abandoned'
 elseif state == 'ringing' then
   final = 'abandoned'
+  redis.call('ZREM', P .. 'ringing', seat)
   redis.call('HSET', P .. 'seat:' .. seat, 'state', 'ready', 'since', NOW)
   redis.call('HDEL', P .. 'seat:' .. seat, 'call')
   redis.call('ZADD', P .. 'idle', NOW, seat)
@@ -259,9 +282,9 @@ redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', final, 'at
 return 'ok'
 """
 
-# ARGV: prefix, now, seat, state, reason
+# ARGV: prefix, now, stale, seat, state, reason
 _SET_STATE = """
-local P, NOW, seat, want, reason = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local P, NOW, seat, want, reason = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5], ARGV[6]
 local key = P .. 'seat:' .. seat
 local state = redis.call('HGET', key, 'state')
 if not state or state == 'offline' then return 'seat is not logged in' end
@@ -404,7 +427,7 @@ class Acd:
     # ------------------------------------------------------------------ plumbing
 
     def _run(self, script: Any, *args: Any) -> Any:
-        result = script(args=[self.prefix, self.clock(), *args])
+        result = script(args=[self.prefix, self.clock(), self.config.stale_ring_seconds, *args])
         if isinstance(result, list):
             return [_s(x) for x in result]
         return _s(result)

@@ -46,7 +46,10 @@ loadmodule "http_client.so"
 loadmodule "async.so"
 
 modparam("tm", "fr_timer", 5000)
-modparam("tm", "fr_inv_timer", {ring_ms})
+# A waiting caller's transaction must outlive the queue; each seat's branch gets the ring
+# time (t_set_fr below).
+modparam("tm", "fr_inv_timer", {hold_ms})
+modparam("tm", "max_inv_lifetime", {hold_ms})
 modparam("tm", "auto_inv_100", 1)
 modparam("rr", "enable_full_lr", 1)
 modparam("registrar", "max_expires", 3600)
@@ -115,10 +118,12 @@ route[DECIDE] {{
         }}
         t_on_failure("SEAT_FAILED");
         t_on_reply("SEAT_REPLY");
+        t_set_fr({ring_ms}, 5000);
         t_relay();
         exit;
     }}
-    if ($var(action) == "wait") {{
+    if ($var(action) == "wait" || $var(action) == "") {{
+        # "" is the ACD not answering: keep the caller waiting and ask again.
         if ($avp(ringing) == $null) {{
             t_reply("180", "Ringing");
             $avp(ringing) = 1;
@@ -149,6 +154,7 @@ failure_route[SEAT_FAILED] {{
         if (lookup("location")) {{
             t_on_failure("SEAT_FAILED");
             t_on_reply("SEAT_REPLY");
+            t_set_fr({ring_ms}, 5000);
             t_relay();
             exit;
         }}
@@ -157,6 +163,7 @@ failure_route[SEAT_FAILED] {{
         # Failure routes cannot sleep: wait again in a new transaction, through ourselves.
         $ru = "sip:{number}@{host}:{port}";
         $du = "sip:{host}:{port}";
+        t_set_fr({hold_ms}, 5000);
         t_relay();
         exit;
     }}
@@ -189,6 +196,7 @@ class SipEdge:
             number=self.number,
             acd=self.acd_url.rstrip("/"),
             ring_ms=int(self.ring_seconds * 1000),
+            hold_ms=int((self.max_wait_seconds + self.ring_seconds * 3 + 30) * 1000),
             children=self.children,
             async_workers=self.async_workers,
             debug=self.debug,

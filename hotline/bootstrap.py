@@ -76,6 +76,9 @@ class Container:
                     max_wait_seconds=tel.max_wait_seconds,
                     max_misses=tel.max_misses,
                     wrap_up_seconds=tel.wrap_up_seconds,
+                    # Kamailio comes for a reserved seat within seconds, or reports no answer
+                    # after ring_seconds: a reservation older than that was forgotten.
+                    stale_ring_seconds=tel.ring_seconds + 20,
                 ),
             )
         return self._acd

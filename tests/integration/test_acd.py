@@ -187,3 +187,13 @@ def test_concurrent_routing_never_gives_a_seat_twice(acd: Acd, clock: Clock) -> 
     seats = [s for s in results if s]
     assert len(seats) == 10 and len(set(seats)) == 10  # ten seats, each to one call
     assert len(acd.queue()) == 10
+
+
+def test_a_seat_reserved_for_a_call_that_never_comes_is_released(acd: Acd, clock: Clock) -> None:
+    stale = Acd(acd.r, AcdConfig(stale_ring_seconds=30), prefix=acd.prefix, clock=clock)
+    ready_seats(stale, clock, "s1")
+    assert stale.route("c1").seat == "s1"  # ... and the edge never rings it (it failed)
+    clock.advance(31)
+    assert stale.route("c2").seat == "s1"
+    assert stale.call("c1")["state"] == "abandoned"
+    assert any(e["type"] == "stale" and e["call"] == "c1" for e in stale.events())
