@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from callcenter.sip import SipEdge
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
 from tests.e2e.conftest import engine  # noqa: F401
+from tests.e2e.conftest import live_server  # noqa: F401 - the app on a loopback port
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"
@@ -46,13 +44,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def acd_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/acd"
-    server.shutdown()
-    thread.join(timeout=10)
+def acd_url(request: pytest.FixtureRequest) -> str:
+    """The ACD of the app the browser tests also serve (`live_server`) on a loopback port."""
+    return f"{request.getfixturevalue('live_server')}/acd"
 
 
 class Stack:
@@ -100,64 +94,23 @@ class Stack:
             f"{name} to register",
         )
 
+    def _sipp(self, talk_ms: int, calls: int = 1, rate: float = 1.0) -> list[str]:
+        return [
+            SIPP, "-sf", str(CALLER), f"127.0.0.1:{self.port}", "-s", "12345",
+            "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
+            "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port()),
+            "-nostdin", "-timeout", "60s", "-timeout_error",
+        ]  # fmt: skip
+
     def call(
         self, talk_ms: int = 500, calls: int = 1, rate: float = 1.0
     ) -> "subprocess.CompletedProcess[str]":
-        return subprocess.run(
-            [
-                SIPP,
-                "-sf",
-                str(CALLER),
-                f"127.0.0.1:{self.port}",
-                "-s",
-                "12345",
-                "-m",
-                str(calls),
-                "-r",
-                str(rate),
-                "-d",
-                str(talk_ms),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_port()),
-                "-nostdin",
-                "-timeout",
-                "60s",
-                "-timeout_error",
-                "-mp",
-                str(free_udp_port()),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            cwd=self.tmp,
-        )
+        argv = self._sipp(talk_ms, calls, rate)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=self.tmp)
 
     def call_in_background(self, talk_ms: int = 500) -> "subprocess.Popen[str]":
         return subprocess.Popen(
-            [
-                SIPP,
-                "-sf",
-                str(CALLER),
-                f"127.0.0.1:{self.port}",
-                "-s",
-                "12345",
-                "-m",
-                "1",
-                "-d",
-                str(talk_ms),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_port()),
-                "-nostdin",
-                "-timeout",
-                "60s",
-                "-timeout_error",
-                "-mp",
-                str(free_udp_port()),
-            ],
+            self._sipp(talk_ms),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
