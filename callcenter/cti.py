@@ -11,20 +11,26 @@ from typing import Annotated
 from typing import Any
 
 import phonenumbers
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from phonenumbers import carrier
 from phonenumbers import geocoder
+from pydantic import Field
 from pydantic import StringConstraints
 
 from callcenter.acd import AcdError
 from callcenter.acd import NotReadyReason
+from callcenter.models import CallRecord
 from dispatch.commands import Command
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import NotFound
+from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.domain import RuleViolation
 from dispatch.domain import ValidationError
+from dispatch.models import Ticket
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -57,6 +63,13 @@ class CallCommand(Command):
         str, StringConstraints(pattern=r"^(answer|hangup|hold|unhold|mute|unmute|dtmf)$")
     ]
     digits: Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,20}$")] | None = None
+
+
+class LinkTicket(Command):
+    """The ticket accepted during a call: written on the call's record."""
+
+    call_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    ticket_id: Annotated[int, Field(ge=1)]
 
 
 def caller_info(number: str) -> dict[str, Any]:
@@ -135,6 +148,25 @@ def call_command() -> tuple[Response, int]:
     if not heard:
         raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
     return jsonify({"seat": seat, "sent": cmd.action}), 202
+
+
+@bp.post("/link")
+@login_required(*SEAT_ROLES)
+def link_ticket() -> Response:
+    """Link a ticket to the call it was accepted during (the call record's ticket_id)."""
+    cmd = parse_body(LinkTicket)
+    actor = current_actor()
+    with container().uow() as uow:
+        record = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == cmd.call_id))
+        if record is None:
+            raise NotFound("通话记录不存在", {"call_id": cmd.call_id})
+        if uow.session.get(Ticket, cmd.ticket_id) is None:
+            raise NotFound("工单不存在", {"ticket_id": cmd.ticket_id})
+        if record.agent != f"u{actor.user_id}":
+            raise PermissionDenied("只能关联本人接听的来电", {"call_id": cmd.call_id})
+        record.ticket_id = cmd.ticket_id
+        uow.commit()
+    return jsonify({"call_id": cmd.call_id, "ticket_id": cmd.ticket_id})
 
 
 @bp.get("/me")

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from callcenter.cti import AgentStateChange
 from callcenter.cti import CallCommand
+from callcenter.cti import LinkTicket
 from callcenter.cti import SeatLogin
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
@@ -280,6 +281,13 @@ def build_openapi() -> dict[str, Any]:
             "summary": "软电话：接听、挂断、保持、恢复、静音、取消静音、按键（发给坐席话机进程）",
             "requestBody": _json_body(_add_model(schemas, CallCommand)),
             "responses": _responses("202", {"type": "object"}, "401", "403", "409", "422"),
+        }
+    }
+    paths["/api/cti/link"] = {
+        "post": {
+            "summary": "把受理的工单关联到本人接听的来电记录",
+            "requestBody": _json_body(_add_model(schemas, LinkTicket)),
+            "responses": _responses("200", {"type": "object"}, "401", "403", "404", "422"),
         }
     }
     paths["/api/cti/me"] = {

@@ -237,6 +237,10 @@
           p.className = "ok"; a.href = `/tickets/${t.id}`; a.textContent = t.number;
           p.append(`已${done}：`, a);
           out.append(p);
+          if (form.dataset.callId) {
+            api("POST", "/api/cti/link", {call_id: form.dataset.callId, ticket_id: t.id});
+            delete form.dataset.callId;
+          }
           if (t.routing) {
             const why = document.createElement("p");
             why.id = "auto-dispatch-result";
@@ -415,6 +419,7 @@
     const socket = window.HotlineSocket;
     if (!socket) return;
     socket.on("call.offered", (msg) => {
+      form.dataset.callId = msg.call_id;  // a ticket accepted now is linked to this call
       const box = document.getElementById("incoming");
       box.hidden = false;
       box.replaceChildren();

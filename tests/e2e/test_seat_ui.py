@@ -11,6 +11,22 @@ from tests.conftest import Api
 from tests.e2e.conftest import shot
 
 Open = Callable[[str], Any]
+
+
+def wait_for_link(container: Container, call_id: str) -> None:
+    import time
+
+    from callcenter.models import CallRecord
+
+    for _ in range(50):
+        with container.uow() as uow:
+            row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
+            if row.ticket_id is not None:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the ticket was not linked to the call")
+
+
 pytestmark = pytest.mark.redis
 
 
@@ -46,6 +62,14 @@ def test_operator_signs_in_to_a_seat_and_a_call_pops_up_with_the_callers_history
             assert resp.status == 200
         if step.startswith("answered"):
             page.locator("#seat-state").get_by_text("坐席 s07：通话中").wait_for()
+            # The operator accepts the request while talking: the ticket goes on the call's record.
+            page.get_by_label("诉求类型").select_option("complaint")
+            page.get_by_label("标题").fill("噪音问题又出现了")
+            page.get_by_label("诉求内容").fill("楼下商铺音响又开到很晚")
+            page.get_by_label("派单至", exact=True).select_option("")
+            page.keyboard.press("Alt+S")
+            page.locator("#created").get_by_text("已受理").wait_for()
+            wait_for_link(container, "e2e-1")
     page.locator("#seat-state").get_by_text("话后整理").wait_for()
     page.get_by_role("button", name="小休").click()
     page.locator("#seat-state").get_by_text("示忙（小休）").wait_for()

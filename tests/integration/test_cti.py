@@ -57,3 +57,32 @@ def test_the_operator_at_the_seat_hears_who_is_calling(
     assert rooms == [f"user:{world.users['operator']}"]
     assert payload["number"] == "13812345678" and payload["seat"] == "s08"
     assert payload["location"] == "江苏省连云港市" and payload["carrier"] == "中国移动"
+
+
+def test_a_ticket_accepted_during_a_call_is_linked_to_its_record(
+    api: Api, client: Any, container: Container, real_redis: Any
+) -> None:
+    from callcenter.models import CallRecord
+
+    api.post("/api/cti/seat", {"seat": "s09"})
+    api.post("/api/cti/state", {"state": "ready"})
+    client.get("/acd/route?call_id=c10&from=13812345678")
+    client.get("/acd/answered?call_id=c10&seat=s09")
+    ticket = api.create(caller_phone="13812345678")
+    assert (
+        api.post("/api/cti/link", {"call_id": "c10", "ticket_id": ticket["id"]}).status_code == 200
+    )
+    with container.uow() as uow:
+        record = uow.session.query(CallRecord).filter_by(call_id="c10").one()
+        assert record.ticket_id == ticket["id"]
+    assert (
+        api.post(
+            "/api/cti/link", {"call_id": "c10", "ticket_id": ticket["id"]}, as_="lead"
+        ).status_code
+        == 403
+    )
+    assert (
+        api.post("/api/cti/link", {"call_id": "nope", "ticket_id": ticket["id"]}).status_code == 404
+    )
+    assert api.post("/api/cti/link", {"call_id": "c10", "ticket_id": 999_999}).status_code == 404
+    assert api.post("/api/cti/link", {"call_id": "c10", "ticket_id": 0}).status_code == 422
