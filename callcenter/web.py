@@ -5,6 +5,7 @@ bound to loopback and asks over loopback.
 """
 
 import logging
+from typing import Any
 
 from flask import Blueprint
 from flask import Response
@@ -71,29 +72,23 @@ def route() -> Response:
     return _decision(decision)
 
 
-def _tell_seat(acd: Acd, seat: str, payload: dict[str, str]) -> None:
-    """Push a call's new state to the operator signed in at the seat."""
+def _tell_seat(acd: Acd, seat: str, event: str, payload: dict[str, Any]) -> None:
+    """Push a call event to the operator signed in at the seat; the call goes on regardless."""
     user_id = acd.seat(seat).get("user_id")
     if not user_id:
         return
     try:
-        container().dispatch.publish("call.state", payload | {"seat": seat}, [f"user:{user_id}"])
-    except Exception:  # noqa: BLE001 - the call goes on
-        log.exception("could not push the state of call %s", payload.get("call_id"))
+        container().dispatch.publish(event, payload | {"seat": seat}, [f"user:{user_id}"])
+    except Exception:  # noqa: BLE001 - a missed push must not disturb the call
+        log.exception("could not push %s of call %s", event, payload.get("call_id"))
 
 
 def _screen_pop(acd: Acd, call_id: str, seat: str) -> None:
     """Tell the operator signed in at the seat who is calling, before they answer."""
     from callcenter.cti import caller_info
 
-    user_id = acd.seat(seat).get("user_id")
-    if not user_id:
-        return
-    payload = {"call_id": call_id, "seat": seat} | caller_info(acd.call(call_id).get("caller", ""))
-    try:
-        container().dispatch.publish("call.offered", payload, [f"user:{user_id}"])
-    except Exception:  # noqa: BLE001 - the call rings anyway
-        log.exception("could not push the screen pop of call %s", call_id)
+    caller = caller_info(acd.call(call_id).get("caller", ""))
+    _tell_seat(acd, seat, "call.offered", {"call_id": call_id} | caller)
 
 
 @bp.get("/no_answer")
@@ -118,7 +113,7 @@ def answered() -> Response:
     except AcdError as exc:
         return _text(f"error {exc}")
     _record(acd, call_id)
-    _tell_seat(acd, seat, {"call_id": call_id, "state": "talking"})
+    _tell_seat(acd, seat, "call.state", {"call_id": call_id, "state": "talking"})
     return _text("ok")
 
 
@@ -134,5 +129,5 @@ def ended() -> Response:
     _record(acd, call_id)
     seat = acd.call(call_id).get("seat")
     if seat:
-        _tell_seat(acd, seat, {"call_id": call_id, "state": outcome})
+        _tell_seat(acd, seat, "call.state", {"call_id": call_id, "state": outcome})
     return _text(outcome)

@@ -45,6 +45,17 @@ def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+def _operation(
+    summary: str, ok: str, *codes: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One operation answering a JSON object; `body` is the request schema if it takes one."""
+    out: dict[str, Any] = {"summary": summary}
+    if body is not None:
+        out["requestBody"] = _json_body(body)
+    out["responses"] = _responses(ok, {"type": "object"}, *codes)
+    return out
+
+
 def _responses(ok: str, schema: dict[str, Any], *codes: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         ok: {"description": "成功", "content": {"application/json": {"schema": schema}}}
@@ -245,57 +256,36 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     }
+
+    def schema_of(cls: type[BaseModel]) -> dict[str, Any]:
+        return _add_model(schemas, cls)
+
     paths["/api/routing/suggest"] = {
-        "post": {
-            "summary": "派单建议：承办单位前三名、事项分类、诉求类型、属地、疑似重复工单",
-            "requestBody": _json_body(_add_model(schemas, SuggestRequest)),
-            "responses": _responses("200", {"type": "object"}, "400", "401", "403", "422"),
-        }
-    }
+        "post": _operation(
+            "派单建议：承办单位前三名、事项分类、诉求类型、属地、疑似重复工单",
+            "200", "400", "401", "403", "422", body=schema_of(SuggestRequest),
+        )
+    }  # fmt: skip
     paths["/api/routing/models"] = {
-        "get": {
-            "summary": "派单模型版本与留出集评分（管理员）",
-            "responses": _responses("200", {"type": "object"}, "401", "403"),
-        },
-        "post": {
-            "summary": "重新训练派单模型（管理员；后台任务，新版本不优于现版本时不启用）",
-            "responses": _responses("202", {"type": "object"}, "401", "403"),
-        },
+        "get": _operation("派单模型版本与留出集评分（管理员）", "200", "401", "403"),
+        "post": _operation(
+            "重新训练派单模型（管理员；后台任务，新版本不优于现版本时不启用）", "202", "401", "403"
+        ),
     }
-    paths["/api/cti/seat"] = {
-        "post": {
-            "summary": "签入坐席（话务员、班长、督办、管理员，值班领导）",
-            "requestBody": _json_body(_add_model(schemas, SeatLogin)),
-            "responses": _responses("200", {"type": "object"}, "401", "403", "409", "422"),
+    cti: dict[str, tuple[str, str, type[BaseModel], str]] = {
+        "seat": ("签入坐席（话务员、班长、督办、管理员，值班领导）", "200", SeatLogin, "409"),
+        "state": ("坐席状态：就绪、示忙（原因）、签出", "200", AgentStateChange, "409"),
+        "call": (
+            "软电话：接听、挂断、保持、恢复、静音、取消静音、按键（发给坐席话机进程）",
+            "202", CallCommand, "409",
+        ),
+        "link": ("把受理的工单关联到本人接听的来电记录", "200", LinkTicket, "404"),
+    }  # fmt: skip
+    for name, (summary, ok, cls, refusal) in cti.items():
+        paths[f"/api/cti/{name}"] = {
+            "post": _operation(summary, ok, "401", "403", refusal, "422", body=schema_of(cls))
         }
-    }
-    paths["/api/cti/state"] = {
-        "post": {
-            "summary": "坐席状态：就绪、示忙（原因）、签出",
-            "requestBody": _json_body(_add_model(schemas, AgentStateChange)),
-            "responses": _responses("200", {"type": "object"}, "401", "403", "409", "422"),
-        }
-    }
-    paths["/api/cti/call"] = {
-        "post": {
-            "summary": "软电话：接听、挂断、保持、恢复、静音、取消静音、按键（发给坐席话机进程）",
-            "requestBody": _json_body(_add_model(schemas, CallCommand)),
-            "responses": _responses("202", {"type": "object"}, "401", "403", "409", "422"),
-        }
-    }
-    paths["/api/cti/link"] = {
-        "post": {
-            "summary": "把受理的工单关联到本人接听的来电记录",
-            "requestBody": _json_body(_add_model(schemas, LinkTicket)),
-            "responses": _responses("200", {"type": "object"}, "401", "403", "404", "422"),
-        }
-    }
-    paths["/api/cti/me"] = {
-        "get": {
-            "summary": "我签入的坐席及其状态",
-            "responses": _responses("200", {"type": "object"}, "401", "403"),
-        }
-    }
+    paths["/api/cti/me"] = {"get": _operation("我签入的坐席及其状态", "200", "401", "403")}
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {
