@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-import callcenter.models  # noqa: F401 - the composition root registers every table
+import callcenter.duty  # noqa: F401 - the composition root registers every table
+import callcenter.models  # noqa: F401
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
 from dispatch.adapters.calendar import ChineseWorkdays

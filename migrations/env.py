@@ -5,7 +5,8 @@ from sqlalchemy import engine_from_config
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
-import callcenter.models  # noqa: F401 - registers the tables
+import callcenter.duty  # noqa: F401 - registers the tables
+import callcenter.models  # noqa: F401
 import dispatch.models  # noqa: F401
 import hotline.models  # noqa: F401
 from hotline.db import Base
