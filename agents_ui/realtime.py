@@ -3,8 +3,9 @@
 Threading mode (no eventlet/gevent monkey-patching next to psycopg and, later, pjsua2).
 With a message queue (Redis) every web instance and worker can push to every browser.
 Clients join rooms by who they are: `hotline` for hotline staff, `unit:<id>` for a unit's
-liaisons. Payloads name what changed and carry no personal data; the page then fetches
-what it needs through the API with the user's own rights.
+liaisons, `user:<id>` for each user, `hall` for those who watch the hall (坐席监控). Payloads
+name what changed and carry no personal data; the page then fetches what it needs through
+the API with the user's own rights.
 """
 
 import logging
@@ -16,7 +17,9 @@ from flask_socketio import Namespace
 from flask_socketio import SocketIO
 from flask_socketio import join_room
 
+from callcenter.hall import HALL_ROOM
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import Role
 from hotline.models import User
 
@@ -40,6 +43,8 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
         join_room(f"user:{user_id}")  # calls offered at the user's seat (screen pop)
         if role in HOTLINE_ROLES or role is Role.LEADER:
             join_room("hotline")
+        if role in SUPERVISE_ROLES:
+            join_room(HALL_ROOM)  # the hall view (坐席监控) hears `hall.changed`
         if role is Role.LIAISON and unit_id is not None:
             join_room(f"unit:{unit_id}")
 

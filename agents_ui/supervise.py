@@ -6,21 +6,23 @@ script to the JSON API, and the live region is re-rendered from this view.
 
 from typing import Any
 
+import redis
 from flask import Blueprint
 
 from agents_ui.web import page
 from agents_ui.web import render_page
+from callcenter import duty
+from callcenter import hall as hall_api
 from dispatch import services
 from dispatch import stats
 from dispatch.clock import Light
-from dispatch.domain import Role
+from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import TicketStatus
 from hotline.http import container
 from hotline.http import current_actor
 
 bp = Blueprint("supervise", __name__, template_folder="templates")
 
-SUPERVISE_ROLES = (Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
 # Most tickets one section lists; the section links to the full ticket list beyond that.
 SECTION_LIMIT = 100
 WEEKDAYS = "一二三四五六日"
@@ -80,6 +82,27 @@ def index() -> str:
         yellow=_section(yellow, _sorted_by_due(yellow["items"])),
         review=_section(review, review_items),
         follow_up=_section(follow_up, follow_up_items),
+    )
+
+
+@bp.get("/supervise/hall")
+@page(*SUPERVISE_ROLES)
+def hall() -> str:
+    """坐席监控: every seat and the queue, live; the leaders' duty schedule."""
+    c = container()
+    actor = current_actor()
+    try:
+        snapshot: dict[str, Any] | None = hall_api.hall_snapshot(c.acd, hall_api.user_names)
+    except redis.RedisError:
+        snapshot = None  # the page says so and keeps trying
+    manages_duties = actor.role in hall_api.DUTY_ROLES
+    return render_page(
+        "hall.html",
+        snapshot=snapshot,
+        duties=duty.list_duties(c.uow(), c.dispatch.utcnow()),
+        leaders=duty.list_leaders(c.uow()) if manages_duties else [],
+        manages_duties=manages_duties,
+        timezone=c.settings.calendar.timezone,
     )
 
 

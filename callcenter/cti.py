@@ -22,6 +22,10 @@ from pydantic import StringConstraints
 
 from callcenter.acd import AcdError
 from callcenter.acd import NotReadyReason
+from callcenter.duty import LEADER_CALL_TAG
+from callcenter.duty import require_on_duty
+from callcenter.duty import tag_leader_call
+from callcenter.hall import notify_hall
 from callcenter.models import CallRecord
 from dispatch.commands import Command
 from dispatch.domain import HOTLINE_ROLES
@@ -31,6 +35,7 @@ from dispatch.domain import Role
 from dispatch.domain import RuleViolation
 from dispatch.domain import ValidationError
 from dispatch.models import Ticket
+from hotline.audit import record_audit
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -95,12 +100,16 @@ def _seat_of(user_id: int) -> str | None:
 def sign_in_seat() -> Response:
     cmd = parse_body(SeatLogin)
     actor = current_actor()
+    assert actor.user_id is not None
+    if actor.role is Role.LEADER:  # 领导接听: only inside one of their duty windows
+        require_on_duty(container().uow(), actor.user_id, container().dispatch.utcnow())
     acd = container().acd
     try:
         acd.login(cmd.seat, f"u{actor.user_id}", tuple(cmd.skills), user_id=actor.user_id)
     except AcdError as exc:
         raise RuleViolation("该坐席正在通话，不能签入", {"seat": cmd.seat}) from exc
     container().redis.set(f"{acd.prefix}user:{actor.user_id}", cmd.seat)
+    notify_hall()
     return jsonify(_me(actor.user_id))
 
 
@@ -160,11 +169,27 @@ def link_ticket() -> Response:
         record = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == cmd.call_id))
         if record is None:
             raise NotFound("通话记录不存在", {"call_id": cmd.call_id})
-        if uow.session.get(Ticket, cmd.ticket_id) is None:
+        ticket = uow.session.get(Ticket, cmd.ticket_id)
+        if ticket is None:
             raise NotFound("工单不存在", {"ticket_id": cmd.ticket_id})
         if record.agent != f"u{actor.user_id}":
             raise PermissionDenied("只能关联本人接听的来电", {"call_id": cmd.call_id})
         record.ticket_id = cmd.ticket_id
+        taken_at = record.answered_at or record.offered_at
+        if (
+            actor.role is Role.LEADER
+            and actor.user_id is not None
+            and tag_leader_call(uow.session, ticket, actor.user_id, taken_at)
+        ):
+            record_audit(
+                uow.session,
+                actor.user_id,
+                "tag_leader_call",
+                ticket.id,
+                {"call_id": cmd.call_id, "tag": LEADER_CALL_TAG},
+                ip=actor.ip,
+                request_id=actor.request_id,
+            )
         uow.commit()
     return jsonify({"call_id": cmd.call_id, "ticket_id": cmd.ticket_id})
 

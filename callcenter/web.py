@@ -15,6 +15,7 @@ from flask import request
 from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.acd import Decision
+from callcenter.hall import notify_hall
 from callcenter.records import sync_record
 from hotline.http import container
 
@@ -56,6 +57,7 @@ def _record(acd: Acd, call_id: str) -> None:
         sync_record(container().uow(), call_id, acd.call(call_id))
     except Exception:  # noqa: BLE001 - logged; the ACD's event stream still has it all
         log.exception("could not write the record of call %s", call_id)
+    notify_hall()
 
 
 @bp.get("/route")

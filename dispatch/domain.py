@@ -30,6 +30,8 @@ ROLE_LABELS: Final[Mapping[Role, str]] = {
 
 # Hotline-side roles see the caller's identity (audited); units and leaders see it masked.
 HOTLINE_ROLES: Final = frozenset({Role.OPERATOR, Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN})
+# The supervision desk and the hall view (坐席监控): team leads, supervisors and admins.
+SUPERVISE_ROLES: Final = (Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
 
 
 class Channel(StrEnum):

@@ -67,10 +67,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.register_blueprint(hotline_bp)
     app.register_blueprint(dispatch_bp)
     from callcenter.cti import bp as cti_bp
+    from callcenter.hall import bp as hall_bp
     from callcenter.web import bp as acd_bp
 
     app.register_blueprint(acd_bp)
     app.register_blueprint(cti_bp)
+    app.register_blueprint(hall_bp)
     from agents_ui import init_app as init_ui
 
     # Socket.IO fans out through Redis so that every web instance and worker reaches every

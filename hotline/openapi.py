@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document of the JSON API, built from the same models that parse input."""
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -8,6 +9,7 @@ from callcenter.cti import AgentStateChange
 from callcenter.cti import CallCommand
 from callcenter.cti import LinkTicket
 from callcenter.cti import SeatLogin
+from callcenter.duty import AddDuty
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
 from dispatch.commands import CreateTicket
@@ -26,6 +28,7 @@ ERROR_RESPONSES = {
     "404": "工单或单位不存在",
     "409": "当前状态不允许该操作、规则不满足或并发修改",
     "422": "字段校验失败（details.fields 给出每个字段的错误）",
+    "503": "依赖的服务（话务服务的 Redis）暂不可用",
 }
 
 
@@ -76,6 +79,37 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
         "schema": schema,
         "description": description,
     }
+
+
+def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _hall_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
+    """The supervisors' CTI routes (callcenter.hall): the hall view, not-ready, leader duty."""
+    paths["/api/cti/hall"] = {
+        "get": _operation(
+            "坐席监控：每个坐席的话务员、状态、时长、当前来电（号码只显示后四位），排队来电"
+            "（班长、督办、管理员）",
+            "200", "401", "403", "503",
+        )
+    }  # fmt: skip
+    seat = _path_param("seat", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"})
+    not_ready = _operation(
+        "强制示忙：outcome 为 ok（立即生效）或 pending（通话结束后生效）；记入审计日志",
+        "200", "401", "403", "404", "409",
+    )  # fmt: skip
+    paths["/api/cti/seats/{seat}/not_ready"] = {"post": not_ready | {"parameters": [seat]}}
+    paths["/api/cti/duties"] = {
+        "get": _operation("尚未结束的领导接听值班，按开始时间排列", "200", "401", "403"),
+        "post": _operation(
+            "安排领导接听值班（督办、管理员）：须为领导；结束晚于开始；同一领导不得重叠",
+            "201", "401", "403", "409", "422", body=schema_of(AddDuty),
+        ),
+    }  # fmt: skip
+    delete = _operation("删除值班安排（督办、管理员）", "200", "401", "403", "404")
+    duty_id = _path_param("duty_id", {"type": "integer", "minimum": 1})
+    paths["/api/cti/duties/{duty_id}"] = {"delete": delete | {"parameters": [duty_id]}}
 
 
 def build_openapi() -> dict[str, Any]:
@@ -286,6 +320,7 @@ def build_openapi() -> dict[str, Any]:
             "post": _operation(summary, ok, "401", "403", refusal, "422", body=schema_of(cls))
         }
     paths["/api/cti/me"] = {"get": _operation("我签入的坐席及其状态", "200", "401", "403")}
+    _hall_paths(paths, schema_of)
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {

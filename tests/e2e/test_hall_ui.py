@@ -1,0 +1,121 @@
+"""Supervisors watch the hall (坐席监控) and keep the leaders' duty schedule, in a real
+browser."""
+
+import re
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from hotline.bootstrap import Container
+from tests.conftest import Api
+from tests.e2e.conftest import shot
+
+pytestmark = pytest.mark.redis
+Open = Callable[[str], Any]
+
+
+def sign_in(api: Api, who: str, seat: str) -> None:
+    assert api.post("/api/cti/seat", {"seat": seat}, as_=who).status_code == 200
+    assert api.post("/api/cti/state", {"state": "ready"}, as_=who).status_code == 200
+
+
+def kamailio(live_server: str, step: str) -> str:
+    """Report a call step to the ACD over HTTP, as Kamailio does."""
+    with urllib.request.urlopen(f"{live_server}/acd/{step}") as resp:  # noqa: S310 - loopback
+        return str(resp.read().decode().strip())
+
+
+def open_hall(signed_in: Open) -> Any:
+    page = signed_in("supervisor")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="坐席监控").click()
+    page.locator("#live-status.on").wait_for()
+    return page
+
+
+def test_supervisor_watches_the_hall_and_forces_seats_not_ready(
+    signed_in: Open, live_server: str, api: Api, container: Container, real_redis: Any
+) -> None:
+    sign_in(api, "operator", "s01")
+    sign_in(api, "lead", "s02")
+    assert kamailio(live_server, "route?call_id=h1&from=13812345678").startswith("ring s01")
+    assert kamailio(live_server, "answered?call_id=h1&seat=s01") == "ok"
+
+    page = open_hall(signed_in)
+
+    talking = page.locator('#hall-seats tr[data-seat="s01"]')
+    expect(talking.locator('[data-col="agent"]')).to_have_text("operator用户")
+    expect(talking.locator('[data-col="state"]')).to_have_text("通话中")
+    expect(talking.locator('[data-col="caller"]')).to_have_text("*******5678")
+    expect(talking.locator('[data-col="call_id"]')).to_have_text("h1")
+    idle = page.locator('#hall-seats tr[data-seat="s02"]')
+    expect(idle.locator('[data-col="state"]')).to_have_text("就绪")
+    expect(idle.get_by_role("button", name="监听")).to_have_count(0)  # not in a call
+
+    idle.get_by_role("button", name="强制示忙").click()
+    expect(page.locator("#hall-notice")).to_have_text("坐席 s02 已示忙")
+    expect(idle.locator('[data-col="state"]')).to_have_text("示忙（班长设置）")
+    assert container.acd.seat("s02")["reason"] == "supervisor"
+
+    # Nobody is free: a new caller waits, and the page hears of it.
+    assert kamailio(live_server, "route?call_id=h2&from=13900001111").startswith("wait")
+    waiting = page.locator('#hall-queue tr[data-call-id="h2"]')
+    expect(waiting.locator('[data-col="caller"]')).to_have_text("*******1111")
+    expect(page.locator('[data-count="queued"]')).to_have_text("1")
+    shot(page, "hall")
+
+    talking.get_by_role("button", name="强制示忙").click()
+    expect(page.locator("#hall-notice")).to_have_text("坐席 s01 正在通话，通话结束后示忙")
+    expect(talking.locator('[data-col="state"]')).to_have_text("通话中通话结束后示忙")
+    assert container.acd.seat("s01")["state"] == "talking"
+    kamailio(live_server, "ended?call_id=h1")
+    expect(talking.locator('[data-col="state"]')).to_have_text("示忙（班长设置）")
+    expect(talking.locator('[data-col="call_id"]')).to_have_text("—")
+
+
+def test_supervisor_adds_and_deletes_a_leader_duty(
+    signed_in: Open, api: Api, real_redis: Any
+) -> None:
+    page = open_hall(signed_in)
+    form = page.locator("#duty-form")
+    form.get_by_label("领导").select_option(label="leader用户")
+    form.get_by_label("开始时间").fill("2026-11-16T14:00")
+    form.get_by_label("结束时间").fill("2026-11-16T12:00")
+    form.get_by_role("button", name="添加值班").click()
+    expect(form.locator('[data-error-for="ends_at"]')).to_have_text("结束时间应晚于开始时间")
+    expect(form.get_by_label("结束时间")).to_have_attribute("aria-invalid", "true")
+
+    form.get_by_label("结束时间").fill("2026-11-16T16:00")
+    form.get_by_label("备注").fill("市长热线接听日")
+    form.get_by_role("button", name="添加值班").click()
+
+    expect(page.locator("#hall-notice")).to_have_text(
+        "已安排 leader用户 值班：2026-11-16 14:00 至 2026-11-16 16:00"
+    )
+    row = page.locator("#duty-list tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_have_text(
+        re.compile("leader用户.*2026-11-16 14:00.*2026-11-16 16:00.*市长热线接听日.*待开始")
+    )
+    assert api.get("/api/cti/duties", as_="supervisor").get_json()["items"][0]["note"] == (
+        "市长热线接听日"
+    )
+
+    # The same leader cannot be on two overlapping windows.
+    form.get_by_label("领导").select_option(label="leader用户")
+    form.get_by_label("开始时间").fill("2026-11-16T15:00")
+    form.get_by_label("结束时间").fill("2026-11-16T17:00")
+    form.get_by_role("button", name="添加值班").click()
+    expect(form.locator(".form-error")).to_have_text(
+        "与leader用户已有的值班时段重叠（11月16日 14:00—11月16日 16:00）"
+    )
+    shot(page, "leader-duty")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="删除").click()
+    expect(page.locator("#hall-notice")).to_have_text("已删除值班安排")
+    expect(page.locator("#duty-list tbody tr")).to_have_count(0)
+    expect(page.locator("#no-duties")).to_be_visible()
+    assert api.get("/api/cti/duties", as_="supervisor").get_json()["items"] == []
