@@ -1,21 +1,28 @@
-"""The leaders' dashboard (领导看板): one ISO week of key figures, trend, categories, units.
+"""The leaders' dashboard (领导看板): one ISO week of key figures, calls, trend, categories, units.
 
-Figures come from `reports.services`; this module only picks the week and turns numbers into
-what people read (percentages, week-on-week arrows, the bar chart's geometry).
+Figures come from `reports.services` and `callcenter.kpis`; this module only picks the week
+and turns numbers into what people read (percentages, week-on-week arrows, the bar chart's
+geometry).
 """
 
 import datetime as dt
+import logging
 from typing import Any
 
+import redis
 from flask import Blueprint
 from flask import request
 from flask import url_for
 
 from agents_ui.web import page
 from agents_ui.web import render_page
+from callcenter import hall
+from callcenter import kpis
 from dispatch.domain import Role
 from hotline.http import container
 from reports import services as reports
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 
@@ -30,6 +37,77 @@ BAR_SHARE = 0.62  # part of a day's slot the bar fills
 def fmt_share(value: float | None) -> str:
     """Show a share as a percentage with one decimal, or a dash when there is none."""
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def fmt_seconds(value: float | None) -> str:
+    """Show a duration in whole seconds, with minutes from a minute on, or a dash."""
+    if value is None:
+        return "—"
+    seconds = int(value + 0.5)  # half up: 97.5 s reads 1分38秒
+    if seconds < 60:
+        return f"{seconds}秒"
+    return f"{seconds // 60}分{seconds % 60:02d}秒"
+
+
+# The call KPIs in the order the pages show them (formulas: callcenter.kpis.call_kpis).
+CALL_KPIS = (
+    ("offered", "呼入量"),
+    ("answered", "接通量"),
+    ("answer_rate", "接通率"),
+    ("service_level", "15秒接通率"),
+    ("abandon_rate", "放弃率"),
+    ("average_wait", "平均等待"),
+    ("average_talk", "平均通话"),
+)
+
+
+def call_values(k: kpis.CallKpis) -> dict[str, dict[str, str]]:
+    """Each call KPI as text, with what it was worked out from."""
+    c = k.counts
+    return {
+        "offered": {"value": str(c.offered), "hint": f"放弃 {c.abandoned}，溢出 {c.overflow}"},
+        "answered": {"value": str(c.answered), "hint": "话务员接起的来电"},
+        "answer_rate": {
+            "value": fmt_share(k.answer_rate),
+            "hint": f"接通 {c.answered} ÷ 呼入 {c.offered}",
+        },
+        "service_level": {
+            "value": fmt_share(k.service_level),
+            "hint": f"15秒内接通 {c.answered_in_time} ÷ 接通 {c.answered}",
+        },
+        "abandon_rate": {
+            "value": fmt_share(k.abandon_rate),
+            "hint": f"放弃 {c.abandoned} ÷ 呼入 {c.offered}",
+        },
+        "average_wait": {"value": fmt_seconds(k.average_wait), "hint": "接通的来电从呼入到接起"},
+        "average_talk": {"value": fmt_seconds(k.average_talk), "hint": "已结束的通话"},
+    }
+
+
+def live_hall() -> dict[str, Any] | None:
+    """The hall's counts now (queue, seats), or None when the ACD's Redis is unreachable."""
+    try:
+        counts: dict[str, Any] = hall.hall_snapshot(container().acd, hall.user_names)["counts"]
+    except redis.RedisError:
+        log.warning("call figures: the ACD's Redis cannot be reached; live counts left out")
+        return None
+    return counts | {"longest_wait_text": fmt_seconds(counts["longest_wait"])}
+
+
+def call_board(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """Today's call KPIs, those of [start, end) when given, and the hall's live counts."""
+    c = container()
+    ctx = c.dispatch
+    today = ctx.utcnow().astimezone(ctx.policy.calendar.tz).date()
+    midnight = reports.local_midnight(ctx, today)
+    tomorrow = reports.local_midnight(ctx, today + dt.timedelta(days=1))
+    return {
+        "kpis": CALL_KPIS,
+        "today": call_values(kpis.call_figures(c.uow(), midnight, tomorrow)),
+        "today_text": f"今日（{today.month}月{today.day}日）",
+        "period": call_values(kpis.call_figures(c.uow(), start, end)),
+        "live": live_hall(),
+    }
 
 
 def count_change(now: int, before: int) -> dict[str, str]:
@@ -179,6 +257,7 @@ def index() -> str | tuple[str, int]:
         return page_html, 422
     start = reports.local_midnight(ctx, monday)
     summary = reports.week_summary(c.uow(), ctx, start)
+    week = reports.week_period(ctx, start)
     return render_page(
         "dashboard.html",
         error=None,
@@ -193,6 +272,7 @@ def index() -> str | tuple[str, int]:
         chart=_chart(monday, reports.daily_counts(c.uow(), ctx, start)),
         categories=reports.top_categories(c.uow(), ctx, start),
         ranking=reports.unit_ranking(c.uow(), ctx, start),
+        calls=call_board(week.start, week.end),
         floor_text=f"满意率低于{reports.SATISFACTION_FLOOR * 100:.0f}%",
         fmt_share=fmt_share,
     )

@@ -4,15 +4,19 @@ The page reads through the same services as the API; 催办 and 督办 are poste
 script to the JSON API, and the live region is re-rendered from this view.
 """
 
+import datetime as dt
 from typing import Any
 
 import redis
 from flask import Blueprint
 
+from agents_ui.dashboard import call_values
+from agents_ui.dashboard import live_hall
 from agents_ui.web import page
 from agents_ui.web import render_page
 from callcenter import duty
 from callcenter import hall as hall_api
+from callcenter import kpis
 from dispatch import services
 from dispatch import stats
 from dispatch.clock import Light
@@ -74,8 +78,7 @@ def index() -> str:
     return render_page(
         "supervise.html",
         counts=counts,
-        # Call-centre figures: filled in by the telephony feature; None shows "—".
-        calls=None,
+        calls=_call_figures(now),
         today=f"{now:%Y-%m-%d} 星期{WEEKDAYS[now.weekday()]}",
         as_of=f"{now:%H:%M}",
         red=_section(red, _sorted_by_due(red["items"])),
@@ -104,6 +107,22 @@ def hall() -> str:
         manages_duties=manages_duties,
         timezone=c.settings.calendar.timezone,
     )
+
+
+def _call_figures(now: dt.datetime) -> dict[str, str | None]:
+    """The wallboard's call figures: the hall now (None when Redis is down) and today's KPIs."""
+    c = container()
+    start, end = stats.local_day_bounds(now, c.dispatch.policy.calendar.tz)
+    today = call_values(kpis.call_figures(c.uow(), start, end))
+    live = live_hall()
+    return {
+        "queued": str(live["queued"]) if live else None,
+        "longest_wait": live["longest_wait_text"] if live else None,
+        "seats_online": str(live["seats_online"]) if live else None,
+        "ready": str(live["ready"]) if live else None,
+        **{key: today[key]["value"] for key in ("offered", "answer_rate", "service_level")},
+        "abandon_rate": today["abandon_rate"]["value"],
+    }
 
 
 def _section(result: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:

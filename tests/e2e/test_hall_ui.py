@@ -1,5 +1,5 @@
-"""Supervisors watch the hall (坐席监控) and keep the leaders' duty schedule, in a real
-browser."""
+"""Supervisors watch the hall (坐席监控), keep the leaders' duty schedule and read the call
+figures, in a real browser."""
 
 import re
 import urllib.request
@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.e2e.conftest import shot
+from tests.integration.test_call_kpis import monday_calls
 
 pytestmark = pytest.mark.redis
 Open = Callable[[str], Any]
@@ -119,3 +120,33 @@ def test_supervisor_adds_and_deletes_a_leader_duty(
     expect(page.locator("#duty-list tbody tr")).to_have_count(0)
     expect(page.locator("#no-duties")).to_be_visible()
     assert api.get("/api/cti/duties", as_="supervisor").get_json()["items"] == []
+
+
+def test_leader_and_supervisor_read_the_call_figures(
+    signed_in: Open, api: Api, container: Container, real_redis: Any
+) -> None:
+    monday_calls(container)
+    sign_in(api, "operator", "s01")
+
+    page = signed_in("leader")  # the leader's home is the dashboard
+    calls = page.locator("#call-kpis")
+
+    def cell(key: str, period: str) -> Any:
+        return calls.locator(f'tr[data-call-kpi="{key}"] [data-period="{period}"]')
+
+    expect(cell("offered", "today")).to_have_text("7")
+    expect(cell("answer_rate", "today")).to_have_text("57.1%")
+    expect(cell("service_level", "today")).to_have_text("75.0%")
+    expect(cell("abandon_rate", "today")).to_have_text("14.3%")
+    expect(cell("average_wait", "today")).to_have_text("11秒")
+    expect(cell("average_talk", "today")).to_have_text("2分00秒")
+    expect(cell("offered", "period")).to_have_text("8")  # with Tuesday 00:00
+    expect(calls.locator('[data-live="seats_online"] dd')).to_have_text("1")
+    expect(calls.locator('[data-live="queued"] dd')).to_have_text("0")
+    shot(page, "wallboard-calls")
+
+    desk = signed_in("supervisor")
+    board = desk.locator("#call-figures")
+    expect(board.locator('[data-call-figure="answer_rate"]')).to_have_text("57.1%")
+    expect(board.locator('[data-call-figure="seats_online"]')).to_have_text("1")
+    expect(board.locator('[data-call-figure="ready"]')).to_have_text("1")

@@ -244,5 +244,7 @@ def test_the_hall_page_is_linked_for_its_roles_and_the_duty_form_only_for_schedu
     status, html = open_page(app, world, "supervisor", "/supervise/hall")
     assert 'id="duty-form"' in html
     assert f'<option value="{world.users["leader"]}">leader用户</option>' in html
+    status, html = open_page(app, world, "supervisor", "/supervise")
+    assert '<a href="/supervise/hall">坐席监控</a>' in html
     for who in ("operator", "zjj", "leader"):
         assert open_page(app, world, who, "/supervise/hall")[0] == 403

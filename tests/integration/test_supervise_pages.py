@@ -191,18 +191,28 @@ def test_counting_writes_no_audit_rows(api: Api, clock: Clock, container: Contai
     assert audit_rows(container) == before
 
 
-def test_call_figures_wait_for_the_telephony_feature(client: FlaskClient, world: World) -> None:
-    board = section(desk(client, world), "h-wallboard")
+def test_call_figures_show_dashes_for_a_day_without_calls(
+    client: FlaskClient, world: World, container: Container
+) -> None:
+    from tests.integration.test_hall import unreachable_redis
+
+    container._redis = unreachable_redis()  # and no live hall: Redis is down
+    try:
+        board = section(desk(client, world), "h-wallboard")
+    finally:
+        container._redis = None
     calls = dict(re.findall(r'data-call-figure="(\w+)">([^<]*)<', board))
     assert calls == {
         "queued": "—",
         "longest_wait": "—",
-        "agents": "—",
+        "seats_online": "—",
+        "ready": "—",
+        "offered": "0",
         "answer_rate": "—",
-        "answer_rate_15s": "—",
-        "abandoned": "—",
+        "service_level": "—",
+        "abandon_rate": "—",
     }
-    assert "话务数据由话务接入功能提供" in board
+    assert "实时话务暂不可用" in board
 
 
 # ---------------------------------------------------------------- queues
