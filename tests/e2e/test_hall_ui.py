@@ -1,6 +1,7 @@
 """Supervisors watch the hall (坐席监控), keep the leaders' duty schedule and read the call
 figures, in a real browser."""
 
+import json
 import re
 import urllib.request
 from collections.abc import Callable
@@ -74,6 +75,58 @@ def test_supervisor_watches_the_hall_and_forces_seats_not_ready(
     kamailio(live_server, "ended?call_id=h1")
     expect(talking.locator('[data-col="state"]')).to_have_text("示忙（班长设置）")
     expect(talking.locator('[data-col="call_id"]')).to_have_text("—")
+
+
+def test_a_spy_button_says_why_it_was_refused(
+    signed_in: Open, live_server: str, api: Api, real_redis: Any
+) -> None:
+    sign_in(api, "operator", "s03")
+    kamailio(live_server, "route?call_id=h3&from=13812345678")
+    kamailio(live_server, "answered?call_id=h3&seat=s03")
+    page = open_hall(signed_in)  # the supervisor is signed in to no seat
+
+    row = page.locator('#hall-seats tr[data-seat="s03"]')
+    row.get_by_role("button", name="监听").click()
+
+    expect(page.locator("#hall-alert")).to_have_text("监听 s03：请先签入坐席")
+    expect(page.locator("#hall-notice")).to_be_hidden()
+
+
+def test_a_supervisor_at_a_seat_listens_in_and_leaves(
+    signed_in: Open, live_server: str, api: Api, container: Container, real_redis: Any
+) -> None:
+    from callcenter.seat import command_channel
+
+    sign_in(api, "operator", "s03")
+    kamailio(live_server, "route?call_id=h4&from=13812345678")
+    kamailio(live_server, "answered?call_id=h4&seat=s03")
+    assert api.post("/api/cti/seat", {"seat": "s09"}, as_="supervisor").status_code == 200
+    # The supervisor's softphone (hotline seat s09) listens for its commands.
+    phone = real_redis.pubsub(ignore_subscribe_messages=True)
+    phone.subscribe(command_channel(container.acd.prefix, "s09"))
+
+    def heard() -> dict[str, Any]:
+        for _ in range(50):
+            message = phone.get_message(timeout=0.2)
+            if message:
+                return json.loads(message["data"])  # type: ignore[no-any-return]
+        raise AssertionError("the supervisor's softphone heard nothing")
+
+    page = open_hall(signed_in)
+    page.locator('#hall-seats tr[data-seat="s03"]').get_by_role("button", name="监听").click()
+
+    expect(page.locator("#hall-spy")).to_contain_text("正在监听 s03")
+    command = heard()
+    assert {k: command[k] for k in ("action", "seat", "mode")} == {
+        "action": "spy",
+        "seat": "s03",
+        "mode": "monitor",
+    }
+    page.get_by_role("button", name="退出监听 s03").click()
+    expect(page.locator("#hall-notice")).to_have_text("已退出监听 s03")
+    expect(page.locator("#hall-spy")).to_be_hidden()
+    assert heard()["action"] == "spy_end"
+    phone.close()
 
 
 def test_supervisor_adds_and_deletes_a_leader_duty(
