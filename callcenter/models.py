@@ -29,5 +29,13 @@ class CallRecord(Base):
     wait_seconds: Mapped[float | None]  # offered → answered (or → abandoned/overflow)
     talk_seconds: Mapped[float | None]
     missed_seats: Mapped[str] = mapped_column(sa.String(300), default="")
+    # after the call: 话后整理 until the agent was ready again (or the configured time ran out)
+    wrap_up_seconds: Mapped[float | None]
+    # who or what ended it: caller, seat, transfer (blind transfer away), seat_lost (the seat's
+    # softphone died mid-call)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(16))
     transfer_target: Mapped[str | None] = mapped_column(sa.String(100))
+    # the seat's WAV of both directions, relative to telephony.recordings_dir
+    recording: Mapped[str | None] = mapped_column(sa.String(300))
+    conference_target: Mapped[str | None] = mapped_column(sa.String(100))  # 三方通话 party
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
