@@ -212,7 +212,13 @@ redis.call('ZREM', P .. 'ringing', seat)
 local misses = redis.call('HINCRBY', seat_key(seat), 'misses', 1)
 redis.call('HDEL', seat_key(seat), 'call')
 emit('no_answer', {call = call, seat = seat, misses = misses})
-if misses >= max_misses then
+local pending = redis.call('HGET', seat_key(seat), 'pending')
+redis.call('HDEL', seat_key(seat), 'pending')
+if pending == 'not_ready' then
+  -- a supervisor's not-ready, ordered while the seat rang
+  redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
+  emit('agent_state', {seat = seat, state = 'not_ready', reason = 'supervisor'})
+elseif misses >= max_misses then
   redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'missed', 'since', NOW)
   emit('agent_state', {seat = seat, state = 'not_ready', reason = 'missed'})
 else
@@ -245,9 +251,9 @@ redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'answered'
 return 'ok'
 """
 
-# ARGV: prefix, now, stale, call, wrap_up_seconds
+# ARGV: prefix, now, stale, call, wrap_up_seconds, by (caller, seat, lost or '')
 _ENDED = """
-local P, NOW, call, wrap = ARGV[1], tonumber(ARGV[2]), ARGV[4], tonumber(ARGV[5])
+local P, NOW, call, wrap, by = ARGV[1], tonumber(ARGV[2]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local key = P .. 'call:' .. call
 local state = redis.call('HGET', key, 'state')
 if not state then return 'unknown call' end
@@ -258,27 +264,46 @@ if state == 'queued' then
   final = 'abandoned'
 elseif state == 'ringing' then
   final = 'abandoned'
-  redis.call('ZREM', P .. 'ringing', seat)
-  redis.call('HSET', P .. 'seat:' .. seat, 'state', 'ready', 'since', NOW)
-  redis.call('HDEL', P .. 'seat:' .. seat, 'call')
-  redis.call('ZADD', P .. 'idle', NOW, seat)
-elseif state == 'talking' then
   local skey = P .. 'seat:' .. seat
+  redis.call('ZREM', P .. 'ringing', seat)
   redis.call('HDEL', skey, 'call')
   if redis.call('HGET', skey, 'pending') == 'not_ready' then
-    -- a supervisor set this seat not ready during the call
+    -- a supervisor's not-ready, ordered while the seat rang
     redis.call('HDEL', skey, 'pending')
     redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
   else
+    redis.call('HSET', skey, 'state', 'ready', 'since', NOW)
+    redis.call('ZADD', P .. 'idle', NOW, seat)
+  end
+elseif state == 'talking' then
+  local skey = P .. 'seat:' .. seat
+  redis.call('HDEL', skey, 'call')
+  redis.call('HSET', skey, 'last_call', call)
+  if by == 'lost' then
+    -- the seat's softphone is gone: nobody is there to wrap up or take the next call
+    redis.call('HDEL', skey, 'pending')
+    redis.call('HSET', skey, 'state', 'offline', 'reason', 'seat_lost', 'since', NOW)
+    redis.call('HSET', key, 'wrapped_at', NOW)
+    redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'agent_state',
+               'at', NOW, 'seat', seat, 'state', 'offline', 'reason', 'seat_lost')
+  elseif redis.call('HGET', skey, 'pending') == 'not_ready' then
+    -- a supervisor set this seat not ready during the call
+    redis.call('HDEL', skey, 'pending')
+    redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
+    redis.call('HSET', key, 'wrapped_at', NOW)
+  else
     redis.call('HSET', skey, 'state', 'wrap_up', 'since', NOW)
     redis.call('ZADD', P .. 'wrapup', NOW + wrap, seat)
+    redis.call('HSET', key, 'wrap_until', NOW + wrap)
   end
 else
   return 'already ' .. state
 end
-redis.call('HSET', key, 'state', final, 'ended_at', NOW)
+local reason = by
+if redis.call('HEXISTS', key, 'transfer_target') == 1 and by == 'seat' then reason = 'transfer' end
+redis.call('HSET', key, 'state', final, 'ended_at', NOW, 'end_reason', reason)
 redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', final, 'at', NOW,
-           'call', call, 'seat', seat or '')
+           'call', call, 'seat', seat or '', 'by', reason)
 return 'ok'
 """
 
@@ -295,7 +320,12 @@ if state == 'ringing' or state == 'talking' then
   return 'pending'
 end
 redis.call('ZREM', P .. 'idle', seat)
-redis.call('ZREM', P .. 'wrapup', seat)
+if state == 'wrap_up' then
+  -- 话后整理 ends now rather than when its time runs out: the call's record says so
+  redis.call('ZREM', P .. 'wrapup', seat)
+  local last = redis.call('HGET', key, 'last_call')
+  if last then redis.call('HSET', P .. 'call:' .. last, 'wrapped_at', NOW) end
+end
 if want == 'ready' then
   redis.call('HSET', key, 'state', 'ready', 'since', NOW, 'reason', '', 'misses', 0)
   redis.call('ZADD', P .. 'idle', NOW, seat)
@@ -402,9 +432,15 @@ class Acd:
         if outcome != "ok":
             raise AcdError(outcome)
 
-    def ended(self, call_id: str) -> str:
-        """The call ended (hang-up, or CANCEL while waiting or ringing: abandoned)."""
-        outcome = str(self._run(self._ended, call_id, self.config.wrap_up_seconds))
+    def ended(self, call_id: str, by: str = "") -> str:
+        """The call ended (hang-up, or CANCEL while waiting or ringing: abandoned).
+
+        `by` is who ended it: "caller", "seat" (a seat that had handed the call on with a
+        blind transfer: "transfer"), or "lost" (the seat's softphone stopped answering; the
+        seat goes offline).
+        """
+        wrap = self.config.wrap_up_seconds
+        outcome = str(self._run(self._ended, call_id, wrap, by if by in _BY else ""))
         if outcome != "ok":
             raise AcdError(outcome)
         return str(self.call(call_id)["state"])
@@ -435,6 +471,9 @@ class Acd:
     def _event(self, kind: str, **fields: str) -> None:
         entry: dict[Any, Any] = {"type": kind, "at": str(self.clock()), **fields}
         self.r.xadd(f"{self.prefix}events", entry, maxlen=100_000, approximate=True)
+
+
+_BY = ("caller", "seat", "lost")
 
 
 def _s(value: Any) -> str:

@@ -1,12 +1,14 @@
 """Keep each call's record (CDR) in step with the ACD: called after every ACD step."""
 
 import datetime as dt
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from callcenter.models import CallRecord
 from hotline.db import UnitOfWork
+from hotline.settings import Settings
 
 _FINAL = {"ended": "answered", "abandoned": "abandoned", "overflow": "overflow"}
 # Reports can arrive out of order (two web processes): an outcome only moves forward.
@@ -15,6 +17,12 @@ _RANK = {"queued": 0, "ringing": 1, "talking": 2, "answered": 3, "abandoned": 3,
 
 def _at(epoch: str | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(float(epoch), dt.UTC) if epoch else None
+
+
+def recordings_root(settings: Settings) -> Path:
+    """Where the seats write recordings (telephony.recordings_dir, under the instance path)."""
+    path = Path(settings.telephony.recordings_dir)
+    return path if path.is_absolute() else Path(settings.instance_path) / path
 
 
 def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
@@ -39,6 +47,11 @@ def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
         "missed_seats": call.get("tried", "").strip(",")[:300],
         "wait_seconds": _seconds(offered, answered or ended),
         "talk_seconds": _seconds(answered, ended) if answered else None,
+        "wrap_up_seconds": _wrap_up(call, ended),
+        "end_reason": call.get("end_reason") or None,
+        "transfer_target": call.get("transfer_target") or None,
+        "conference_target": call.get("conference_target") or None,
+        "recording": call.get("recording") or None,
     }
     for attempt in (1, 2):
         with uow:
@@ -59,6 +72,16 @@ def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
             except IntegrityError:  # two processes wrote the first version at once
                 if attempt == 2:
                     raise
+
+
+def _wrap_up(call: dict[str, str], ended: dt.datetime | None) -> float | None:
+    """话后整理: from the end of the call until the agent was ready again or its time ran out."""
+    until = _at(call.get("wrapped_at")) or _at(call.get("wrap_until"))
+    if ended is None or until is None:
+        return None
+    if call.get("wrapped_at") and call.get("wrap_until"):
+        until = min(until, _at(call["wrap_until"]) or until)
+    return max(0.0, _seconds(ended, until) or 0.0)
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:

@@ -197,3 +197,58 @@ def test_a_seat_reserved_for_a_call_that_never_comes_is_released(acd: Acd, clock
     assert stale.route("c2").seat == "s1"
     assert stale.call("c1")["state"] == "abandoned"
     assert any(e["type"] == "stale" and e["call"] == "c1" for e in stale.events())
+
+
+def test_who_ended_a_call_is_kept_and_a_lost_seat_goes_offline(acd: Acd, clock: Clock) -> None:
+    ready_seats(acd, clock, "s1", "s2", "s3")
+    for call in ("c1", "c2", "c3"):
+        decision = acd.route(call)
+        assert decision.seat is not None
+        acd.answered(call, decision.seat)
+    acd.ended("c1", by="caller")
+    acd.r.hset(f"{acd.prefix}call:c2", "transfer_target", "110")  # the seat's note
+    acd.ended("c2", by="seat")
+    acd.ended("c3", by="lost")
+    reasons = {c: acd.call(c)["end_reason"] for c in ("c1", "c2", "c3")}
+    assert reasons == {"c1": "caller", "c2": "transfer", "c3": "lost"}
+    seat3 = acd.call("c3")["seat"]
+    assert (acd.seat(seat3)["state"], acd.seat(seat3)["reason"]) == ("offline", "seat_lost")
+    assert acd.route("c4").seat != seat3  # nobody routes to a seat that is gone
+    with pytest.raises(AcdError):
+        acd.ended("c3", by="caller")  # the phone's late BYE changes nothing
+    assert acd.call("c3")["end_reason"] == "lost"
+
+
+def test_wrap_up_ends_by_hand_or_when_its_time_runs_out(acd: Acd, clock: Clock) -> None:
+    ready_seats(acd, clock, "s1")
+    acd.route("c1")
+    acd.answered("c1", "s1")
+    acd.ended("c1", by="caller")
+    ended_at = float(acd.call("c1")["ended_at"])
+    assert float(acd.call("c1")["wrap_until"]) == ended_at + 10
+    clock.advance(4)
+    acd.ready("s1")  # the agent is done early
+    assert float(acd.call("c1")["wrapped_at"]) == ended_at + 4
+    assert acd.seat("s1")["last_call"] == "c1"
+
+
+def test_a_not_ready_ordered_while_ringing_holds_if_the_call_is_missed_or_abandoned(
+    acd: Acd, clock: Clock
+) -> None:
+    ready_seats(acd, clock, "s1", "s2")
+    first = acd.route("c1").seat
+    assert first is not None
+    assert acd.not_ready(first, NotReadyReason.SUPERVISOR) == "pending"
+    acd.no_answer("c1", first)  # missed: it does not go back to ready
+    assert (acd.seat(first)["state"], acd.seat(first)["reason"]) == ("not_ready", "supervisor")
+    second = acd.call("c1")["seat"]
+    assert second and second != first
+    assert acd.not_ready(second, NotReadyReason.SUPERVISOR) == "pending"
+    acd.ended("c1", by="caller")  # abandoned while ringing
+    assert (acd.seat(second)["state"], acd.seat(second)["reason"]) == ("not_ready", "supervisor")
+    # the order is spent: the next call the seat takes ends in wrap-up as usual
+    acd.ready(second)
+    acd.route("c2")
+    acd.answered("c2", second)
+    acd.ended("c2", by="caller")
+    assert acd.seat(second)["state"] == "wrap_up"
