@@ -44,6 +44,7 @@ loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "http_client.so"
 loadmodule "async.so"
+loadmodule "dialog.so"
 
 modparam("tm", "fr_timer", 5000)
 # A waiting caller's transaction must outlive the queue; each seat's branch gets the ring
@@ -56,6 +57,14 @@ modparam("registrar", "max_expires", 3600)
 modparam("http_client", "connection_timeout", 2)
 modparam("http_client", "keep_connections", 1)
 modparam("async", "workers", {async_workers})
+# Hotline calls are dialogs: the edge sends OPTIONS inside the call to the seat every
+# keepalive interval; a seat that has gone (its softphone killed) gets both sides a BYE and
+# the ACD an "ended by=lost".
+modparam("dialog", "default_timeout", 43200)
+modparam("dialog", "ka_timer", 5)
+modparam("dialog", "ka_interval", {keepalive})
+modparam("dialog", "ka_failed_limit", 1)
+modparam("dialog", "send_bye", 1)
 
 request_route {{
     if (!mf_process_maxfwd_header("20")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
@@ -63,14 +72,23 @@ request_route {{
 
     if (is_method("CANCEL")) {{
         if (t_check_trans()) {{
+            $var(by) = "caller";
             route(ENDED);
             t_relay();
         }}
         exit;
     }}
     if (has_totag()) {{
-        if (is_method("BYE")) {{ route(ENDED); }}
-        if (loose_route()) {{ t_relay(); exit; }}
+        if (loose_route()) {{
+            if (is_method("BYE")) {{
+                # downstream: from the caller; upstream: from the seat
+                if (is_direction("downstream")) {{ $var(by) = "caller"; }} else {{ $var(by) = "seat"; }}
+                route(ENDED);
+            }}
+            t_relay();
+            exit;
+        }}
+        if (is_method("BYE")) {{ $var(by) = "caller"; route(ENDED); }}
         if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
         sl_send_reply("404", "Not Here");
         exit;
@@ -86,7 +104,22 @@ request_route {{
     if (is_method("INVITE") && $rU == "{number}") {{
         record_route();
         if (!t_newtran()) {{ sl_reply_error(); exit; }}
+        dlg_manage();
+        dlg_set_property("ka-dst");
         route(QUEUE);
+        exit;
+    }}
+    # Listening in (监听/耳语/强插) is for the hall's own seats only.
+    if (is_present_hf("X-Hotline-Spy") && !registered("location", "$fu")) {{
+        sl_send_reply("403", "Not A Seat");
+        exit;
+    }}
+    if (is_method("INVITE") && $rU =~ "{targets}") {{
+        # 110/119/120/122 and unit hotlines: transfers and three-way calls leave here
+        record_route();
+        {to_gateway}
+        if (!lookup("location")) {{ sl_send_reply("404", "No Route To Target"); exit; }}
+        t_relay();
         exit;
     }}
     if (is_method("INVITE|OPTIONS|MESSAGE") && lookup("location")) {{
@@ -172,7 +205,18 @@ failure_route[SEAT_FAILED] {{
 
 route[ENDED] {{
     $var(e) = "";
-    http_client_query("{acd}/ended?call_id=$(ci{{s.escape.param}})", "$var(e)");
+    http_client_query("{acd}/ended?call_id=$(ci{{s.escape.param}})&by=$var(by)", "$var(e)");
+}}
+
+# A dialog ends without a BYE request from either side only when the seat stopped answering
+# the keepalives (or the 12-hour limit): the edge has sent the BYEs itself, and this runs on
+# their replies or on a faked message; tell the ACD. (After a phone's BYE the ACD already
+# knows, and a second report changes nothing.)
+event_route[dialog:end] {{
+    if (!(is_request() && is_method("BYE"))) {{
+        $var(e) = "";
+        http_client_query("{acd}/ended?call_id=$(dlg(callid){{s.escape.param}})&by=lost", "$var(e)");
+    }}
 }}
 """
 
@@ -188,8 +232,13 @@ class SipEdge:
     async_workers: int = 4
     debug: int = 1
     max_wait_seconds: float = 60.0
+    transfer_targets: tuple[str, ...] = ("110", "119", "120", "122")
+    gateway: str = ""  # host:port of a PSTN gateway for the transfer targets
+    keepalive_seconds: int = 30
 
     def config(self) -> str:
+        targets = "^(" + "|".join(sorted(self.transfer_targets) or ["-"]) + ")$"
+        to_gateway = f'$du = "sip:{self.gateway}"; t_relay(); exit;' if self.gateway else ""
         return CONFIG_TEMPLATE.format(
             host=self.host,
             port=self.port,
@@ -200,6 +249,9 @@ class SipEdge:
             children=self.children,
             async_workers=self.async_workers,
             debug=self.debug,
+            keepalive=self.keepalive_seconds,
+            targets=targets,
+            to_gateway=to_gateway,
             # A transaction holds at most 30 branches and each wait takes one.
             wait_step=max(1, math.ceil(self.max_wait_seconds / 25)),
         )
@@ -213,4 +265,7 @@ def edge_from_settings(tel: TelephonySettings) -> SipEdge:
         acd_url=tel.acd_url,
         ring_seconds=tel.ring_seconds,
         max_wait_seconds=tel.max_wait_seconds,
+        transfer_targets=tuple(tel.transfer_targets),
+        gateway=tel.gateway,
+        keepalive_seconds=tel.keepalive_seconds,
     )

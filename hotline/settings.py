@@ -131,6 +131,24 @@ class TelephonySettings:
     max_misses: int = 2
     wrap_up_seconds: float = 15.0
     seat_port_base: int = 5070
+    # Numbers an operator may transfer a caller to (blind) or bring into a three-way call:
+    # number → name shown on the button. Calls to them leave through `gateway` (a PSTN
+    # gateway's SIP address, host:port) or, without one, go to a phone registered at the edge
+    # under that number.
+    transfer_targets: dict[str, str] = field(
+        default_factory=lambda: {
+            "110": "公安报警",
+            "119": "消防救援",
+            "120": "医疗急救",
+            "122": "交通事故",
+        }
+    )
+    gateway: str = ""
+    # Where seats keep call recordings (WAV), relative to instance_path unless absolute.
+    recordings_dir: str = "recordings"
+    # How often the edge checks that a seat in a call is still there (SIP OPTIONS in the
+    # dialog; Kamailio's least is 30 s). A seat that stops answering is ended and set offline.
+    keepalive_seconds: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,15 +332,23 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("sla.max_extension: must be in working days (e.g. 10wd)")
     _validate_calendar(settings.calendar)
     _validate_routing(settings.routing)
-    tel = settings.telephony
+    _validate_telephony(settings.telephony)
+    if settings.web.workers < 1 or settings.web.threads < 1:
+        raise SettingsError("web.workers and web.threads must be at least 1")
+
+
+def _validate_telephony(tel: TelephonySettings) -> None:
     if tel.ring_seconds <= 0 or tel.max_wait_seconds <= 0 or tel.wrap_up_seconds < 0:
         raise SettingsError("telephony: ring_seconds and max_wait_seconds must be positive")
     if tel.max_misses < 1:
         raise SettingsError("telephony.max_misses: must be at least 1")
     if not tel.number.isdigit():
         raise SettingsError(f"telephony.number: digits only, got {tel.number!r}")
-    if settings.web.workers < 1 or settings.web.threads < 1:
-        raise SettingsError("web.workers and web.threads must be at least 1")
+    bad = sorted(n for n in tel.transfer_targets if not n.isdigit() or len(n) > 20)
+    if bad:
+        raise SettingsError(f"telephony.transfer_targets: numbers are digits only, got {bad}")
+    if tel.keepalive_seconds < 30:
+        raise SettingsError("telephony.keepalive_seconds: at least 30 (Kamailio's least)")
 
 
 def _validate_routing(routing: RoutingSettings) -> None:

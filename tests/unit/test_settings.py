@@ -151,6 +151,16 @@ def test_environment_text_that_is_not_json_stays_text() -> None:
             "calendar.overrides.2027-13-01",
             id="bad-override-date",
         ),
+        pytest.param(
+            'telephony:\n  transfer_targets:\n    "11O": 报警\n',
+            "telephony.transfer_targets",
+            id="transfer-target-not-digits",
+        ),
+        pytest.param(
+            "telephony:\n  keepalive_seconds: 5\n",
+            "telephony.keepalive_seconds",
+            id="keepalive-below-kamailio-least",
+        ),
     ],
 )
 def test_bad_setting_in_the_file_is_refused_with_its_path(
