@@ -116,7 +116,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
             code = (
                 "from callcenter.seat import SeatConfig, run_seat;"
                 f"run_seat(SeatConfig({name!r}, {free_port()}, edge_port={sip_port},"
-                " auto_answer_seconds=0.05, log_level=0))"
+                " auto_answer_seconds=0.05, log_level=0,"
+                # as in production: every call recorded at the seat
+                f" recordings_dir={str(tmp / 'recordings')!r}, redis_url={args.redis!r}))"
             )
             spawn(name, [sys.executable, "-c", code])
             acd.login(name, f"agent-{i}")
@@ -199,6 +201,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
             "offer_to_answer_p50_ms": pct(waits, 50),
             "offer_to_answer_p99_ms": pct(waits, 99),
             "peak_concurrent_calls": peak,
+            "recordings": sum(1 for r in rows if r.recording),
             "wall_seconds": round(elapsed, 1),
         }
         print(json.dumps(result))

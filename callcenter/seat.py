@@ -5,12 +5,36 @@ process, registered to the Kamailio edge as sip:SEAT@host. pjsua2's threading ru
 worker threads (threadCnt = 0, mainThreadOnly), one loop polls libHandleEvents(), every Call
 is referenced until it is gone and deleted from that loop, never from a callback; on a server
 there is no sound card (setNullDev).
+
+A seat has at most four calls, each with a role:
+
+- ``inbound``: the citizen's call the ACD gave the seat (or, for a softphone that dials, the
+  call it placed: ``outbound``). It is recorded (one WAV, both directions mixed) and on answer
+  the caller hears the operator-ID prompt (工号播报).
+- ``party``: the third party of a three-way call (三方通话), dialled by the seat and mixed with
+  the citizen and the operator in the seat's conference bridge.
+- ``spy_in``: a supervisor's seat listening in (header ``X-Hotline-Spy: monitor|whisper|barge``):
+  monitor hears citizen and operator; whisper also speaks to the operator alone; barge speaks to
+  everyone.
+- ``spy_out``: this seat is the supervisor's, listening in on another seat.
+
+The audio paths are recomputed from those roles whenever a call's media changes, so a mute,
+a hold or a party leaving never leaves a stale connection behind.
 """
 
+import json
 import logging
+import re
 import signal
+import subprocess
+import threading
 import time
+import urllib.parse
+import urllib.request
+import wave
 from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -28,31 +52,222 @@ class SeatConfig:
     # Commands from the operator's browser arrive on the Redis channel <prefix>seatcmd:<name>.
     redis_url: str | None = None
     acd_prefix: str = "acd:"
+    # Where the seat tells the web app what it did (transfer, three-way call, listening in).
+    acd_url: str | None = None
+    recordings_dir: str | None = None  # None: no recordings (benches)
+    prompts_dir: str | None = None  # the 工号播报 WAVs, spoken once per operator
+    announce: bool = True
 
 
-COMMANDS = ("answer", "hangup", "hold", "unhold", "mute", "unmute", "dtmf")
+COMMANDS = (
+    "answer", "hangup", "hold", "unhold", "mute", "unmute", "dtmf",
+    "transfer", "conference", "conference_end", "spy", "spy_end", "dial",
+)  # fmt: skip
+SPY_MODES = ("monitor", "whisper", "barge")
+_SPY_HEADER = re.compile(r"^X-Hotline-Spy:\s*(\w+)\s*$", re.MULTILINE | re.IGNORECASE)
+_DIGITS = "零一二三四五六七八九"
 
 
 def command_channel(prefix: str, seat: str) -> str:
     return f"{prefix}seatcmd:{seat}"
 
 
-def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
-    import json
+def recording_name(call_id: str, when: float) -> str:
+    """The recording's path under the recordings directory: day folder, safe file name."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)[:120]
+    return f"{time.strftime('%Y%m%d', time.localtime(when))}/{safe}.wav"
 
+
+def staff_number(agent: str) -> str:
+    """工号: the digits of the agent's id, four at least (agent "u7" speaks as 0007)."""
+    digits = "".join(ch for ch in agent if ch.isdigit())
+    return digits.zfill(4) if digits else ""
+
+
+def prompt_text(staff_no: str) -> str:
+    spoken = "".join(_DIGITS[int(d)] for d in staff_no)
+    return f"您好，{spoken}号话务员为您服务。"
+
+
+def make_prompt(path: Path, staff_no: str) -> Path:
+    """Speak the operator-ID prompt into a WAV with espeak-ng; a chime when it is missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.wav")
+    try:
+        subprocess.run(
+            ["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(tmp), prompt_text(staff_no)],
+            check=True,
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("espeak-ng could not speak the prompt (%s): a chime instead", exc)
+        write_tone(tmp, [660.0, 880.0], 0.4)
+    tmp.replace(path)
+    return path
+
+
+def write_tone(path: Path, freqs: list[float], seconds_each: float, rate: int = 8000) -> Path:
+    """A WAV of pure tones one after another (16-bit mono): chimes, and test signals."""
+    import math
+
+    frames = bytearray()
+    for freq in freqs:
+        for i in range(int(rate * seconds_each)):
+            sample = int(12000 * math.sin(2 * math.pi * freq * i / rate))
+            frames += sample.to_bytes(2, "little", signed=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return path
+
+
+@dataclass(slots=True)
+class _Leg:
+    """What the seat knows about one of its calls, beside pjsua2's Call object."""
+
+    call: Any
+    role: str  # inbound, outbound, party, spy_in, spy_out
+    mode: str = ""  # spy mode
+    sip_call_id: str = ""
+    audio: Any = None  # the call's AudioMedia while its media is active
+    recorder: Any = None
+    player: Any = None
+    confirmed: bool = False
+    gone: bool = False
+    answer_at: float | None = None
+    prompt: Path | None = None
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pjsua2
     import pjsua2 as pj
 
     stop = False
-    calls: dict[int, Any] = {}
-    answer_at: dict[int, float] = {}
-    gone: list[int] = []
+    legs: list[_Leg] = []
+    dirty = [False]  # audio paths to recompute
+    muted = [False]
+    links: dict[tuple[int, int], tuple[Any, Any]] = {}
+    conn: Any = None
+    account: Any = None
+    pending_prompts: dict[str, threading.Thread] = {}
+
+    def leg_of(call: Any) -> _Leg | None:
+        for leg in legs:
+            if leg.call is call:
+                return leg
+        return None
+
+    def main_leg() -> _Leg | None:
+        live = [g for g in legs if g.role in ("inbound", "outbound") and not g.gone]
+        return live[-1] if live else None
+
+    def role_leg(role: str) -> _Leg | None:
+        live = [g for g in legs if g.role == role and not g.gone]
+        return live[-1] if live else None
+
+    def report(event: str, call_id: str = "", detail: str = "") -> None:
+        """Tell the web app (and so the operator's page); never holds up the softphone."""
+        log.info("seat %s: event %s %s %s", cfg.name, event, call_id, detail)
+        if not cfg.acd_url:
+            return
+        query = urllib.parse.urlencode(
+            {"seat": cfg.name, "event": event, "call_id": call_id, "detail": detail}
+        )
+        url = f"{cfg.acd_url.rstrip('/')}/seat_event?{query}"
+
+        def send() -> None:
+            try:
+                urllib.request.urlopen(url, timeout=3).read()  # noqa: S310 - our own loopback URL
+            except OSError as exc:
+                log.warning("seat %s: could not report %s: %s", cfg.name, event, exc)
+
+        threading.Thread(target=send, daemon=True).start()
+
+    def note_on_call(call_id: str, **fields: str) -> None:
+        """Write onto the ACD's hash of the call; its record (CDR) takes it from there."""
+        if conn is None or not call_id:
+            return
+        try:
+            key = f"{cfg.acd_prefix}call:{call_id}"
+            if fields:
+                conn.hset(key, mapping=fields)
+        except Exception:  # noqa: BLE001 - the call goes on without the note
+            log.exception("seat %s: could not note %s on %s", cfg.name, fields, call_id)
+
+    def forget_on_call(call_id: str, name: str) -> None:
+        if conn is not None and call_id:
+            conn.hdel(f"{cfg.acd_prefix}call:{call_id}", name)
+
+    def target_uri(number: str) -> str:
+        return f"sip:{number}@{cfg.edge_host}:{cfg.edge_port}"
 
     class SeatCall(pj.Call):  # type: ignore[misc]
         def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2's names
             info = self.getInfo()
+            leg = leg_of(self)
             log.info("seat %s call %s: %s", cfg.name, info.callIdString, info.stateText)
+            if leg is None:
+                return
+            leg.sip_call_id = info.callIdString
+            if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not leg.confirmed:
+                leg.confirmed = True
+                dirty[0] = True
+                if leg.role == "party":
+                    main = main_leg()
+                    if main is not None:
+                        note_on_call(main.sip_call_id, conference_target=leg.extras["target"])
+                    report("conference_up", main.sip_call_id if main else "", leg.extras["target"])
+                elif leg.role == "spy_out":
+                    report("spy_started", "", f"{leg.extras['target']} {leg.mode}")
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                gone.append(info.id)
+                leg.gone = True
+                dirty[0] = True
+                code = str(info.lastStatusCode)
+                if leg.role == "party":
+                    main = main_leg()
+                    event = "conference_down" if leg.confirmed else "conference_failed"
+                    report(event, main.sip_call_id if main else "", code)
+                elif leg.role == "spy_out":
+                    report("spy_ended" if leg.confirmed else "spy_failed", "", code)
+
+        def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+            leg = leg_of(self)
+            if leg is None:
+                return
+            leg.audio = None
+            info = self.getInfo()  # keep it: its media vector dies with it (SWIG)
+            for mi in info.media:
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                    leg.audio = self.getAudioMedia(mi.index)
+            log.info("seat %s %s media %s", cfg.name, leg.role, "up" if leg.audio else "down")
+            dirty[0] = True
+
+        def onCallTransferRequest(self, prm: Any) -> None:  # noqa: N802
+            # We are the one being transferred (a softphone calling the hotline): follow it.
+            new = SeatCall(account)
+            old = leg_of(self)
+            legs.append(_Leg(new, "outbound", extras=dict(old.extras) if old else {}))
+            prm.newCall = new
+            log.info("seat %s: transferred to %s", cfg.name, prm.dstUri)
+
+        def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
+            leg = leg_of(self)
+            if leg is None:
+                return
+            code = int(prm.statusCode)
+            if code < 200 and not prm.finalNotify:
+                return
+            prm.cont = False
+            target = leg.extras.get("transfer", "")
+            if 200 <= code < 300:
+                report("transferred", leg.sip_call_id, target)
+                self.hangup(pj.CallOpParam(True))
+            else:
+                forget_on_call(leg.sip_call_id, "transfer_target")
+                report("transfer_failed", leg.sip_call_id, f"{target} {code}")
 
     class SeatAccount(pj.Account):  # type: ignore[misc]
         def onRegState(self, prm: Any) -> None:  # noqa: N802
@@ -60,12 +275,139 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
 
         def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
             call = SeatCall(self, prm.callId)
-            calls[prm.callId] = call
+            spy = _SPY_HEADER.search(prm.rdata.wholeMsg or "")
             op = pj.CallOpParam()
+            if spy is not None:
+                mode = spy.group(1).lower()
+                # Listening in needs a call to listen to; one supervisor at a time, the
+                # latest (a supervisor changing mode calls again).
+                ok = main_leg() is not None and mode in SPY_MODES
+                old = role_leg("spy_in")
+                if ok and old is not None:
+                    old.call.hangup(pj.CallOpParam(True))
+                    old.role = "rejected"
+                legs.append(_Leg(call, "spy_in" if ok else "rejected", mode=mode))
+                op.statusCode = 200 if ok else 480
+                call.answer(op)
+                return
+            if main_leg() is not None:
+                legs.append(_Leg(call, "rejected"))
+                op.statusCode = 486  # one citizen at a time; the ACD knows
+                call.answer(op)
+                return
+            leg = _Leg(call, "inbound")
+            legs.append(leg)
             op.statusCode = 180
             call.answer(op)
             if cfg.auto_answer_seconds is not None:
-                answer_at[prm.callId] = time.monotonic() + cfg.auto_answer_seconds
+                leg.answer_at = time.monotonic() + cfg.auto_answer_seconds
+            prepare_prompt(prm.callId)
+
+    def prepare_prompt(_: int) -> None:
+        """Speak the signed-in operator's prompt while the seat rings (cached per 工号)."""
+        if not (cfg.announce and cfg.prompts_dir and conn is not None):
+            return
+        agent = conn.hget(f"{cfg.acd_prefix}seat:{cfg.name}", "agent")
+        staff_no = staff_number(agent.decode() if isinstance(agent, bytes) else str(agent or ""))
+        if not staff_no:
+            return
+        path = Path(cfg.prompts_dir) / f"staff-{staff_no}.wav"
+        leg = main_leg()
+        if leg is not None:
+            leg.prompt = path
+        if path.exists() or staff_no in pending_prompts:
+            return
+        worker = threading.Thread(target=make_prompt, args=(path, staff_no), daemon=True)
+        pending_prompts[staff_no] = worker
+        worker.start()
+
+    def start_media(leg: _Leg) -> None:
+        """First audio of a call: start its recording and, for a citizen, the prompt."""
+        if leg.recorder is None and cfg.recordings_dir and leg.role != "spy_in":
+            name = recording_name(leg.sip_call_id, time.time())
+            path = Path(cfg.recordings_dir) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(path))
+            leg.recorder = recorder
+            if leg.role == "inbound":
+                note_on_call(leg.sip_call_id, recording=name)
+            log.info("seat %s: recording %s", cfg.name, path)
+        if (
+            leg.player is None
+            and leg.role == "inbound"
+            and leg.prompt is not None
+            and leg.prompt.exists()
+        ):
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(str(leg.prompt), pj.PJMEDIA_FILE_NO_LOOP)
+            leg.player = player
+        if leg.player is None and "play" in leg.extras:  # a test signal, looped
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(leg.extras["play"], 0)
+            leg.player = player
+
+    def wanted() -> list[tuple[Any, Any]]:
+        """Every audio path the seat's calls need now (source → sink)."""
+        adm = ep.audDevManager()
+        mic, speaker = adm.getCaptureDevMedia(), adm.getPlaybackDevMedia()
+        # Early media (the 180 carries SDP) is not a conversation: nothing flows, nothing is
+        # recorded and no prompt plays until the call is answered.
+        active = {g.role: g for g in legs if not g.gone and g.audio is not None and g.confirmed}
+        main = active.get("inbound") or active.get("outbound")
+        party, spy, spying = active.get("party"), active.get("spy_in"), active.get("spy_out")
+        talkers = [g for g in (main, party) if g is not None]
+        paths: list[tuple[Any, Any]] = []
+        for leg in talkers:  # the operator hears and (unless muted) speaks to each
+            paths.append((leg.audio, speaker))
+            if not muted[0]:
+                paths.append((mic, leg.audio))
+        if main is not None:
+            start_media(main)
+            rec = main.recorder
+            if main.player is not None:  # the prompt, to the caller and into the recording
+                paths += [(main.player, main.audio)] + ([(main.player, rec)] if rec else [])
+            if party is not None:  # 三方通话: citizen and party hear each other
+                paths += [(party.audio, main.audio), (main.audio, party.audio)]
+            if rec is not None:
+                paths += [(leg.audio, rec) for leg in talkers]
+                if not muted[0]:
+                    paths.append((mic, rec))
+        if spy is not None and main is not None:
+            # The supervisor hears everyone; whisper reaches the operator; barge everyone.
+            paths += [(leg.audio, spy.audio) for leg in talkers] + [(mic, spy.audio)]
+            if spy.mode in ("whisper", "barge"):
+                paths.append((spy.audio, speaker))
+            if spy.mode == "barge":
+                sinks = [leg.audio for leg in talkers] + [main.recorder]
+                paths += [(spy.audio, sink) for sink in sinks if sink is not None]
+        if spying is not None:
+            start_media(spying)
+            paths += [(spying.audio, speaker), (mic, spying.audio)]
+            if spying.player is not None:
+                paths.append((spying.player, spying.audio))
+            if spying.recorder is not None:
+                paths.append((spying.audio, spying.recorder))
+        return paths
+
+    def rewire() -> None:
+        want: dict[tuple[int, int], tuple[Any, Any]] = {}
+        for src, dst in wanted():
+            want[(src.getPortId(), dst.getPortId())] = (src, dst)
+        for key, (src, dst) in list(links.items()):
+            if key not in want:
+                try:
+                    src.stopTransmit(dst)
+                except pj.Error:
+                    pass  # a port that went with its call
+                del links[key]
+        for key, (src, dst) in want.items():
+            if key not in links:
+                try:
+                    src.startTransmit(dst)
+                    links[key] = (src, dst)
+                except pj.Error as exc:
+                    log.warning("seat %s: audio path %s failed: %s", cfg.name, key, exc.info())
 
     def on_signal(*_: Any) -> None:
         nonlocal stop
@@ -105,48 +447,99 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
         import redis
 
         conn = redis.Redis.from_url(cfg.redis_url)
-        commands = conn.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        commands = conn.pubsub(ignore_subscribe_messages=True)
         commands.subscribe(command_channel(cfg.acd_prefix, cfg.name))
 
-    def current() -> Any:
-        live = [c for cid, c in calls.items() if cid not in gone]
-        return live[-1] if live else None
+    def place(role: str, uri: str, **extras: str) -> _Leg:
+        call = SeatCall(account)
+        leg = _Leg(call, role, mode=extras.pop("mode", ""), extras=dict(extras))
+        legs.append(leg)
+        op = pj.CallOpParam(True)
+        if role == "spy_out":
+            header = pj.SipHeader()
+            header.hName = "X-Hotline-Spy"
+            header.hValue = leg.mode
+            op.txOption.headers.append(header)
+        try:
+            call.makeCall(uri, op)
+        except pj.Error:
+            leg.gone = True
+            raise
+        return leg
 
-    def obey(raw: bytes) -> None:
+    def obey(raw: bytes) -> None:  # noqa: C901, PLR0912 - one branch per button
         try:
             cmd = json.loads(raw)
             action = cmd["action"]
         except (ValueError, KeyError, TypeError):
             log.warning("seat %s: unreadable command %r", cfg.name, raw[:100])
             return
-        call = current()
-        if call is None or action not in COMMANDS:
-            log.info("seat %s: %s ignored (no call or unknown)", cfg.name, action)
+        if action not in COMMANDS:
+            log.info("seat %s: unknown command %s ignored", cfg.name, action)
             return
+        main = main_leg()
         op = pj.CallOpParam(True)
+        target = str(cmd.get("target", ""))
         try:
-            if action == "answer":
+            if action == "dial":  # a softphone calling out (tests, call-backs)
+                extras = {"play": str(cmd["play"])} if cmd.get("play") else {}
+                place("outbound", target_uri(target), **extras)
+            elif action == "spy":
+                old = role_leg("spy_out")
+                if old is not None:
+                    old.call.hangup(op)
+                extras = {"target": str(cmd.get("seat", ""))}
+                if cmd.get("play"):
+                    extras["play"] = str(cmd["play"])
+                mode = str(cmd.get("mode", "monitor"))
+                place("spy_out", target_uri(extras["target"]), mode=mode, **extras)
+            elif action == "spy_end":
+                spying = role_leg("spy_out")
+                if spying is not None:
+                    spying.call.hangup(op)
+            elif main is None:
+                log.info("seat %s: %s ignored (no call)", cfg.name, action)
+                return
+            elif action == "answer":
                 op.statusCode = 200
-                call.answer(op)
+                main.call.answer(op)
             elif action == "hangup":
-                call.hangup(op)
+                for leg in (role_leg("party"), main):
+                    if leg is not None:
+                        leg.call.hangup(pj.CallOpParam(True))
             elif action == "hold":
-                call.setHold(op)
+                main.call.setHold(op)
             elif action == "unhold":
                 op.opt.flag = pj.PJSUA_CALL_UNHOLD
-                call.reinvite(op)
+                main.call.reinvite(op)
             elif action in ("mute", "unmute"):
-                media = call.getAudioMedia(-1)
-                capture = ep.audDevManager().getCaptureDevMedia()
-                if action == "mute":
-                    capture.stopTransmit(media)
-                else:
-                    capture.startTransmit(media)
+                muted[0] = action == "mute"
+                rewire()
             elif action == "dtmf":
-                call.dialDtmf(str(cmd.get("digits", "")))
+                main.call.dialDtmf(str(cmd.get("digits", "")))
+            elif action == "transfer":
+                main.extras["transfer"] = target
+                note_on_call(main.sip_call_id, transfer_target=target)
+                main.call.xfer(target_uri(target), op)
+            elif action == "conference":
+                if role_leg("party") is not None:
+                    report("conference_failed", main.sip_call_id, "busy")
+                    return
+                place("party", target_uri(target), target=target)
+            elif action == "conference_end":
+                party = role_leg("party")
+                if party is not None:
+                    party.call.hangup(op)
             log.info("seat %s: %s done", cfg.name, action)
         except pj.Error as exc:
             log.warning("seat %s: %s failed: %s", cfg.name, action, exc.info())
+            if action == "transfer" and main is not None:
+                forget_on_call(main.sip_call_id, "transfer_target")
+                report("transfer_failed", main.sip_call_id, target)
+            elif action == "conference":
+                report("conference_failed", main.sip_call_id if main else "", target)
+            elif action == "spy":
+                report("spy_failed", "", str(cmd.get("seat", "")))
 
     try:
         while not stop:
@@ -156,24 +549,32 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901 - one loop owns pjsua2
                 if message is not None and message.get("type") == "message":
                     obey(message["data"])
             now = time.monotonic()
-            for call_id, due in list(answer_at.items()):
-                if now >= due and call_id in calls:
-                    del answer_at[call_id]
+            for leg in legs:
+                if leg.answer_at is not None and now >= leg.answer_at and not leg.gone:
+                    leg.answer_at = None
                     op = pj.CallOpParam()
                     op.statusCode = 200
-                    calls[call_id].answer(op)
-            while gone:
-                call_id = gone.pop()
-                answer_at.pop(call_id, None)
-                call = calls.pop(call_id, None)
-                del call
+                    leg.call.answer(op)
+            if dirty[0]:
+                dirty[0] = False
+                rewire()
+            for leg in [g for g in legs if g.gone]:
+                # Drop its audio paths first, then the recorder (which closes the WAV file),
+                # then the Call: all from this loop, never inside a callback.
+                legs.remove(leg)
+                rewire()
+                leg.player = None
+                leg.recorder = None
+                leg.audio = None
+                del leg
     finally:
         if commands is not None:
             commands.close()
         ep.hangupAllCalls()
         for _ in range(10):
             ep.libHandleEvents(20)
-        calls.clear()
+        links.clear()
+        legs.clear()
         account.shutdown()
-        del account
+        account = None
         ep.libDestroy()

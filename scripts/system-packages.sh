@@ -4,11 +4,12 @@
 set -euo pipefail
 purpose=${1:-test}
 
-packages=(python3 python3-venv redis-server)
+# The demo's telephony: Kamailio (http_client is in the utils modules) as the SIP edge, sipp
+# to place citizen calls, espeak-ng to speak the operator-ID prompt (工号播报).
+packages=(python3 python3-venv redis-server espeak-ng kamailio kamailio-utils-modules sip-tester)
 if [ "$purpose" = test ]; then
-    # PostgreSQL for the second backend; chromium and CJK fonts for the browser tests;
-    # Kamailio (http_client is in the utils modules) and sipp for the telephony tests.
-    packages+=(postgresql chromium fonts-noto-cjk kamailio kamailio-utils-modules sip-tester)
+    # PostgreSQL for the second backend; chromium and CJK fonts for the browser tests.
+    packages+=(postgresql chromium fonts-noto-cjk)
 fi
 
 missing=()

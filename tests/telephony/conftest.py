@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from callcenter.sip import SipEdge
+from tests.e2e.conftest import browser  # noqa: F401 - the console drives real softphones
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
 from tests.e2e.conftest import engine  # noqa: F401
 from tests.e2e.conftest import live_server  # noqa: F401 - the app on a loopback port
+from tests.e2e.conftest import signed_in  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"
@@ -59,8 +61,11 @@ class Stack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: dict[str, Path] = {}
 
-    def start_edge(self, ring_seconds: float = 15, max_wait_seconds: float = 60) -> None:
+    def start_edge(
+        self, ring_seconds: float = 15, max_wait_seconds: float = 60, **options: Any
+    ) -> None:
         edge = SipEdge(
+            **options,
             port=self.port,
             acd_url=self.acd_url,
             ring_seconds=ring_seconds,
@@ -79,13 +84,16 @@ class Stack:
         auto_answer: float | None = 0.2,
         redis_url: str | None = None,
         acd_prefix: str = "acd:",
+        **options: Any,
     ) -> None:
+        """A seat softphone; `options` are more SeatConfig fields (recordings_dir, ...)."""
+        extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
             "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
             "from callcenter.seat import SeatConfig, run_seat;"
             f"run_seat(SeatConfig({name!r}, {free_udp_port()}, edge_port={self.port},"
             f" auto_answer_seconds={auto_answer!r}, redis_url={redis_url!r},"
-            f" acd_prefix={acd_prefix!r}))"
+            f" acd_prefix={acd_prefix!r}{extra}))"
         )
         log = self._spawn(name, [sys.executable, "-u", "-c", code])
         wait_for(
@@ -94,9 +102,20 @@ class Stack:
             f"{name} to register",
         )
 
-    def _sipp(self, talk_ms: int, calls: int = 1, rate: float = 1.0) -> list[str]:
+    def kill(self, name: str) -> None:
+        """Kill a process outright (SIGKILL: no BYE, no goodbye)."""
+        index = list(self.logs).index(name)
+        self.procs[index].kill()
+        self.procs[index].wait()
+
+    def log(self, name: str) -> str:
+        return self.logs[name].read_text(errors="replace")
+
+    def _sipp(
+        self, talk_ms: int, calls: int = 1, rate: float = 1.0, scenario: Path = CALLER
+    ) -> list[str]:
         return [
-            SIPP, "-sf", str(CALLER), f"127.0.0.1:{self.port}", "-s", "12345",
+            SIPP, "-sf", str(scenario), f"127.0.0.1:{self.port}", "-s", "12345",
             "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port()),
             "-nostdin", "-timeout", "60s", "-timeout_error",
@@ -106,6 +125,10 @@ class Stack:
         self, talk_ms: int = 500, calls: int = 1, rate: float = 1.0
     ) -> "subprocess.CompletedProcess[str]":
         argv = self._sipp(talk_ms, calls, rate)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=self.tmp)
+
+    def sipp(self, scenario: Path, calls: int = 1) -> "subprocess.CompletedProcess[str]":
+        argv = self._sipp(0, calls, 10, scenario)
         return subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=self.tmp)
 
     def call_in_background(self, talk_ms: int = 500) -> "subprocess.Popen[str]":
