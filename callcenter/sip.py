@@ -208,14 +208,13 @@ route[ENDED] {{
     http_client_query("{acd}/ended?call_id=$(ci{{s.escape.param}})&by=$var(by)", "$var(e)");
 }}
 
-# A dialog ends without a BYE request from either side only when the seat stopped answering
-# the keepalives (or the 12-hour limit): the edge has sent the BYEs itself, and this runs on
-# their replies or on a faked message; tell the ACD. (After a phone's BYE the ACD already
-# knows, and a second report changes nothing.)
-event_route[dialog:end] {{
-    if (!(is_request() && is_method("BYE"))) {{
+# The edge itself sends a BYE only when a dialog is ended for it: the seat stopped answering
+# the keepalives (or the 12-hour limit). Tell the ACD; both BYEs (to the caller and to the
+# silent seat) pass here, and the second report changes nothing.
+event_route[tm:local-request] {{
+    if (is_method("BYE")) {{
         $var(e) = "";
-        http_client_query("{acd}/ended?call_id=$(dlg(callid){{s.escape.param}})&by=lost", "$var(e)");
+        http_client_query("{acd}/ended?call_id=$(ci{{s.escape.param}})&by=lost", "$var(e)");
     }}
 }}
 """

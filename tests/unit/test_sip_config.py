@@ -35,7 +35,7 @@ def test_the_edge_keeps_hotline_calls_alive_and_refuses_strangers_listening_in()
     assert 'modparam("dialog", "ka_interval", 45)' in text
     assert 'dlg_set_property("ka-dst")' in text
     assert 'registered("location", "$fu")' in text and '"403", "Not A Seat"' in text
-    assert "event_route[dialog:end]" in text and "by=lost" in text
+    assert "event_route[tm:local-request]" in text and "by=lost" in text
 
 
 @pytest.mark.skipif(not shutil.which("kamailio"), reason="kamailio is not installed")
