@@ -266,7 +266,7 @@ def ticket(ticket_id: int) -> str | tuple[str, int]:
 
 
 @bp.get("/console")
-@page(*HOTLINE_ROLES)
+@page(*HOTLINE_ROLES, Role.LEADER)  # leaders on duty take calls here (领导接听)
 def console() -> str:
     units = services.list_units(container().uow())
     return render_page(
@@ -279,6 +279,7 @@ def console() -> str:
             t.value: label
             for t, label in cast(Mapping[RequestType, str], LABELS["request_type"]).items()
         },
+        transfer_targets=container().settings.telephony.transfer_targets,
     )
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
+from flask import send_file
 from phonenumbers import carrier
 from phonenumbers import geocoder
 from pydantic import Field
@@ -27,6 +28,8 @@ from callcenter.duty import require_on_duty
 from callcenter.duty import tag_leader_call
 from callcenter.hall import notify_hall
 from callcenter.models import CallRecord
+from callcenter.records import recordings_root
+from callcenter.records import sync_record
 from dispatch.commands import Command
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import NotFound
@@ -43,6 +46,8 @@ from hotline.http import parse_body
 
 bp = Blueprint("cti", __name__, url_prefix="/api/cti")
 SEAT_ROLES = (*sorted(HOTLINE_ROLES), Role.LEADER)  # leaders take calls on duty (领导接听)
+
+SUPERVISE = (Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
 
 SeatName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
@@ -62,12 +67,25 @@ class AgentStateChange(Command):
 
 
 class CallCommand(Command):
-    """A softphone button: 接听, 挂断, 保持, 恢复, 静音, 取消静音, 按键."""
+    """A softphone button: 接听, 挂断, 保持, 恢复, 静音, 取消静音, 按键, 转接, 三方通话."""
 
     action: Annotated[
-        str, StringConstraints(pattern=r"^(answer|hangup|hold|unhold|mute|unmute|dtmf)$")
+        str,
+        StringConstraints(
+            pattern=r"^(answer|hangup|hold|unhold|mute|unmute|dtmf|transfer|conference"
+            r"|conference_end)$"
+        ),
     ]
     digits: Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,20}$")] | None = None
+    # 转接 / 三方通话: one of telephony.transfer_targets (110, 119, 120, 122, unit hotlines)
+    target: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = None
+
+
+class SpyCommand(Command):
+    """监听 (monitor), 耳语 (whisper) or 强插 (barge) on another seat's call; 退出 ends it."""
+
+    seat: SeatName
+    mode: Annotated[str, StringConstraints(pattern=r"^(monitor|whisper|barge|end)$")]
 
 
 class LinkTicket(Command):
@@ -119,10 +137,9 @@ def change_state() -> Response:
     cmd = parse_body(AgentStateChange)
     actor = current_actor()
     assert actor.user_id is not None
-    seat = _seat_of(actor.user_id)
-    if seat is None:
-        raise RuleViolation("请先签入坐席", {})
+    seat = _my_seat()
     acd = container().acd
+    before = acd.seat(seat)
     try:
         if cmd.state == "ready":
             acd.ready(seat)
@@ -133,6 +150,11 @@ def change_state() -> Response:
             container().redis.delete(f"{acd.prefix}user:{actor.user_id}")
     except AcdError as exc:
         raise RuleViolation("通话中不能切换状态", {"seat": seat}) from exc
+    if before.get("state") == "wrap_up" and before.get("last_call"):
+        # 话后整理 ended by hand: the last call's record gets its real wrap-up time
+        call_id = before["last_call"]
+        sync_record(container().uow(), call_id, acd.call(call_id))
+    notify_hall()
     return jsonify(_me(actor.user_id))
 
 
@@ -140,23 +162,99 @@ def change_state() -> Response:
 @login_required(*SEAT_ROLES)
 def call_command() -> tuple[Response, int]:
     """Send a softphone command to the seat process the operator is signed in at."""
-    from callcenter.seat import command_channel
-
     cmd = parse_body(CallCommand)
     if cmd.action == "dtmf" and not cmd.digits:
         raise ValidationError({"digits": "请输入按键（0-9、*、#）"}, "按键为空")
+    if cmd.action in ("transfer", "conference"):
+        targets = container().settings.telephony.transfer_targets
+        if cmd.target not in targets:
+            raise ValidationError(
+                {"target": f"可选号码：{'、'.join(targets)}"}, "转接号码不在允许的列表中"
+            )
+    seat = _my_seat()
+    return jsonify({"seat": seat, "sent": _send(seat, cmd.model_dump(exclude_none=True))}), 202
+
+
+@bp.post("/spy")
+@login_required(Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
+def spy() -> tuple[Response, int]:
+    """Listen in on a seat's call from the supervisor's own seat (its softphone calls in)."""
+    cmd = parse_body(SpyCommand)
+    own = _my_seat()
+    acd = container().acd
+    target = acd.seat(cmd.seat)
+    if not target:
+        raise NotFound("坐席不存在", {"seat": cmd.seat})
+    if cmd.seat == own:
+        raise RuleViolation("不能监听自己的坐席", {"seat": cmd.seat})
+    if cmd.mode != "end" and target.get("state") != "talking":
+        raise RuleViolation("该坐席当前没有通话", {"seat": cmd.seat, "state": target.get("state")})
+    actor = current_actor()
+    if cmd.mode != "end":
+        with container().uow() as uow:
+            record_audit(
+                uow.session,
+                actor.user_id,
+                f"spy_{cmd.mode}",
+                None,
+                {"seat": cmd.seat, "call_id": target.get("call", ""), "from_seat": own},
+                ip=actor.ip,
+                request_id=actor.request_id,
+            )
+            uow.commit()
+    message = {"action": "spy_end"} if cmd.mode == "end" else {"action": "spy"} | cmd.model_dump()
+    _send(own, message)
+    return jsonify({"seat": own, "target": cmd.seat, "mode": cmd.mode}), 202
+
+
+def _my_seat() -> str:
     actor = current_actor()
     assert actor.user_id is not None
     seat = _seat_of(actor.user_id)
     if seat is None:
         raise RuleViolation("请先签入坐席", {})
-    acd = container().acd
+    return seat
+
+
+def _send(seat: str, message: dict[str, Any]) -> str:
+    """Hand a command to the seat's softphone process (Redis pub/sub); it must be running."""
+    from callcenter.seat import command_channel
+
     heard = container().redis.publish(
-        command_channel(acd.prefix, seat), json.dumps(cmd.model_dump(exclude_none=True))
+        command_channel(container().acd.prefix, seat), json.dumps(message)
     )
     if not heard:
         raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
-    return jsonify({"seat": seat, "sent": cmd.action}), 202
+    return str(message["action"])
+
+
+@bp.get("/calls/<path:call_id>/recording")
+@login_required(*SEAT_ROLES)
+def recording(call_id: str) -> Response:
+    """The call's recording (WAV): for the agent who took it and for supervisors; audited."""
+    actor = current_actor()
+    with container().uow() as uow:
+        record = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
+        if record is None or not record.recording:
+            raise NotFound("该通话没有录音", {"call_id": call_id})
+        if actor.role not in SUPERVISE and record.agent != f"u{actor.user_id}":
+            raise PermissionDenied("只能收听本人接听的通话录音", {"call_id": call_id})
+        record_audit(
+            uow.session,
+            actor.user_id,
+            "listen_recording",
+            record.ticket_id,
+            {"call_id": call_id},
+            ip=actor.ip,
+            request_id=actor.request_id,
+        )
+        uow.commit()
+        name = record.recording
+    root = recordings_root(container().settings).resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFound("录音文件不存在", {"call_id": call_id})
+    return send_file(path, mimetype="audio/wav", download_name=f"{path.stem}.wav")
 
 
 @bp.post("/link")

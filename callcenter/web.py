@@ -125,7 +125,7 @@ def ended() -> Response:
     acd = _acd()
     call_id = _arg("call_id")
     try:
-        outcome = acd.ended(call_id)
+        outcome = acd.ended(call_id, request.args.get("by", ""))
     except AcdError as exc:
         return _text(f"error {exc}")
     _record(acd, call_id)
@@ -133,3 +133,35 @@ def ended() -> Response:
     if seat:
         _tell_seat(acd, seat, "call.state", {"call_id": call_id, "state": outcome})
     return _text(outcome)
+
+
+SEAT_EVENTS = {
+    "transfer_failed": "转接失败",
+    "transferred": "已转接",
+    "conference_up": "三方通话已接通",
+    "conference_failed": "三方通话未接通",
+    "conference_down": "第三方已挂断",
+    "spy_started": "已接入",
+    "spy_failed": "接入失败",
+    "spy_ended": "已退出监听",
+}
+
+
+@bp.get("/seat_event")
+def seat_event() -> Response:
+    """What a seat softphone did on the operator's behalf (转接, 三方通话, 监听): tell them."""
+    acd = _acd()
+    seat = _arg("seat")
+    event = _arg("event")
+    if event not in SEAT_EVENTS:
+        abort(400)
+    payload = {
+        "event": event,
+        "text": SEAT_EVENTS[event],
+        "detail": request.args.get("detail", "")[:200],
+        "call_id": request.args.get("call_id", "")[:200],
+    }
+    _tell_seat(acd, seat, "call.event", payload)
+    if payload["call_id"] and event in ("transferred", "conference_up"):
+        _record(acd, payload["call_id"])
+    return _text("ok")

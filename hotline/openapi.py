@@ -9,6 +9,7 @@ from callcenter.cti import AgentStateChange
 from callcenter.cti import CallCommand
 from callcenter.cti import LinkTicket
 from callcenter.cti import SeatLogin
+from callcenter.cti import SpyCommand
 from callcenter.duty import AddDuty
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
@@ -310,8 +311,13 @@ def build_openapi() -> dict[str, Any]:
         "seat": ("签入坐席（话务员、班长、督办、管理员，值班领导）", "200", SeatLogin, "409"),
         "state": ("坐席状态：就绪、示忙（原因）、签出", "200", AgentStateChange, "409"),
         "call": (
-            "软电话：接听、挂断、保持、恢复、静音、取消静音、按键（发给坐席话机进程）",
+            "软电话：接听、挂断、保持、恢复、静音、取消静音、按键、转接、三方通话、结束三方"
+            "（发给坐席话机进程；转接号码须在 telephony.transfer_targets 中）",
             "202", CallCommand, "409",
+        ),
+        "spy": (
+            "监听、耳语、强插或退出（班长、督办、管理员，须已签入自己的坐席；记入审计日志）",
+            "202", SpyCommand, "409",
         ),
         "link": ("把受理的工单关联到本人接听的来电记录", "200", LinkTicket, "404"),
     }  # fmt: skip
@@ -320,6 +326,12 @@ def build_openapi() -> dict[str, Any]:
             "post": _operation(summary, ok, "401", "403", refusal, "422", body=schema_of(cls))
         }
     paths["/api/cti/me"] = {"get": _operation("我签入的坐席及其状态", "200", "401", "403")}
+    recording = _operation(
+        "通话录音（WAV）：接听该来电的话务员及班长、督办、管理员；记入审计日志",
+        "200", "401", "403", "404",
+    )  # fmt: skip
+    call_id = _path_param("call_id", {"type": "string", "maxLength": 200})
+    paths["/api/cti/calls/{call_id}/recording"] = {"get": recording | {"parameters": [call_id]}}
     _hall_paths(paths, schema_of)
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))

@@ -395,13 +395,17 @@
         : "未签入坐席";
       stateText.dataset.state = on ? me.state : "offline";
       buttons.forEach((b) => { b.disabled = !on; });
-      panel.querySelectorAll("[data-call], #dtmf").forEach((b) => { b.disabled = !on; });
+      panel.querySelectorAll("[data-call], #dtmf, #transfer-target").forEach((b) => { b.disabled = !on; });
     };
     panel.querySelectorAll("button[data-call]").forEach((b) => b.addEventListener("click", async () => {
       const body = {action: b.dataset.call};
       if (body.action === "dtmf") body.digits = panel.querySelector("#dtmf").value.trim();
+      if (body.action === "transfer" || body.action === "conference") {
+        body.target = panel.querySelector("#transfer-target").value;
+      }
       const r = await api("POST", "/api/cti/call", body);
       if (!r.ok) toast(r.data.message || "操作失败");
+      else if (body.target) callEvent(`${b.textContent} ${body.target}：正在呼叫…`);
     }));
     const report = (r) => { if (r.ok) show(r.data); else toast(r.data.message || "操作失败"); };
     api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
@@ -416,8 +420,15 @@
       if (b.dataset.reason) body.reason = b.dataset.reason;
       report(await api("POST", "/api/cti/state", body));
     }));
+    const callEvent = (text) => { panel.querySelector("#call-event").textContent = text; };
     const socket = window.HotlineSocket;
     if (!socket) return;
+    socket.on("call.event", (msg) => {
+      // what the softphone did on the operator's behalf: 转接, 三方通话, 监听
+      const text = `${msg.text}${msg.detail ? "（" + msg.detail + "）" : ""}`;
+      callEvent(text);
+      toast(text);
+    });
     socket.on("call.offered", (msg) => {
       form.dataset.callId = msg.call_id;  // a ticket accepted now is linked to this call
       const box = document.getElementById("incoming");

@@ -60,15 +60,20 @@ def test_the_operator_at_the_seat_hears_who_is_calling(
     assert payload["location"] == "江苏省连云港市" and payload["carrier"] == "中国移动"
 
 
+def in_call(api: Api, client: Any, seat: str, call_id: str) -> None:
+    """The operator signs in at the seat and is ready; a call rings there and is answered."""
+    api.post("/api/cti/seat", {"seat": seat})
+    api.post("/api/cti/state", {"state": "ready"})
+    client.get(f"/acd/route?call_id={call_id}&from=13812345678")
+    client.get(f"/acd/answered?call_id={call_id}&seat={seat}")
+
+
 def test_a_ticket_accepted_during_a_call_is_linked_to_its_record(
     api: Api, client: Any, container: Container, real_redis: Any
 ) -> None:
     from callcenter.models import CallRecord
 
-    api.post("/api/cti/seat", {"seat": "s09"})
-    api.post("/api/cti/state", {"state": "ready"})
-    client.get("/acd/route?call_id=c10&from=13812345678")
-    client.get("/acd/answered?call_id=c10&seat=s09")
+    in_call(api, client, "s09", "c10")
     ticket = api.create(caller_phone="13812345678")
     assert (
         api.post("/api/cti/link", {"call_id": "c10", "ticket_id": ticket["id"]}).status_code == 200
@@ -87,3 +92,122 @@ def test_a_ticket_accepted_during_a_call_is_linked_to_its_record(
     )
     assert api.post("/api/cti/link", {"call_id": "c10", "ticket_id": 999_999}).status_code == 404
     assert api.post("/api/cti/link", {"call_id": "c10", "ticket_id": 0}).status_code == 422
+
+
+def _published(container: Container, seat: str) -> Any:
+    """Listen on a seat's command channel as its softphone would."""
+    pubsub = container.redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(f"{container.acd.prefix}seatcmd:{seat}")
+    return pubsub
+
+
+def _next(pubsub: Any) -> dict[str, Any]:
+    import json
+    import time
+
+    for _ in range(50):
+        message = pubsub.get_message(timeout=0.1)
+        if message is not None:
+            return dict(json.loads(message["data"]))
+        time.sleep(0.01)
+    raise AssertionError("nothing was published")
+
+
+def test_transfer_and_three_way_go_to_configured_numbers_only(
+    api: Api, container: Container, real_redis: Any
+) -> None:
+    api.post("/api/cti/seat", {"seat": "s11"})
+    phone = _published(container, "s11")
+    sent = api.post("/api/cti/call", {"action": "transfer", "target": "110"})
+    assert sent.status_code == 202
+    assert _next(phone) == {"action": "transfer", "target": "110"}
+    bad = api.post("/api/cti/call", {"action": "conference", "target": "12306"})
+    assert bad.status_code == 422
+    assert bad.get_json()["details"]["fields"]["target"].startswith("可选号码：110")
+    assert api.post("/api/cti/call", {"action": "transfer"}).status_code == 422
+    assert api.post("/api/cti/call", {"action": "dial", "target": "110"}).status_code == 422
+    phone.close()
+
+
+def test_listening_in_needs_a_supervisor_at_a_seat_and_a_call_and_is_audited(
+    api: Api, client: Any, container: Container, real_redis: Any
+) -> None:
+    from hotline.models import AuditEntry
+
+    api.post("/api/cti/seat", {"seat": "s12"})
+    api.post("/api/cti/state", {"state": "ready"})
+    body = {"seat": "s12", "mode": "monitor"}
+    assert api.post("/api/cti/spy", body).status_code == 403  # an operator
+    refused = api.post("/api/cti/spy", body, as_="supervisor")
+    assert refused.status_code == 409 and refused.get_json()["message"] == "请先签入坐席"
+    api.post("/api/cti/seat", {"seat": "sup1"}, as_="supervisor")
+    idle = api.post("/api/cti/spy", body, as_="supervisor")
+    assert idle.status_code == 409 and idle.get_json()["message"] == "该坐席当前没有通话"
+    unknown = api.post("/api/cti/spy", {"seat": "zz9", "mode": "monitor"}, as_="supervisor")
+    assert unknown.status_code == 404
+    sing = api.post("/api/cti/spy", {"seat": "s12", "mode": "sing"}, as_="supervisor")
+    assert sing.status_code == 422
+    client.get("/acd/route?call_id=c12&from=13812345678")
+    client.get("/acd/answered?call_id=c12&seat=s12")
+    phone = _published(container, "sup1")
+    for mode in ("monitor", "barge"):
+        ok = api.post("/api/cti/spy", {"seat": "s12", "mode": mode}, as_="supervisor")
+        assert ok.status_code == 202
+        assert ok.get_json() == {"seat": "sup1", "target": "s12", "mode": mode}
+        assert _next(phone) == {"action": "spy", "seat": "s12", "mode": mode}
+    api.post("/api/cti/spy", {"seat": "s12", "mode": "end"}, as_="supervisor")
+    assert _next(phone) == {"action": "spy_end"}
+    phone.close()
+    with container.uow() as uow:
+        actions = [a.action for a in uow.session.query(AuditEntry).order_by(AuditEntry.id)]
+    assert actions.count("spy_monitor") == 1 and actions.count("spy_barge") == 1
+
+
+def test_a_recording_is_heard_by_its_agent_and_supervisors_only(
+    api: Api, client: Any, container: Container, real_redis: Any
+) -> None:
+    from callcenter.records import recordings_root
+    from callcenter.seat import write_tone
+    from hotline.models import AuditEntry
+
+    in_call(api, client, "s13", "c13")
+    container.redis.hset(f"{container.acd.prefix}call:c13", "recording", "20261121/c13.wav")
+    path = recordings_root(container.settings) / "20261121" / "c13.wav"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_tone(path, [440.0], 0.2)
+    client.get("/acd/ended?call_id=c13&by=caller")
+    mine = api.get("/api/cti/calls/c13/recording")
+    assert mine.status_code == 200 and mine.mimetype == "audio/wav"
+    assert mine.data[:4] == b"RIFF"
+    mine.close()
+    for who in ("supervisor", "lead"):
+        heard = api.get("/api/cti/calls/c13/recording", as_=who)
+        assert heard.status_code == 200
+        heard.close()
+    assert api.get("/api/cti/calls/c13/recording", as_="zjj").status_code == 403
+    assert api.get("/api/cti/calls/nope/recording").status_code == 404
+    with container.uow() as uow:
+        heard = uow.session.query(AuditEntry).filter_by(action="listen_recording").count()
+    assert heard == 3
+    # a record pointing outside the recordings folder is refused, not served
+    container.redis.hset(f"{container.acd.prefix}call:c13", "recording", "../../etc/passwd")
+    client.get("/acd/ended?call_id=c13")
+    path.unlink()
+    assert api.get("/api/cti/calls/c13/recording").status_code == 404
+
+
+def test_the_record_keeps_the_wrap_up_the_agent_actually_took(
+    api: Api, client: Any, container: Container, real_redis: Any
+) -> None:
+    from callcenter.models import CallRecord
+
+    in_call(api, client, "s14", "c14")
+    client.get("/acd/ended?call_id=c14&by=seat")
+    with container.uow() as uow:
+        planned = uow.session.query(CallRecord).filter_by(call_id="c14").one().wrap_up_seconds
+    assert planned == container.settings.telephony.wrap_up_seconds
+    assert api.post("/api/cti/state", {"state": "ready"}).status_code == 200
+    with container.uow() as uow:
+        row = uow.session.query(CallRecord).filter_by(call_id="c14").one()
+        assert row.end_reason == "seat"
+        assert row.wrap_up_seconds is not None and row.wrap_up_seconds < 5

@@ -62,6 +62,20 @@ class Hall:
         self.acd.ready(seat)
         return folder
 
+    def open(self, *answering: str, **edge: Any) -> dict[str, Path]:
+        """The edge, a ready operator at s01, a citizen's phone and phones that answer by
+        themselves (transfer targets, units, a supervisor's); returns their recording folders.
+        """
+        self.stack.start_edge(**edge)
+        folders = {"s01": self.operator(), "citizen": self.phone("citizen")}
+        for name in answering:
+            folders[name] = self.phone(name, auto_answer=None if name == "sup" else 0.2)
+        return folders
+
+    def citizen_hangs_up(self, call_id: str) -> None:
+        self.command("citizen", action="hangup")
+        wait_for(lambda: self.ended(call_id), 10, "the end of the call")
+
     def command(self, phone: str, **cmd: str) -> None:
         heard = self.redis.publish(f"{self.prefix}seatcmd:{phone}", json.dumps(cmd))
         assert heard == 1, f"{phone} is not listening"
@@ -130,14 +144,11 @@ def test_a_call_is_recorded_at_the_seat_with_both_sides_and_the_operator_id_prom
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge()
-    seat_recordings = hall.operator()
-    hall.phone("citizen")
+    seat_recordings = hall.open()["s01"]
     call_id = hall.citizen_calls()
     wait_for(lambda: (tmp_path / "prompts" / "staff-0007.wav").exists(), 10, "the prompt")
     time.sleep(4)  # the prompt, and the citizen talking
-    hall.command("citizen", action="hangup")
-    wait_for(lambda: hall.ended(call_id), 10, "the end of the call")
+    hall.citizen_hangs_up(call_id)
     wait_for(lambda: hall.record(call_id).recording is not None, 5, "the recording's name")
     cdr = hall.record(call_id)
     assert cdr.end_reason == "caller"
@@ -158,10 +169,7 @@ def test_blind_transfer_hands_the_caller_to_the_target_and_leaves_the_seat(
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge(transfer_targets=("110", "120"))
-    hall.operator()
-    hall.phone("citizen")
-    police = hall.phone("110", auto_answer=0.2)
+    police = hall.open("110", transfer_targets=("110", "120"))["110"]
     call_id = hall.citizen_calls()
     hall.command("s01", action="transfer", target="110")
     wait_for(lambda: hall.ended(call_id), 15, "the seat to leave the call")
@@ -179,16 +187,13 @@ def test_transfer_to_a_number_nobody_answers_keeps_the_call_with_the_operator(
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge(transfer_targets=("119",))
-    hall.operator()
-    hall.phone("citizen")
+    hall.open(transfer_targets=("119",))
     call_id = hall.citizen_calls()
     hall.command("s01", action="transfer", target="119")  # nothing registered as 119
     wait_for(lambda: "event transfer_failed" in stack.log("s01"), 15, "the refusal")
     assert "transfer_target" not in hall.acd.call(call_id)
     assert hall.acd.call(call_id)["state"] == "talking"
-    hall.command("citizen", action="hangup")
-    wait_for(lambda: hall.ended(call_id), 10, "the end of the call")
+    hall.citizen_hangs_up(call_id)
     cdr = hall.record(call_id)
     assert cdr.transfer_target is None and cdr.end_reason == "caller"
 
@@ -197,10 +202,7 @@ def test_three_way_call_mixes_citizen_operator_and_unit(
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge(transfer_targets=("12319",))
-    hall.operator()
-    hall.phone("citizen")
-    unit = hall.phone("12319", auto_answer=0.2)
+    unit = hall.open("12319", transfer_targets=("12319",))["12319"]
     call_id = hall.citizen_calls()
     hall.command("s01", action="conference", target="12319")
     wait_for(lambda: bool(recordings(unit)), 10, "the unit to answer")
@@ -208,8 +210,7 @@ def test_three_way_call_mixes_citizen_operator_and_unit(
     hall.command("s01", action="conference_end")
     time.sleep(0.5)
     assert hall.acd.call(call_id)["state"] == "talking"  # the citizen stays with the operator
-    hall.command("citizen", action="hangup")
-    wait_for(lambda: hall.ended(call_id), 10, "the end of the call")
+    hall.citizen_hangs_up(call_id)
     assert hears(unit, CITIZEN_HZ)  # the unit heard the citizen through the seat's bridge
     assert hall.record(call_id).conference_target == "12319"
 
@@ -218,17 +219,13 @@ def test_monitor_hears_the_call_and_the_caller_never_hears_the_supervisor(
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge()
-    hall.operator()
-    hall.phone("citizen")
-    supervisor = hall.phone("sup")
+    supervisor = hall.open("sup")["sup"]
     call_id = hall.citizen_calls()
     for mode in ("monitor", "whisper"):
         hall.command("sup", action="spy", seat="s01", mode=mode, play=str(hall.supervisor_tone))
         time.sleep(2.5)
     hall.command("sup", action="spy_end")
-    hall.command("citizen", action="hangup")
-    wait_for(lambda: hall.ended(call_id), 10, "the end of the call")
+    hall.citizen_hangs_up(call_id)
     wait_for(lambda: len(recordings(supervisor)) == 2, 10, "the supervisor's two recordings")
     wait_for(lambda: closed(supervisor), 10, "the supervisor's recordings to close")
     assert all(tone_level(f, CITIZEN_HZ) > 50 for f in recordings(supervisor))
@@ -239,15 +236,11 @@ def test_barge_in_speaks_to_the_caller(
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge()
-    hall.operator()
-    hall.phone("citizen")
-    hall.phone("sup")
+    hall.open("sup")
     call_id = hall.citizen_calls()
     hall.command("sup", action="spy", seat="s01", mode="barge", play=str(hall.supervisor_tone))
     time.sleep(3)
-    hall.command("citizen", action="hangup")
-    wait_for(lambda: hall.ended(call_id), 10, "the end of the call")
+    hall.citizen_hangs_up(call_id)
     time.sleep(0.5)
     assert hears(tmp_path / "rec-citizen", SUPERVISOR_HZ)
 
@@ -264,9 +257,7 @@ def test_a_seat_killed_mid_call_closes_the_record_and_goes_offline(
     stack: Stack, container: Container, real_redis: Any, tmp_path: Path
 ) -> None:
     hall = Hall(stack, container, real_redis, tmp_path)
-    stack.start_edge()
-    hall.operator()
-    hall.phone("citizen")
+    hall.open()
     call_id = hall.citizen_calls()
     stack.kill("s01")
     # the edge's keepalive (30 s at least, then 10 s) finds the seat gone

@@ -1,0 +1,134 @@
+"""The operator's and the supervisor's buttons, in the browser, driving real softphones.
+
+Kamailio, pjsua2 seats (the operator's, the supervisor's, a citizen's and the numbers they
+are handed to) and the web app under test; chromium clicks the buttons.
+"""
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from callcenter.seat import write_tone
+from hotline.bootstrap import Container
+from tests.conftest import REDIS_URL
+from tests.e2e.conftest import shot
+from tests.telephony.conftest import Stack
+from tests.telephony.conftest import wait_for
+
+
+def _phone(stack: Stack, tmp: Path, name: str, auto_answer: float | None = None) -> None:
+    stack.start_seat(
+        name,
+        auto_answer=auto_answer,
+        redis_url=REDIS_URL,
+        acd_url=stack.acd_url,
+        recordings_dir=str(tmp / f"rec-{name}"),
+        prompts_dir=str(tmp / "prompts"),
+    )
+
+
+CITIZEN = "13912345678"  # the citizen's softphone registers under their number
+
+
+def _dial(redis_conn: Any, tone: Path) -> None:
+    message = {"action": "dial", "target": "12345", "play": str(tone)}
+    assert redis_conn.publish(f"acd:seatcmd:{CITIZEN}", json.dumps(message)) == 1
+
+
+def _sign_in(page: Any, seat: str) -> None:
+    page.get_by_label("坐席号").fill(seat)
+    page.get_by_role("button", name="签入坐席").click()
+    page.locator("#seat-state").get_by_text(f"坐席 {seat}：示忙").wait_for()
+
+
+def test_the_operator_answers_brings_in_a_unit_and_transfers_from_the_browser(
+    stack: Stack, signed_in: Any, container: Container, real_redis: Any, tmp_path: Path
+) -> None:
+    stack.start_edge(transfer_targets=("110", "120"))
+    for name, auto in (("s01", None), (CITIZEN, None), ("110", 0.2), ("120", 0.2)):
+        _phone(stack, tmp_path, name, auto)
+    tone = write_tone(tmp_path / "tone.wav", [440.0], 1.0)
+    page = signed_in("operator")
+    page.goto(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/console")
+    _sign_in(page, "s01")
+    page.get_by_role("button", name="就绪").click()
+    page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
+
+    _dial(real_redis, tone)
+    page.locator("#incoming").get_by_text(f"来电 {CITIZEN}").wait_for()
+    assert "江苏省常州市" in page.locator("#incoming").inner_text()  # phonenumbers
+    page.get_by_role("button", name="接听").click()
+    page.locator("#seat-state").get_by_text("通话中").wait_for()
+
+    # 三方通话 with 120, then 结束三方: the citizen stays with the operator
+    page.get_by_label("转接号码").select_option("120")
+    page.get_by_role("button", name="三方通话").click()
+    page.locator("#call-event").get_by_text("三方通话已接通").wait_for(timeout=15_000)
+    shot(page, "operator-three-way")
+    page.get_by_role("button", name="结束三方").click()
+    page.locator("#call-event").get_by_text("第三方已挂断").wait_for(timeout=15_000)
+
+    # 转接 110: the seat leaves the call and goes to wrap-up
+    page.get_by_label("转接号码").select_option("110")
+    page.get_by_role("button", name="转接").click()
+    page.locator("#call-event").get_by_text("已转接").wait_for(timeout=15_000)
+    page.locator("#seat-state").get_by_text("话后整理").wait_for(timeout=15_000)
+    calls = [e for e in container.acd.events() if e["type"] == "ended"]
+    assert calls and calls[-1]["by"] == "transfer"
+    record = _record(container, calls[-1]["call"])
+    assert (record.transfer_target, record.conference_target) == ("110", "120")
+    assert record.recording and (tmp_path / "rec-s01" / record.recording).exists()
+
+
+def test_the_supervisor_listens_in_from_the_hall_page(
+    stack: Stack,
+    signed_in: Any,
+    container: Container,
+    real_redis: Any,
+    tmp_path: Path,
+    world: Any,
+) -> None:
+    stack.start_edge()
+    for name, auto in (("s01", 0.2), ("sup", None), (CITIZEN, None)):
+        _phone(stack, tmp_path, name, auto)
+    operator = world.users["operator"]
+    container.acd.login("s01", f"u{operator}", user_id=operator)
+    container.acd.ready("s01")
+    tone = write_tone(tmp_path / "tone.wav", [440.0], 1.0)
+    _dial(real_redis, tone)
+    wait_for(lambda: container.acd.seat("s01").get("state") == "talking", 15, "the answer")
+
+    page = signed_in("supervisor")
+    base = page.url.split("/", 3)
+    page.goto(f"{base[0]}//{base[2]}/console")
+    _sign_in(page, "sup")
+    page.goto(f"{base[0]}//{base[2]}/supervise/hall")
+    row = page.locator("tr", has_text="s01")
+    row.get_by_text("通话中").wait_for()
+    row.get_by_text("*******5678").wait_for()  # the caller, masked
+    row.get_by_role("button", name="监听").click()
+    wait_for(lambda: "event spy_started" in stack.log("sup"), 15, "the supervisor's phone")
+    shot(page, "hall-monitor")
+    time.sleep(1.5)
+    row.get_by_role("button", name="强插").click()
+    wait_for(lambda: "spy_barge" in _audits(container), 10, "the barge-in to be asked for")
+    # the operator's phone took a second listening call, the barging one
+    wait_for(lambda: stack.log("s01").count("spy_in media up") == 2, 15, "the barge-in")
+    assert "spy_monitor" in _audits(container)
+
+
+def _record(container: Container, call_id: str) -> Any:
+    from callcenter.models import CallRecord
+
+    with container.uow() as uow:
+        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
+        uow.session.expunge(row)
+        return row
+
+
+def _audits(container: Container) -> set[str]:
+    from hotline.models import AuditEntry
+
+    with container.uow() as uow:
+        return {a.action for a in uow.session.query(AuditEntry)}
