@@ -6,6 +6,7 @@ their windows, and a ticket accepted during a call a leader answered on duty is 
 """
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated
 from typing import Any
 
@@ -205,6 +206,20 @@ def duty_at(session: Session, user_id: int, moment: dt.datetime) -> LeaderDuty |
         )
         .limit(1)
     )
+
+
+def on_duty_check(
+    session_factory: Callable[[], Session], now: Callable[[], dt.datetime]
+) -> Callable[[Actor], bool]:
+    """For the dispatch services: a leader accepts requests only inside a duty window."""
+
+    def on_duty(actor: Actor) -> bool:
+        if actor.role is not Role.LEADER or actor.user_id is None:
+            return False
+        with session_factory() as session:
+            return duty_at(session, actor.user_id, now().astimezone(dt.UTC)) is not None
+
+    return on_duty
 
 
 def require_on_duty(uow: UnitOfWork, user_id: int, now: dt.datetime) -> None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dispatch import commands as c
-from dispatch.domain import CREATE_ROLES
 from dispatch.domain import PermissionDenied
 from dispatch.domain import ValidationError
 from dispatch.duplicates import Duplicate
@@ -35,8 +34,8 @@ class Assistant:
     duplicates: DuplicateRules
 
 
-def _check_role(actor: Actor) -> None:
-    if actor.role not in CREATE_ROLES:
+def _check_role(ctx: DispatchContext, actor: Actor) -> None:
+    if not ctx.may_accept(actor):
         raise PermissionDenied("当前角色无权使用派单建议", {"role": actor.role.value})
 
 
@@ -85,7 +84,7 @@ def suggest(
 
     :raises ValidationError: the title and content hold no word at all (empty, punctuation).
     """
-    _check_role(actor)
+    _check_role(ctx, actor)
     if not (has_words(cmd.title) or has_words(cmd.content)):
         raise ValidationError(
             {"content": "请输入诉求内容（至少一个汉字、字母或数字）"},

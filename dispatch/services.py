@@ -141,8 +141,14 @@ class DispatchContext:
     publish: Publish = field(default=_no_publish)
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     number_prefix: str = "JC"
+    # Whether an actor outside CREATE_ROLES may accept requests now: a leader taking calls
+    # in one of their duty windows (领导接听). The composition root knows the schedule.
+    on_duty: Callable[[Actor], bool] = field(default=lambda actor: False)
 
     names: "NameCache" = field(default_factory=lambda: NameCache())
+
+    def may_accept(self, actor: Actor) -> bool:
+        return actor.role in CREATE_ROLES or self.on_duty(actor)
 
     def ticket_number(self, ticket: Ticket) -> str:
         """Return the 工单号: prefix, local date of acceptance, zero-padded id.
@@ -189,7 +195,7 @@ def create_ticket(
     :raises PermissionDenied: the role may not accept tickets.
     :raises ValidationError: a locality id is unknown or does not fit the others.
     """
-    if actor.role not in CREATE_ROLES:
+    if not ctx.may_accept(actor):
         raise PermissionDenied("当前角色无权受理工单", {"role": actor.role.value})
     with uow:
         session = uow.session

@@ -16,6 +16,7 @@ import callcenter.duty  # noqa: F401 - the composition root registers every tabl
 import callcenter.models  # noqa: F401
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
+from callcenter.duty import on_duty_check
 from dispatch.adapters.calendar import ChineseWorkdays
 from dispatch.adapters.files import FileStore
 from dispatch.assist import Assistant
@@ -115,6 +116,8 @@ def bootstrap(
     ctx = DispatchContext(policy=policy, number_prefix=settings.tickets.number_prefix)
     if now is not None:
         ctx.now = now
+    # 领导接听: a leader accepts requests inside their duty windows
+    ctx.on_duty = on_duty_check(session_factory, lambda: ctx.now())
     url = settings.redis.url
     routing = settings.routing
     assistant = Assistant(

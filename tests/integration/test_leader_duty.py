@@ -222,8 +222,8 @@ def test_a_ticket_from_a_call_a_leader_took_on_duty_is_tagged(
     assert api.post("/api/cti/duties", body, as_="supervisor").status_code == 201
     ready_at(api, "leader", "s30")
     take_call(client, "s30", "lc1")
-    # Leaders do not accept tickets themselves; the operator beside them does.
-    ticket = api.create(tags=["噪音"])
+    # On duty the leader accepts the request themselves (an operator beside them may too).
+    ticket = api.create(as_="leader", tags=["噪音"])
 
     assert link(api, "lc1", ticket["id"], "leader").status_code == 200
 
@@ -255,6 +255,10 @@ def test_no_tag_for_a_call_taken_off_duty_or_by_an_operator(
     # The window is taken off the schedule while the leader is still signed in.
     api.client.delete(f"/api/cti/duties/{duty['id']}", headers=api._headers("supervisor"))
     take_call(client, "s31", "lc2")
+    off_duty = api.post(
+        "/api/tickets", {"request_type": "help", "title": "x", "content": "y"}, as_="leader"
+    )
+    assert off_duty.status_code == 403  # the window is gone: no more accepting
     first = api.create()
     assert link(api, "lc2", first["id"], "leader").status_code == 200
     assert ticket_tags(api, first["id"]) == []
