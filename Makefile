@@ -46,7 +46,7 @@ quick: services $(STAMP)
 
 ## Browser tests again, saving every page they visit to docs/screenshots.
 screenshots: services $(STAMP)
-	HOTLINE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e
+	HOTLINE_TEST_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e tests/telephony/test_console_calls.py
 
 ## Sustained create+dispatch rate through the HTTP API on PostgreSQL (prints JSON).
 bench-tickets: services $(STAMP)

@@ -309,10 +309,12 @@ def sip(ctx: click.Context, print_config: bool) -> None:
 @click.pass_context
 def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -> None:
     """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
+    from callcenter.records import recordings_root
     from callcenter.seat import SeatConfig
     from callcenter.seat import run_seat
 
-    tel = _settings(ctx).telephony
+    settings = _settings(ctx)
+    tel = settings.telephony
     run_seat(
         SeatConfig(
             name=name,
@@ -320,7 +322,10 @@ def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -
             edge_host=tel.sip_host,
             edge_port=tel.sip_port,
             auto_answer_seconds=auto_answer,
-            redis_url=_settings(ctx).redis.url,
+            redis_url=settings.redis.url,
+            acd_url=tel.acd_url,
+            recordings_dir=str(recordings_root(settings)),
+            prompts_dir=str(Path(settings.instance_path) / "prompts"),
         )
     )
 
@@ -389,6 +394,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     hotline_cmd = [sys.executable, "-m", "hotline.cli"]
     children.append(subprocess.Popen([*hotline_cmd, "worker"]))
     children.append(subprocess.Popen([*hotline_cmd, "cron"]))
+    children += _start_telephony(settings, hotline_cmd)
     try:
         serve(settings.web.host, settings.web.port, settings.web.workers, settings.web.threads)
     finally:
@@ -396,6 +402,55 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
             proc.send_signal(signal.SIGTERM)
         for proc in children:
             proc.wait(timeout=10)
+
+
+DEMO_SEATS = ("s01", "s02", "s03", "s04")
+
+
+def _start_telephony(settings: Settings, hotline_cmd: list[str]) -> "list[subprocess.Popen[bytes]]":
+    """The SIP edge and the demo seats' softphones, when Kamailio is installed."""
+    tel = settings.telephony
+    if not (shutil.which("kamailio") or Path("/usr/sbin/kamailio").exists()):
+        click.echo("  （未安装 kamailio：电话功能未启动）", err=True)
+        return []
+    procs = [subprocess.Popen([*hotline_cmd, "sip"])]
+    for index, name in enumerate(DEMO_SEATS, start=1):
+        procs.append(subprocess.Popen([*hotline_cmd, "seat", name, "--index", str(index)]))
+    click.echo(
+        f"  电话: SIP 边缘 sip:{tel.number}@{tel.sip_host}:{tel.sip_port}，"
+        f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号）"
+    )
+    click.echo("  模拟市民来电: .venv/bin/hotline call --from 13912345678")
+    return procs
+
+
+@cli.command()
+@click.option("--from", "caller", default="13912345678", show_default=True, help="主叫号码")
+@click.option("--talk", type=float, default=60.0, show_default=True, help="接通后通话秒数")
+@click.option("--calls", type=int, default=1, show_default=True, help="呼叫次数")
+@click.pass_context
+def call(ctx: click.Context, caller: str, talk: float, calls: int) -> None:
+    """Place citizen calls to the hotline number with sipp (demo and smoke tests)."""
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise click.ClickException("找不到 sipp（Debian 软件包 sip-tester）")
+    if not caller.isdigit() or len(caller) < 5:
+        raise click.ClickException("主叫号码只能是数字")
+    tel = _settings(ctx).telephony
+    import tempfile
+
+    source = Path(__file__).resolve().parents[1] / "callcenter" / "sipp" / "caller.xml"
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = Path(tmp) / "caller.xml"
+        # the packaged scenario numbers its callers 139<n>; this one calls from `caller`
+        text = source.read_text(encoding="utf-8").replace("139[call_number]", caller)
+        scenario.write_text(text, encoding="utf-8")
+        argv = [
+            sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", tel.number,
+            "-m", str(calls), "-r", "1", "-d", str(int(talk * 1000)),
+            "-i", "127.0.0.1", "-nostdin", "-trace_err",
+        ]  # fmt: skip
+        raise SystemExit(subprocess.call(argv, cwd=tmp))
 
 
 def _reset_sqlite(settings: Settings) -> None:
