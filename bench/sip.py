@@ -102,7 +102,6 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
             ring_seconds=10,
             max_wait_seconds=30,
             children=8,
-            async_workers=4,
             debug=1,
         )
         cfg = tmp / "kamailio.cfg"

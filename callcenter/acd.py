@@ -417,7 +417,9 @@ class Acd:
         """A new call, or a waiting one asking again: ring a seat, wait, or overflow."""
         c = self.config
         out = self._run(self._route, call_id, caller, skill, c.max_wait_seconds, c.retry_ms)
-        return _decision(out)
+        decision = _decision(out)
+        self._watch(call_id, open_=decision.action in ("wait", "ring"))
+        return decision
 
     def no_answer(self, call_id: str, seat: str) -> Decision:
         out = self._run(
@@ -425,25 +427,49 @@ class Acd:
         )
         if out[0] == "error":
             raise AcdError(out[1])
+        self._watch(call_id, open_=True)
         return _decision(out)
 
     def answered(self, call_id: str, seat: str) -> None:
         outcome = self._run(self._answered, call_id, seat)
         if outcome != "ok":
             raise AcdError(outcome)
+        self._watch(call_id, open_=False)  # a talking call ends by BYE or the keepalive
 
     def ended(self, call_id: str, by: str = "") -> str:
         """The call ended (hang-up, or CANCEL while waiting or ringing: abandoned).
 
         `by` is who ended it: "caller", "seat" (a seat that had handed the call on with a
-        blind transfer: "transfer"), or "lost" (the seat's softphone stopped answering; the
-        seat goes offline).
+        blind transfer: "transfer"), "lost" (the seat's softphone stopped answering; the
+        seat goes offline), or "edge" (the SIP edge forgot a waiting call: `forgotten`).
         """
         wrap = self.config.wrap_up_seconds
         outcome = str(self._run(self._ended, call_id, wrap, by if by in _BY else ""))
+        self._watch(call_id, open_=False)
         if outcome != "ok":
             raise AcdError(outcome)
         return str(self.call(call_id)["state"])
+
+    def forgotten(self) -> list[str]:
+        """Calls waiting or ringing that the edge has not spoken of for `stale_ring_seconds`.
+
+        A waiting call asks again every few seconds and a ringing one is reported within the
+        ring time; one that went quiet was dropped by the edge (its transaction lost under
+        overload, say). Each call is handed to one caller of this method only; close it with
+        `ended(call, by="edge")` so that it still gets a final record.
+        """
+        key = f"{self.prefix}open"
+        stale: list[Any] = list(
+            self.r.zrangebyscore(key, "-inf", self.clock() - self.config.stale_ring_seconds)
+        )
+        return [_s(c) for c in stale if self.r.zrem(key, c)]
+
+    def _watch(self, call_id: str, *, open_: bool) -> None:
+        key = f"{self.prefix}open"
+        if open_:
+            self.r.zadd(key, {call_id: self.clock()})
+        else:
+            self.r.zrem(key, call_id)
 
     # ------------------------------------------------------------------ reading
 
@@ -473,7 +499,7 @@ class Acd:
         self.r.xadd(f"{self.prefix}events", entry, maxlen=100_000, approximate=True)
 
 
-_BY = ("caller", "seat", "lost")
+_BY = ("caller", "seat", "lost", "edge")
 
 
 def _s(value: Any) -> str:

@@ -161,6 +161,10 @@ route[DECIDE] {{
             t_reply("180", "Ringing");
             $avp(ringing) = 1;
         }}
+        # The FR timer ticks on a suspended transaction (its blind branch gets no reply):
+        # give it the whole queue, or a resume that comes late (busy async workers) finds the
+        # transaction already failed and the caller gone.
+        t_set_fr({hold_ms}, {hold_ms});
         async_route("QUEUE", "{wait_step}");
         exit;
     }}
@@ -251,9 +255,14 @@ class SipEdge:
             keepalive=self.keepalive_seconds,
             targets=targets,
             to_gateway=to_gateway,
-            # A transaction holds at most 30 branches and each wait takes one.
-            wait_step=max(1, math.ceil(self.max_wait_seconds / 25)),
+            wait_step=wait_step_seconds(self.max_wait_seconds),
         )
+
+
+def wait_step_seconds(max_wait_seconds: float) -> int:
+    """How often a waiting call asks the ACD again: a transaction holds at most 30 branches
+    and each wait takes one."""
+    return max(1, math.ceil(max_wait_seconds / 25))
 
 
 def edge_from_settings(tel: TelephonySettings) -> SipEdge:

@@ -71,7 +71,19 @@ def route() -> Response:
         acd.r.hset(f"{acd.prefix}call:{call_id}", "recorded", "1")
     if decision.action == "ring" and decision.seat:
         _screen_pop(acd, call_id, decision.seat)
+    _close_forgotten(acd)
     return _decision(decision)
+
+
+def _close_forgotten(acd: Acd) -> None:
+    """Calls the edge stopped asking about still get a final record (abandoned, by edge)."""
+    for call_id in acd.forgotten():
+        try:
+            acd.ended(call_id, by="edge")
+        except AcdError:
+            pass  # already closed (a reservation released as stale): only the record lags
+        log.warning("call %s: the edge stopped asking; closed as %s", call_id, "abandoned")
+        _record(acd, call_id)
 
 
 def _tell_seat(acd: Acd, seat: str, event: str, payload: dict[str, Any]) -> None:

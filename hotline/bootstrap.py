@@ -17,6 +17,7 @@ import callcenter.models  # noqa: F401
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
 from callcenter.duty import on_duty_check
+from callcenter.sip import wait_step_seconds
 from dispatch.adapters.calendar import ChineseWorkdays
 from dispatch.adapters.files import FileStore
 from dispatch.assist import Assistant
@@ -79,8 +80,11 @@ class Container:
                     max_misses=tel.max_misses,
                     wrap_up_seconds=tel.wrap_up_seconds,
                     # Kamailio comes for a reserved seat within seconds, or reports no answer
-                    # after ring_seconds: a reservation older than that was forgotten.
-                    stale_ring_seconds=tel.ring_seconds + 20,
+                    # after ring_seconds, and a waiting call asks again every wait step: a
+                    # call quiet for longer than that was forgotten.
+                    stale_ring_seconds=max(
+                        tel.ring_seconds + 20, 3 * wait_step_seconds(tel.max_wait_seconds)
+                    ),
                 ),
             )
         return self._acd

@@ -79,3 +79,26 @@ def test_only_this_machine_may_ask_and_bad_requests_are_refused(
     assert client.get("/acd/route").status_code == 400
     assert client.get("/acd/route", query_string={"call_id": "x" * 201}).status_code == 400
     assert ask(client, "no_answer", call_id="nope", seat="s9").startswith("error")
+
+
+def test_calls_the_edge_forgot_are_closed_with_a_final_record(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    acd = container.acd
+    clock = {"now": 1_000_000.0}
+    acd.clock = lambda: clock["now"]
+    acd.login("s01", "agent-1")
+    acd.ready("s01")
+    assert ask(client, "route", call_id="k1").startswith("ring s01")  # rings, never reported
+    assert ask(client, "route", call_id="k2").startswith("wait")  # waits, never asks again
+    clock["now"] += acd.config.stale_ring_seconds / 2
+    assert ask(client, "route", call_id="k3").startswith("wait")  # still asking: not forgotten
+    clock["now"] += acd.config.stale_ring_seconds / 2 + 1
+    assert ask(client, "route", call_id="k3").startswith(("wait", "ring"))
+    for call_id in ("k1", "k2"):
+        row = record(container, call_id)
+        assert row.outcome == "abandoned", call_id
+        assert row.ended_at is not None
+    assert record(container, "k3").outcome in ("queued", "ringing")
+    assert acd.seat("s01")["state"] in ("ready", "ringing")  # the forgotten seat is free again
+    assert acd.forgotten() == []  # each is closed once
