@@ -11,13 +11,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from agents_ui.realtime import NAMESPACE
-from agents_ui.realtime import socketio
 from callcenter.hall import mask_caller
 from callcenter.hall import state_label
 from hotline.bootstrap import Container
 from hotline.models import AuditEntry
 from tests.conftest import Api
 from tests.conftest import World
+from tests.integration.test_realtime import live_client
 
 
 def sign_in(api: Api, who: str, seat: str, ready: bool = True) -> None:
@@ -193,15 +193,6 @@ def test_the_hall_says_when_redis_cannot_be_reached(api: Api, container: Contain
     assert resp.get_json()["message"] == "话务服务暂不可用（无法连接 Redis），请稍后重试"
 
 
-def _connect(app: Flask, world: World, username: str) -> Any:
-    client: FlaskClient = app.test_client()
-    resp = client.post("/api/auth/login", json={"username": username, "password": world.password})
-    assert resp.status_code == 200
-    sio = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=client)
-    assert sio.is_connected(NAMESPACE)
-    return sio
-
-
 def _hall_events(sio: Any) -> list[Any]:
     return [m["args"][0] for m in sio.get_received(NAMESPACE) if m["name"] == "hall.changed"]
 
@@ -210,9 +201,9 @@ def _hall_events(sio: Any) -> list[Any]:
 def test_supervisors_hear_that_the_hall_changed_and_nothing_more(
     app: Flask, api: Api, client: FlaskClient, world: World, real_redis: Any
 ) -> None:
-    supervisor = _connect(app, world, "supervisor")
-    lead = _connect(app, world, "lead")
-    operator = _connect(app, world, "operator")
+    supervisor = live_client(app, world, "supervisor")
+    lead = live_client(app, world, "lead")
+    operator = live_client(app, world, "operator")
 
     sign_in(api, "operator", "s05", ready=False)
     assert _hall_events(supervisor) == [{"v": 1}]

@@ -203,6 +203,20 @@ def link(api: Api, call_id: str, ticket_id: int, who: str) -> Any:
     return api.post("/api/cti/link", {"call_id": call_id, "ticket_id": ticket_id}, as_=who)
 
 
+def on_duty_now(api: Api, world: World, clock: Clock) -> dict[str, Any]:
+    """A window for the leader around the real time (the ACD stamps calls with it)."""
+    now = dt.datetime.now(SHANGHAI)
+    clock.set(now)
+    body = {
+        "user_id": world.users["leader"],
+        "starts_at": (now - dt.timedelta(minutes=30)).isoformat(),
+        "ends_at": (now + dt.timedelta(minutes=30)).isoformat(),
+    }
+    resp = api.post("/api/cti/duties", body, as_="supervisor")
+    assert resp.status_code == 201
+    return dict(resp.get_json())
+
+
 def ticket_tags(api: Api, ticket_id: int) -> list[str]:
     return list(api.get(f"/api/tickets/{ticket_id}").get_json()["tags"])
 
@@ -211,15 +225,7 @@ def ticket_tags(api: Api, ticket_id: int) -> list[str]:
 def test_a_ticket_from_a_call_a_leader_took_on_duty_is_tagged(
     api: Api, client: FlaskClient, world: World, clock: Clock, container: Container, real_redis: Any
 ) -> None:
-    # The ACD stamps calls with the real time: the window must hold it.
-    now = dt.datetime.now(SHANGHAI)
-    clock.set(now)
-    body = {
-        "user_id": world.users["leader"],
-        "starts_at": (now - dt.timedelta(minutes=30)).isoformat(),
-        "ends_at": (now + dt.timedelta(minutes=30)).isoformat(),
-    }
-    assert api.post("/api/cti/duties", body, as_="supervisor").status_code == 201
+    on_duty_now(api, world, clock)
     ready_at(api, "leader", "s30")
     take_call(client, "s30", "lc1")
     # On duty the leader accepts the request themselves (an operator beside them may too).
@@ -243,14 +249,7 @@ def test_a_ticket_from_a_call_a_leader_took_on_duty_is_tagged(
 def test_no_tag_for_a_call_taken_off_duty_or_by_an_operator(
     api: Api, client: FlaskClient, world: World, clock: Clock, real_redis: Any
 ) -> None:
-    now = dt.datetime.now(SHANGHAI)
-    clock.set(now)
-    body = {
-        "user_id": world.users["leader"],
-        "starts_at": (now - dt.timedelta(minutes=30)).isoformat(),
-        "ends_at": (now + dt.timedelta(minutes=30)).isoformat(),
-    }
-    duty = api.post("/api/cti/duties", body, as_="supervisor").get_json()
+    duty = on_duty_now(api, world, clock)
     ready_at(api, "leader", "s31")
     # The window is taken off the schedule while the leader is still signed in.
     api.client.delete(f"/api/cti/duties/{duty['id']}", headers=api._headers("supervisor"))

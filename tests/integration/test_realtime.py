@@ -11,7 +11,8 @@ from tests.conftest import Api
 from tests.conftest import World
 
 
-def _connect(app: Flask, world: World, username: str) -> Any:
+def live_client(app: Flask, world: World, username: str) -> Any:
+    """A Socket.IO test client on /live, signed in as the user."""
     client: FlaskClient = app.test_client()
     resp = client.post("/api/auth/login", json={"username": username, "password": world.password})
     assert resp.status_code == 200
@@ -32,9 +33,9 @@ def test_anonymous_socket_is_refused(app: Flask) -> None:
 def test_units_hear_only_their_tickets_and_the_hotline_hears_all(
     app: Flask, api: Api, world: World
 ) -> None:
-    operator = _connect(app, world, "operator")
-    zjj = _connect(app, world, "zjj")
-    cgj = _connect(app, world, "cgj")
+    operator = live_client(app, world, "operator")
+    zjj = live_client(app, world, "zjj")
+    cgj = live_client(app, world, "cgj")
     t = api.dispatched("zjj")
     api.act(t["id"], "sign", as_="zjj")
 
@@ -51,8 +52,8 @@ def test_units_hear_only_their_tickets_and_the_hotline_hears_all(
 
 def test_reassigned_unit_is_told_the_ticket_left(app: Flask, api: Api, world: World) -> None:
     t = api.dispatched("zjj")
-    zjj = _connect(app, world, "zjj")
-    cgj = _connect(app, world, "cgj")
+    zjj = live_client(app, world, "zjj")
+    cgj = live_client(app, world, "cgj")
     api.act(t["id"], "return", {"reason_code": "not_ours", "reason": "城管职责"}, as_="zjj")
     api.act(t["id"], "reassign", {"lead_unit_id": world.units["cgj"]}, as_="lead")
     assert [m["event"] for m in _changes(zjj)] == ["return", "reassign"]
@@ -61,6 +62,6 @@ def test_reassigned_unit_is_told_the_ticket_left(app: Flask, api: Api, world: Wo
 
 def test_refused_action_pushes_nothing(app: Flask, api: Api, world: World) -> None:
     t = api.create()
-    operator = _connect(app, world, "operator")
+    operator = live_client(app, world, "operator")
     api.act(t["id"], "close", {}, as_="lead", expect=409)
     assert _changes(operator) == []
