@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -375,3 +376,30 @@ def history(api: Api, world: World, n: int) -> None:
         ticket = api.create(title=f"{title}{i}", content=content, category=None)
         api.act(ticket["id"], "dispatch", {"lead_unit_id": world.units[unit]})
         api.act(ticket["id"], "sign", as_=unit)
+
+
+# ---------------------------------------------------------------- the browser
+# One Playwright (sync API) per session: the browser tests and the telephony tests that drive
+# the console share it (two at once is refused).
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

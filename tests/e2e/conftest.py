@@ -1,6 +1,8 @@
 """Browser tests: a live server on loopback and Debian's chromium driven by Playwright.
 
-No browser is downloaded: Playwright launches /usr/bin/chromium (HOTLINE_TEST_CHROMIUM).
+No browser is downloaded: Playwright launches /usr/bin/chromium (HOTLINE_TEST_CHROMIUM); the
+session's one browser is the `browser` fixture of tests/conftest.py, which the telephony
+tests' console checks share.
 Set HOTLINE_TEST_SCREENSHOTS=docs/screenshots to save the pages the tests visit.
 """
 
@@ -15,29 +17,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 SHOTS = os.environ.get("HOTLINE_TEST_SCREENSHOTS")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="session")

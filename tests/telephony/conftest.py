@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from callcenter.sip import SipEdge
-from tests.e2e.conftest import browser  # noqa: F401 - the console drives real softphones
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
 from tests.e2e.conftest import engine  # noqa: F401
 from tests.e2e.conftest import live_server  # noqa: F401 - the app on a loopback port
