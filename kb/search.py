@@ -1,0 +1,108 @@
+"""Knowledge-base ranking: BM25 over jieba words and character bigrams, in memory.
+
+Chinese questions are short and colloquial and a one-character slip breaks a jieba word, so
+every text is indexed twice: as jieba words (the shared tokenizer with the government
+vocabulary, dispatch/text.py) and as overlapping character bigrams. BM25 (k1 = 1.2,
+b = 0.75) weights are precomputed into one sparse matrix (articles × terms); a query is a
+column sum over its terms, and the top k come from argpartition — about a millisecond for ten
+thousand articles. The title counts `TITLE_WEIGHT` times.
+
+Measured on the shared-data protocol (bench/kb.py): see docs/kb.md.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+
+from dispatch.text import shared_tokenizer
+
+TITLE_WEIGHT = 2
+BODY_CHARS = 2000  # long articles: their opening carries the matter
+K1, B = 1.2, 0.75
+_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: int
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: int
+    score: float
+    words: tuple[str, ...]  # the query's words the article holds (for highlighting)
+
+
+def bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each run of Chinese, letters and digits."""
+    out: list[str] = []
+    for run in _RUN.findall(text):
+        out += [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """What a text is indexed and searched by: its jieba words and its bigrams (marked)."""
+    words = shared_tokenizer().words(text, hmm=False)
+    return [f"w:{w}" for w in words] + [f"b:{g}" for g in bigrams(text)]
+
+
+class SearchIndex:
+    """An immutable BM25 index of articles; build a new one to change it."""
+
+    def __init__(self, articles: Iterable[Article]) -> None:
+        self.articles = list(articles)
+        self.ids = np.array([a.id for a in self.articles], dtype=np.int64)
+        docs = [terms(a.title) * TITLE_WEIGHT + terms(a.body[:BODY_CHARS]) for a in self.articles]
+        self._vectorizer = CountVectorizer(analyzer=lambda d: d, lowercase=False)
+        if not docs:
+            self._weights = sparse.csc_matrix((0, 0), dtype=np.float32)
+            self._vocab: dict[str, int] = {}
+            return
+        counts = self._vectorizer.fit_transform(docs).tocoo()
+        n = counts.shape[0]
+        lengths = np.asarray(counts.sum(axis=1)).ravel()
+        df = np.bincount(counts.col, minlength=counts.shape[1])
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        tf = counts.data.astype(np.float32)
+        norm = K1 * (1 - B + B * lengths[counts.row] / max(lengths.mean(), 1.0))
+        weights = tf * (K1 + 1) / (tf + norm) * idf[counts.col]
+        self._weights = sparse.csc_matrix((weights, (counts.row, counts.col)), shape=counts.shape)
+        self._vocab = dict(self._vectorizer.vocabulary_)
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The k best articles for a plain-Chinese question, best first (none for no match)."""
+        query_terms = [t for t in dict.fromkeys(terms(query)) if t in self._vocab]
+        if not query_terms or not self.articles:
+            return []
+        columns = [self._vocab[t] for t in query_terms]
+        scores = np.asarray(self._weights[:, columns].sum(axis=1)).ravel()
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        # highlight every word of the question found in the article, indexed as such or not
+        words = list(dict.fromkeys(shared_tokenizer().words(query, hmm=False)))
+        hits = []
+        for row in top:
+            if scores[row] <= 0:
+                break
+            article = self.articles[row]
+            text = article.title + article.body[:BODY_CHARS]
+            hits.append(
+                Hit(
+                    id=int(self.ids[row]),
+                    score=float(scores[row]),
+                    words=tuple(w for w in words if w in text),
+                )
+            )
+        return hits

@@ -1,0 +1,63 @@
+"""Knowledge-base ranking (kb/search.py): what an operator types finds the right article."""
+
+from kb.search import Article
+from kb.search import SearchIndex
+from kb.search import bigrams
+
+ARTICLES = [
+    Article(
+        1,
+        "住房公积金提取办事指南",
+        "职工购买自住住房、退休、离职可以申请提取住房公积金，需携带身份证和银行卡。",
+    ),
+    Article(
+        2,
+        "义务教育阶段新生入学报名材料",
+        "适龄儿童入学报名需提供户口簿、房产证明或租赁合同、预防接种证。",
+    ),
+    Article(3, "城市道路占道经营管理规定", "任何单位和个人不得擅自占用城市道路摆摊设点。"),
+    Article(4, "居民医保参保缴费", "城乡居民基本医疗保险按年度缴费，可在社区服务中心办理。"),
+]
+
+
+def index() -> SearchIndex:
+    return SearchIndex(ARTICLES)
+
+
+def test_an_exact_title_comes_first() -> None:
+    assert index().search("城市道路占道经营管理规定")[0].id == 3
+
+
+def test_a_colloquial_question_finds_the_guide() -> None:
+    assert index().search("公积金怎么提取")[0].id == 1
+    assert index().search("孩子上学要什么材料")[0].id == 2
+
+
+def test_a_one_character_typo_still_finds_it() -> None:
+    # 公基金 for 公积金: the jieba word is lost, the bigrams 提取 / 住房 still hold
+    assert index().search("住房公基金提取")[0].id == 1
+
+
+def test_hits_name_the_query_words_they_hold_for_highlighting() -> None:
+    hit = index().search("公积金提取需要什么")[0]
+    assert "公积金" in hit.words and "提取" in hit.words
+    assert all(w in ARTICLES[0].title + ARTICLES[0].body for w in hit.words)
+
+
+def test_no_words_or_nothing_matching_finds_nothing() -> None:
+    assert index().search("") == []
+    assert index().search("！？。") == []
+    assert index().search("火星探测器") == []
+    assert SearchIndex([]).search("公积金") == []
+
+
+def test_results_are_best_first_and_at_most_k() -> None:
+    hits = index().search("办理 缴费 提取 入学 道路", k=2)
+    assert len(hits) == 2
+    assert hits[0].score >= hits[1].score > 0
+
+
+def test_bigrams_cover_each_run_of_text() -> None:
+    assert bigrams("公积金A3区") == ["公积", "积金", "金A", "A3", "3区"]
+    assert bigrams("好") == ["好"]
+    assert bigrams("，。") == []
