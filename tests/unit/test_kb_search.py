@@ -40,7 +40,8 @@ def test_a_one_character_typo_still_finds_it() -> None:
 
 def test_hits_name_the_query_words_they_hold_for_highlighting() -> None:
     hit = index().search("公积金提取需要什么")[0]
-    assert "公积金" in hit.words and "提取" in hit.words
+    # how jieba cuts it depends on the vocabulary loaded so far (公积金提取 may be one word)
+    assert any("公积金" in w for w in hit.words) and any("提取" in w for w in hit.words)
     assert all(w in ARTICLES[0].title + ARTICLES[0].body for w in hit.words)
 
 
