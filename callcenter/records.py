@@ -1,11 +1,14 @@
 """Keep each call's record (CDR) in step with the ACD: called after every ACD step."""
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from callcenter.acd import Acd
+from callcenter.acd import AcdError
 from callcenter.models import CallRecord
 from hotline.db import UnitOfWork
 from hotline.settings import Settings
@@ -72,6 +75,21 @@ def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
             except IntegrityError:  # two processes wrote the first version at once
                 if attempt == 2:
                     raise
+
+
+def close_forgotten(uow_factory: Callable[[], UnitOfWork], acd: Acd) -> list[str]:
+    """Close the calls the SIP edge stopped speaking of (`Acd.forgotten`) and finish their
+    records: abandoned, end_reason "edge". Runs after each routed call and every 30 s
+    (`hotline cron`), so a record is final within a minute even when no more calls come."""
+    closed = []
+    for call_id in acd.forgotten():
+        try:
+            acd.ended(call_id, by="edge")
+        except AcdError:
+            pass  # already closed (a reservation released as stale): only the record lags
+        sync_record(uow_factory(), call_id, acd.call(call_id))
+        closed.append(call_id)
+    return closed
 
 
 def _wrap_up(call: dict[str, str], ended: dt.datetime | None) -> float | None:

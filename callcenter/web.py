@@ -16,6 +16,7 @@ from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.acd import Decision
 from callcenter.hall import notify_hall
+from callcenter.records import close_forgotten
 from callcenter.records import sync_record
 from hotline.http import container
 
@@ -77,13 +78,13 @@ def route() -> Response:
 
 def _close_forgotten(acd: Acd) -> None:
     """Calls the edge stopped asking about still get a final record (abandoned, by edge)."""
-    for call_id in acd.forgotten():
-        try:
-            acd.ended(call_id, by="edge")
-        except AcdError:
-            pass  # already closed (a reservation released as stale): only the record lags
-        log.warning("call %s: the edge stopped asking; closed as %s", call_id, "abandoned")
-        _record(acd, call_id)
+    try:
+        closed = close_forgotten(container().uow, acd)
+    except Exception:  # noqa: BLE001 - the next sweep tries again; this call goes on
+        log.exception("could not close the calls the edge forgot")
+        return
+    for call_id in closed:
+        log.warning("call %s: the edge stopped asking; closed as abandoned", call_id)
 
 
 def _tell_seat(acd: Acd, seat: str, event: str, payload: dict[str, Any]) -> None:

@@ -37,6 +37,18 @@ def retrain_routing(trigger: str = "schedule", user_id: int | None = None) -> di
     return {"version": result.version, "status": result.status, "note": result.note}
 
 
+def close_forgotten_calls() -> list[str]:
+    """Finish the records of calls the SIP edge forgot, when no new call comes to do it."""
+    from callcenter.records import close_forgotten
+    from hotline.bootstrap import bootstrap
+
+    container = bootstrap(load_settings(settings_path()))
+    try:
+        return close_forgotten(container.uow, container.acd)
+    finally:
+        container.close()
+
+
 def enqueue_retrain(conn: "redis.Redis", user_id: int | None) -> tuple[Job, bool]:
     """Queue a retraining unless one is already waiting or running; return it and whether new."""
     try:
@@ -80,4 +92,5 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
             cron=settings.routing.retrain_cron,
             job_timeout=RETRAIN_TIMEOUT,
         )
+    cron.register(close_forgotten_calls, queue_name="default", interval=30, job_timeout=60)
     return cron

@@ -102,3 +102,30 @@ def test_calls_the_edge_forgot_are_closed_with_a_final_record(
     assert record(container, "k3").outcome in ("queued", "ringing")
     assert acd.seat("s01")["state"] in ("ready", "ringing")  # the forgotten seat is free again
     assert acd.forgotten() == []  # each is closed once
+
+
+def test_the_schedule_closes_forgotten_calls_when_no_call_comes(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    import fakeredis
+
+    from callcenter.records import close_forgotten
+    from hotline.jobs import close_forgotten_calls
+    from hotline.jobs import schedule
+
+    [job] = [
+        j
+        for j in schedule(container.settings, fakeredis.FakeRedis()).get_jobs()
+        if j.func is close_forgotten_calls
+    ]
+    assert job.interval == 30
+    acd = container.acd
+    clock = {"now": 1_000_000.0}
+    acd.clock = lambda: clock["now"]
+    assert ask(client, "route", call_id="q1").startswith("wait")  # nobody ready; never asks again
+    assert close_forgotten(container.uow, acd) == []  # not yet
+    clock["now"] += acd.config.stale_ring_seconds + 1
+    assert close_forgotten(container.uow, acd) == ["q1"]  # what the job does, without a call
+    row = record(container, "q1")
+    assert (row.outcome, row.end_reason) == ("abandoned", "edge")
+    assert close_forgotten(container.uow, acd) == []
