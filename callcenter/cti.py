@@ -24,7 +24,6 @@ from pydantic import StringConstraints
 from callcenter.acd import AcdError
 from callcenter.acd import NotReadyReason
 from callcenter.duty import LEADER_CALL_TAG
-from callcenter.duty import require_on_duty
 from callcenter.duty import tag_leader_call
 from callcenter.hall import notify_hall
 from callcenter.models import CallRecord
@@ -32,13 +31,14 @@ from callcenter.records import recordings_root
 from callcenter.records import sync_record
 from dispatch.commands import Command
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import NotFound
 from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.domain import RuleViolation
 from dispatch.domain import ValidationError
 from dispatch.models import Ticket
-from hotline.audit import record_audit
+from hotline.audit import audit_act
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -46,8 +46,6 @@ from hotline.http import parse_body
 
 bp = Blueprint("cti", __name__, url_prefix="/api/cti")
 SEAT_ROLES = (*sorted(HOTLINE_ROLES), Role.LEADER)  # leaders take calls on duty (领导接听)
-
-SUPERVISE = (Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
 
 SeatName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
@@ -119,8 +117,9 @@ def sign_in_seat() -> Response:
     cmd = parse_body(SeatLogin)
     actor = current_actor()
     assert actor.user_id is not None
-    if actor.role is Role.LEADER:  # 领导接听: only inside one of their duty windows
-        require_on_duty(container().uow(), actor.user_id, container().dispatch.utcnow())
+    if actor.role is Role.LEADER and not container().dispatch.on_duty(actor):
+        # 领导接听: only inside one of their duty windows
+        raise RuleViolation("当前不在领导接听值班时段", {"user_id": actor.user_id})
     acd = container().acd
     try:
         acd.login(cmd.seat, f"u{actor.user_id}", tuple(cmd.skills), user_id=actor.user_id)
@@ -176,7 +175,7 @@ def call_command() -> tuple[Response, int]:
 
 
 @bp.post("/spy")
-@login_required(Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN)
+@login_required(*SUPERVISE_ROLES)
 def spy() -> tuple[Response, int]:
     """Listen in on a seat's call from the supervisor's own seat (its softphone calls in)."""
     cmd = parse_body(SpyCommand)
@@ -192,14 +191,12 @@ def spy() -> tuple[Response, int]:
     actor = current_actor()
     if cmd.mode != "end":
         with container().uow() as uow:
-            record_audit(
+            audit_act(
                 uow.session,
-                actor.user_id,
+                actor,
                 f"spy_{cmd.mode}",
                 None,
                 {"seat": cmd.seat, "call_id": target.get("call", ""), "from_seat": own},
-                ip=actor.ip,
-                request_id=actor.request_id,
             )
             uow.commit()
     message = {"action": "spy_end"} if cmd.mode == "end" else {"action": "spy"} | cmd.model_dump()
@@ -237,16 +234,14 @@ def recording(call_id: str) -> Response:
         record = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
         if record is None or not record.recording:
             raise NotFound("该通话没有录音", {"call_id": call_id})
-        if actor.role not in SUPERVISE and record.agent != f"u{actor.user_id}":
+        if actor.role not in SUPERVISE_ROLES and record.agent != f"u{actor.user_id}":
             raise PermissionDenied("只能收听本人接听的通话录音", {"call_id": call_id})
-        record_audit(
+        audit_act(
             uow.session,
-            actor.user_id,
+            actor,
             "listen_recording",
             record.ticket_id,
             {"call_id": call_id},
-            ip=actor.ip,
-            request_id=actor.request_id,
         )
         uow.commit()
         name = record.recording
@@ -279,14 +274,12 @@ def link_ticket() -> Response:
             and actor.user_id is not None
             and tag_leader_call(uow.session, ticket, actor.user_id, taken_at)
         ):
-            record_audit(
+            audit_act(
                 uow.session,
-                actor.user_id,
+                actor,
                 "tag_leader_call",
                 ticket.id,
                 {"call_id": cmd.call_id, "tag": LEADER_CALL_TAG},
-                ip=actor.ip,
-                request_id=actor.request_id,
             )
         uow.commit()
     return jsonify({"call_id": cmd.call_id, "ticket_id": cmd.ticket_id})

@@ -25,7 +25,7 @@ from dispatch.domain import RuleViolation
 from dispatch.domain import ValidationError
 from dispatch.models import Ticket
 from dispatch.services import Actor
-from hotline.audit import record_audit
+from hotline.audit import audit_act
 from hotline.db import Base
 from hotline.db import UnitOfWork
 from hotline.models import User
@@ -155,14 +155,12 @@ def add_duty(
         session.add(duty)
         session.flush()
         view = duty_view(duty, leader.display_name, now)
-        record_audit(
+        audit_act(
             session,
-            actor.user_id,
+            actor,
             "add_leader_duty",
             None,
             {k: view[k] for k in ("id", "user_id", "starts_at", "ends_at")},
-            ip=actor.ip,
-            request_id=actor.request_id,
         )
         uow.commit()
     return view
@@ -177,9 +175,9 @@ def delete_duty(uow: UnitOfWork, actor: Actor, duty_id: int) -> None:
         duty = uow.session.get(LeaderDuty, duty_id)
         if duty is None:
             raise NotFound("值班安排不存在", {"duty_id": duty_id})
-        record_audit(
+        audit_act(
             uow.session,
-            actor.user_id,
+            actor,
             "delete_leader_duty",
             None,
             {
@@ -188,8 +186,6 @@ def delete_duty(uow: UnitOfWork, actor: Actor, duty_id: int) -> None:
                 "starts_at": duty.starts_at.isoformat(),
                 "ends_at": duty.ends_at.isoformat(),
             },
-            ip=actor.ip,
-            request_id=actor.request_id,
         )
         uow.session.delete(duty)
         uow.commit()
@@ -211,7 +207,8 @@ def duty_at(session: Session, user_id: int, moment: dt.datetime) -> LeaderDuty |
 def on_duty_check(
     session_factory: Callable[[], Session], now: Callable[[], dt.datetime]
 ) -> Callable[[Actor], bool]:
-    """For the dispatch services: a leader accepts requests only inside a duty window."""
+    """Whether a leader is inside one of their duty windows now: only then do they sign in
+    to a seat or accept requests (DispatchContext.on_duty)."""
 
     def on_duty(actor: Actor) -> bool:
         if actor.role is not Role.LEADER or actor.user_id is None:
@@ -220,16 +217,6 @@ def on_duty_check(
             return duty_at(session, actor.user_id, now().astimezone(dt.UTC)) is not None
 
     return on_duty
-
-
-def require_on_duty(uow: UnitOfWork, user_id: int, now: dt.datetime) -> None:
-    """A leader signs in to a seat only on duty.
-
-    :raises RuleViolation: no window of theirs holds `now`.
-    """
-    with uow:
-        if duty_at(uow.session, user_id, now) is None:
-            raise RuleViolation("当前不在领导接听值班时段", {"user_id": user_id})
 
 
 def tag_leader_call(

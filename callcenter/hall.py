@@ -29,7 +29,7 @@ from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import NotFound
 from dispatch.domain import Role
 from dispatch.domain import RuleViolation
-from hotline.audit import record_audit
+from hotline.audit import audit_act
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -253,14 +253,12 @@ def force_not_ready(seat: str) -> Response:
         raise RuleViolation("该坐席未签入，不能示忙", {"seat": seat}) from exc
     actor = current_actor()
     with container().uow() as uow:
-        record_audit(
+        audit_act(
             uow.session,
-            actor.user_id,
+            actor,
             "force_not_ready",
             None,
             {"seat": seat, "agent": agent, "outcome": outcome},
-            ip=actor.ip,
-            request_id=actor.request_id,
         )
         uow.commit()
     notify_hall()

@@ -152,7 +152,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     links: dict[tuple[int, int], tuple[Any, Any]] = {}
     conn: Any = None
     account: Any = None
-    pending_prompts: dict[str, threading.Thread] = {}
+    speaking: set[str] = set()  # 工号 whose prompt is being spoken
 
     def leg_of(call: Any) -> _Leg | None:
         for leg in legs:
@@ -301,9 +301,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             call.answer(op)
             if cfg.auto_answer_seconds is not None:
                 leg.answer_at = time.monotonic() + cfg.auto_answer_seconds
-            prepare_prompt(prm.callId)
+            prepare_prompt(leg)
 
-    def prepare_prompt(_: int) -> None:
+    def prepare_prompt(leg: _Leg) -> None:
         """Speak the signed-in operator's prompt while the seat rings (cached per 工号)."""
         if not (cfg.announce and cfg.prompts_dir and conn is not None):
             return
@@ -311,15 +311,11 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         staff_no = staff_number(agent.decode() if isinstance(agent, bytes) else str(agent or ""))
         if not staff_no:
             return
-        path = Path(cfg.prompts_dir) / f"staff-{staff_no}.wav"
-        leg = main_leg()
-        if leg is not None:
-            leg.prompt = path
-        if path.exists() or staff_no in pending_prompts:
+        leg.prompt = path = Path(cfg.prompts_dir) / f"staff-{staff_no}.wav"
+        if path.exists() or staff_no in speaking:
             return
-        worker = threading.Thread(target=make_prompt, args=(path, staff_no), daemon=True)
-        pending_prompts[staff_no] = worker
-        worker.start()
+        speaking.add(staff_no)
+        threading.Thread(target=make_prompt, args=(path, staff_no), daemon=True).start()
 
     def start_media(leg: _Leg) -> None:
         """First audio of a call: start its recording and, for a citizen, the prompt."""
@@ -566,7 +562,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
                 leg.player = None
                 leg.recorder = None
                 leg.audio = None
-                del leg
+                del leg  # the last reference to the Call: it is deleted here, in the loop
     finally:
         if commands is not None:
             commands.close()

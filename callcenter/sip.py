@@ -235,7 +235,7 @@ class SipEdge:
     async_workers: int = 4
     debug: int = 1
     max_wait_seconds: float = 60.0
-    transfer_targets: tuple[str, ...] = ("110", "119", "120", "122")
+    transfer_targets: tuple[str, ...] = tuple(TelephonySettings().transfer_targets)
     gateway: str = ""  # host:port of a PSTN gateway for the transfer targets
     keepalive_seconds: int = 30
 

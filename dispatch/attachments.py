@@ -21,7 +21,7 @@ from dispatch.models import Ticket
 from dispatch.services import Actor
 from dispatch.services import check_can_read
 from dispatch.services import lead_unit_ids
-from hotline.audit import record_audit
+from hotline.audit import audit_act
 from hotline.db import UnitOfWork
 from hotline.db import utcnow
 
@@ -138,14 +138,12 @@ def open_attachment(
         if ticket is None or row is None or row.ticket_id != ticket_id:
             raise NotFound("附件不存在", {"attachment_id": attachment_id})
         check_can_read(actor, ticket)
-        record_audit(
+        audit_act(
             uow.session,
-            actor.user_id,
+            actor,
             "download_attachment",
             ticket_id,
             {"attachment_id": attachment_id},
-            ip=actor.ip,
-            request_id=actor.request_id,
         )
         uow.commit()
         return view(row), policy.store.path(row.sha256)

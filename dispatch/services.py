@@ -60,7 +60,7 @@ from dispatch.models import ExtensionRequest
 from dispatch.models import Ticket
 from dispatch.models import TicketEventRecord
 from dispatch.models import Unit
-from hotline.audit import record_audit
+from hotline.audit import audit_act
 from hotline.db import UnitOfWork
 from hotline.settings import SlaSettings
 
@@ -925,14 +925,12 @@ def list_tickets(
                 item["identity_masked"] = True
         shown = [t.id for t in rows if flt.with_identity and _shows_identity(actor, t)]
         if shown:
-            record_audit(
+            audit_act(
                 session,
-                actor.user_id,
+                actor,
                 "list_personal_data",
                 None,
                 {"ticket_ids": shown},
-                ip=actor.ip,
-                request_id=actor.request_id,
             )
         uow.commit()
         return {"items": items, "total": total, "page": flt.page, "per_page": flt.per_page}
@@ -1149,14 +1147,12 @@ def ticket_view(
         return view
     view.update(_detail_fields(session, ctx, t, actor, visible, now))
     if audit and visible and _shows_identity(actor, t):
-        record_audit(
+        audit_act(
             session,
-            actor.user_id,
+            actor,
             "view_personal_data",
             t.id,
             {},
-            ip=actor.ip,
-            request_id=actor.request_id,
         )
     return view
 

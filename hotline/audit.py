@@ -1,6 +1,7 @@
 """The audit log: every view of unmasked personal data and every sensitive change."""
 
 from typing import Any
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -30,4 +31,24 @@ def record_audit(
             ip=ip,
             request_id=request_id,
         )
+    )
+
+
+class Who(Protocol):
+    """Whoever acts (dispatch.services.Actor): the user and where the request came from."""
+
+    @property
+    def user_id(self) -> int | None: ...
+    @property
+    def ip(self) -> str | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+
+
+def audit_act(
+    session: Session, who: Who, action: str, ticket_id: int | None, details: dict[str, Any]
+) -> None:
+    """`record_audit` for an action of a signed-in user, with their address and request."""
+    record_audit(
+        session, who.user_id, action, ticket_id, details, ip=who.ip, request_id=who.request_id
     )

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from callcenter.models import CallRecord
 from callcenter.sip import SipEdge
+from tests.conftest import REDIS_URL
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
 from tests.e2e.conftest import engine  # noqa: F401
 from tests.e2e.conftest import live_server  # noqa: F401 - the app on a loopback port
@@ -101,6 +103,21 @@ class Stack:
             f"{name} to register",
         )
 
+    def phone(self, name: str, auto_answer: float | None = None, acd_prefix: str = "acd:") -> Path:
+        """A softphone that obeys commands, reports to the app and records every call into
+        its own folder (returned); prompts are spoken into a folder all phones share."""
+        folder = self.tmp / f"rec-{name}"
+        self.start_seat(
+            name,
+            auto_answer=auto_answer,
+            redis_url=REDIS_URL,
+            acd_prefix=acd_prefix,
+            acd_url=self.acd_url,
+            recordings_dir=str(folder),
+            prompts_dir=str(self.tmp / "prompts"),
+        )
+        return folder
+
     def kill(self, name: str) -> None:
         """Kill a process outright (SIGKILL: no BYE, no goodbye)."""
         index = list(self.logs).index(name)
@@ -166,6 +183,14 @@ def stack(tmp_path: Path, acd_url: str) -> Iterator[Stack]:
     s = Stack(tmp_path, acd_url)
     yield s
     s.stop()
+
+
+def call_record(container: Any, call_id: str) -> CallRecord:
+    """The call's record (CDR) as the database has it now."""
+    with container.uow() as uow:
+        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
+        uow.session.expunge(row)
+        return row
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:

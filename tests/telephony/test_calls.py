@@ -5,9 +5,9 @@ from typing import Any
 
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
-from callcenter.models import CallRecord
 from hotline.bootstrap import Container
 from tests.telephony.conftest import Stack
+from tests.telephony.conftest import call_record
 from tests.telephony.conftest import wait_for
 
 
@@ -16,13 +16,6 @@ def _acd(container: Container, redis_conn: Any, **config: float) -> Acd:
     acd = Acd(redis_conn, AcdConfig(**config), prefix=f"t{uuid.uuid4().hex[:8]}:")  # type: ignore[arg-type]
     container._acd = acd
     return acd
-
-
-def _record(container: Container, call_id: str) -> CallRecord:
-    with container.uow() as uow:
-        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
-        uow.session.expunge(row)
-        return row
 
 
 def _kinds(acd: Acd, call: str | None = None) -> list[str]:
@@ -49,7 +42,7 @@ def test_a_call_to_the_hotline_rings_a_ready_seat_which_answers(
     assert _kinds(acd, calls[0]) == ["offered", "route", "answered", "ended"]
     assert acd.call(calls[0])["seat"] == "s01"
     assert acd.seat("s01")["state"] == "wrap_up"
-    cdr = _record(container, calls[0])
+    cdr = call_record(container, calls[0])
     assert (cdr.outcome, cdr.seat, cdr.agent) == ("answered", "s01", "agent-1")
     assert cdr.caller.startswith("139") and cdr.wait_seconds is not None
     assert cdr.talk_seconds is not None and cdr.talk_seconds >= 0.4
@@ -85,7 +78,7 @@ def test_with_nobody_ready_the_caller_overflows_to_busy(
     assert result.returncode == 0, result.stdout[-2000:]  # the scenario accepts 486 Busy
     assert "overflow" in _kinds(acd)
     [call] = [e["call"] for e in acd.events() if e["type"] == "overflow"]
-    cdr = _record(container, call)
+    cdr = call_record(container, call)
     assert cdr.outcome == "overflow" and cdr.seat is None and cdr.wait_seconds >= 2
 
 
@@ -110,7 +103,7 @@ def test_a_seat_that_does_not_answer_is_skipped_for_the_next(
     assert events == [("route", "s01"), ("no_answer", "s01"), ("route", "s02"), ("answered", "s02")]
     assert acd.seat("s01")["misses"] == "1"
     [call] = [e["call"] for e in acd.events() if e["type"] == "offered"]
-    cdr = _record(container, call)
+    cdr = call_record(container, call)
     assert (cdr.outcome, cdr.seat, cdr.missed_seats) == ("answered", "s02", "s01")
 
 
@@ -131,5 +124,5 @@ def test_the_operator_answers_from_the_browser_through_the_seat_process(
     assert caller.wait(timeout=30) == 0
     [call] = [e["call"] for e in acd.events() if e["type"] == "offered"]
     assert _kinds(acd, call) == ["offered", "route", "answered", "ended"]
-    assert _record(container, call).agent == f"u{api.world.users['operator']}"
+    assert call_record(container, call).agent == f"u{api.world.users['operator']}"
     assert "answer done" in stack.logs["s05"].read_text()

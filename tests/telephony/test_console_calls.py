@@ -11,22 +11,10 @@ from typing import Any
 
 from callcenter.seat import write_tone
 from hotline.bootstrap import Container
-from tests.conftest import REDIS_URL
 from tests.e2e.conftest import shot
 from tests.telephony.conftest import Stack
+from tests.telephony.conftest import call_record
 from tests.telephony.conftest import wait_for
-
-
-def _phone(stack: Stack, tmp: Path, name: str, auto_answer: float | None = None) -> None:
-    stack.start_seat(
-        name,
-        auto_answer=auto_answer,
-        redis_url=REDIS_URL,
-        acd_url=stack.acd_url,
-        recordings_dir=str(tmp / f"rec-{name}"),
-        prompts_dir=str(tmp / "prompts"),
-    )
-
 
 CITIZEN = "13912345678"  # the citizen's softphone registers under their number
 
@@ -43,14 +31,19 @@ def _sign_in(page: Any, seat: str) -> None:
 
 
 def test_the_operator_answers_brings_in_a_unit_and_transfers_from_the_browser(
-    stack: Stack, signed_in: Any, container: Container, real_redis: Any, tmp_path: Path
+    stack: Stack,
+    signed_in: Any,
+    live_server: str,
+    container: Container,
+    real_redis: Any,
+    tmp_path: Path,
 ) -> None:
     stack.start_edge(transfer_targets=("110", "120"))
     for name, auto in (("s01", None), (CITIZEN, None), ("110", 0.2), ("120", 0.2)):
-        _phone(stack, tmp_path, name, auto)
+        stack.phone(name, auto)
     tone = write_tone(tmp_path / "tone.wav", [440.0], 1.0)
     page = signed_in("operator")
-    page.goto(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/console")
+    page.goto(f"{live_server}/console")
     _sign_in(page, "s01")
     page.get_by_role("button", name="就绪").click()
     page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
@@ -76,7 +69,7 @@ def test_the_operator_answers_brings_in_a_unit_and_transfers_from_the_browser(
     page.locator("#seat-state").get_by_text("话后整理").wait_for(timeout=15_000)
     calls = [e for e in container.acd.events() if e["type"] == "ended"]
     assert calls and calls[-1]["by"] == "transfer"
-    record = _record(container, calls[-1]["call"])
+    record = call_record(container, calls[-1]["call"])
     assert (record.transfer_target, record.conference_target) == ("110", "120")
     assert record.recording and (tmp_path / "rec-s01" / record.recording).exists()
 
@@ -84,6 +77,7 @@ def test_the_operator_answers_brings_in_a_unit_and_transfers_from_the_browser(
 def test_the_supervisor_listens_in_from_the_hall_page(
     stack: Stack,
     signed_in: Any,
+    live_server: str,
     container: Container,
     real_redis: Any,
     tmp_path: Path,
@@ -91,7 +85,7 @@ def test_the_supervisor_listens_in_from_the_hall_page(
 ) -> None:
     stack.start_edge()
     for name, auto in (("s01", 0.2), ("sup", None), (CITIZEN, None)):
-        _phone(stack, tmp_path, name, auto)
+        stack.phone(name, auto)
     operator = world.users["operator"]
     container.acd.login("s01", f"u{operator}", user_id=operator)
     container.acd.ready("s01")
@@ -100,10 +94,9 @@ def test_the_supervisor_listens_in_from_the_hall_page(
     wait_for(lambda: container.acd.seat("s01").get("state") == "talking", 15, "the answer")
 
     page = signed_in("supervisor")
-    base = page.url.split("/", 3)
-    page.goto(f"{base[0]}//{base[2]}/console")
+    page.goto(f"{live_server}/console")
     _sign_in(page, "sup")
-    page.goto(f"{base[0]}//{base[2]}/supervise/hall")
+    page.goto(f"{live_server}/supervise/hall")
     row = page.locator("tr", has_text="s01")
     row.get_by_text("通话中").wait_for()
     row.get_by_text("*******5678").wait_for()  # the caller, masked
@@ -116,15 +109,6 @@ def test_the_supervisor_listens_in_from_the_hall_page(
     # the operator's phone took a second listening call, the barging one
     wait_for(lambda: stack.log("s01").count("spy_in media up") == 2, 15, "the barge-in")
     assert "spy_monitor" in _audits(container)
-
-
-def _record(container: Container, call_id: str) -> Any:
-    from callcenter.models import CallRecord
-
-    with container.uow() as uow:
-        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
-        uow.session.expunge(row)
-        return row
 
 
 def _audits(container: Container) -> set[str]:

@@ -19,9 +19,9 @@ from callcenter.acd import AcdConfig
 from callcenter.models import CallRecord
 from callcenter.seat import write_tone
 from hotline.bootstrap import Container
-from tests.conftest import REDIS_URL
 from tests.telephony.conftest import ROOT
 from tests.telephony.conftest import Stack
+from tests.telephony.conftest import call_record
 from tests.telephony.conftest import wait_for
 
 CITIZEN_HZ = 440.0
@@ -43,18 +43,8 @@ class Hall:
         self.supervisor_tone = write_tone(tmp / "supervisor.wav", [SUPERVISOR_HZ], 2.0)
 
     def phone(self, name: str, auto_answer: float | None = None) -> Path:
-        """A softphone recording into its own folder; returns the folder."""
-        folder = self.tmp / f"rec-{name}"
-        self.stack.start_seat(
-            name,
-            auto_answer=auto_answer,
-            redis_url=REDIS_URL,
-            acd_prefix=self.prefix,
-            acd_url=self.stack.acd_url,
-            recordings_dir=str(folder),
-            prompts_dir=str(self.tmp / "prompts"),
-        )
-        return folder
+        """A recording softphone of this hall; returns its recordings folder."""
+        return self.stack.phone(name, auto_answer, acd_prefix=self.prefix)
 
     def operator(self, seat: str = "s01", agent: str = "u7") -> Path:
         folder = self.phone(seat, auto_answer=0.3)
@@ -95,10 +85,7 @@ class Hall:
         return None
 
     def record(self, call_id: str) -> CallRecord:
-        with self.container.uow() as uow:
-            row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
-            uow.session.expunge(row)
-            return row
+        return call_record(self.container, call_id)
 
     def ended(self, call_id: str) -> bool:
         return self.acd.call(call_id).get("state") in ("ended", "abandoned")
