@@ -129,3 +129,22 @@ def test_the_schedule_closes_forgotten_calls_when_no_call_comes(
     row = record(container, "q1")
     assert (row.outcome, row.end_reason) == ("abandoned", "edge")
     assert close_forgotten(container.uow, acd) == []
+
+
+def test_a_seat_event_comes_from_this_machine_and_names_a_known_event(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    pushed: list[tuple[str, dict[str, Any]]] = []
+    container.dispatch.publish = lambda event, payload, rooms: pushed.append((event, payload))
+    container.acd.login("s01", "u1", user_id=1)
+    good = {"seat": "s01", "event": "transfer_failed", "detail": "110 480"}
+    far = client.get("/acd/seat_event", query_string=good, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert far.status_code == 403
+    unknown = client.get("/acd/seat_event", query_string={**good, "event": "explode"})
+    assert unknown.status_code == 400
+    assert client.get("/acd/seat_event", query_string={"event": "transferred"}).status_code == 400
+    assert pushed == []  # nothing reached the operator from the refused ones
+    assert ask(client, "seat_event", **good) == "ok"
+    [(event, payload)] = pushed
+    assert event == "call.event"
+    assert (payload["text"], payload["detail"]) == ("转接失败", "110 480")

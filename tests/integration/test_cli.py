@@ -337,3 +337,13 @@ def test_the_classifier_on_a_slice_of_the_real_messages(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output.strip().splitlines()[-1])
     assert figures["macro_f1"] >= 0.85 and figures["top3_accuracy"] >= 0.97
+
+
+def test_call_refuses_a_caller_number_that_is_not_digits(db_url: str) -> None:
+    import shutil
+
+    if shutil.which("sipp") is None:
+        pytest.skip("sipp is not installed")
+    result = run(db_url, "call", "--from", "13912abc")
+    assert result.exit_code == 1
+    assert "主叫号码只能是数字" in result.output
