@@ -21,6 +21,8 @@ from hotline.settings import load_settings
 from hotline.settings import settings_path
 
 log = logging.getLogger(__name__)
+# Endpoints that take files: held to the largest upload instead of web.max_body_bytes.
+UPLOADS = frozenset({"dispatch.upload_attachment", "kb.import_file", "kb_pages.import_post"})
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
         g.request_id = rid
         request_id_var.set(rid)
-        if request.endpoint != "dispatch.upload_attachment":
+        if request.endpoint not in UPLOADS:
             request.max_content_length = settings.web.max_body_bytes
         ticket = (request.view_args or {}).get("ticket_id")
         ticket_id_var.set(str(ticket) if ticket is not None else "-")
@@ -66,6 +68,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     app.register_blueprint(hotline_bp)
     app.register_blueprint(dispatch_bp)
+    from kb.web import bp as kb_bp
+
+    app.register_blueprint(kb_bp)
     from callcenter.cti import bp as cti_bp
     from callcenter.hall import bp as hall_bp
     from callcenter.web import bp as acd_bp

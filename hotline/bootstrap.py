@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 import callcenter.duty  # noqa: F401 - the composition root registers every table
 import callcenter.models  # noqa: F401
+import kb.models  # noqa: F401
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
 from callcenter.duty import on_duty_check
@@ -34,6 +35,7 @@ from hotline.db import UnitOfWork
 from hotline.db import make_engine
 from hotline.db import make_session_factory
 from hotline.settings import Settings
+from kb.index import LiveIndex
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Container:
     attachments: AttachmentPolicy
     overlay: OverlayCache
     assistant: Assistant
+    kb_index: LiveIndex
     tokens: TokenCache = field(default_factory=TokenCache)
     _redis: "redis.Redis | None" = field(default=None, repr=False)
     _acd: Acd | None = field(default=None, repr=False)
@@ -144,6 +147,7 @@ def bootstrap(
         overlay=overlay,
         assistant=assistant,
         dispatch=ctx,
+        kb_index=LiveIndex(session_factory),
         attachments=AttachmentPolicy(
             store=FileStore(Path(settings.instance_path) / "attachments"),
             max_bytes=settings.attachments.max_bytes,

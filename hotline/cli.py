@@ -54,6 +54,15 @@ def main() -> None:
     cli(prog_name="hotline")
 
 
+def _add_package_commands() -> None:
+    from kb.cli import kb_group
+
+    cli.add_command(kb_group)
+
+
+_add_package_commands()
+
+
 # ---------------------------------------------------------------- config, db
 
 

@@ -49,6 +49,73 @@ def close_forgotten_calls() -> list[str]:
         container.close()
 
 
+KB_REINDEX_JOB_ID = "kb-reindex"
+
+
+def reindex_kb(everything: bool = False) -> int:
+    """Compute the search terms of live articles not indexed yet (all with `everything`)."""
+    from hotline.bootstrap import bootstrap
+    from kb.index import index_pending
+
+    container = bootstrap(load_settings(settings_path()))
+    try:
+        with container.uow() as uow:
+            return index_pending(uow.session, everything=everything)
+    finally:
+        container.close()
+
+
+def enqueue_kb_reindex(conn: "redis.Redis", everything: bool = False) -> str | None:
+    """Queue the knowledge index job (one at a time); None when Redis is unreachable.
+
+    Nothing is lost without Redis: `hotline cron` runs the job every minute anyway.
+    """
+    try:
+        try:
+            job = Job.fetch(KB_REINDEX_JOB_ID, connection=conn)
+            if job.get_status(refresh=True) in (JobStatus.QUEUED, JobStatus.DEFERRED):
+                return job.id
+        except NoSuchJobError:
+            pass
+        queue = Queue("kb", connection=conn)
+        return queue.enqueue(
+            reindex_kb, everything, job_id=KB_REINDEX_JOB_ID, job_timeout=3600, result_ttl=3600
+        ).id
+    except redis.RedisError:
+        log.warning("could not queue the knowledge index job; cron will run it", exc_info=True)
+        return None
+
+
+def remind_kb_owners() -> dict[str, list[int]]:
+    """Flag expired and overdue articles, and tell their units (and the hotline's editors)."""
+    from hotline.bootstrap import bootstrap
+    from kb.services import remind_owners
+
+    container = bootstrap(load_settings(settings_path()))
+    try:
+        tz = container.dispatch.policy.calendar.tz
+        today = container.dispatch.now().astimezone(tz).date()
+        reminded = remind_owners(container.uow(), today)
+        _push_reminders(container.settings, reminded)
+        return {str(unit): ids for unit, ids in reminded.items()}
+    finally:
+        container.close()
+
+
+def _push_reminders(settings: Settings, reminded: dict[int | None, list[int]]) -> None:
+    """Tell the owners' open pages, through the Socket.IO message queue."""
+    if not reminded or not settings.web.live_updates_via_redis:
+        return
+    from flask_socketio import SocketIO
+
+    emitter = SocketIO(message_queue=settings.redis.url, channel="hotline")
+    for unit_id, ids in reminded.items():
+        room = f"unit:{unit_id}" if unit_id is not None else "hotline"
+        emitter.emit(
+            "kb.reminder", {"articles": ids, "count": len(ids)}, to=room, namespace="/live"
+        )
+
+
 def enqueue_retrain(conn: "redis.Redis", user_id: int | None) -> tuple[Job, bool]:
     """Queue a retraining unless one is already waiting or running; return it and whether new."""
     try:
@@ -93,4 +160,7 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
             job_timeout=RETRAIN_TIMEOUT,
         )
     cron.register(close_forgotten_calls, queue_name="default", interval=30, job_timeout=60)
+    # articles imported or published while no worker ran are indexed within a minute
+    cron.register(reindex_kb, queue_name="kb", interval=60, job_timeout=3600)
+    cron.register(remind_kb_owners, queue_name="kb", cron=settings.kb.remind_cron, job_timeout=600)
     return cron

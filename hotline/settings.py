@@ -121,6 +121,12 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KbSettings:
+    # `hotline cron` reminds the owners of expired and overdue articles (weekly while flagged)
+    remind_cron: str = "0 8 * * *"
+
+
+@dataclass(frozen=True, slots=True)
 class TelephonySettings:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
@@ -161,6 +167,7 @@ class Settings:
     tickets: TicketSettings = field(default_factory=TicketSettings)
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    kb: KbSettings = field(default_factory=KbSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     instance_path: str = "instance"
     log_level: str = "INFO"
@@ -332,6 +339,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("sla.max_extension: must be in working days (e.g. 10wd)")
     _validate_calendar(settings.calendar)
     _validate_routing(settings.routing)
+    _validate_kb(settings.kb)
     _validate_telephony(settings.telephony)
     if settings.web.workers < 1 or settings.web.threads < 1:
         raise SettingsError("web.workers and web.threads must be at least 1")
@@ -349,6 +357,13 @@ def _validate_telephony(tel: TelephonySettings) -> None:
         raise SettingsError(f"telephony.transfer_targets: numbers are digits only, got {bad}")
     if tel.keepalive_seconds < 30:
         raise SettingsError("telephony.keepalive_seconds: at least 30 (Kamailio's least)")
+
+
+def _validate_kb(kb: KbSettings) -> None:
+    from croniter import croniter
+
+    if not croniter.is_valid(kb.remind_cron):
+        raise SettingsError(f"kb.remind_cron: not a cron expression: {kb.remind_cron!r}")
 
 
 def _validate_routing(routing: RoutingSettings) -> None:

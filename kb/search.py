@@ -7,7 +7,10 @@ b = 0.75) weights are precomputed into one sparse matrix (articles × terms); a 
 column sum over its terms, and the top k come from argpartition — about a millisecond for ten
 thousand articles. The title counts `TITLE_WEIGHT` times.
 
-Measured on the shared-data protocol (bench/kb.py): see docs/kb.md.
+A synonym table (孩子 · 子女 · 小孩) widens a query: each group word found in the question
+brings the terms of the other words of its group.
+
+Measured on the shared-data protocol (bench/knowledge.py): see docs/kb.md.
 """
 
 import re
@@ -31,6 +34,9 @@ class Article:
     id: int
     title: str
     body: str
+    # the article's search terms when already computed (kept in the database by the index
+    # job); None: compute them from title and body
+    terms: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +60,45 @@ def terms(text: str) -> list[str]:
     return [f"w:{w}" for w in words] + [f"b:{g}" for g in bigrams(text)]
 
 
+def document_terms(title: str, body: str) -> list[str]:
+    """The terms an article is indexed by: the title's (weighted) and the body's opening."""
+    return terms(title) * TITLE_WEIGHT + terms(body[:BODY_CHARS])
+
+
+class Synonyms:
+    """Groups of words a caller and an article may use for the same thing."""
+
+    def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
+        self._others: dict[str, list[str]] = {}
+        for group in groups:
+            words = [w for w in dict.fromkeys(w.strip() for w in group) if w]
+            for w in words:
+                self._others.setdefault(w, []).extend(x for x in words if x != w)
+        # longest first, so that 住房公积金 is seen before 公积金
+        self._words = sorted(self._others, key=len, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def expand(self, query: str) -> list[str]:
+        """The other words of each group whose word appears in the query, each once."""
+        out: list[str] = []
+        for word in self._words:
+            if word in query:
+                out += [w for w in self._others[word] if w not in query]
+        return list(dict.fromkeys(out))
+
+
 class SearchIndex:
     """An immutable BM25 index of articles; build a new one to change it."""
 
     def __init__(self, articles: Iterable[Article]) -> None:
         self.articles = list(articles)
         self.ids = np.array([a.id for a in self.articles], dtype=np.int64)
-        docs = [terms(a.title) * TITLE_WEIGHT + terms(a.body[:BODY_CHARS]) for a in self.articles]
+        docs = [
+            list(a.terms) if a.terms is not None else document_terms(a.title, a.body)
+            for a in self.articles
+        ]
         self._vectorizer = CountVectorizer(analyzer=lambda d: d, lowercase=False)
         if not docs:
             self._weights = sparse.csc_matrix((0, 0), dtype=np.float32)
@@ -80,9 +118,11 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.articles)
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
+    def search(self, query: str, k: int = 10, synonyms: Synonyms | None = None) -> list[Hit]:
         """The k best articles for a plain-Chinese question, best first (none for no match)."""
-        query_terms = [t for t in dict.fromkeys(terms(query)) if t in self._vocab]
+        extra = synonyms.expand(query) if synonyms else []
+        wanted = terms(query) + [t for w in extra for t in terms(w)]
+        query_terms = [t for t in dict.fromkeys(wanted) if t in self._vocab]
         if not query_terms or not self.articles:
             return []
         columns = [self._vocab[t] for t in query_terms]
@@ -91,7 +131,7 @@ class SearchIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         # highlight every word of the question found in the article, indexed as such or not
-        words = list(dict.fromkeys(shared_tokenizer().words(query, hmm=False)))
+        words = list(dict.fromkeys(shared_tokenizer().words(query, hmm=False) + extra))
         hits = []
         for row in top:
             if scores[row] <= 0:

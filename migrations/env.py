@@ -9,6 +9,7 @@ import callcenter.duty  # noqa: F401 - registers the tables
 import callcenter.models  # noqa: F401
 import dispatch.models  # noqa: F401
 import hotline.models  # noqa: F401
+import kb.models  # noqa: F401
 from hotline.db import Base
 
 config = context.config
