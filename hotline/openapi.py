@@ -21,12 +21,17 @@ from dispatch.domain import ACTION_ROLES
 from dispatch.domain import RequestType
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
+from kb.commands import ArticleInput
+from kb.commands import CategoryInput
+from kb.commands import LinkArticles
+from kb.commands import Review
+from kb.commands import SynonymInput
 
 ERROR_RESPONSES = {
     "400": "请求格式有误（非 JSON、非对象）",
     "401": "未登录或令牌无效",
     "403": "角色或单位无权操作，或缺少 CSRF 令牌",
-    "404": "工单或单位不存在",
+    "404": "工单、单位或知识不存在",
     "409": "当前状态不允许该操作、规则不满足或并发修改",
     "422": "字段校验失败（details.fields 给出每个字段的错误）",
     "503": "依赖的服务（话务服务的 Redis）暂不可用",
@@ -111,6 +116,131 @@ def _hall_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], An
     delete = _operation("删除值班安排（督办、管理员）", "200", "401", "403", "404")
     duty_id = _path_param("duty_id", {"type": "integer", "minimum": 1})
     paths["/api/cti/duties/{duty_id}"] = {"delete": delete | {"parameters": [duty_id]}}
+
+
+def _kb_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
+    """The knowledge base (kb.web)."""
+    integer = {"type": "integer", "minimum": 1}
+    article_id = _path_param("article_id", integer)
+    search = _operation(
+        "搜索知识库：q 为口语问题（同义词表扩展）；k 条结果（1–50，默认 10）带高亮词；"
+        "draft 为正在填写的工单的 client_token（用于统计知识缺口）",
+        "200", "401", "422",
+    )  # fmt: skip
+    search["parameters"] = [
+        _query("q", {"type": "string", "maxLength": 200}, "问题"),
+        _query("k", {"type": "integer", "minimum": 1, "maximum": 50}, "结果条数"),
+        _query("draft", {"type": "string", "maxLength": 64}, "工单草稿标识"),
+        _query("ticket_id", integer, "在工单页搜索时的工单"),
+    ]
+    paths["/api/kb/search"] = {"get": search}
+    listing = _operation(
+        "知识列表（已发布；drafts=1 时编辑者另见草稿与归档）：category_id（含下级）、kind、"
+        "unit_id、flagged=1（已失效或逾期未复审）、page、per_page",
+        "200", "401", "422",
+    )  # fmt: skip
+    paths["/api/kb/articles"] = {
+        "get": listing,
+        "post": _operation(
+            "新建知识：班长、督办、管理员直接发布；联络员只能为本单位编写，审核通过后发布",
+            "201", "400", "401", "403", "422", body=schema_of(ArticleInput),
+        ),
+    }  # fmt: skip
+    paths["/api/kb/articles/{article_id}"] = {
+        "get": _operation("知识详情：内容、标记、引用次数、版本历史", "200", "401", "404")
+        | {"parameters": [article_id]},
+        "put": _operation(
+            "修改知识：编辑者直接发布新版本；本单位联络员的修改待审核，期间仍显示原发布内容",
+            "200", "400", "401", "403", "404", "422", body=schema_of(ArticleInput),
+        ) | {"parameters": [article_id]},
+    }  # fmt: skip
+    paths["/api/kb/articles/{article_id}/archive"] = {
+        "post": _operation(
+            "归档（archived=true，不再被搜索）或恢复（班长、督办、管理员）",
+            "200", "401", "403", "404", "422",
+        ) | {"parameters": [article_id]}
+    }  # fmt: skip
+    paths["/api/kb/reviews"] = {
+        "get": _operation(
+            "待审核的版本（编辑者看全部，联络员看本单位），附现行内容", "200", "401", "403"
+        )
+    }
+    paths["/api/kb/versions/{version_id}/review"] = {
+        "post": _operation(
+            "审核通过（发布）或退回（须填写理由）", "200", "400", "401", "403", "404", "409", "422",
+            body=schema_of(Review),
+        ) | {"parameters": [_path_param("version_id", integer)]}
+    }  # fmt: skip
+    category_id = _path_param("category_id", integer)
+    paths["/api/kb/categories"] = {
+        "get": _operation("知识目录（树形顺序，带层级与文章数）", "200", "401"),
+        "post": _operation(
+            "新建目录（编辑者）", "201", "400", "401", "403", "422", body=schema_of(CategoryInput)
+        ),
+    }
+    paths["/api/kb/categories/{category_id}"] = {
+        "put": _operation(
+            "重命名目录（编辑者）", "200", "400", "401", "403", "404", "422",
+            body=schema_of(CategoryInput),
+        ) | {"parameters": [category_id]},
+        "delete": _operation("删除空目录（编辑者）", "204", "401", "403", "404", "409")
+        | {"parameters": [category_id]},
+    }  # fmt: skip
+    group_id = _path_param("group_id", integer)
+    paths["/api/kb/synonyms"] = {
+        "get": _operation("同义词表", "200", "401"),
+        "post": _operation(
+            "新增一组同义词（编辑者；一个词只属于一组）", "201", "400", "401", "403", "422",
+            body=schema_of(SynonymInput),
+        ),
+    }  # fmt: skip
+    paths["/api/kb/synonyms/{group_id}"] = {
+        "put": _operation(
+            "修改一组同义词", "200", "400", "401", "403", "404", "422", body=schema_of(SynonymInput)
+        ) | {"parameters": [group_id]},
+        "delete": _operation("删除一组同义词", "204", "401", "403", "404")
+        | {"parameters": [group_id]},
+    }  # fmt: skip
+    paths["/api/kb/links"] = {
+        "get": _operation("工单引用的知识（ticket_id）", "200", "401", "403", "404", "422"),
+        "post": _operation(
+            "为工单引用知识（话务员、班长、督办、管理员、值班领导）：计入知识的使用次数",
+            "201", "400", "401", "403", "404", "422", body=schema_of(LinkArticles),
+        ),
+    }  # fmt: skip
+    paths["/api/kb/gaps"] = {
+        "get": _operation(
+            "知识缺口（days 天内）：展示过却未被引用、工单仍被派出的知识；无结果的搜索",
+            "200", "401", "403", "422",
+        )
+    }  # fmt: skip
+    paths["/api/kb/import"] = {
+        "post": {
+            "summary": "导入 Markdown、DOCX 或 XLSX 文件（multipart 字段 file，≤ 10 MB）："
+            "全部成功或全部不导入；错误逐条列出（details.problems）",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            },
+            "responses": _responses("201", {"type": "object"}, "401", "403", "422"),
+        }
+    }
+    paths["/api/kb/export"] = {
+        "get": {
+            "summary": "导出已发布知识：format=xlsx（默认）或 md，可按目录、类型、单位筛选",
+            "responses": {
+                "200": {"description": "文件"},
+                **{k: v for k, v in _responses("200", {}, "401", "422").items() if k != "200"},
+            },
+        }
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -333,6 +463,7 @@ def build_openapi() -> dict[str, Any]:
     call_id = _path_param("call_id", {"type": "string", "maxLength": 200})
     paths["/api/cti/calls/{call_id}/recording"] = {"get": recording | {"parameters": [call_id]}}
     _hall_paths(paths, schema_of)
+    _kb_paths(paths, schema_of)
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {
