@@ -7,7 +7,9 @@ Every process then builds its in-memory BM25 matrix from those stored terms, whi
 well under a second for ten thousand articles, and rebuilds it whenever the database's
 *stamp* changes: the number and the latest `indexed_at` of the live articles and of the
 synonym groups. Asking for the stamp is one small query per search, so a change made
-through any process is seen by every other at its next search.
+through any process is seen by every other at its next search. Only the first build reads
+every article; later ones read the articles indexed since (with a margin for the clocks of
+other machines) and the ids still live, and update the matrix (`SearchIndex.updated`).
 """
 
 import datetime as dt
@@ -33,6 +35,7 @@ from kb.search import document_terms
 log = logging.getLogger(__name__)
 
 Stamp = tuple[Any, ...]
+CLOCK_MARGIN = dt.timedelta(minutes=5)  # other machines' clocks may lag behind this one's
 LIVE = sa.and_(KbArticle.published.is_(True), KbArticle.archived.is_(False))
 
 
@@ -89,6 +92,7 @@ class Snapshot:
     synonyms: Synonyms
     stamp: Stamp
     built_at: dt.datetime
+    seen_until: dt.datetime | None  # the latest indexed_at in the snapshot
 
 
 @dataclass
@@ -108,19 +112,36 @@ class LiveIndex:
             with self._lock:  # one rebuild at a time; the others wait for it
                 snap = self._snapshot
                 if snap is None or snap.stamp != now_stamp:
-                    snap = self._build(session, now_stamp)
+                    snap = self._build(session, now_stamp, snap)
                     self._snapshot = snap
                 return snap
 
-    def _build(self, session: Session, now_stamp: Stamp) -> Snapshot:
-        rows = session.scalars(
+    def _build(self, session: Session, now_stamp: Stamp, old: Snapshot | None) -> Snapshot:
+        query = (
             sa.select(KbArticle)
             .options(undefer(KbArticle.terms))
             .where(LIVE, KbArticle.indexed_at.is_not(None))
             .order_by(KbArticle.id)
-        ).all()
+        )
+        if old is not None and old.seen_until is not None:
+            query = query.where(KbArticle.indexed_at >= old.seen_until - CLOCK_MARGIN)
+        rows = session.scalars(query).all()
         articles = [Article(a.id, *searchable_text(a), terms=tuple(a.terms or ())) for a in rows]
+        seen = [a.indexed_at for a in rows if a.indexed_at is not None]
+        if old is None:
+            index = SearchIndex(articles)
+        else:
+            live = set(
+                session.scalars(
+                    sa.select(KbArticle.id).where(LIVE, KbArticle.indexed_at.is_not(None))
+                )
+            )
+            gone = [int(i) for i in old.index.ids if int(i) not in live]
+            index = old.index.updated(articles, gone)
+            seen += [old.seen_until] if old.seen_until else []
         groups = session.scalars(sa.select(KbSynonym.words).order_by(KbSynonym.id)).all()
-        snap = Snapshot(SearchIndex(articles), Synonyms(groups), now_stamp, utcnow())
-        log.info("knowledge index rebuilt: %d articles, %d synonyms", len(articles), len(groups))
-        return snap
+        log.info(
+            "knowledge index %s: %d articles read, %d live, %d synonym groups",
+            "updated" if old else "built", len(articles), len(index), len(groups),
+        )  # fmt: skip
+        return Snapshot(index, Synonyms(groups), now_stamp, utcnow(), max(seen, default=None))

@@ -14,12 +14,12 @@ Measured on the shared-data protocol (bench/knowledge.py): see docs/kb.md.
 """
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
 
 from dispatch.text import shared_tokenizer
 
@@ -89,31 +89,70 @@ class Synonyms:
         return list(dict.fromkeys(out))
 
 
+def _count(articles: list[Article], vocab: dict[str, int]) -> sparse.csr_matrix:
+    """Term counts of the articles as rows; new terms are added to `vocab`."""
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    data: list[int] = []
+    for a in articles:
+        found = Counter(
+            vocab.setdefault(t, len(vocab))
+            for t in (a.terms if a.terms is not None else document_terms(a.title, a.body))
+        )
+        indices += found.keys()
+        data += found.values()
+        indptr.append(len(indices))
+    return sparse.csr_matrix(
+        (np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), indptr),
+        shape=(len(articles), len(vocab)),
+    )
+
+
+def _bm25(counts: sparse.csr_matrix) -> sparse.csc_matrix:
+    """BM25 weights of each term in each article (columns are read at query time)."""
+    n = counts.shape[0]
+    if n == 0:
+        return sparse.csc_matrix(counts.shape, dtype=np.float32)
+    coo = counts.tocoo()
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    df = np.bincount(coo.col, minlength=counts.shape[1])
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    tf = coo.data
+    norm = K1 * (1 - B + B * lengths[coo.row] / max(lengths.mean(), 1.0))
+    weights = tf * (K1 + 1) / (tf + norm) * idf[coo.col]
+    return sparse.csc_matrix((weights, (coo.row, coo.col)), shape=counts.shape)
+
+
 class SearchIndex:
-    """An immutable BM25 index of articles; build a new one to change it."""
+    """An immutable BM25 index of articles; `updated` makes a new one with some changed.
+
+    It keeps the raw term counts (articles × terms) beside the BM25 weights, so that an
+    update counts only the changed articles' terms and recomputes the weights in bulk.
+    """
 
     def __init__(self, articles: Iterable[Article]) -> None:
         self.articles = list(articles)
+        self._vocab: dict[str, int] = {}
+        self._set_counts(_count(self.articles, self._vocab))
+
+    def _set_counts(self, counts: sparse.csr_matrix) -> None:
         self.ids = np.array([a.id for a in self.articles], dtype=np.int64)
-        docs = [
-            list(a.terms) if a.terms is not None else document_terms(a.title, a.body)
-            for a in self.articles
-        ]
-        self._vectorizer = CountVectorizer(analyzer=lambda d: d, lowercase=False)
-        if not docs:
-            self._weights = sparse.csc_matrix((0, 0), dtype=np.float32)
-            self._vocab: dict[str, int] = {}
-            return
-        counts = self._vectorizer.fit_transform(docs).tocoo()
-        n = counts.shape[0]
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
-        df = np.bincount(counts.col, minlength=counts.shape[1])
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        tf = counts.data.astype(np.float32)
-        norm = K1 * (1 - B + B * lengths[counts.row] / max(lengths.mean(), 1.0))
-        weights = tf * (K1 + 1) / (tf + norm) * idf[counts.col]
-        self._weights = sparse.csc_matrix((weights, (counts.row, counts.col)), shape=counts.shape)
-        self._vocab = dict(self._vectorizer.vocabulary_)
+        self._counts = counts
+        self._weights = _bm25(counts)
+
+    def updated(self, changed: Iterable[Article], removed: Iterable[int] = ()) -> "SearchIndex":
+        """A new index: `changed` articles added or replaced, `removed` ids taken out."""
+        changed = list(changed)
+        drop = set(removed) | {a.id for a in changed}
+        keep = [i for i, a in enumerate(self.articles) if a.id not in drop]
+        out = SearchIndex.__new__(SearchIndex)
+        out.articles = [self.articles[i] for i in keep] + changed
+        out._vocab = dict(self._vocab)
+        fresh = _count(changed, out._vocab)
+        kept = self._counts[keep]
+        kept.resize((len(keep), len(out._vocab)))
+        out._set_counts(sparse.vstack([kept, fresh], format="csr"))
+        return out
 
     def __len__(self) -> int:
         return len(self.articles)

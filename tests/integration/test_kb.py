@@ -331,6 +331,13 @@ def test_every_process_sees_a_change_at_its_next_search(
     assert search(api, "公积金") == []
     api.post(f"/api/kb/articles/{made['id']}/archive", {"archived": False}, as_="admin")
     assert [h.id for h in other.current().index.search("公积金")] == [made["id"]]
+    # a new version replaces the old text; a synonym group reaches the other process too
+    new = {"title": "公积金贷款额度", "body": "按缴存余额计算贷款额度。"}
+    assert put(api, f"/api/kb/articles/{made['id']}", new, "admin").status_code == 200
+    assert [h.id for h in other.current().index.search("贷款额度")] == [made["id"]]
+    assert other.current().index.search("离职银行卡") == []
+    api.post("/api/kb/synonyms", {"words": ["借款", "贷款"]}, as_="admin")
+    assert other.current().synonyms.expand("借款") == ["贷款"]
     assert (
         api.post(
             f"/api/kb/articles/{made['id']}/archive", {"archived": "no"}, as_="admin"

@@ -2,6 +2,7 @@
 
 from kb.search import Article
 from kb.search import SearchIndex
+from kb.search import Synonyms
 from kb.search import bigrams
 
 ARTICLES = [
@@ -62,3 +63,26 @@ def test_bigrams_cover_each_run_of_text() -> None:
     assert bigrams("公积金A3区") == ["公积", "积金", "金A", "A3", "3区"]
     assert bigrams("好") == ["好"]
     assert bigrams("，。") == []
+
+
+def test_an_updated_index_ranks_exactly_as_one_built_afresh() -> None:
+    extra = Article(5, "公积金贷款额度", "住房公积金贷款最高额度按缴存余额计算。")
+    changed = Article(1, "住房公积金提取须知", "退休、离职可提取住房公积金。")
+    updated = index().updated([extra, changed], removed=[3])
+    fresh = SearchIndex([ARTICLES[1], ARTICLES[3], extra, changed])
+    assert len(updated) == 4
+    for query in ("公积金提取", "住房公积金贷款", "占道经营", "入学材料", "缴费"):
+        got = [(h.id, round(h.score, 5)) for h in updated.search(query)]
+        assert got == [(h.id, round(h.score, 5)) for h in fresh.search(query)], query
+    assert updated.search("占道经营") == []
+    assert [h.id for h in index().search("占道经营")] == [3]  # the old one is untouched
+
+
+def test_synonyms_widen_the_question_with_the_other_words_of_a_group() -> None:
+    syn = Synonyms([("孩子", "子女", "儿童"), ("上学", "入学")])
+    assert syn.expand("孩子上学要什么") == ["子女", "儿童", "入学"]
+    assert syn.expand("公积金") == []
+    plain = index().search("子女读书")
+    assert not plain or plain[0].id != 2  # without the table, 子女 and 读书 miss the article
+    syn = Synonyms([("孩子", "子女", "儿童"), ("读书", "入学")])
+    assert index().search("子女读书", synonyms=syn)[0].id == 2
