@@ -6,7 +6,9 @@ title and text) fill the base up as distractors, leaving out any with the id or 
 title of a question. The questions are the reply set's message titles; the right answer to
 each is the article made from the reply to that message. Prints, as the last line, one JSON
 object: articles, questions, MRR@10, recall@5, p50/p95 search latency (one query at a time,
-one core), and the index build time.
+one core), the index build time from text (cutting every article with jieba, what the index
+job does once per article) and from stored terms (what each web process does when the live
+set changes the first time), and the update of that index when one article changes.
 
     python bench/knowledge.py [--data ../shared/data] [--questions N]
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from kb.search import Article
 from kb.search import SearchIndex
+from kb.search import document_terms
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -54,6 +57,16 @@ def run(data: Path, n_questions: int, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     index = SearchIndex(articles)
     build = time.perf_counter() - started
+    stored = [
+        Article(a.id, a.title, a.body, terms=tuple(document_terms(a.title, a.body)))
+        for a in articles
+    ]
+    started = time.perf_counter()
+    SearchIndex(stored)
+    rebuild = time.perf_counter() - started
+    started = time.perf_counter()
+    index.updated([stored[0]])  # one article published again
+    update_one = time.perf_counter() - started
     random.Random(seed).shuffle(questions)
     questions = questions[:n_questions]
     ranks: list[float] = []
@@ -76,6 +89,8 @@ def run(data: Path, n_questions: int, seed: int) -> dict[str, Any]:
         "p50_ms": round(latencies[len(latencies) // 2], 2),
         "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 2),
         "build_seconds": round(build, 1),
+        "rebuild_from_terms_seconds": round(rebuild, 2),
+        "update_one_article_seconds": round(update_one, 3),
     }
 
 

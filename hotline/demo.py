@@ -98,7 +98,38 @@ def load_demo(
             _one_ticket(world, _daytime(start, container, rng), now)
     finally:
         quiet.setLevel(level)
-    return {"units": len(units), "users": len(desk) + len(liaisons), "tickets": tickets}
+    articles = load_demo_kb(container)
+    return {
+        "units": len(units),
+        "users": len(desk) + len(liaisons),
+        "tickets": tickets,
+        "articles": articles,
+    }
+
+
+def load_demo_kb(container: Container) -> int:
+    """The demo knowledge base: articles (owned by the demo's units where they exist),
+    the synonym table, and the index. Returns the number of articles."""
+    from kb.commands import SynonymInput
+    from kb.demo_content import SYNONYMS
+    from kb.demo_content import demo_articles
+    from kb.index import index_pending
+    from kb.services import import_articles
+    from kb.services import save_synonyms
+
+    system = services.Actor(user_id=None, role=Role.ADMIN, name="演示数据")
+    with container.uow() as uow:
+        names = set(uow.session.scalars(sa.select(Unit.name)))
+    records = [
+        r if not r.unit or r.unit in names else dataclasses.replace(r, unit="")
+        for r in demo_articles()
+    ]
+    import_articles(container.uow(), system, records)
+    for words in SYNONYMS:
+        save_synonyms(container.uow(), system, SynonymInput(words=list(words)))
+    with container.uow() as uow:
+        index_pending(uow.session)
+    return len(records)
 
 
 def _daytime(moment: dt.datetime, container: Container, rng: random.Random) -> dt.datetime:

@@ -57,6 +57,14 @@ def test_demo_data_covers_every_state_and_replays_consistently(container: Contai
         assert authenticate(uow.session, "liaison-zjj", DEMO_PASSWORD) is not None
         assert authenticate(uow.session, "liaison-zjj", "wrong password") is None
 
+    # the knowledge base: live, indexed, with its synonym table and flagged articles
+    snap = container.kb_index.current()
+    titles = {a.id: a.title for a in snap.index.articles}
+    assert len(titles) >= 28 and len(snap.synonyms) > 40
+    top = snap.index.search("小孩读书要带啥", k=3, synonyms=snap.synonyms)
+    assert "孩子上小学、初中报名要什么材料" in [titles[h.id] for h in top]
+    assert titles[snap.index.search("公积金怎么取", synonyms=snap.synonyms)[0].id].count("公积金")
+
     assert load_demo(container, tickets=10, now=NOW) == {"tickets": 0}  # loads only once
 
 
