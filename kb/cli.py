@@ -6,22 +6,29 @@ Commands act as the system (an admin without a user): imported articles go live 
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dispatch.domain import DomainError
 from dispatch.domain import Role
-from dispatch.services import Actor
-from hotline.bootstrap import Container
-from hotline.bootstrap import bootstrap
-from hotline.settings import Settings
 
-SYSTEM = Actor(user_id=None, role=Role.ADMIN, name="命令行")
+if TYPE_CHECKING:
+    from dispatch.services import Actor
+    from hotline.bootstrap import Container
 
 
-def _container(ctx: click.Context) -> Container:
-    settings: Settings = ctx.obj
-    return bootstrap(settings)
+def _system() -> "Actor":
+    from dispatch.services import Actor
+
+    return Actor(user_id=None, role=Role.ADMIN, name="命令行")
+
+
+def _container(ctx: click.Context) -> "Container":
+    # imported here: `hotline --help` should not load the whole application
+    from hotline.bootstrap import bootstrap
+
+    return bootstrap(ctx.obj)
 
 
 def _fail(exc: DomainError) -> click.ClickException:
@@ -51,7 +58,7 @@ def kb_import(ctx: click.Context, path: Path, no_index: bool) -> None:
     try:
         try:
             records = read_articles(path.name, path.read_bytes())
-            result = import_articles(container.uow(), SYSTEM, records)
+            result = import_articles(container.uow(), _system(), records)
         except DomainError as exc:
             raise _fail(exc) from exc
         indexed = 0
@@ -121,7 +128,7 @@ def kb_export(ctx: click.Context, fmt: str, out: Path) -> None:
 
     container = _container(ctx)
     try:
-        records = export_records(container.uow(), SYSTEM, ArticleFilter())
+        records = export_records(container.uow(), _system(), ArticleFilter())
     finally:
         container.close()
     if fmt == "md":
