@@ -484,3 +484,53 @@ def test_the_index_job_runs_on_a_real_worker(
     monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
     SimpleWorker([Queue("kb", connection=real_redis)], connection=real_redis).work(burst=True)
     assert search(api, "失业保险金怎么领")[0]["title"] == "失业保险金申领"
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def test_the_schedule_indexes_every_minute_and_reminds_daily(container: Container) -> None:
+    import fakeredis
+
+    from hotline.jobs import reindex_kb
+    from hotline.jobs import remind_kb_owners
+    from hotline.jobs import schedule
+
+    jobs = {j.func: j for j in schedule(container.settings, fakeredis.FakeRedis()).get_jobs()}
+    assert jobs[reindex_kb].interval == 60 and jobs[reindex_kb].queue_name == "kb"
+    assert jobs[remind_kb_owners].cron == "0 8 * * *"
+
+
+def test_the_reminder_job_stamps_flagged_articles_once(
+    api: Api, world: World, container: Container, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hotline.jobs import remind_kb_owners
+
+    old = write(api, {**FUND, "review_by": "2020-06-30", "unit_id": world.units["zjj"]})
+    write(api, SCHOOL)
+    monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
+    monkeypatch.setenv("HOTLINE_WEB__LIVE_UPDATES_VIA_REDIS", "false")
+    assert remind_kb_owners() == {str(world.units["zjj"]): [old["id"]]}
+    assert remind_kb_owners() == {}  # daily runs: once a week per article
+    with container.uow() as uow:
+        stamped = uow.session.scalar(
+            sa.select(KbArticle.reminded_at).where(KbArticle.id == old["id"])
+        )
+    assert stamped is not None
+
+
+def test_an_import_with_redis_down_keeps_its_articles_for_the_cron_run(
+    api: Api, world: World, container: Container
+) -> None:
+    import redis
+
+    container._redis = redis.Redis(port=1, socket_connect_timeout=0.2)
+    try:
+        resp = _upload(api, "知识.md", MARKDOWN.encode())
+    finally:
+        container._redis = None
+    assert resp.status_code == 201 and resp.get_json()["index_job"] is None
+    assert _count(container) == 2
+    with container.uow() as uow:  # what the minutely cron job does
+        assert index_pending(uow.session) == 2
+    assert search(api, "失业保险金")[0]["title"] == "失业保险金申领"
