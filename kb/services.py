@@ -429,6 +429,17 @@ def _below(session: Session, category_id: int) -> list[int]:
     return out
 
 
+def _filtered(s: Session, q: sa.Select[Any], f: ArticleFilter) -> sa.Select[Any]:
+    """The filter's category (with its sub-categories), kind and unit."""
+    if f.category_id is not None:
+        q = q.where(KbArticle.category_id.in_(_below(s, f.category_id)))
+    if f.kind is not None:
+        q = q.where(KbArticle.kind == f.kind)
+    if f.unit_id is not None:
+        q = q.where(KbArticle.unit_id == f.unit_id)
+    return q
+
+
 def list_articles(
     uow: UnitOfWork, actor: Actor, f: ArticleFilter, today: dt.date
 ) -> dict[str, Any]:
@@ -441,12 +452,7 @@ def list_articles(
             q = q.where(sa.or_(LIVE, KbArticle.unit_id == actor.unit_id))
         else:
             q = q.where(LIVE)
-        if f.category_id is not None:
-            q = q.where(KbArticle.category_id.in_(_below(s, f.category_id)))
-        if f.kind is not None:
-            q = q.where(KbArticle.kind == f.kind)
-        if f.unit_id is not None:
-            q = q.where(KbArticle.unit_id == f.unit_id)
+        q = _filtered(s, q, f)
         if f.flagged:
             q = q.where(sa.or_(KbArticle.valid_until < today, KbArticle.review_by < today))
         total = s.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
@@ -909,13 +915,8 @@ def export_records(uow: UnitOfWork, actor: Actor, f: ArticleFilter) -> list[Arti
     """The live articles (within the filter) as records for the export files."""
     with uow:
         s = uow.session
-        q = sa.select(KbArticle).where(LIVE).order_by(KbArticle.category_id, KbArticle.id)
-        if f.category_id is not None:
-            q = q.where(KbArticle.category_id.in_(_below(s, f.category_id)))
-        if f.kind is not None:
-            q = q.where(KbArticle.kind == f.kind)
-        if f.unit_id is not None:
-            q = q.where(KbArticle.unit_id == f.unit_id)
+        q = _filtered(s, sa.select(KbArticle).where(LIVE), f)
+        q = q.order_by(KbArticle.category_id, KbArticle.id)
         units, paths = _names(s)
         codes = {i: c for i, c in s.execute(sa.select(Unit.id, Unit.code))}
         return [
