@@ -6,6 +6,7 @@ from flask import Flask
 def init_app(app: Flask, message_queue: str | None = None) -> None:
     from agents_ui import admin
     from agents_ui import dashboard
+    from agents_ui import kb
     from agents_ui import supervise
     from agents_ui.realtime import init_realtime
     from agents_ui.web import bp
@@ -14,6 +15,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     app.register_blueprint(supervise.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(kb.bp)
     init_realtime(app, message_queue)
 
     def error_page(message: str) -> str:

@@ -49,6 +49,7 @@ from hotline.http import csrf_token
 from hotline.http import current_actor
 from hotline.http import sign_in
 from hotline.models import User
+from kb.services import ticket_articles
 
 bp = Blueprint(
     "agents_ui",
@@ -262,7 +263,9 @@ def ticket(ticket_id: int) -> str | tuple[str, int]:
         status = 404 if exc.code == "not_found" else 403
         return render_page("error.html", message=exc.message), status
     units = services.list_units(c.uow())
-    return render_page("ticket.html", t=view, units=units)
+    return render_page(
+        "ticket.html", t=view, units=units, kb_links=ticket_articles(c.uow(), ticket_id)
+    )
 
 
 @bp.get("/console")

@@ -248,6 +248,7 @@
             why.textContent = t.routing.dispatch ? t.routing.reason : `未自动派单：${t.routing.reason}`;
             out.append(why);
           }
+          form.dispatchEvent(new CustomEvent("ticket-created", {detail: t}));
           form.reset();
         } else showErrors(form, r.data);
       } catch (e) { showErrors(form, {message: "网络错误，草稿已保存，请重试"}); }
