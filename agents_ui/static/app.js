@@ -15,6 +15,18 @@
     return {ok: resp.ok, status: resp.status, data};
   }
 
+  // A DOM node: attrs "class", "text" (textContent), "on<event>" (listener), else attributes.
+  // Children are nodes or strings (text); user text never goes through innerHTML.
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
+    }
+    node.append(...children);
+    return node;
+  }
+
   function toast(text) {
     const box = document.getElementById("toast");
     if (!box) return;
@@ -267,15 +279,6 @@
     const field = (name) => form.elements.namedItem(name);
     const watched = ["title", "content", "address", "caller_phone", "district_id", "street_id", "community_id"];
     let timer = null, seq = 0, lastKey = "";
-    const el = (tag, attrs = {}, ...children) => {
-      const node = document.createElement(tag);
-      for (const [k, v] of Object.entries(attrs)) {
-        if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
-        else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
-      }
-      node.append(...children);
-      return node;
-    };
     const pct = (x) => `${Math.round(x * 100)}%`;
     // Fill a field the operator left empty (or that we filled before) with a suggestion.
     const offer = (name, value) => {
@@ -451,7 +454,7 @@
     });
   }
 
-  window.Hotline = {api, live, bindActions, ticketForm, routingAssist, seatPanel, readForm, toast, refresh};
+  window.Hotline = {api, el, live, bindActions, ticketForm, routingAssist, seatPanel, readForm, toast, refresh};
   // Pages that ask for nothing special still get the live connection (and units their
   // notices); pages that call Hotline.live themselves run first.
   window.addEventListener("load", () => live({}));

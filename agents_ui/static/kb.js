@@ -6,15 +6,7 @@
   const H = window.Hotline;
   const IDLE = "输入标题或诉求内容后，这里显示匹配的知识。";
 
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
-    }
-    node.append(...children);
-    return node;
-  };
+  const el = H.el;
 
   // The text with each of the words in <mark>, longest word first.
   function marked(text, words) {
