@@ -98,7 +98,7 @@ def call_board(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """Today's call KPIs, those of [start, end) when given, and the hall's live counts."""
     c = container()
     ctx = c.dispatch
-    today = ctx.utcnow().astimezone(ctx.policy.calendar.tz).date()
+    today = ctx.today()
     midnight = reports.local_midnight(ctx, today)
     tomorrow = reports.local_midnight(ctx, today + dt.timedelta(days=1))
     return {

@@ -165,6 +165,10 @@ class DispatchContext:
         """Return the current time in UTC, whatever zone the injected clock uses."""
         return self.now().astimezone(dt.UTC)
 
+    def today(self) -> dt.date:
+        """Return today's date in the hotline's time zone (dates people see are local)."""
+        return self.now().astimezone(self.policy.calendar.tz).date()
+
 
 # ---------------------------------------------------------------- accept
 

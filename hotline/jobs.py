@@ -93,9 +93,7 @@ def remind_kb_owners() -> dict[str, list[int]]:
 
     container = bootstrap(load_settings(settings_path()))
     try:
-        tz = container.dispatch.policy.calendar.tz
-        today = container.dispatch.now().astimezone(tz).date()
-        reminded = remind_owners(container.uow(), today)
+        reminded = remind_owners(container.uow(), container.dispatch.today())
         _push_reminders(container.settings, reminded)
         return {str(unit): ids for unit, ids in reminded.items()}
     finally:

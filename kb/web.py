@@ -34,8 +34,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def today() -> dt.date:
     """Today in the hotline's time zone (validity and review dates are local dates)."""
-    c = container()
-    return c.dispatch.now().astimezone(c.dispatch.policy.calendar.tz).date()
+    return container().dispatch.today()
 
 
 def _int(

@@ -202,7 +202,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_kb_versions_status", ["status"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("kb_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_kb_versions_status")
