@@ -7,9 +7,11 @@ purpose=${1:-test}
 # The demo's telephony: Kamailio (http_client is in the utils modules) as the SIP edge, sipp
 # to place citizen calls, espeak-ng to speak the operator-ID prompt (工号播报).
 packages=(python3 python3-venv redis-server espeak-ng kamailio kamailio-utils-modules sip-tester)
+# The weekly brief: Pango and HarfBuzz for weasyprint's PDF, CJK fonts for it and the charts.
+packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
 if [ "$purpose" = test ]; then
-    # PostgreSQL for the second backend; chromium and CJK fonts for the browser tests.
-    packages+=(postgresql chromium fonts-noto-cjk)
+    # PostgreSQL for the second backend; chromium for the browser tests.
+    packages+=(postgresql chromium)
 fi
 
 missing=()
