@@ -129,6 +129,7 @@ class TicketEvent(StrEnum):
     REOPEN = "reopen"
     REMIND = "remind"
     SUPERVISE = "supervise"
+    NOTICE = "notice"  # 通报: named in the weekly brief (only the supervision sweep does it)
     MERGE = "merge"
 
 
@@ -183,6 +184,7 @@ TRANSITIONS: Final[Mapping[tuple[TicketStatus, TicketEvent], TicketStatus]] = {
     (S.CLOSED, E.REOPEN): S.DISPATCHED,
     **{(s, E.REMIND): s for s in _SUPERVISABLE},
     **{(s, E.SUPERVISE): s for s in _SUPERVISABLE},
+    **{(s, E.NOTICE): s for s in _SUPERVISABLE},
     **{(s, E.MERGE): S.MERGED for s in _MERGEABLE},
 }
 
@@ -285,6 +287,7 @@ EVENT_LABELS: Final[Mapping[TicketEvent, str]] = {
     E.REOPEN: "重办",
     E.REMIND: "催办",
     E.SUPERVISE: "督办",
+    E.NOTICE: "通报",
     E.MERGE: "合并",
 }
 

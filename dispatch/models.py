@@ -37,6 +37,9 @@ class Unit(Base):
     # Roads, estates and landmarks in the unit's area: the locality gazetteer reads them.
     places: Mapped[list[str]] = mapped_column(default=list, server_default=sa.text("'[]'"))
     phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # The unit's head (单位负责人), copied on supervision orders (督办单).
+    head_name: Mapped[str | None] = mapped_column(sa.String(50))
+    head_phone: Mapped[str | None] = mapped_column(sa.String(32))
     active: Mapped[bool] = mapped_column(default=True)
 
     parent: Mapped["Unit | None"] = relationship(back_populates="children", remote_side="Unit.id")
@@ -50,6 +53,11 @@ class Ticket(Base):
     __table_args__ = (
         sa.Index("ix_tickets_status_reply_due_at", "status", "reply_due_at"),
         sa.Index("ix_tickets_created_at", "created_at"),
+        # The KPIs read each population by one range scan (reports.kpis).
+        sa.Index("ix_tickets_dispatched_at", "dispatched_at"),
+        sa.Index("ix_tickets_reply_due_at", "reply_due_at"),
+        sa.Index("ix_tickets_closed_at", "closed_at"),
+        sa.Index("ix_tickets_followed_up_at", "followed_up_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +100,8 @@ class Ticket(Base):
     replied_at: Mapped[dt.datetime | None]
     reply_text: Mapped[str | None] = mapped_column(sa.Text)
     contacted_at: Mapped[dt.datetime | None]
+    # 响应: the unit should contact the citizen by then (sla.contact_within, at most the reply due).
+    contact_due_at: Mapped[dt.datetime | None]
     extended_days: Mapped[int] = mapped_column(default=0)
 
     reviewed_at: Mapped[dt.datetime | None]
@@ -107,6 +117,15 @@ class Ticket(Base):
     problem: Mapped[bool] = mapped_column(default=False)
     remind_count: Mapped[int] = mapped_column(default=0)
     supervised_at: Mapped[dt.datetime | None]
+    # What the supervision sweep already did, keyed by the deadline it acted on, so that a
+    # second sweep does nothing and a new clock (extension, reassign, reopen) starts afresh.
+    sign_reminded_due: Mapped[dt.datetime | None]
+    reply_reminded_due: Mapped[dt.datetime | None]
+    sign_ordered_due: Mapped[dt.datetime | None]
+    reply_ordered_due: Mapped[dt.datetime | None]
+    noticed_due: Mapped[dt.datetime | None]
+    noticed_at: Mapped[dt.datetime | None]  # 通报: named in the weekly brief
+    escalated_at: Mapped[dt.datetime | None]  # 提级督办 of a problem ticket
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
 
     version_id: Mapped[int] = mapped_column(default=1)
@@ -148,6 +167,8 @@ class TicketEventRecord(Base):
     """One transition of one ticket: who, when, from, to, why. Append-only."""
 
     __tablename__ = "ticket_events"
+    # Event-based KPIs (退回率, 重办率) count one kind of event over a period.
+    __table_args__ = (sa.Index("ix_ticket_events_event_at", "event", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)

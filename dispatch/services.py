@@ -123,6 +123,10 @@ class SlaPolicy:
         return Duration.parse(self.settings.return_window)
 
     @property
+    def contact_within(self) -> Duration:
+        return Duration.parse(self.settings.contact_within)
+
+    @property
     def max_extension_days(self) -> int:
         return Duration.parse(self.settings.max_extension).amount
 
@@ -527,6 +531,10 @@ def _start_clocks(step: _Step, *, sign: bool = True, reply: bool = True) -> None
         t.reply_started_at = step.now
         _deadline_fields(t, "reply", policy.calendar.deadline(step.now, reply_len, share))
         t.replied_at = None
+        # 响应: contact the citizen within sla.contact_within, and never after the reply is due.
+        contact = policy.calendar.deadline(step.now, policy.contact_within, share)
+        t.contact_due_at = min(contact.due, t.reply_due_at) if t.reply_due_at else contact.due
+        t.contacted_at = None
 
 
 def _assign(step: _Step, lead_unit_id: int, assist_unit_ids: Iterable[int]) -> None:
@@ -1193,6 +1201,7 @@ def _detail_fields(
         "resolution": t.resolution,
         "reply_text": t.reply_text,
         "contacted_at": t.contacted_at.isoformat() if t.contacted_at else None,
+        "contact_due_at": t.contact_due_at.isoformat() if t.contact_due_at else None,
         "follow_up": {
             "at": t.followed_up_at.isoformat(),
             "reached": t.follow_up_reached,
@@ -1206,6 +1215,8 @@ def _detail_fields(
         "extended_days": t.extended_days,
         "remind_count": t.remind_count,
         "supervised_at": t.supervised_at.isoformat() if t.supervised_at else None,
+        "noticed_at": t.noticed_at.isoformat() if t.noticed_at else None,
+        "escalated_at": t.escalated_at.isoformat() if t.escalated_at else None,
         "merged_into_id": t.merged_into_id,
         "closed_at": t.closed_at.isoformat() if t.closed_at else None,
         "clocks": {

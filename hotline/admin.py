@@ -36,6 +36,7 @@ MAX_DISPLAY_NAME = 100
 MAX_UNIT_CODE = 64
 MAX_UNIT_NAME = 100
 MAX_PHONE = 32
+MAX_HEAD_NAME = 50
 MAX_KEYWORD = 32
 MAX_KEYWORDS = 100
 MAX_PLACE = 50
@@ -48,6 +49,8 @@ PARENT_KIND: dict[UnitKind, UnitKind] = {
 }
 _CODE = re.compile(r"[A-Za-z0-9_-]+")
 _PHONE = re.compile(r"[0-9+\-() ]+")
+# A head's phone is dialled or texted by people reading a 督办单: digits and hyphens only.
+_HEAD_PHONE = re.compile(r"[0-9-]+")
 _ID = re.compile(r"[0-9]{1,9}")
 # Keywords are typed as one line: spaces, ASCII or Chinese commas, 、 and semicolons separate.
 _KEYWORD_SEPARATORS = re.compile(r"[\s,，、;；]+")
@@ -225,6 +228,8 @@ class UnitRow:
     phone: str | None
     active: bool
     places: tuple[str, ...] = ()
+    head_name: str | None = None  # 单位负责人, copied on supervision orders (督办单)
+    head_phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +252,8 @@ class UnitChanges:
     phone: str
     active: bool
     places: str = ""  # roads, estates, landmarks: the locality gazetteer reads them
+    head_name: str = ""  # 单位负责人: copied on supervision orders (督办单); optional
+    head_phone: str = ""
 
 
 def parse_keywords(text: str) -> list[str]:
@@ -274,6 +281,8 @@ def list_units(uow: UnitOfWork) -> list[UnitRow]:
                 phone=u.phone,
                 active=u.active,
                 places=tuple(u.places or ()),
+                head_name=u.head_name,
+                head_phone=u.head_phone,
             )
             for u in units
         ]
@@ -339,11 +348,12 @@ def create_unit(uow: UnitOfWork, actor_id: int, new: UnitInput, *, ip: str | Non
 def update_unit(
     uow: UnitOfWork, actor_id: int, unit_id: int, changes: UnitChanges, *, ip: str | None = None
 ) -> bool:
-    """Edit a unit's catalogue entry: name, responsibility, keywords, phone, active.
+    """Edit a unit's catalogue entry: name, responsibility, keywords, phone, head, active.
 
     Return whether anything changed (an unchanged form writes no audit row).
 
-    :raises ValidationError: empty or too long name, bad phone, too many or too long keywords.
+    :raises ValidationError: empty or too long name, bad phone, too many or too long keywords,
+        too long head name, bad head phone.
     :raises NotFound: no such unit.
     """
     name = changes.name.strip()
@@ -351,8 +361,16 @@ def update_unit(
     phone = changes.phone.strip() or None
     keywords = parse_keywords(changes.keywords)
     places = parse_keywords(changes.places)
+    head_name = changes.head_name.strip() or None
+    head_phone = changes.head_phone.strip() or None
     errors: dict[str, str] = {}
     _check_name(name, errors)
+    if head_name is not None and len(head_name) > MAX_HEAD_NAME:
+        errors["head_name"] = f"负责人姓名不能超过{MAX_HEAD_NAME}个字符"
+    if head_phone is not None and (
+        len(head_phone) > MAX_PHONE or not _HEAD_PHONE.fullmatch(head_phone)
+    ):
+        errors["head_phone"] = f"负责人电话只能包含数字和连字符（-），最多{MAX_PHONE}位"
     if len(places) > MAX_PLACES:
         errors["places"] = f"地名最多{MAX_PLACES}个"
     elif any(len(p) > MAX_PLACE for p in places):
@@ -375,6 +393,8 @@ def update_unit(
             "keywords": keywords,
             "places": places,
             "phone": phone,
+            "head_name": head_name,
+            "head_phone": head_phone,
             "active": changes.active,
         }
         changed = {k: v for k, v in after.items() if getattr(unit, k) != v}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 import callcenter.duty  # noqa: F401 - the composition root registers every table
 import callcenter.models  # noqa: F401
 import kb.models  # noqa: F401
+import reports.models  # noqa: F401
 from callcenter.acd import Acd
 from callcenter.acd import AcdConfig
 from callcenter.duty import on_duty_check

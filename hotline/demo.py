@@ -141,6 +141,16 @@ def _daytime(moment: dt.datetime, container: Container, rng: random.Random) -> d
     return local.astimezone(dt.UTC)
 
 
+_HEAD_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+_HEAD_TITLES = {
+    "department": "局长",
+    "district": "区长",
+    "street": "主任",
+    "community": "书记",
+    "utility": "总经理",
+}
+
+
 def _load_units(container: Container) -> dict[str, int]:
     ids: dict[str, int] = {}
     with container.uow() as uow:
@@ -154,6 +164,10 @@ def _load_units(container: Container) -> dict[str, int]:
                 keywords=list(spec.keywords),
                 places=_places(spec.code),
                 phone=spec.phone,
+                # 单位负责人, copied on the supervision sweep's 督办单
+                head_name=_HEAD_SURNAMES[len(ids) % len(_HEAD_SURNAMES)]
+                + _HEAD_TITLES.get(spec.kind, "负责人"),
+                head_phone=spec.phone,
             )
             uow.session.add(unit)
             uow.session.flush()

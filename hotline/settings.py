@@ -85,6 +85,9 @@ class SlaSettings:
     max_extension: str = "10wd"
     problem_reopens: int = 3
     problem_units: int = 3
+    # 响应: a unit should contact the citizen within this time of dispatch (never later than
+    # the reply deadline); 响应率 counts the tickets where it did.
+    contact_within: str = "1wd"
     clocks: dict[str, ClockRule] = field(default_factory=_default_clocks)
     overrides: dict[str, dict[str, ClockOverride]] = field(default_factory=_default_overrides)
 
@@ -124,6 +127,29 @@ class RoutingSettings:
 class KbSettings:
     # `hotline cron` reminds the owners of expired and overdue articles (weekly while flagged)
     remind_cron: str = "0 8 * * *"
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionSettings:
+    # How often `hotline cron` sweeps open tickets (催办 at the yellow light, 督办 past a
+    # deadline, 通报 when still open `notice_after` later, 提级督办 of problem tickets).
+    sweep_seconds: int = 60
+    notice_after: str = "5wd"
+
+
+def _default_weights() -> dict[str, float]:
+    # Beijing's 三率: 响应率, 解决率, 满意率, weighted equally.
+    return {"response_rate": 1.0, "resolution_rate": 1.0, "satisfaction_rate": 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsSettings:
+    # Unit ranking score = Σ weight × KPI ÷ Σ weight over the KPIs the unit has figures for.
+    ranking_weights: dict[str, float] = field(default_factory=_default_weights)
+    # Units whose 满意率 is below this are named in the ranking and the weekly brief.
+    satisfaction_floor: float = 0.85
+    # `hotline cron` builds last week's brief (周报) at this time (Monday morning).
+    brief_cron: str = "0 7 * * 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +194,8 @@ class Settings:
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     kb: KbSettings = field(default_factory=KbSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    reports: ReportsSettings = field(default_factory=ReportsSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     instance_path: str = "instance"
     log_level: str = "INFO"
@@ -314,7 +342,12 @@ def _validate(settings: Settings) -> None:
     sla = settings.sla
     if not 0 < sla.warning_share <= 1:
         raise SettingsError(f"sla.warning_share: must be in (0, 1], got {sla.warning_share}")
-    durations = {"sla.return_window": sla.return_window, "sla.max_extension": sla.max_extension}
+    durations = {
+        "sla.return_window": sla.return_window,
+        "sla.max_extension": sla.max_extension,
+        "sla.contact_within": sla.contact_within,
+        "supervision.notice_after": settings.supervision.notice_after,
+    }
     missing = sorted({u.value for u in Urgency} - set(sla.clocks))
     if missing:
         raise SettingsError(f"sla.clocks: missing urgency level(s) {', '.join(missing)}")
@@ -340,6 +373,7 @@ def _validate(settings: Settings) -> None:
     _validate_calendar(settings.calendar)
     _validate_routing(settings.routing)
     _validate_kb(settings.kb)
+    _validate_supervision(settings.supervision, settings.reports)
     _validate_telephony(settings.telephony)
     if settings.web.workers < 1 or settings.web.threads < 1:
         raise SettingsError("web.workers and web.threads must be at least 1")
@@ -364,6 +398,28 @@ def _validate_kb(kb: KbSettings) -> None:
 
     if not croniter.is_valid(kb.remind_cron):
         raise SettingsError(f"kb.remind_cron: not a cron expression: {kb.remind_cron!r}")
+
+
+def _validate_supervision(sup: SupervisionSettings, reports: ReportsSettings) -> None:
+    from croniter import croniter
+
+    from reports.kpis import KPI_NAMES
+
+    if sup.sweep_seconds < 10:
+        raise SettingsError("supervision.sweep_seconds: at least 10")
+    if not croniter.is_valid(reports.brief_cron):
+        raise SettingsError(f"reports.brief_cron: not a cron expression: {reports.brief_cron!r}")
+    if not 0 <= reports.satisfaction_floor <= 1:
+        raise SettingsError("reports.satisfaction_floor: must be in [0, 1]")
+    weights = reports.ranking_weights
+    unknown = sorted(set(weights) - set(KPI_NAMES))
+    if unknown:
+        raise SettingsError(
+            f"reports.ranking_weights: unknown KPI(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(KPI_NAMES)}"
+        )
+    if not weights or any(w < 0 for w in weights.values()) or not sum(weights.values()) > 0:
+        raise SettingsError("reports.ranking_weights: weights must be ≥ 0 and not all 0")
 
 
 def _validate_routing(routing: RoutingSettings) -> None:

@@ -10,6 +10,7 @@ import callcenter.models  # noqa: F401
 import dispatch.models  # noqa: F401
 import hotline.models  # noqa: F401
 import kb.models  # noqa: F401
+import reports.models  # noqa: F401
 from hotline.db import Base
 
 config = context.config
