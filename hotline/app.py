@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from kb.web import bp as kb_bp
 
     app.register_blueprint(kb_bp)
+    from reports.web import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
     from callcenter.cti import bp as cti_bp
     from callcenter.hall import bp as hall_bp
     from callcenter.web import bp as acd_bp

@@ -91,6 +91,94 @@ def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
+def _reports_paths(paths: dict[str, Any]) -> None:
+    """KPIs, ranking, hot topics, weekly briefs and exports (reports.web)."""
+    day = {"type": "string", "format": "date"}
+    week = {"type": "string", "pattern": r"^\d{4}-W\d{2}$"}
+    xlsx = {"type": "string", "enum": ["json", "xlsx"]}
+    kpis = _operation(
+        "考核指标：from–to（含，本地日期）内的接通率、15秒接通率、放弃率、直办率、及时签收率、"
+        "回复率、按时办结率、办结率、超期率、回访率、满意率、解决率、响应率、退回率、重办率，"
+        "及每项的分子分母（counts）与口径（formulas）；unit 为单位（含下级单位）；"
+        "by=unit|category|district 另给分组行；format=xlsx 导出 Excel。联络员只能查看本单位",
+        "200", "401", "403", "404", "422",
+    )  # fmt: skip
+    kpis["parameters"] = [
+        _query("from", day, "开始日期（必填）"),
+        _query("to", day, "结束日期（必填，含）"),
+        _query("unit", {"type": "integer", "minimum": 1}, "单位编号"),
+        _query("by", {"type": "string", "enum": ["unit", "category", "district"]}, "分组"),
+        _query("format", xlsx, "json（默认）或 xlsx"),
+    ]
+    paths["/api/reports/kpis"] = {"get": kpis}
+    ranking = _operation(
+        "承办单位排名：按配置的加权得分（默认响应率、解决率、满意率），满意率低于下限的单位点名",
+        "200", "401", "403", "422",
+    )  # fmt: skip
+    ranking["parameters"] = [
+        _query("period", {"type": "string", "enum": ["week", "month"]}, "周或月"),
+        _query("week", week, "ISO 周次，默认上一个完整周"),
+        _query("month", {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, "月份，默认本月"),
+        _query("level", {"type": "string", "enum": ["top", "all"]}, "一级单位或全部单位"),
+        _query("format", xlsx, "json（默认）或 xlsx"),
+    ]
+    paths["/api/reports/ranking"] = {"get": ranking}
+    topics = _operation("热点问题、热点地区与上升问题（某一周）", "200", "401", "403", "422")
+    topics["parameters"] = [_query("week", week, "ISO 周次，默认本周")]
+    paths["/api/reports/topics"] = {"get": topics}
+    paths["/api/reports/briefs"] = {
+        "get": _operation("已生成的周报（每周每种格式的最新一份）", "200", "401", "403", "422")
+        | {"parameters": [_query("week", week, "只看某一周")]},
+        "post": _operation(
+            "立即生成某周周报（HTML、PDF、DOCX）并保存（督办、领导、管理员）",
+            "201", "400", "401", "403", "422",
+            body={"type": "object", "required": ["week"], "properties": {"week": week}},
+        ),
+    }  # fmt: skip
+    download = {
+        "200": {"description": "文件（HTML、PDF 或 DOCX）"},
+        **{k: v for k, v in _responses("200", {}, "401", "403", "404").items() if k != "200"},
+    }
+    paths["/api/reports/briefs/{brief_id}"] = {
+        "get": {
+            "summary": "下载已保存的周报",
+            "parameters": [_path_param("brief_id", {"type": "integer", "minimum": 1})],
+            "responses": download,
+        }
+    }
+    paths["/api/reports/brief"] = {
+        "get": {
+            "summary": "即时生成某周周报（不保存）",
+            "parameters": [
+                _query("week", week, "ISO 周次（必填）"),
+                _query("format", {"type": "string", "enum": ["html", "pdf", "docx"]}, "格式"),
+            ],
+            "responses": {
+                "200": {"description": "文件"},
+                **{
+                    k: v
+                    for k, v in _responses("200", {}, "401", "403", "422").items()
+                    if k != "200"
+                },
+            },
+        }
+    }
+    paths["/api/reports/tickets.xlsx"] = {
+        "get": {
+            "summary": "导出工单列表为 Excel（与 GET /api/tickets 相同的筛选条件，最多 20000 条；"
+            "号码按查看权限脱敏；记入审计日志）",
+            "responses": {
+                "200": {"description": "XLSX 文件"},
+                **{
+                    k: v
+                    for k, v in _responses("200", {}, "401", "403", "422").items()
+                    if k != "200"
+                },
+            },
+        }
+    }
+
+
 def _hall_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
     """The supervisors' CTI routes (callcenter.hall): the hall view, not-ready, leader duty."""
     paths["/api/cti/hall"] = {
@@ -464,6 +552,7 @@ def build_openapi() -> dict[str, Any]:
     paths["/api/cti/calls/{call_id}/recording"] = {"get": recording | {"parameters": [call_id]}}
     _hall_paths(paths, schema_of)
     _kb_paths(paths, schema_of)
+    _reports_paths(paths)
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {
