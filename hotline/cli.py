@@ -56,8 +56,10 @@ def main() -> None:
 
 def _add_package_commands() -> None:
     from kb.cli import kb_group
+    from reports.cli import report_group
 
     cli.add_command(kb_group)
+    cli.add_command(report_group)
 
 
 _add_package_commands()

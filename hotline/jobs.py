@@ -114,6 +114,59 @@ def _push_reminders(settings: Settings, reminded: dict[int | None, list[int]]) -
         )
 
 
+def sweep_supervision() -> dict[str, Any]:
+    """The supervision sweep (催办, 督办, 通报, 提级督办); pushes reach open pages via Redis."""
+    from dispatch.clock import Duration
+    from dispatch.supervision import sweep
+    from hotline.bootstrap import bootstrap
+
+    settings = load_settings(settings_path())
+    container = bootstrap(settings)
+    try:
+        container.dispatch.publish = _emitter(settings)
+        result = sweep(
+            container.uow(),
+            container.dispatch,
+            notice_after=Duration.parse(settings.supervision.notice_after),
+        )
+        return result.as_dict()
+    finally:
+        container.close()
+
+
+def build_weekly_brief(week: str | None = None) -> list[dict[str, Any]]:
+    """Build and keep a week's brief in every format (default: the week that just ended)."""
+    import datetime as dt
+
+    from hotline.bootstrap import bootstrap
+    from reports.services import parse_week
+    from reports.weekly import Sources
+    from reports.weekly import store
+
+    container = bootstrap(load_settings(settings_path()))
+    try:
+        today = container.dispatch.today()
+        monday = parse_week(week) if week else today - dt.timedelta(days=today.weekday() + 7)
+        src = Sources(uow=container.uow, ctx=container.dispatch, settings=container.settings)
+        return store(src, monday, trigger="schedule")
+    finally:
+        container.close()
+
+
+def _emitter(settings: Settings) -> Any:
+    """A publish function that reaches the browsers through the Socket.IO message queue."""
+    if not settings.web.live_updates_via_redis:
+        return lambda event, payload, rooms: None
+    from flask_socketio import SocketIO
+
+    emitter = SocketIO(message_queue=settings.redis.url, channel="hotline")
+
+    def publish(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+        emitter.emit(event, payload, to=rooms, namespace="/live")
+
+    return publish
+
+
 def enqueue_retrain(conn: "redis.Redis", user_id: int | None) -> tuple[Job, bool]:
     """Queue a retraining unless one is already waiting or running; return it and whether new."""
     try:
@@ -161,4 +214,13 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
     # articles imported or published while no worker ran are indexed within a minute
     cron.register(reindex_kb, queue_name="kb", interval=60, job_timeout=3600)
     cron.register(remind_kb_owners, queue_name="kb", cron=settings.kb.remind_cron, job_timeout=600)
+    cron.register(
+        sweep_supervision,
+        queue_name="dispatch",
+        interval=settings.supervision.sweep_seconds,
+        job_timeout=600,
+    )
+    cron.register(
+        build_weekly_brief, queue_name="reports", cron=settings.reports.brief_cron, job_timeout=1800
+    )
     return cron
