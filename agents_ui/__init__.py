@@ -7,6 +7,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     from agents_ui import admin
     from agents_ui import dashboard
     from agents_ui import kb
+    from agents_ui import reports
     from agents_ui import supervise
     from agents_ui.realtime import init_realtime
     from agents_ui.web import bp
@@ -16,6 +17,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(kb.bp)
+    app.register_blueprint(reports.bp)
     init_realtime(app, message_queue)
 
     def error_page(message: str) -> str:

@@ -185,6 +185,8 @@ def _units_page(
             "keywords": " ".join(editing.keywords),
             "places": " ".join(editing.places),
             "phone": editing.phone or "",
+            "head_name": editing.head_name or "",
+            "head_phone": editing.head_phone or "",
             "active": editing.active,
         }
     html = render_page(
@@ -227,7 +229,7 @@ def create_unit() -> Page:
 @bp.post("/units/<int:unit_id>")
 @page(Role.ADMIN)
 def update_unit(unit_id: int) -> Page:
-    fields = ("name", "responsibility", "keywords", "phone", "places")
+    fields = ("name", "responsibility", "keywords", "phone", "places", "head_name", "head_phone")
     form = {k: request.form.get(k, "") for k in fields}
     changes = admin.UnitChanges(**form, active=request.form.get("active") == "1")
     try:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
 from typing import cast
+from urllib.parse import urlencode
 
 from flask import Blueprint
 from flask import abort
@@ -250,7 +251,18 @@ def tickets() -> str:
         else {"items": [], "total": 0, "page": 1, "per_page": 50}
     )
     units = services.list_units(c.uow())
-    return render_page("tickets.html", page=result, errors=errors, args=request.args, units=units)
+    # 导出 Excel carries the list's filters (not its page): the export takes every match.
+    export_query = urlencode(
+        [(k, v) for k, v in request.args.items(multi=True) if v and k not in ("page", "per_page")]
+    )
+    return render_page(
+        "tickets.html",
+        page=result,
+        errors=errors,
+        args=request.args,
+        units=units,
+        export_query=export_query,
+    )
 
 
 @bp.get("/tickets/<int:ticket_id>")
