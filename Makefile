@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-sip bench-kb system-demo system-test services clean
+.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-sip bench-kb bench-reports system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-routing: $(STAMP)
 ## Knowledge-base search on the shared replies with 10,000+ distractors (prints JSON).
 bench-kb: $(STAMP)
 	$(BIN)/python bench/knowledge.py
+
+## Reports: 1,000,000 tickets in PostgreSQL; a month's KPIs and one weekly brief PDF (prints JSON).
+bench-reports: services $(STAMP)
+	$(BIN)/python bench/reports.py
 
 ## Calls through Kamailio, the ACD and 50 auto-answering seats, driven by sipp (prints JSON).
 bench-sip: services $(STAMP)
