@@ -21,6 +21,7 @@ from callcenter import kpis
 from dispatch.domain import Role
 from hotline.http import container
 from reports import services as reports
+from reports.kpis import FORMULAS
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +166,9 @@ def _cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         count("dispatched", "派单量", "本周派往承办单位"),
         share(
-            "replied_on_time_share",
-            "按时回复率",
-            f"按时 {week['replied_on_time']} ÷ 回复 {week['replied']}",
+            "on_time_reply_rate",
+            "按时办结率",
+            f"按时回复 {week['replied_on_time']} ÷ 本周到期 {week['due']}",
         ),
         share(
             "satisfaction_rate",
@@ -175,6 +176,11 @@ def _cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
             f"满意 {week['satisfied']} ÷ 回访联系上 {week['followed_up_reached']}",
         ),
     ]
+
+
+def weights_text(weights: dict[str, float]) -> str:
+    """The ranking's score as people read it: 响应率×1、解决率×1、满意率×1."""
+    return "、".join(f"{FORMULAS[name].label}×{w:g}" for name, w in weights.items())
 
 
 def _breakdown(summary: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -271,8 +277,9 @@ def index() -> str | tuple[str, int]:
         request_types=_breakdown(summary, "by_request_type"),
         chart=_chart(monday, reports.daily_counts(c.uow(), ctx, start)),
         categories=reports.top_categories(c.uow(), ctx, start),
-        ranking=reports.unit_ranking(c.uow(), ctx, start),
+        ranking=reports.unit_ranking(c.uow(), ctx, start, c.settings.reports),
+        weights_text=weights_text(c.settings.reports.ranking_weights),
         calls=call_board(week.start, week.end),
-        floor_text=f"满意率低于{reports.SATISFACTION_FLOOR * 100:.0f}%",
+        floor_text=f"满意率低于{c.settings.reports.satisfaction_floor * 100:.0f}%",
         fmt_share=fmt_share,
     )

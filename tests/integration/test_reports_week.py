@@ -172,9 +172,10 @@ W47 = {
     "resolved_directly": 1,
     "direct_resolution_share": 1 / 7,
     "dispatched": 4,
-    "replied": 4,
-    "replied_on_time": 3,
-    "replied_on_time_share": 0.75,
+    # due this week: a2 (Wed), a3 (Fri), b2 (Wed 09:30) and b3 (Thu); a2 and a3 on time
+    "due": 4,
+    "replied_on_time": 2,
+    "on_time_reply_rate": 0.5,
     "followed_up_reached": 2,
     "satisfied": 1,
     "satisfaction_rate": 0.5,
@@ -186,9 +187,9 @@ W46 = {
     "resolved_directly": 1,
     "direct_resolution_share": 1 / 3,
     "dispatched": 2,
-    "replied": 1,
-    "replied_on_time": 1,
-    "replied_on_time_share": 1.0,
+    "due": 0,  # nothing dispatched had its reply deadline in W46
+    "replied_on_time": 0,
+    "on_time_reply_rate": None,
     "followed_up_reached": 1,
     "satisfied": 1,
     "satisfaction_rate": 1.0,
@@ -212,7 +213,7 @@ def test_week_summary_gives_the_week_the_week_before_and_the_change(container: C
     assert change["by_channel"] == channels(phone=2, web=0, app=1, sms=1)
     assert change["by_request_type"] == request_types(enquiry=1, complaint=1, help=1, suggestion=1)
     assert change["direct_resolution_share"] == pytest.approx(1 / 7 - 1 / 3)
-    assert change["replied_on_time_share"] == pytest.approx(-0.25)
+    assert change["on_time_reply_rate"] is None
     assert change["satisfaction_rate"] == pytest.approx(-0.5)
     assert summary["open_overdue"] == 1
     assert summary["as_of"] == at(23, 9)
@@ -225,7 +226,7 @@ def test_shares_are_none_when_nothing_to_divide_by(container: Container, world: 
 
     assert summary["week"]["accepted"] == 0
     assert summary["week"]["direct_resolution_share"] is None
-    assert summary["week"]["replied_on_time_share"] is None
+    assert summary["week"]["on_time_reply_rate"] is None
     assert summary["week"]["satisfaction_rate"] is None
     assert summary["change"]["satisfaction_rate"] is None
     assert summary["open_overdue"] == 0
@@ -286,56 +287,53 @@ def test_top_categories_count_the_first_level_with_uncategorised_last_among_equa
 
 
 @pytest.mark.usefixtures("fortnight")
-def test_unit_ranking_scores_units_on_tickets_dispatched_in_the_week(
+def test_unit_ranking_scores_units_by_the_weighted_three_rates(
     container: Container, world: World
 ) -> None:
     ranking = reports.unit_ranking(
-        container.uow(), container.dispatch, start_of(container, "2026-W47")
+        container.uow(),
+        container.dispatch,
+        start_of(container, "2026-W47"),
+        container.settings.reports,
     )
 
-    assert ranking == [
-        {
-            "unit_id": world.units["gdgs"],
-            "unit": "供电公司",
-            "dispatched": 1,
-            "sign_on_time_share": 1.0,
-            "replied_on_time_share": 1.0,
-            "satisfaction_share": None,
-            "score": 1.0,
-            "below_floor": False,
-        },
-        {
-            "unit_id": world.units["zjj"],
-            "unit": "住房和城乡建设局",
-            "dispatched": 2,
-            "sign_on_time_share": 0.5,
-            "replied_on_time_share": 1.0,
-            "satisfaction_share": 1.0,
-            "score": pytest.approx(2.5 / 3),
-            "below_floor": False,
-        },
-        {
-            "unit_id": world.units["cgj"],
-            "unit": "城市管理局",
-            "dispatched": 1,
-            "sign_on_time_share": 0.0,
-            "replied_on_time_share": 0.0,
-            "satisfaction_share": 0.0,
-            "score": 0.0,
-            "below_floor": True,
-        },
+    # No reply recorded a contact, so every 响应率 is 0; the score is the mean of
+    # 响应率, 解决率 and 满意率 where the unit has them (gdgs reached nobody).
+    assert [
+        (
+            r.rank,
+            r.unit,
+            r.figures.counts["dispatched"],
+            r.kpis["response_rate"],
+            r.kpis["resolution_rate"],
+            r.kpis["satisfaction_rate"],
+            r.score,
+            r.below_floor,
+        )
+        for r in ranking
+    ] == [
+        (1, "住房和城乡建设局", 2, 0.0, 1.0, 1.0, pytest.approx(2 / 3), False),
+        (2, "城市管理局", 1, 0.0, 1.0, 0.0, pytest.approx(1 / 3), True),
+        (3, "供电公司", 1, 0.0, None, None, 0.0, False),
     ]
+    assert ranking[0].unit_id == world.units["zjj"]
 
 
 @pytest.mark.usefixtures("fortnight")
-def test_the_previous_week_ranks_units_on_its_own_dispatches(container: Container) -> None:
+def test_the_previous_week_ranks_units_on_its_own_figures(container: Container) -> None:
     ranking = reports.unit_ranking(
-        container.uow(), container.dispatch, start_of(container, "2026-W46")
+        container.uow(),
+        container.dispatch,
+        start_of(container, "2026-W46"),
+        container.settings.reports,
     )
 
-    assert [(r["unit"], r["dispatched"], r["satisfaction_share"], r["score"]) for r in ranking] == [
-        ("住房和城乡建设局", 1, 1.0, 1.0),
-        ("城市管理局", 1, None, 1.0),
+    assert [
+        (r.unit, r.figures.counts["dispatched"], r.kpis["satisfaction_rate"], r.score)
+        for r in ranking
+    ] == [
+        ("住房和城乡建设局", 1, 1.0, pytest.approx(2 / 3)),
+        ("城市管理局", 1, None, 0.0),
     ]
 
 
@@ -409,7 +407,7 @@ def test_dashboard_shows_the_weeks_figures(client: FlaskClient, world: World) ->
     assert card(html, "resolved_directly") == ("1", "与上周持平")
     assert card(html, "direct_resolution_share") == ("14.3%", "较上周 ↓ 19.0 个百分点")
     assert card(html, "dispatched") == ("4", "较上周 ↑ 2（+100.0%）")
-    assert card(html, "replied_on_time_share") == ("75.0%", "较上周 ↓ 25.0 个百分点")
+    assert card(html, "on_time_reply_rate") == ("50.0%", "无可比数据")
     assert card(html, "satisfaction_rate") == ("50.0%", "较上周 ↓ 50.0 个百分点")
     assert card(html, "open_overdue") == ("1", "截至 2026-11-23 09:00")
     assert '<th scope="row">电话</th><td>4</td><td>2</td>' in html
@@ -431,9 +429,9 @@ def test_dashboard_shows_the_weeks_figures(client: FlaskClient, world: World) ->
     assert "3 张 · 42.9%" in html
     # unit ranking, the unit below the floor marked
     assert re.findall(r'<th scope="row">([^<]*?)(?: <span|</th>)', html)[-3:] == [
-        "供电公司",
         "住房和城乡建设局",
         "城市管理局",
+        "供电公司",
     ]
     assert html.count('<span class="tag warn">满意率低于85%</span>') == 1
     assert '城市管理局 <span class="tag warn">满意率低于85%</span>' in html
