@@ -60,6 +60,7 @@ class Stack:
         self.acd_url = acd_url
         self.port = free_udp_port()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.callers: list[subprocess.Popen[str]] = []
         self.logs: dict[str, Path] = {}
 
     def start_edge(
@@ -148,13 +149,17 @@ class Stack:
         return subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=self.tmp)
 
     def call_in_background(self, talk_ms: int = 500) -> "subprocess.Popen[str]":
-        return subprocess.Popen(
+        caller = subprocess.Popen(
             self._sipp(talk_ms),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
             cwd=self.tmp,
         )
+        # Stopped with the stack: a test that fails mid-call must not leave sipp running
+        # into the next test (its Popen would be collected there, a ResourceWarning).
+        self.callers.append(caller)
+        return caller
 
     def _spawn(self, name: str, argv: list[str]) -> Path:
         log = self.tmp / f"{name}.log"
@@ -166,6 +171,10 @@ class Stack:
         return log
 
     def stop(self) -> None:
+        for caller in self.callers:
+            if caller.poll() is None:
+                caller.kill()
+            caller.wait()
         for proc in reversed(self.procs):
             proc.terminate()
         for proc in self.procs:
