@@ -4,6 +4,7 @@ Jobs take plain values, never objects, and build their own container from the se
 (the worker forks a work horse per job).
 """
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -136,8 +137,6 @@ def sweep_supervision() -> dict[str, Any]:
 
 def build_weekly_brief(week: str | None = None) -> list[dict[str, Any]]:
     """Build and keep a week's brief in every format (default: the week that just ended)."""
-    import datetime as dt
-
     from hotline.bootstrap import bootstrap
     from reports.services import parse_week
     from reports.weekly import Sources
@@ -197,23 +196,59 @@ def job_view(job: Job) -> dict[str, Any]:
     }
 
 
+def utc_cron(expression: str, tz: dt.tzinfo, on: dt.datetime | None = None) -> str:
+    """Turn a cron expression in the hotline's local time into rq's, which runs on UTC.
+
+    config.yaml says "02:30" meaning 02:30 in the hotline's zone; rq's scheduler reads the
+    hour as UTC (02:30 UTC is 10:30 in Shanghai). A fixed time of day (minute and hour plain
+    numbers, any day of the month and month) is moved by the zone's offset, days of the week
+    moving with it across midnight; anything else (*/5, ranges of hours) is left as UTC.
+    The offset is the zone's on `on` (today): in a zone with summer time, a job moves by an
+    hour at the change until the scheduler restarts.
+    """
+    fields = expression.split()
+    if len(fields) != 5 or not (fields[0].isdigit() and fields[1].isdigit()):
+        return expression
+    minute, hour, dom, month, dow = fields
+    if dom != "*" or month != "*":
+        return expression
+    moment = on or dt.datetime.now(dt.UTC)
+    offset = moment.astimezone(tz).utcoffset() or dt.timedelta(0)
+    total = int(hour) * 60 + int(minute) - int(offset.total_seconds() // 60)
+    days, minutes = divmod(total, 24 * 60)
+    if dow != "*":
+        try:
+            dow = ",".join(str((int(d) + days) % 7) for d in dow.split(","))
+        except ValueError:
+            return expression  # names or ranges of weekdays: left as they are
+    return f"{minutes % 60} {minutes // 60} * * {dow}"
+
+
 def schedule(settings: Settings, conn: "redis.Redis") -> Any:
-    """Build the cron scheduler with the hotline's periodic jobs."""
+    """Build the cron scheduler with the hotline's periodic jobs (times in local time)."""
+    from zoneinfo import ZoneInfo
+
     from rq.cron import CronScheduler
 
+    tz = ZoneInfo(settings.calendar.timezone)
     cron = CronScheduler(connection=conn, name="hotline")
     if settings.routing.retrain_cron:
         cron.register(
             retrain_routing,
             queue_name="dispatch",
             args=("schedule",),
-            cron=settings.routing.retrain_cron,
+            cron=utc_cron(settings.routing.retrain_cron, tz),
             job_timeout=RETRAIN_TIMEOUT,
         )
     cron.register(close_forgotten_calls, queue_name="default", interval=30, job_timeout=60)
     # articles imported or published while no worker ran are indexed within a minute
     cron.register(reindex_kb, queue_name="kb", interval=60, job_timeout=3600)
-    cron.register(remind_kb_owners, queue_name="kb", cron=settings.kb.remind_cron, job_timeout=600)
+    cron.register(
+        remind_kb_owners,
+        queue_name="kb",
+        cron=utc_cron(settings.kb.remind_cron, tz),
+        job_timeout=600,
+    )
     cron.register(
         sweep_supervision,
         queue_name="dispatch",
@@ -221,6 +256,9 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
         job_timeout=600,
     )
     cron.register(
-        build_weekly_brief, queue_name="reports", cron=settings.reports.brief_cron, job_timeout=1800
+        build_weekly_brief,
+        queue_name="reports",
+        cron=utc_cron(settings.reports.brief_cron, tz),
+        job_timeout=1800,
     )
     return cron

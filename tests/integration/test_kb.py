@@ -498,7 +498,7 @@ def test_the_schedule_indexes_every_minute_and_reminds_daily(container: Containe
 
     jobs = {j.func: j for j in schedule(container.settings, fakeredis.FakeRedis()).get_jobs()}
     assert jobs[reindex_kb].interval == 60 and jobs[reindex_kb].queue_name == "kb"
-    assert jobs[remind_kb_owners].cron == "0 8 * * *"
+    assert jobs[remind_kb_owners].cron == "0 0 * * *"  # 08:00 in Shanghai
 
 
 def test_the_reminder_job_stamps_flagged_articles_once(

@@ -399,7 +399,7 @@ def test_the_schedule_retrains_on_the_configured_cron(container: Container) -> N
 
     cron = schedule(container.settings, fakeredis.FakeRedis())
     [job] = [j for j in cron.get_jobs() if j.func is retrain_routing]
-    assert job.cron == "30 2 * * *"
+    assert job.cron == "30 18 * * *"  # 02:30 in Shanghai, in UTC for rq
     assert job.queue_name == "dispatch"
 
 

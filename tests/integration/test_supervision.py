@@ -216,4 +216,4 @@ def test_the_sweep_job_and_its_schedule(
     jobs = {j.func: j for j in schedule(container.settings, fakeredis.FakeRedis()).get_jobs()}
     assert jobs[sweep_supervision].interval == 60
     assert jobs[sweep_supervision].queue_name == "dispatch"
-    assert jobs[build_weekly_brief].cron == "0 7 * * 1"
+    assert jobs[build_weekly_brief].cron == "0 23 * * 0"  # Monday 07:00 in Shanghai
