@@ -359,6 +359,29 @@ def _call_figures(uow: UnitOfWork, p: Period) -> Figures:
     return f
 
 
+# ---------------------------------------------------------------- breakdowns of 受理量
+
+
+def accepted_by(session: Session, column: Any, p: Period) -> dict[Any, int]:
+    """Accepted tickets of the period per value of `column` (channel, request type …)."""
+    rows = session.execute(sa.select(column, sa.func.count()).where(accepted(p)).group_by(column))
+    return {key: int(n) for key, n in rows}
+
+
+def accepted_by_category(session: Session, p: Period) -> dict[str, int]:
+    """Accepted tickets of the period per first-level category (未分类 for none)."""
+    out: dict[str, int] = {}
+    for category, n in accepted_by(session, Ticket.category, p).items():
+        name = first_level(category)
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+def ranked_categories(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Biggest first; 未分类 after named categories of the same size; then by name."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] == UNCATEGORISED, kv[0]))
+
+
 # ---------------------------------------------------------------- units
 
 

@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute
-from sqlalchemy.orm import Session
 
 from dispatch.domain import Channel
 from dispatch.domain import RequestType
@@ -110,20 +109,13 @@ def _kpi_period(ctx: DispatchContext, period: Period) -> kpis.Period:
     return kpis.Period(period.start, period.end, ctx.utcnow())
 
 
-def _grouped(session: Session, column: Any, condition: Condition) -> dict[Any, int]:
-    rows = session.execute(
-        sa.select(column, sa.func.count()).where(condition).group_by(column)
-    ).all()
-    return {key: int(n) for key, n in rows}
-
-
 def _week_figures(uow: UnitOfWork, ctx: DispatchContext, period: Period) -> dict[str, Any]:
     p = _kpi_period(ctx, period)
     figures = kpis.compute(uow, p).overall
     counts, values = figures.counts, figures.kpis()
     with uow:
-        by_channel = _grouped(uow.session, Ticket.channel, kpis.accepted(p))
-        by_type = _grouped(uow.session, Ticket.request_type, kpis.accepted(p))
+        by_channel = kpis.accepted_by(uow.session, Ticket.channel, p)
+        by_type = kpis.accepted_by(uow.session, Ticket.request_type, p)
     return {
         "accepted": counts["accepted"],
         "by_channel": {c: by_channel.get(c, 0) for c in Channel},
@@ -188,13 +180,9 @@ def top_categories(
     """Category share = accepted with that first-level category ÷ accepted, in the week."""
     week = _kpi_period(ctx, week_period(ctx, week_start))
     with uow:
-        by_category = _grouped(uow.session, Ticket.category, kpis.accepted(week))
-    total = sum(by_category.values())
-    first: dict[str, int] = {}
-    for category, n in by_category.items():
-        name = kpis.first_level(category)
-        first[name] = first.get(name, 0) + n
-    ranked = sorted(first.items(), key=lambda kv: (-kv[1], kv[0] == UNCATEGORISED, kv[0]))
+        first = kpis.accepted_by_category(uow.session, week)
+    total = sum(first.values())
+    ranked = kpis.ranked_categories(first)
     return [{"name": name, "count": n, "share": kpis.ratio(n, total)} for name, n in ranked[:limit]]
 
 

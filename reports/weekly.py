@@ -248,13 +248,7 @@ def _breakdown(
     before: k.Period,
     labels: dict[Any, str],
 ) -> list[CountRow]:
-    def counts(p: k.Period) -> dict[Any, int]:
-        rows = session.execute(
-            sa.select(column, sa.func.count()).where(k.accepted(p)).group_by(column)
-        )
-        return {key: int(n) for key, n in rows}
-
-    now, prev = counts(week), counts(before)
+    now, prev = k.accepted_by(session, column, week), k.accepted_by(session, column, before)
     return [
         CountRow(key.value, label, now.get(key, 0), prev.get(key, 0))
         for key, label in labels.items()
@@ -283,22 +277,10 @@ def _daily(session: Session, ctx: DispatchContext, monday: dt.date) -> list[DayC
 def _categories(
     session: Session, week: k.Period, before: k.Period, total: int, limit: int = 8
 ) -> list[CategoryLine]:
-    def counts(p: k.Period) -> dict[str, int]:
-        out: dict[str, int] = {}
-        rows = session.execute(
-            sa.select(Ticket.category, sa.func.count())
-            .where(k.accepted(p))
-            .group_by(Ticket.category)
-        )
-        for category, n in rows:
-            name = k.first_level(category)
-            out[name] = out.get(name, 0) + int(n)
-        return out
-
-    now, prev = counts(week), counts(before)
-    ranked = sorted(now.items(), key=lambda kv: (-kv[1], kv[0] == k.UNCATEGORISED, kv[0]))
+    now, prev = k.accepted_by_category(session, week), k.accepted_by_category(session, before)
     return [
-        CategoryLine(name, n, k.ratio(n, total), prev.get(name, 0)) for name, n in ranked[:limit]
+        CategoryLine(name, n, k.ratio(n, total), prev.get(name, 0))
+        for name, n in k.ranked_categories(now)[:limit]
     ]
 
 
