@@ -39,3 +39,34 @@ class CallRecord(Base):
     recording: Mapped[str | None] = mapped_column(sa.String(300))
     conference_target: Mapped[str | None] = mapped_column(sa.String(100))  # 三方通话 party
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+
+
+class CallbackTask(Base):
+    """漏接回拨: a caller the hotline did not answer (abandoned in the queue, or turned away
+    busy after the longest wait), for an operator to call back.
+
+    One open task per calling number: further missed calls add to it. Status: open →
+    claimed (an operator is on it) → done (result: reached, no_answer, wrong_number,
+    called_again: the caller got through on a later call) or cancelled.
+    """
+
+    __tablename__ = "callback_tasks"
+    __table_args__ = (sa.Index("ix_callback_tasks_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller: Mapped[str] = mapped_column(sa.String(64), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(16))  # abandoned, overflow
+    first_call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("call_records.id"))
+    last_call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("call_records.id"))
+    missed_calls: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open", index=True)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    claimed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    claimed_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    result: Mapped[str | None] = mapped_column(sa.String(16))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    done_at: Mapped[dt.datetime | None]
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))

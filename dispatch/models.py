@@ -128,6 +128,18 @@ class Ticket(Base):
     escalated_at: Mapped[dt.datetime | None]  # 提级督办 of a problem ticket
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
 
+    # Where the citizen put a pin (Open311 lat/long, the web form's location), WGS-84.
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    # Requests from outside (web form, Open311): the secret in the citizen's status link
+    # (/status/<number>?t=...), and the API key that filed it.
+    public_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
+    # (api_keys.id; no foreign key: SQLite cannot add one without rebuilding `tickets`)
+    api_key_id: Mapped[int | None] = mapped_column(index=True)
+    # 回访: when automated follow-up gave up (no answer after its tries) and the ticket went
+    # to the human follow-up queue (人工回访).
+    followup_handover_at: Mapped[dt.datetime | None]
+
     version_id: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version_id}
 
@@ -291,6 +303,56 @@ class RoutingModel(Base):
     note: Mapped[str] = mapped_column(sa.Text, default="")
     blob: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ApiKey(Base):
+    """A client of the Open311 API (another system or an app): its key and its rate limit.
+
+    Only the key's SHA-256 is kept; the key itself is shown once, when it is made.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    contact: Mapped[str] = mapped_column(sa.String(200), default="")
+    key_prefix: Mapped[str] = mapped_column(sa.String(16))  # shown in lists: "k7Qx…"
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    rate_per_minute: Mapped[int] = mapped_column(default=60)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class FollowUpAttempt(Base):
+    """One try at an automated follow-up (回访) of a ticket: a survey call or an SMS.
+
+    Status: scheduled → queued (handed to a survey process or the SMS channel) → calling →
+    answered | no_answer | busy | failed | hung_up | expired; cancelled when a person
+    followed the ticket up first. `answers` holds the keys pressed per question.
+    """
+
+    __tablename__ = "followup_attempts"
+    __table_args__ = (sa.Index("ix_followup_attempts_status_due", "status", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    try_no: Mapped[int] = mapped_column(default=1)
+    channel: Mapped[str] = mapped_column(sa.String(8), default="voice")  # voice, sms
+    status: Mapped[str] = mapped_column(sa.String(16), default="scheduled")
+    phone: Mapped[str] = mapped_column(sa.String(32), default="")
+    scheduled_at: Mapped[dt.datetime]
+    queued_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    sip_status: Mapped[int | None]
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    worker: Mapped[str | None] = mapped_column(sa.String(64))  # the survey process
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 @event.listens_for(Session, "before_flush")
