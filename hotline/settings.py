@@ -153,6 +153,41 @@ class ReportsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Open311Settings:
+    # GeoReport v2 at /open311/v2. Empty: requests may leave jurisdiction_id out or give any;
+    # set: a request naming another jurisdiction gets 404, as the spec says.
+    jurisdiction_id: str = ""
+    rate_per_minute: int = 60  # requests per key per minute, for keys made without their own
+    max_requests: int = 1000  # most requests GET requests.json returns
+    default_days: int = 90  # GET requests.json without dates covers this many days back
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSettings:
+    # The public web form (网上诉求) at /intake: no sign-in, one photo at most.
+    enabled: bool = True
+    per_ip_per_hour: int = 20  # submissions per client address per hour
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpSettings:
+    # Automated follow-up (自动回访) of tickets waiting for it (待回访).
+    enabled: bool = True
+    channel: str = "voice"  # voice: survey calls from `hotline survey`; sms: the SMS channel
+    tries: int = 3  # no answer after this many tries: the human follow-up queue (人工回访)
+    retry_after: str = "1d"  # the next try this long after a failed one
+    call_hours: str = "09:00-20:00"  # local hours in which citizens are called or texted
+    ring_seconds: int = 30  # a survey call not answered by then is "no answer"
+    answer_seconds: int = 10  # wait this long for a key after each question
+    auto_close: bool = True  # solved and satisfied: close the ticket at once (办结)
+    sweep_seconds: int = 60  # how often `hotline cron` hands due tries to the channel
+    stale_after: str = "15m"  # a try with no result after this long failed (process died)
+    survey_port_base: int = 5170  # `hotline survey N` listens on base + N (SIP, UDP)
+    survey_calls: int = 4  # calls at once per survey process (pjsua2's build allows 4)
+    sms_inbound_token: str = ""  # the SMS gateway's secret for posting replies; empty: off
+
+
+@dataclass(frozen=True, slots=True)
 class TelephonySettings:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
@@ -197,6 +232,9 @@ class Settings:
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    open311: Open311Settings = field(default_factory=Open311Settings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    followup: FollowUpSettings = field(default_factory=FollowUpSettings)
     instance_path: str = "instance"
     log_level: str = "INFO"
 
@@ -347,6 +385,8 @@ def _validate(settings: Settings) -> None:
         "sla.max_extension": sla.max_extension,
         "sla.contact_within": sla.contact_within,
         "supervision.notice_after": settings.supervision.notice_after,
+        "followup.retry_after": settings.followup.retry_after,
+        "followup.stale_after": settings.followup.stale_after,
     }
     missing = sorted({u.value for u in Urgency} - set(sla.clocks))
     if missing:
@@ -375,8 +415,46 @@ def _validate(settings: Settings) -> None:
     _validate_kb(settings.kb)
     _validate_supervision(settings.supervision, settings.reports)
     _validate_telephony(settings.telephony)
+    _validate_channels(settings)
     if settings.web.workers < 1 or settings.web.threads < 1:
         raise SettingsError("web.workers and web.threads must be at least 1")
+
+
+def _validate_channels(settings: Settings) -> None:
+    o311, intake, fu = settings.open311, settings.intake, settings.followup
+    if o311.rate_per_minute < 1 or o311.max_requests < 1 or o311.default_days < 1:
+        raise SettingsError("open311: rate_per_minute, max_requests, default_days must be >= 1")
+    if intake.per_ip_per_hour < 1:
+        raise SettingsError("intake.per_ip_per_hour: must be at least 1")
+    from dispatch.clock import Duration
+
+    for name in ("retry_after", "stale_after"):
+        if Duration.parse(getattr(fu, name)).working:
+            raise SettingsError(f"followup.{name}: calendar time only (m, h or d)")
+    if fu.channel not in ("voice", "sms"):
+        raise SettingsError(f"followup.channel: voice or sms, got {fu.channel!r}")
+    if fu.tries < 1:
+        raise SettingsError("followup.tries: must be at least 1")
+    if not 1 <= fu.survey_calls <= 4:
+        raise SettingsError("followup.survey_calls: 1 to 4 (pjsua2 holds at most 4 calls)")
+    if fu.ring_seconds < 5 or fu.answer_seconds < 1 or fu.sweep_seconds < 1:
+        raise SettingsError("followup: ring_seconds >= 5, answer_seconds and sweep_seconds >= 1")
+    start, sep, end = fu.call_hours.partition("-")
+    try:
+        if not sep or _hhmm(start) >= _hhmm(end):
+            raise ValueError
+    except ValueError:
+        raise SettingsError(
+            f"followup.call_hours: HH:MM-HH:MM with start before end, got {fu.call_hours!r}"
+        ) from None
+
+
+def _hhmm(text: str) -> tuple[int, int]:
+    hour, _, minute = text.strip().partition(":")
+    h, m = int(hour), int(minute)
+    if not (0 <= h <= 24 and 0 <= m < 60 and len(minute) == 2):
+        raise ValueError(text)
+    return h, m
 
 
 def _validate_telephony(tel: TelephonySettings) -> None:
