@@ -78,6 +78,43 @@ def view(a: Attachment) -> dict[str, Any]:
     }
 
 
+def check_file(policy: AttachmentPolicy, filename: str, data: bytes) -> str:
+    """Return the file's real MIME type, or raise ValidationError (empty, too big, wrong kind).
+
+    :raises ValidationError: on the field "file".
+    """
+    if not data:
+        raise ValidationError({"file": "文件为空"}, "附件无法接收")
+    if len(data) > policy.max_bytes:
+        raise ValidationError(
+            {"file": f"文件不能超过 {policy.max_bytes // (1024 * 1024)} MB"}, "附件过大"
+        )
+    return _content_type(filename, data)
+
+
+def new_attachment(
+    policy: AttachmentPolicy,
+    ticket_id: int,
+    filename: str,
+    data: bytes,
+    content_type: str,
+    *,
+    uploaded_by_id: int | None = None,
+    unit_id: int | None = None,
+) -> Attachment:
+    """Store the bytes (by SHA-256, so a retry stores nothing twice) and return the new row."""
+    return Attachment(
+        ticket_id=ticket_id,
+        uploaded_by_id=uploaded_by_id,
+        unit_id=unit_id,
+        filename=_clean_name(filename),
+        content_type=content_type,
+        size=len(data),
+        sha256=policy.store.put(data),
+        created_at=utcnow(),
+    )
+
+
 def add_attachment(
     uow: UnitOfWork,
     policy: AttachmentPolicy,
@@ -92,13 +129,7 @@ def add_attachment(
     :raises PermissionDenied: the actor may not add files to this ticket.
     :raises ValidationError: empty, too large, or not an accepted kind of file.
     """
-    if not data:
-        raise ValidationError({"file": "文件为空"}, "附件无法接收")
-    if len(data) > policy.max_bytes:
-        raise ValidationError(
-            {"file": f"文件不能超过 {policy.max_bytes // (1024 * 1024)} MB"}, "附件过大"
-        )
-    content_type = _content_type(filename, data)
+    content_type = check_file(policy, filename, data)
     with uow:
         ticket = uow.session.get(Ticket, ticket_id)
         if ticket is None:
@@ -108,16 +139,14 @@ def add_attachment(
         )
         if not allowed:
             raise PermissionDenied("无权为该工单上传附件", {"ticket_id": ticket_id})
-        digest = policy.store.put(data)
-        row = Attachment(
-            ticket_id=ticket_id,
+        row = new_attachment(
+            policy,
+            ticket_id,
+            filename,
+            data,
+            content_type,
             uploaded_by_id=actor.user_id,
             unit_id=actor.unit_id if actor.role is Role.LIAISON else None,
-            filename=_clean_name(filename),
-            content_type=content_type,
-            size=len(data),
-            sha256=digest,
-            created_at=utcnow(),
         )
         uow.session.add(row)
         uow.commit()

@@ -193,8 +193,12 @@ def create_ticket(
     cmd: c.CreateTicket,
     *,
     auto: AutoDispatch | None = None,
+    prepare: Callable[[Session, Ticket], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Accept a request as a new ticket; return its view and whether it was created.
+
+    `prepare` sets what the command does not carry (a public request's status-link token,
+    its pin, its photo) on the new ticket, in the same transaction.
 
     Then, in the same transaction, dispatch it (`cmd.dispatch`, or the router's `auto`
     decision) or merge it into a master ticket (`cmd.merge_into`).
@@ -232,6 +236,9 @@ def create_ticket(
             attachments=[],
         )
         session.add(ticket)
+        if prepare is not None:
+            session.flush()
+            prepare(session, ticket)
         _record(session, ticket, actor, E.CREATE, None, S.ACCEPTED, now)
         event = E.CREATE
         first = _first_step(cmd, auto)
@@ -764,6 +771,7 @@ def _reopen(step: _Step) -> None:
     t.reviewed_at = t.followed_up_at = t.closed_at = None
     t.follow_up_reached = t.follow_up_solved = None
     t.follow_up_satisfaction = None
+    t.followup_handover_at = None  # a new round of follow-up tries
     step.reason = cmd.reason
     step.data["reopen_count"] = t.reopen_count
 
