@@ -135,6 +135,35 @@ def sweep_supervision() -> dict[str, Any]:
         container.close()
 
 
+def sweep_followup() -> dict[str, Any]:
+    """Move automated follow-ups along: first tries, survey tasks, retries, hand-overs."""
+    import json
+
+    import redis as redis_lib
+
+    from dispatch.followup import TASKS_KEY
+    from dispatch.followup import LogSms
+    from dispatch.followup import sweep
+    from hotline.bootstrap import bootstrap
+
+    settings = load_settings(settings_path())
+    container = bootstrap(settings)
+    conn = redis_lib.Redis.from_url(settings.redis.url)
+    try:
+        container.dispatch.publish = _emitter(settings)
+        result = sweep(
+            container.uow(),
+            container.dispatch,
+            settings.followup,
+            push=lambda task: conn.rpush(TASKS_KEY, json.dumps(task)),
+            sms=LogSms(),
+        )
+        return result.as_dict()
+    finally:
+        conn.close()
+        container.close()
+
+
 def build_weekly_brief(week: str | None = None) -> list[dict[str, Any]]:
     """Build and keep a week's brief in every format (default: the week that just ended)."""
     from hotline.bootstrap import bootstrap
@@ -255,6 +284,13 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
         interval=settings.supervision.sweep_seconds,
         job_timeout=600,
     )
+    if settings.followup.enabled:
+        cron.register(
+            sweep_followup,
+            queue_name="dispatch",
+            interval=settings.followup.sweep_seconds,
+            job_timeout=600,
+        )
     cron.register(
         build_weekly_brief,
         queue_name="reports",
