@@ -1,15 +1,18 @@
 """Keep each call's record (CDR) in step with the ACD: called after every ACD step."""
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from callcenter import callbacks
 from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.models import CallRecord
+from dispatch.services import Publish
 from hotline.db import UnitOfWork
 from hotline.settings import Settings
 
@@ -28,8 +31,15 @@ def recordings_root(settings: Settings) -> Path:
     return path if path.is_absolute() else Path(settings.instance_path) / path
 
 
-def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
-    """Write the ACD's view of one call (its Redis hash) into its call record."""
+def sync_record(
+    uow: UnitOfWork, call_id: str, call: dict[str, str], publish: Publish | None = None
+) -> None:
+    """Write the ACD's view of one call (its Redis hash) into its call record.
+
+    In the same transaction, a call that ends abandoned or overflow opens (or adds to) its
+    caller's call-back task, and one answered closes it (`callcenter.callbacks.note_call`);
+    `publish` hears of that change once committed.
+    """
     if not call:
         return
     offered = _at(call.get("arrived"))
@@ -59,17 +69,27 @@ def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
     for attempt in (1, 2):
         with uow:
             session = uow.session
-            row = session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
-            if row is None:
-                session.add(CallRecord(call_id=call_id, **values))
-            else:
-                if _RANK.get(str(values["outcome"]), 0) < _RANK.get(row.outcome, 0):
-                    return  # an older view of the call than the record has
-                # A record never loses what it had.
-                for key, value in values.items():
-                    if value is not None:
-                        setattr(row, key, value)
             try:
+                # Locked: two processes reporting the same end must not both see it as new
+                # (the call-back task would count the call twice).
+                row = session.scalar(
+                    sa.select(CallRecord).where(CallRecord.call_id == call_id).with_for_update()
+                )
+                before: str | None = None
+                if row is None:
+                    row = CallRecord(call_id=call_id, **values)
+                    session.add(row)
+                else:
+                    if _RANK.get(str(values["outcome"]), 0) < _RANK.get(row.outcome, 0):
+                        return  # an older view of the call than the record has
+                    before = row.outcome
+                    # A record never loses what it had.
+                    for key, value in values.items():
+                        if value is not None:
+                            setattr(row, key, value)
+                change = callbacks.note_call(session, row, before)
+                if change is not None and publish is not None:
+                    uow.after_commit(functools.partial(callbacks.announce, publish, change))
                 uow.commit()
                 return
             except IntegrityError:  # two processes wrote the first version at once
@@ -77,7 +97,9 @@ def sync_record(uow: UnitOfWork, call_id: str, call: dict[str, str]) -> None:
                     raise
 
 
-def close_forgotten(uow_factory: Callable[[], UnitOfWork], acd: Acd) -> list[str]:
+def close_forgotten(
+    uow_factory: Callable[[], UnitOfWork], acd: Acd, publish: Publish | None = None
+) -> list[str]:
     """Close the calls the SIP edge stopped speaking of (`Acd.forgotten`) and finish their
     records: abandoned, end_reason "edge". Runs after each routed call and every 30 s
     (`hotline cron`), so a record is final within a minute even when no more calls come."""
@@ -87,7 +109,7 @@ def close_forgotten(uow_factory: Callable[[], UnitOfWork], acd: Acd) -> list[str
             acd.ended(call_id, by="edge")
         except AcdError:
             pass  # already closed (a reservation released as stale): only the record lags
-        sync_record(uow_factory(), call_id, acd.call(call_id))
+        sync_record(uow_factory(), call_id, acd.call(call_id), publish)
         closed.append(call_id)
     return closed
 

@@ -55,7 +55,7 @@ def _arg(name: str) -> str:
 def _record(acd: Acd, call_id: str) -> None:
     """Bring the call's record (CDR) up to date; the call goes on even if this fails."""
     try:
-        sync_record(container().uow(), call_id, acd.call(call_id))
+        sync_record(container().uow(), call_id, acd.call(call_id), container().dispatch.publish)
     except Exception:  # noqa: BLE001 - logged; the ACD's event stream still has it all
         log.exception("could not write the record of call %s", call_id)
     notify_hall()
@@ -79,7 +79,7 @@ def route() -> Response:
 def _close_forgotten(acd: Acd) -> None:
     """Calls the edge stopped asking about still get a final record (abandoned, by edge)."""
     try:
-        closed = close_forgotten(container().uow, acd)
+        closed = close_forgotten(container().uow, acd, container().dispatch.publish)
     except Exception:  # noqa: BLE001 - the next sweep tries again; this call goes on
         log.exception("could not close the calls the edge forgot")
         return

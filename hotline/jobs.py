@@ -43,9 +43,11 @@ def close_forgotten_calls() -> list[str]:
     from callcenter.records import close_forgotten
     from hotline.bootstrap import bootstrap
 
-    container = bootstrap(load_settings(settings_path()))
+    settings = load_settings(settings_path())
+    container = bootstrap(settings)
     try:
-        return close_forgotten(container.uow, container.acd)
+        # the 漏接回拨 pages hear of the call-back tasks these records open
+        return close_forgotten(container.uow, container.acd, _emitter(settings))
     finally:
         container.close()
 
