@@ -24,6 +24,7 @@ from flask import session
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from dispatch import followup_admin
 from dispatch import services
 from dispatch.clock import Light
 from dispatch.domain import ACTION_LABELS
@@ -275,8 +276,16 @@ def ticket(ticket_id: int) -> str | tuple[str, int]:
         status = 404 if exc.code == "not_found" else 403
         return render_page("error.html", message=exc.message), status
     units = services.list_units(c.uow())
+    # The page shows the caller's numbers already (audited by get_ticket): tries without.
+    followups = followup_admin.ticket_tries(
+        c.uow(), c.dispatch, current_actor(), ticket_id, with_phone=False
+    )
     return render_page(
-        "ticket.html", t=view, units=units, kb_links=ticket_articles(c.uow(), ticket_id)
+        "ticket.html",
+        t=view,
+        units=units,
+        kb_links=ticket_articles(c.uow(), ticket_id),
+        followups=followups,
     )
 
 

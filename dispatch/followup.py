@@ -118,6 +118,15 @@ def sms_text(number: str) -> str:
     )
 
 
+def national(phone: str) -> str:
+    """The digits to dial and to match an SMS sender by: "+86 138-1234-5678" → 13812345678."""
+    digits = re.sub(r"\D", "", phone)
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            return digits[len(prefix) :]
+    return digits
+
+
 def answers_meaning(answers: Mapping[str, Any]) -> tuple[bool | None, Satisfaction | None]:
     """What the pressed keys say: (solved?, satisfaction); None where a key is missing."""
     solved = SOLVED_KEYS.get(str(answers.get("solved", "")))
@@ -219,6 +228,7 @@ def sweep(
         _expire(session, ctx, settings, now, result)
         _cancel_settled(session, result)
         _schedule_new(session, settings, hours, tz, now, result)
+        _announce_handovers(uow, ctx, list(result.handed_over))
         uow.commit()
         if not hours.is_open(now, tz):
             return result
@@ -251,7 +261,10 @@ def sweep(
                     )
             except Exception as exc:  # noqa: BLE001 - a channel failure fails this try only
                 log.exception("follow-up try %s could not be handed over", attempt.id)
-                _finish_failed(session, ctx, settings, attempt, "failed", now, str(exc)[:300])
+                why = str(exc)[:300]
+                if _finish_failed(session, ctx, settings, attempt, "failed", now, why):
+                    result.handed_over.append(attempt.ticket_id)
+                    _announce_handovers(uow, ctx, [attempt.ticket_id])
             result.queued.append(attempt.id)
             uow.commit()
     return result
@@ -281,7 +294,8 @@ def _expire(
     for attempt in rows:
         detail = "短信未回复" if attempt.channel == SMS else "外呼进程未报告结果"
         status = "no_answer" if attempt.channel == SMS else EXPIRED
-        _finish_failed(session, ctx, settings, attempt, status, now, detail)
+        if _finish_failed(session, ctx, settings, attempt, status, now, detail):
+            result.handed_over.append(attempt.ticket_id)
         result.expired.append(attempt.id)
 
 
@@ -332,7 +346,7 @@ def _schedule_new(
                 try_no=1,
                 channel=settings.channel,
                 status=SCHEDULED,
-                phone=phone,
+                phone=national(phone),
                 scheduled_at=hours.next_open(now, tz),
                 created_at=now,
             )
@@ -348,18 +362,21 @@ def _finish_failed(
     status: str,
     now: dt.datetime,
     detail: str,
-) -> None:
-    """End a try that reached nobody; schedule the next one or hand the ticket over."""
+) -> bool:
+    """End a try that reached nobody; schedule the next one or hand the ticket over.
+
+    Returns whether the ticket was handed over to the human follow-up queue.
+    """
     attempt.status = status
     attempt.ended_at = attempt.ended_at or now
     attempt.detail = detail or attempt.detail
     ticket = session.get(Ticket, attempt.ticket_id)
     if ticket is None or ticket.status is not TicketStatus.REVIEWED:
-        return
+        return False
     if attempt.try_no >= settings.tries:
         ticket.followup_handover_at = now
         log.info("ticket %s: no answer after %s tries, to 人工回访", ticket.id, attempt.try_no)
-        return
+        return True
     hours = CallHours.parse(settings.call_hours)
     at = hours.next_open(now + span(settings.retry_after), ctx.policy.calendar.tz)
     session.add(
@@ -373,6 +390,22 @@ def _finish_failed(
             created_at=now,
         )
     )
+    return False
+
+
+def _announce_handovers(uow: UnitOfWork, ctx: DispatchContext, ticket_ids: list[int]) -> None:
+    """Once committed, tell the hotline's pages (回访) which tickets now wait for a person."""
+
+    def send() -> None:
+        for ticket_id in ticket_ids:
+            payload = {"v": 1, "ticket_id": ticket_id, "event": "followup_handover"}
+            try:
+                ctx.publish("ticket.changed", payload, ["hotline"])
+            except Exception:  # noqa: BLE001 - committed; a lost push is not an error
+                log.exception("could not push the hand-over of ticket %s", ticket_id)
+
+    if ticket_ids:
+        uow.after_commit(send)
 
 
 def record_survey_event(
@@ -410,16 +443,16 @@ def record_survey_event(
             status = (
                 outcome if outcome in FAILED else "hung_up" if outcome == ANSWERED else "failed"
             )
-            _finish_failed(
-                session, ctx, settings, attempt, status, now, str(event.get("detail", ""))
-            )
+            detail = str(event.get("detail", ""))
+            if _finish_failed(session, ctx, settings, attempt, status, now, detail):
+                _announce_handovers(uow, ctx, [attempt.ticket_id])
             uow.commit()
             return
         attempt.status = ANSWERED
         attempt.detail = str(event.get("detail") or "")
-        ticket_id = attempt.ticket_id
+        ticket_id, try_no = attempt.ticket_id, attempt.try_no
         uow.commit()
-    _apply_answers(uow, ctx, settings, ticket_id, attempt_id, solved, satisfaction, VOICE)
+    _apply_answers(uow, ctx, settings, ticket_id, try_no, solved, satisfaction, VOICE)
 
 
 def record_sms_reply(
@@ -443,7 +476,7 @@ def record_sms_reply(
             .where(
                 FollowUpAttempt.channel == SMS,
                 FollowUpAttempt.status == QUEUED,
-                FollowUpAttempt.phone == phone.strip(),
+                FollowUpAttempt.phone == national(phone),
             )
             .order_by(FollowUpAttempt.queued_at.desc())
             .limit(1)
@@ -452,6 +485,7 @@ def record_sms_reply(
         if attempt is None:
             return {"matched": False, "attempt_id": None, "ticket_id": None, "accepted": False}
         view = {"matched": True, "attempt_id": attempt.id, "ticket_id": attempt.ticket_id}
+        try_no = attempt.try_no
         if answers is None:
             return view | {"accepted": False}
         attempt.status = ANSWERED
@@ -461,9 +495,7 @@ def record_sms_reply(
         uow.commit()
     solved, satisfaction = answers_meaning(answers)
     assert solved is not None and satisfaction is not None  # parse_sms_reply checked
-    _apply_answers(
-        uow, ctx, settings, view["ticket_id"], view["attempt_id"], solved, satisfaction, SMS
-    )
+    _apply_answers(uow, ctx, settings, view["ticket_id"], try_no, solved, satisfaction, SMS)
     return view | {"accepted": True}
 
 
@@ -472,13 +504,13 @@ def _apply_answers(
     ctx: DispatchContext,
     settings: FollowUpSettings,
     ticket_id: int,
-    attempt_id: int,
+    try_no: int,
     solved: bool,
     satisfaction: Satisfaction,
     channel: str,
 ) -> None:
     how = "语音" if channel == VOICE else "短信"
-    note = f"自动回访（{how}，第{attempt_id}次尝试记录）"
+    note = f"自动回访（{how}，第{try_no}次尝试）"
     cmd = c.FollowUp(reached=True, solved=solved, satisfaction=satisfaction, note=note)
     try:
         perform_action(uow, ctx, FOLLOW_UP_ACTOR, ticket_id, Action.FOLLOW_UP, cmd)

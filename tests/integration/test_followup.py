@@ -260,3 +260,36 @@ def test_the_sweep_job_puts_survey_tasks_on_redis_and_is_scheduled(
     jobs = {j.func: j for j in schedule(container.settings, fakeredis.FakeRedis()).get_jobs()}
     assert jobs[sweep_followup].interval == 60
     assert jobs[sweep_followup].queue_name == "dispatch"
+
+
+def test_an_sms_reply_from_the_number_in_international_form_matches(
+    container: Container, clock: Clock, api: Api
+) -> None:
+    fu = Harness(container, clock, dataclasses.replace(SETTINGS, channel="sms"))
+    t = reviewed(api, caller_phone="138-1234-5678")
+    fu.sweep()
+    reply = followup.record_sms_reply(
+        container.uow(), container.dispatch, fu.settings, "+86 13812345678", "12"
+    )
+    assert reply["accepted"] and reply["ticket_id"] == t["id"]
+    note = api.get(f"/api/tickets/{t['id']}", as_="operator").get_json()["follow_up"]["note"]
+    assert note == "自动回访（短信，第1次尝试）"
+
+
+def test_a_hand_over_is_pushed_to_the_hotline_pages(
+    api: Api, fu: Harness, container: Container
+) -> None:
+    pushed: list[tuple[str, dict[str, Any], list[str]]] = []
+    container.dispatch.publish = lambda event, payload, rooms: pushed.append(
+        (event, payload, rooms)
+    )
+    t = reviewed(api, caller_phone=None, citizen_name=None, anonymous=True)
+    pushed.clear()
+    fu.sweep()
+    assert pushed == [
+        (
+            "ticket.changed",
+            {"v": 1, "ticket_id": t["id"], "event": "followup_handover"},
+            ["hotline"],
+        )
+    ]
