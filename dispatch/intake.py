@@ -9,6 +9,7 @@ photo's row are one transaction.
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from typing import Any
@@ -190,33 +191,61 @@ def find_by_token(session: Session, ctx: DispatchContext, number: str, token: st
 
 def public_view(session: Session, ctx: DispatchContext, ticket: Ticket) -> dict[str, Any]:
     """What the citizen (or an Open311 client) may read: no names, phones or unit staff."""
-    lead = session.get(Unit, ticket.lead_unit_id) if ticket.lead_unit_id else None
-    master = session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
-    photos = session.scalars(
-        sa.select(Attachment)
-        .where(Attachment.ticket_id == ticket.id, Attachment.content_type.like("image/%"))
-        .order_by(Attachment.id)
-    ).all()
-    return {
-        "id": ticket.id,
-        "number": ctx.ticket_number(ticket),
-        "channel": ticket.channel.value,
-        "status": ticket.status.value,
-        "status_label": PUBLIC_LABELS[ticket.status],
-        "closed": ticket.status in CLOSED_STATUSES,
-        "title": ticket.title,
-        "description": ticket.content,
-        "category": ticket.category,
-        "address": ticket.address,
-        "latitude": ticket.latitude,
-        "longitude": ticket.longitude,
-        "agency_responsible": lead.name if lead else None,
-        "created_at": ticket.created_at.isoformat(),
-        "updated_at": ticket.updated_at.isoformat(),
-        "expected_at": _expected(ticket),
-        "status_notes": _notes(ctx, ticket, master),
-        "photo_ids": [p.id for p in photos],
-    }
+    return public_views(session, ctx, [ticket])[0]
+
+
+def public_views(
+    session: Session, ctx: DispatchContext, tickets: Sequence[Ticket]
+) -> list[dict[str, Any]]:
+    """`public_view` of many tickets in three queries, whatever their number."""
+    unit_ids = {t.lead_unit_id for t in tickets if t.lead_unit_id}
+    master_ids = {t.merged_into_id for t in tickets if t.merged_into_id}
+    units: dict[int, str] = {}
+    if unit_ids:
+        named = sa.select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))
+        units = {unit_id: name for unit_id, name in session.execute(named)}
+    masters = (
+        {m.id: m for m in session.scalars(sa.select(Ticket).where(Ticket.id.in_(master_ids)))}
+        if master_ids
+        else {}
+    )
+    photos: dict[int, list[int]] = {}
+    if tickets:
+        rows = session.execute(
+            sa.select(Attachment.ticket_id, Attachment.id)
+            .where(
+                Attachment.ticket_id.in_([t.id for t in tickets]),
+                Attachment.content_type.like("image/%"),
+            )
+            .order_by(Attachment.id)
+        )
+        for ticket_id, photo_id in rows:
+            photos.setdefault(ticket_id, []).append(photo_id)
+    return [
+        {
+            "id": t.id,
+            "number": ctx.ticket_number(t),
+            "channel": t.channel.value,
+            "status": t.status.value,
+            "status_label": PUBLIC_LABELS[t.status],
+            "closed": t.status in CLOSED_STATUSES,
+            "title": t.title,
+            "description": t.content,
+            "category": t.category,
+            "address": t.address,
+            "latitude": t.latitude,
+            "longitude": t.longitude,
+            "agency_responsible": units.get(t.lead_unit_id) if t.lead_unit_id else None,
+            "created_at": t.created_at.isoformat(),
+            "updated_at": t.updated_at.isoformat(),
+            "expected_at": _expected(t),
+            "status_notes": _notes(
+                ctx, t, masters.get(t.merged_into_id) if t.merged_into_id else None
+            ),
+            "photo_ids": photos.get(t.id, []),
+        }
+        for t in tickets
+    ]
 
 
 def _expected(ticket: Ticket) -> str | None:

@@ -11,6 +11,7 @@ never their names, phones or e-mail; phone-channel tickets never.
 import datetime as dt
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic
@@ -203,13 +204,22 @@ def _by_number(session: Session, ctx: DispatchContext, number: str) -> Ticket | 
     return ticket
 
 
-def _item(
+def _items(
     session: Session,
     ctx: DispatchContext,
+    tickets: Sequence[Ticket],
+    by_path: dict[str, open311.Service],
+) -> list[dict[str, Any]]:
+    views = intake.public_views(session, ctx, tickets)
+    return [_item(ctx, t, v, by_path) for t, v in zip(tickets, views, strict=True)]
+
+
+def _item(
+    ctx: DispatchContext,
     ticket: Ticket,
+    view: dict[str, Any],
     by_path: dict[str, open311.Service],
 ) -> dict[str, Any]:
-    view = intake.public_view(session, ctx, ticket)
     photos = view["photo_ids"]
     media = (
         url_for("open311.media", number=view["number"], attachment_id=photos[0], _external=True)
@@ -278,11 +288,8 @@ def list_requests() -> Response:
         stmt = stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc())
         tickets = s.scalars(stmt.limit(settings.max_requests)).all()
         wanted = set(query.numbers)
-        items = [
-            _item(s, ctx, t, by_path)
-            for t in tickets
-            if not wanted or ctx.ticket_number(t) in wanted
-        ]
+        chosen = [t for t in tickets if not wanted or ctx.ticket_number(t) in wanted]
+        items = _items(s, ctx, chosen, by_path)
     return _answer("service_requests", items)
 
 
@@ -293,8 +300,8 @@ def get_request(number: str) -> Response:
         ticket = _by_number(uow.session, c.dispatch, number)
         if ticket is None:
             raise open311.not_found(f"service_request_id 不存在：{number[:32]}")
-        item = _item(uow.session, c.dispatch, ticket, _all_services(uow.session))
-    return _answer("service_requests", [item])
+        items = _items(uow.session, c.dispatch, [ticket], _all_services(uow.session))
+    return _answer("service_requests", items)
 
 
 def _photo() -> intake.Photo | None:
