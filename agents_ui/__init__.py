@@ -5,7 +5,11 @@ from flask import Flask
 
 def init_app(app: Flask, message_queue: str | None = None) -> None:
     from agents_ui import admin
+    from agents_ui import apikeys
+    from agents_ui import callbacks
     from agents_ui import dashboard
+    from agents_ui import followups
+    from agents_ui import intake
     from agents_ui import kb
     from agents_ui import reports
     from agents_ui import supervise
@@ -16,8 +20,12 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     app.register_blueprint(supervise.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(apikeys.bp)
     app.register_blueprint(kb.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(callbacks.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(followups.bp)
     init_realtime(app, message_queue)
 
     def error_page(message: str) -> str:

@@ -22,7 +22,15 @@ from hotline.settings import settings_path
 
 log = logging.getLogger(__name__)
 # Endpoints that take files: held to the largest upload instead of web.max_body_bytes.
-UPLOADS = frozenset({"dispatch.upload_attachment", "kb.import_file", "kb_pages.import_post"})
+UPLOADS = frozenset(
+    {
+        "dispatch.upload_attachment",
+        "kb.import_file",
+        "kb_pages.import_post",
+        "open311.post_request",
+        "intake.submit_form",
+    }
+)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -74,6 +82,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from reports.web import bp as reports_bp
 
     app.register_blueprint(reports_bp)
+    from dispatch.open311_web import bp as open311_bp
+
+    app.register_blueprint(open311_bp)
+    from dispatch.followup_web import bp as followups_api_bp
+
+    app.register_blueprint(followups_api_bp)
+    from callcenter.callbacks_web import bp as callbacks_bp
     from callcenter.cti import bp as cti_bp
     from callcenter.hall import bp as hall_bp
     from callcenter.web import bp as acd_bp
@@ -81,6 +96,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.register_blueprint(acd_bp)
     app.register_blueprint(cti_bp)
     app.register_blueprint(hall_bp)
+    app.register_blueprint(callbacks_bp)
     from agents_ui import init_app as init_ui
 
     # Socket.IO fans out through Redis so that every web instance and worker reaches every

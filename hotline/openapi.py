@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from callcenter.callbacks import CancelCallback
+from callcenter.callbacks import FinishCallback
 from callcenter.cti import AgentStateChange
 from callcenter.cti import CallCommand
 from callcenter.cti import LinkTicket
@@ -204,6 +206,96 @@ def _hall_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], An
     delete = _operation("删除值班安排（督办、管理员）", "200", "401", "403", "404")
     duty_id = _path_param("duty_id", {"type": "integer", "minimum": 1})
     paths["/api/cti/duties/{duty_id}"] = {"delete": delete | {"parameters": [duty_id]}}
+
+
+def _callback_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
+    """漏接回拨 (callcenter.callbacks_web): call-back tasks for missed and abandoned calls."""
+    listing = _operation(
+        "漏接回拨任务（话务员、班长、督办、管理员），按创建时间从新到旧：status 可逗号分隔"
+        "（open 待回拨、claimed 已认领、done 已完成、cancelled 已取消；默认 open,claimed），"
+        "page、per_page（≤ 100）；open_count 为待回拨与已认领的总数",
+        "200", "401", "403", "422",
+    )  # fmt: skip
+    listing["parameters"] = [
+        _query("status", {"type": "string"}, "状态，可逗号分隔多个"),
+        _query("page", {"type": "integer", "minimum": 1}, "页码"),
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "每页条数"),
+    ]
+    paths["/api/callbacks"] = {"get": listing}
+    task_id = _path_param("task_id", {"type": "integer", "minimum": 1})
+    paths["/api/callbacks/{task_id}/claim"] = {
+        "post": _operation(
+            "认领：待回拨的任务归本人（本人再次认领不变）；已被他人认领或已结束为 409",
+            "200", "401", "403", "404", "409",
+        ) | {"parameters": [task_id]}
+    }  # fmt: skip
+    paths["/api/callbacks/{task_id}/dial"] = {
+        "post": _operation(
+            "回拨：本人签入的坐席话机呼叫该号码（202），未认领的任务同时归本人；就绪或话后整理"
+            "的坐席先转为示忙（话后处理），回拨后请手动就绪。未签入坐席、正在通话、话机未连接、"
+            "任务已被他人认领或已结束为 409",
+            "202", "401", "403", "404", "409",
+        ) | {"parameters": [task_id]}
+    }  # fmt: skip
+    paths["/api/callbacks/{task_id}/done"] = {
+        "post": _operation(
+            "记录结果：reached 已联系上、wrong_number 号码错误（任务完成），no_answer 未接通"
+            "（任务回到待回拨，计一次尝试）；可附备注与由此受理的工单 ticket_id",
+            "200", "400", "401", "403", "404", "409", "422", body=schema_of(FinishCallback),
+        ) | {"parameters": [task_id]}
+    }  # fmt: skip
+    paths["/api/callbacks/{task_id}/cancel"] = {
+        "post": _operation(
+            "取消回拨任务（班长、督办、管理员），可附备注", "200", "400", "401", "403", "404",
+            "409", "422", body=schema_of(CancelCallback),
+        ) | {"parameters": [task_id]}
+    }  # fmt: skip
+
+
+def _followup_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
+    """回访 (dispatch.followup_web): the follow-up queues, a ticket's tries, retry, SMS replies."""
+    from dispatch.followup_web import SmsReply
+
+    listing = _operation(
+        "待回访工单（话务员、班长、督办、管理员）：queue=manual 人工回访（自动回访无结果或无联系"
+        "电话，按转人工时间从早到晚）、auto 自动回访进行中（按下次尝试时间）、all 全部；每行含"
+        "联系电话（记入审计日志）、尝试次数、最近结果与下次尝试时间；counts 为各队列数量",
+        "200", "401", "403", "422",
+    )  # fmt: skip
+    listing["parameters"] = [
+        _query("queue", {"type": "string", "enum": ["manual", "auto", "all"]}, "队列，默认 manual"),
+        _query("page", {"type": "integer", "minimum": 1}, "页码"),
+        _query("page_size", {"type": "integer", "minimum": 1}, "每页条数（≤ page_size_max）"),
+    ]
+    paths["/api/followups"] = {"get": listing}
+    ticket_id = _path_param("ticket_id", {"type": "integer", "minimum": 1})
+    paths["/api/tickets/{ticket_id}/followups"] = {
+        "get": _operation(
+            "工单的自动回访尝试（可查看该工单者）：第几次、语音/短信、状态、按键及含义；"
+            "热线人员另见所拨号码（记入审计日志），承办单位与领导不见号码",
+            "200", "401", "403", "404",
+        ) | {"parameters": [ticket_id]}
+    }  # fmt: skip
+    paths["/api/followups/{ticket_id}/retry"] = {
+        "post": _operation(
+            "重新自动回访（班长、督办、管理员）：已转人工回访的工单重新开始一轮自动回访（第1次"
+            "尝试立即排定，下次扫描时在回访时段内拨出或发送）；工单不在待回访、正在自动回访或"
+            "没有联系电话为 409",
+            "200", "401", "403", "404", "409",
+        ) | {"parameters": [ticket_id]}
+    }  # fmt: skip
+    inbound = _operation(
+        "短信网关回调：市民对回访短信的回复（JSON 或表单 phone、text），以请求头 X-SMS-Token"
+        "（followup.sms_inbound_token）授权，不用会话与 CSRF；未配置令牌时接口关闭（404）。"
+        "返回 matched（该号码有等待回复的短信回访）、accepted（回复为有效的两位评价）、"
+        "attempt_id、ticket_id",
+        "200", "400", "401", "404", "422", body=schema_of(SmsReply),
+    )  # fmt: skip
+    inbound["security"] = []
+    inbound["parameters"] = [
+        {"name": "X-SMS-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+    ]
+    paths["/api/followups/sms-inbound"] = {"post": inbound}
 
 
 def _kb_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
@@ -551,6 +643,8 @@ def build_openapi() -> dict[str, Any]:
     call_id = _path_param("call_id", {"type": "string", "maxLength": 200})
     paths["/api/cti/calls/{call_id}/recording"] = {"get": recording | {"parameters": [call_id]}}
     _hall_paths(paths, schema_of)
+    _callback_paths(paths, schema_of)
+    _followup_paths(paths, schema_of)
     _kb_paths(paths, schema_of)
     _reports_paths(paths)
     for action, model in ACTION_COMMANDS.items():
