@@ -1,8 +1,10 @@
 # ruff: noqa: E501 - the Kamailio configuration keeps its own long lines
 """The SIP edge: a Kamailio configuration generated from the settings, and `hotline sip`.
 
-Kamailio is registrar for the seat softphones and proxy for calls to the hotline number. For
-each new call it asks the ACD (`/acd/route`, http_client) which seat to ring; while the answer
+Kamailio is registrar for the seat softphones and proxy for calls to the hotline number, and
+for calls our own user agents (seats, survey processes) place to citizens: to a phone
+registered under the number, else to the gateway.
+For each new hotline call it asks the ACD (`/acd/route`, http_client) which seat to ring; while the answer
 is "wait" the caller keeps hearing ringing and Kamailio asks again a second later (async
 module); a seat that does not answer within the ring time is reported (`/acd/no_answer`) and
 the call is offered again, to the next seat or back to waiting (a spiral through Kamailio
@@ -120,6 +122,15 @@ request_route {{
         {to_gateway}
         if (!lookup("location")) {{ sl_send_reply("404", "No Route To Target"); exit; }}
         t_relay();
+        exit;
+    }}
+    # Our own user agents (a seat calling back, `hotline survey`'s follow-up calls) calling a
+    # citizen's number: the phone registered under it, else the PSTN gateway.
+    if (is_method("INVITE") && $rU =~ "^[+]?[0-9]{{5,}}$" && registered("location", "$fu")) {{
+        record_route();
+        if (lookup("location")) {{ t_relay(); exit; }}
+        {to_gateway}
+        sl_send_reply("404", "No Route To Target");
         exit;
     }}
     if (is_method("INVITE|OPTIONS|MESSAGE") && lookup("location")) {{

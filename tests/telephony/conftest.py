@@ -27,6 +27,9 @@ from tests.e2e.conftest import signed_in  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"
+CITIZEN_REGISTER = ROOT / "callcenter" / "sipp" / "citizen_survey_register.xml"
+CITIZEN_SURVEY = ROOT / "callcenter" / "sipp" / "citizen_survey.xml"
+CITIZEN_NO_ANSWER = ROOT / "callcenter" / "sipp" / "citizen_survey_noanswer.xml"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 
@@ -160,6 +163,70 @@ class Stack:
         # into the next test (its Popen would be collected there, a ResourceWarning).
         self.callers.append(caller)
         return caller
+
+    def start_survey(self, name: str, events: Path, **options: Any) -> None:
+        """A survey process (callcenter/survey.py) writing its events as JSON lines to
+        `events`; `options` are more SurveyConfig fields (max_calls, tasks_key, ...)."""
+        extra = "".join(f", {k}={v!r}" for k, v in options.items())
+        code = (
+            "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
+            "from callcenter.survey import SurveyConfig, jsonl_report, run_survey;"
+            f"run_survey(SurveyConfig({name!r}, {free_udp_port()}, edge_port={self.port},"
+            f" redis_url={REDIS_URL!r}{extra}), jsonl_report({str(events)!r}))"
+        )
+        log = self._spawn(name, [sys.executable, "-u", "-c", code])
+        wait_for(
+            lambda: "registration: 200" in log.read_text(errors="replace"),
+            60,  # the first run speaks the prompts
+            f"{name} to register",
+        )
+
+    def citizen(
+        self, number: str, scenario: Path = CITIZEN_SURVEY, calls: int = 1
+    ) -> "subprocess.Popen[str]":
+        """A citizen's phone (sipp) registered at the edge under `number`, taking `calls`
+        survey calls with `scenario` (it plays RFC 2833 keys from its own RTP port)."""
+        phone_port = free_udp_port()
+        register = [
+            SIPP, "-sf", str(CITIZEN_REGISTER), f"127.0.0.1:{self.port}", "-s", number,
+            "-key", "phone_port", str(phone_port), "-i", "127.0.0.1", "-p", str(free_udp_port()),
+            "-m", "1", "-nostdin", "-timeout", "10s", "-timeout_error",
+        ]  # fmt: skip
+        done = subprocess.run(register, capture_output=True, text=True, timeout=30, cwd=self.tmp)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        log = (self.tmp / f"citizen-{number}-{phone_port}.log").open("w")
+        phone = subprocess.Popen(
+            [
+                SIPP,
+                "-sf",
+                str(scenario),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(phone_port),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                str(free_udp_port()),
+                "-m",
+                str(calls),
+                "-nostdin",
+                "-timeout",
+                "60s",
+                "-timeout_error",
+                "-trace_err",
+                "-trace_msg",
+                "-message_file",
+                str(self.tmp / f"citizen-{number}-{phone_port}-messages.log"),
+            ],  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.tmp,
+        )
+        log.close()
+        self.callers.append(phone)
+        return phone
 
     def _spawn(self, name: str, argv: list[str]) -> Path:
         log = self.tmp / f"{name}.log"
