@@ -231,6 +231,51 @@ def dispatch_evaluate(train_path: str, test_path: str, fields: str) -> None:
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+# ---------------------------------------------------------------- follow-up (回访)
+
+
+@cli.group("followup")
+def followup_group() -> None:
+    """Automated follow-up (自动回访): run the sweep, simulate the SMS gateway."""
+
+
+@followup_group.command("sweep")
+@click.pass_context
+def followup_sweep(ctx: click.Context) -> None:
+    """Move automated follow-ups along once, as `hotline cron` does; print the result (JSON).
+
+    Survey calls go on the Redis list of the survey processes, SMS to the SMS channel.
+    """
+    from hotline.jobs import sweep_followup
+
+    config_path = ctx.find_root().params.get("config_path")
+    if config_path:  # the job reads its settings as a worker does: point it at this file
+        os.environ["HOTLINE_CONFIG"] = str(Path(config_path).resolve())
+    click.echo(json.dumps(sweep_followup(), ensure_ascii=False))
+
+
+@followup_group.command("sms-reply")
+@click.argument("phone")
+@click.argument("text")
+@click.pass_context
+def followup_sms_reply(ctx: click.Context, phone: str, text: str) -> None:
+    """Take a citizen's SMS reply to the survey, as the gateway's callback would (JSON)."""
+    from dispatch.followup import record_sms_reply
+    from hotline.bootstrap import bootstrap
+    from hotline.jobs import _emitter
+
+    settings = _settings(ctx)
+    container = bootstrap(settings)
+    try:
+        container.dispatch.publish = _emitter(settings)
+        result = record_sms_reply(
+            container.uow(), container.dispatch, settings.followup, phone, text
+        )
+    finally:
+        container.close()
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -342,6 +387,43 @@ def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -
 
 
 @cli.command()
+@click.argument("index", type=int, default=1)
+@click.pass_context
+def survey(ctx: click.Context, index: int) -> None:
+    """Run survey process N (自动回访外呼, pjsua2): takes the follow-up calls off Redis."""
+    from callcenter.survey import RTP_PORT_BASE
+    from callcenter.survey import SurveyConfig
+    from callcenter.survey import run_survey
+    from dispatch.followup import record_survey_event
+    from hotline.bootstrap import bootstrap
+
+    settings = _settings(ctx)
+    tel, followup = settings.telephony, settings.followup
+    container = bootstrap(settings)
+
+    def report(event: dict[str, Any]) -> None:  # on the survey's reporting thread
+        record_survey_event(container.uow(), container.dispatch, followup, event)
+
+    try:
+        run_survey(
+            SurveyConfig(
+                name=f"survey{index}",
+                sip_port=followup.survey_port_base + index,
+                rtp_port=RTP_PORT_BASE + 100 * index,
+                edge_host=tel.sip_host,
+                edge_port=tel.sip_port,
+                redis_url=settings.redis.url,
+                max_calls=followup.survey_calls,
+                prompts_dir=str(Path(settings.instance_path) / "prompts"),
+                caller_name=tel.number,
+            ),
+            report,
+        )
+    finally:
+        container.close()
+
+
+@cli.command()
 @click.pass_context
 def cron(ctx: click.Context) -> None:
     """Enqueue the periodic jobs on time (routing retraining); `hotline worker` runs them."""
@@ -363,6 +445,7 @@ def cron(ctx: click.Context) -> None:
 def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     """Start the whole system on this machine with demo data."""
     from hotline.bootstrap import bootstrap
+    from hotline.demo import DEMO_API_KEY
     from hotline.demo import DEMO_PASSWORD
     from hotline.demo import demo_logins
     from hotline.demo import load_demo
@@ -397,6 +480,8 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     for username, role, unit in logins[:8]:
         click.echo(f"    {username:<22} {role:<11} {unit}")
     click.echo("    ... 以及每个承办单位的联络员 liaison-<单位代码>，例如 liaison-zjj（住建局）")
+    click.echo(f"  市民网上诉求（无需登录）: {url}intake")
+    click.echo(f"  Open311 接口: {url}open311/v2/services.json   演示 api_key: {DEMO_API_KEY}")
     click.echo("")
     if no_serve:
         for proc in children:
@@ -432,6 +517,10 @@ def _start_telephony(settings: Settings, hotline_cmd: list[str]) -> "list[subpro
         f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号）"
     )
     click.echo("  模拟市民来电: .venv/bin/hotline call --from 13912345678")
+    if settings.followup.enabled and settings.followup.channel == "voice":
+        procs.append(subprocess.Popen([*hotline_cmd, "survey", "1"]))
+        hours = settings.followup.call_hours
+        click.echo(f"  自动回访外呼: hotline survey 1（待回访工单在 {hours} 之间自动拨打）")
     return procs
 
 

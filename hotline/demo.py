@@ -35,6 +35,8 @@ from hotline.models import User
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "hotline2026"
+# The demo's Open311 client key (a real deployment's keys are made, and shown once, by admins).
+DEMO_API_KEY = "demo-open311-key-12345"
 HOUR = dt.timedelta(hours=1)
 
 DESK_USERS: tuple[tuple[str, str, Role], ...] = (
@@ -99,12 +101,80 @@ def load_demo(
     finally:
         quiet.setLevel(level)
     articles = load_demo_kb(container)
+    channels = _load_channels(container, now, rng)
     return {
         "units": len(units),
         "users": len(desk) + len(liaisons),
         "tickets": tickets,
         "articles": articles,
-    }
+    } | channels
+
+
+def _load_channels(container: Container, now: dt.datetime, rng: random.Random) -> dict[str, int]:
+    """An Open311 client key, missed calls waiting for a call-back (漏接回拨), and tickets
+    whose automated follow-up reached nobody (人工回访)."""
+    from callcenter.callbacks import note_call
+    from callcenter.models import CallRecord
+    from dispatch.apikeys import hash_key
+    from dispatch.domain import TicketStatus
+    from dispatch.models import ApiKey
+    from dispatch.models import FollowUpAttempt
+    from dispatch.models import Ticket
+
+    with container.uow() as uow:
+        session = uow.session
+        session.add(
+            ApiKey(
+                name="市民通 APP（演示）",
+                contact="app@example.gov.cn",
+                key_prefix=DEMO_API_KEY[:6],
+                key_hash=hash_key(DEMO_API_KEY),
+                rate_per_minute=120,
+                created_at=now,
+            )
+        )
+        missed = 0
+        for minutes, outcome in ((50, "abandoned"), (35, "overflow"), (12, "abandoned")):
+            at = now - dt.timedelta(minutes=minutes)
+            record = CallRecord(
+                call_id=f"demo-missed-{minutes}",
+                caller=_phone(rng),
+                outcome=outcome,
+                offered_at=at,
+                ended_at=at + dt.timedelta(seconds=40),
+                wait_seconds=40.0,
+                end_reason="caller" if outcome == "abandoned" else "edge",
+            )
+            session.add(record)
+            missed += note_call(session, record, None) is not None
+        waiting = session.scalars(
+            sa.select(Ticket)
+            .where(Ticket.status == TicketStatus.REVIEWED)
+            .order_by(Ticket.reviewed_at)
+            .limit(2)
+        ).all()
+        for ticket in waiting:
+            start = max(ticket.reviewed_at or now, now - dt.timedelta(days=2, hours=1))
+            for n, status in enumerate(("no_answer", "busy", "no_answer"), start=1):
+                at = start + dt.timedelta(days=n - 1)
+                session.add(
+                    FollowUpAttempt(
+                        ticket_id=ticket.id,
+                        try_no=n,
+                        channel="voice",
+                        status=status,
+                        phone=ticket.contact_phone or ticket.caller_phone or "",
+                        scheduled_at=at,
+                        queued_at=at,
+                        started_at=at,
+                        ended_at=at + dt.timedelta(seconds=30),
+                        sip_status=480 if status == "no_answer" else 486,
+                        created_at=at,
+                    )
+                )
+            ticket.followup_handover_at = start + dt.timedelta(days=2, seconds=30)
+        uow.commit()
+    return {"callbacks": missed, "handed_over": len(waiting)}
 
 
 def load_demo_kb(container: Container) -> int:
