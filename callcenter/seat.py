@@ -91,14 +91,19 @@ def prompt_text(staff_no: str) -> str:
 
 def make_prompt(path: Path, staff_no: str) -> Path:
     """Speak the operator-ID prompt into a WAV with espeak-ng; a chime when it is missing."""
+    return speak_wav(path, prompt_text(staff_no))
+
+
+def speak_wav(path: Path, text: str) -> Path:
+    """Speak Mandarin text into a WAV with espeak-ng; a chime when it is missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.wav")
     try:
         subprocess.run(
-            ["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(tmp), prompt_text(staff_no)],
+            ["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(tmp), text],
             check=True,
             capture_output=True,
-            timeout=20,
+            timeout=30,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("espeak-ng could not speak the prompt (%s): a chime instead", exc)
@@ -122,6 +127,28 @@ def write_tone(path: Path, freqs: list[float], seconds_each: float, rate: int = 
         out.setframerate(rate)
         out.writeframes(bytes(frames))
     return path
+
+
+def start_endpoint(pj: Any, sip_port: int, log_level: int, max_calls: int | None = None) -> Any:
+    """Create and start pjsua2's endpoint as every softphone here needs it: no threads of its
+    own (one loop polls `libHandleEvents`), UDP on loopback `sip_port`, no sound card."""
+    ep = pj.Endpoint()
+    ep.libCreate()
+    ep_cfg = pj.EpConfig()
+    ep_cfg.uaConfig.threadCnt = 0
+    ep_cfg.uaConfig.mainThreadOnly = True
+    if max_calls is not None:
+        ep_cfg.uaConfig.maxCalls = max_calls
+    ep_cfg.logConfig.level = log_level
+    ep_cfg.logConfig.consoleLevel = log_level
+    ep.libInit(ep_cfg)
+    transport = pj.TransportConfig()
+    transport.port = sip_port
+    transport.boundAddress = "127.0.0.1"
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    return ep
 
 
 @dataclass(slots=True)
@@ -412,20 +439,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    ep_cfg = pj.EpConfig()
-    ep_cfg.uaConfig.threadCnt = 0
-    ep_cfg.uaConfig.mainThreadOnly = True
-    ep_cfg.logConfig.level = cfg.log_level
-    ep_cfg.logConfig.consoleLevel = cfg.log_level
-    ep.libInit(ep_cfg)
-    transport = pj.TransportConfig()
-    transport.port = cfg.sip_port
-    transport.boundAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
+    ep = start_endpoint(pj, cfg.sip_port, cfg.log_level)
 
     acc_cfg = pj.AccountConfig()
     acc_cfg.idUri = f"sip:{cfg.name}@{cfg.edge_host}"

@@ -33,7 +33,6 @@ import logging
 import queue
 import re
 import signal
-import subprocess
 import threading
 import time
 import wave
@@ -43,7 +42,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from callcenter.seat import write_tone
+from callcenter.seat import speak_wav
+from callcenter.seat import start_endpoint
 from dispatch.followup import TASKS_KEY  # the list the follow-up sweep fills
 
 log = logging.getLogger(__name__)
@@ -160,20 +160,7 @@ def speak(path: Path, text: str) -> Path:
     """Speak a prompt into a WAV with espeak-ng (Mandarin); a chime when it is missing."""
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.wav")
-    try:
-        subprocess.run(
-            ["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(tmp), text],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("espeak-ng could not speak the prompt (%s): a chime instead", exc)
-        write_tone(tmp, [660.0, 880.0], 0.4)
-    tmp.replace(path)
-    return path
+    return speak_wav(path, text)
 
 
 def wav_seconds(path: Path) -> float:
@@ -331,21 +318,7 @@ def run_survey(  # noqa: C901, PLR0915 - one loop owns pjsua2
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    ep_cfg = pj.EpConfig()
-    ep_cfg.uaConfig.threadCnt = 0
-    ep_cfg.uaConfig.mainThreadOnly = True
-    ep_cfg.uaConfig.maxCalls = cfg.max_calls
-    ep_cfg.logConfig.level = cfg.log_level
-    ep_cfg.logConfig.consoleLevel = cfg.log_level
-    ep.libInit(ep_cfg)
-    transport = pj.TransportConfig()
-    transport.port = cfg.sip_port
-    transport.boundAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
+    ep = start_endpoint(pj, cfg.sip_port, cfg.log_level, cfg.max_calls)
     for codec in ep.codecEnum2():  # G.711 only: what a telephone network speaks
         keep = codec.codecId.split("/")[0] in ("PCMU", "PCMA")
         ep.codecSetPriority(codec.codecId, codec.priority if keep else 0)

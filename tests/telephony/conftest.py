@@ -261,6 +261,21 @@ def stack(tmp_path: Path, acd_url: str) -> Iterator[Stack]:
     s.stop()
 
 
+# The edge reports hotline calls to the ACD; survey calls never reach it, so nothing listens.
+NO_ACD = "http://127.0.0.1:9/acd"
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Iterator[Stack]:
+    """Kamailio alone, for calls our own agents place to citizens (survey calls)."""
+    if not (Path(KAMAILIO).exists() and Path(SIPP).exists()):
+        pytest.fail("kamailio or sipp missing (make test installs kamailio and sip-tester)")
+    s = Stack(tmp_path, NO_ACD)
+    s.start_edge()
+    yield s
+    s.stop()
+
+
 def call_record(container: Any, call_id: str) -> CallRecord:
     """The call's record (CDR) as the database has it now."""
     with container.uow() as uow:

@@ -19,13 +19,8 @@ from callcenter.survey import SurveyConfig
 from tests.conftest import REDIS_URL
 from tests.telephony.conftest import CITIZEN_NO_ANSWER
 from tests.telephony.conftest import CITIZEN_SURVEY
-from tests.telephony.conftest import KAMAILIO
-from tests.telephony.conftest import SIPP
 from tests.telephony.conftest import Stack
 from tests.telephony.conftest import wait_for
-
-# The edge reports hotline calls to the ACD; survey calls never reach it, so nothing listens.
-NO_ACD = "http://127.0.0.1:9/acd"
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +37,6 @@ def tasks() -> Iterator[tuple[Any, str]]:
     yield conn, key
     conn.delete(key)
     conn.close()
-
-
-@pytest.fixture
-def edge(tmp_path: Path) -> Iterator[Stack]:
-    if not (Path(KAMAILIO).exists() and Path(SIPP).exists()):
-        pytest.fail("kamailio or sipp missing (make test installs kamailio and sip-tester)")
-    s = Stack(tmp_path, NO_ACD)
-    s.start_edge()
-    yield s
-    s.stop()
 
 
 def push(conn: Any, key: str, attempt_id: int, phone: str, ring: int = 15) -> None:

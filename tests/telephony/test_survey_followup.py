@@ -19,24 +19,11 @@ from hotline.bootstrap import Container
 from tests.conftest import REDIS_URL
 from tests.conftest import Api
 from tests.telephony.conftest import CITIZEN_SURVEY
-from tests.telephony.conftest import KAMAILIO
-from tests.telephony.conftest import SIPP
 from tests.telephony.conftest import Stack
 from tests.telephony.conftest import free_udp_port
 from tests.telephony.conftest import wait_for
 
-NO_ACD = "http://127.0.0.1:9/acd"  # survey calls never reach the ACD
 HOTLINE = Path(sys.executable).parent / "hotline"
-
-
-@pytest.fixture
-def edge(tmp_path: Path) -> Iterator[Stack]:
-    if not (Path(KAMAILIO).exists() and Path(SIPP).exists()):
-        pytest.fail("kamailio or sipp missing (make test installs kamailio and sip-tester)")
-    s = Stack(tmp_path, NO_ACD)
-    s.start_edge()
-    yield s
-    s.stop()
 
 
 @pytest.fixture
