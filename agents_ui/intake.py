@@ -36,17 +36,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from dispatch import intake
-from dispatch.attachments import check_file
 from dispatch.domain import Channel
 from dispatch.domain import NotFound
 from dispatch.domain import TicketStatus
 from dispatch.domain import ValidationError
-from dispatch.models import Attachment
 from dispatch.open311 import public_description
 from hotline.bootstrap import Container
 from hotline.errors import validation_details
 from hotline.http import container
 from hotline.http import csrf_token
+from hotline.ratelimit import FixedWindow
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +266,9 @@ def _photo(c: Container, form: Form) -> intake.Photo | None:
         upload.close()
     photo = intake.Photo(upload.filename, data)
     try:
-        kind = check_file(c.attachments, photo.filename, photo.data)
+        intake.check_photo(c.attachments, photo)
     except ValidationError as exc:
         form.errors["photo"] = exc.field_errors.get("file", exc.message)
-        return None
-    if not kind.startswith("image/"):
-        form.errors["photo"] = "只接受 JPG、PNG 图片"
         return None
     return photo
 
@@ -282,17 +278,9 @@ def _photo(c: Container, form: Form) -> intake.Photo | None:
 
 def _within_rate(c: Container) -> bool:
     """Count this submission against the address's hour; False once over the limit."""
-    hour = int(c.dispatch.utcnow().timestamp() // 3600)
-    key = f"intake:ip:{request.remote_addr or '-'}:{hour}"
-    try:
-        pipe = c.redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, 2 * 3600)
-        count = int(pipe.execute()[0])
-    except redis.RedisError:
-        log.warning("intake rate limit skipped: Redis unavailable", exc_info=True)
-        return True
-    return count <= c.settings.intake.per_ip_per_hour
+    hourly = FixedWindow(lambda: c.redis, c.dispatch.utcnow, prefix="intake", window=3600)
+    ip = request.remote_addr or "-"
+    return hourly.hit(f"ip:{ip}", c.settings.intake.per_ip_per_hour).allowed
 
 
 PENDING = "pending"
@@ -448,11 +436,10 @@ def photo(number: str, photo_id: int) -> Response:
     with c.uow() as uow:
         try:
             ticket = intake.find_by_token(uow.session, c.dispatch, number[:64], token[:128])
-            row = uow.session.get(Attachment, photo_id)
+            row = intake.public_photo(uow.session, ticket, photo_id)
         except NotFound:
             row = None
-        # Only the ticket's own images: documents a unit attached stay inside the hotline.
-        if row is None or row.ticket_id != ticket.id or not row.content_type.startswith("image/"):
+        if row is None:
             body, code = _message(NOT_FOUND, 404, "未找到工单")
             return _private(Response(body, code, mimetype="text/html"))
         path, mimetype = c.attachments.store.path(row.sha256), row.content_type

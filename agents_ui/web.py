@@ -31,13 +31,13 @@ from dispatch.domain import ACTION_LABELS
 from dispatch.domain import EVENT_LABELS
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import ROLE_LABELS
+from dispatch.domain import SATISFACTION_LABELS
 from dispatch.domain import STATUS_LABELS
 from dispatch.domain import Channel
 from dispatch.domain import DomainError
 from dispatch.domain import RequestType
 from dispatch.domain import ReturnReason
 from dispatch.domain import Role
-from dispatch.domain import Satisfaction
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
 from dispatch.web import parse_filter
@@ -87,13 +87,7 @@ LABELS = {
         ReturnReason.WRONG_LOCALITY: "属地错误",
         ReturnReason.UNCLEAR_OWNERSHIP: "职责不清",
     },
-    "satisfaction": {
-        Satisfaction.VERY_SATISFIED: "非常满意",
-        Satisfaction.SATISFIED: "满意",
-        Satisfaction.BASICALLY_SATISFIED: "基本满意",
-        Satisfaction.DISSATISFIED: "不满意",
-        Satisfaction.VERY_DISSATISFIED: "非常不满意",
-    },
+    "satisfaction": SATISFACTION_LABELS,
     "status": STATUS_LABELS,
     "action": ACTION_LABELS,
     "event": EVENT_LABELS,

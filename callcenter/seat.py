@@ -151,6 +151,16 @@ def start_endpoint(pj: Any, sip_port: int, log_level: int, max_calls: int | None
     return ep
 
 
+def active_audio(pj: Any, call: Any) -> Any:
+    """The call's audio media once it flows (an active audio stream), else None."""
+    audio = None
+    info = call.getInfo()  # keep it: its media vector dies with it (SWIG)
+    for mi in info.media:
+        if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            audio = call.getAudioMedia(mi.index)
+    return audio
+
+
 @dataclass(slots=True)
 class _Leg:
     """What the seat knows about one of its calls, beside pjsua2's Call object."""
@@ -264,11 +274,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             leg = leg_of(self)
             if leg is None:
                 return
-            leg.audio = None
-            info = self.getInfo()  # keep it: its media vector dies with it (SWIG)
-            for mi in info.media:
-                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                    leg.audio = self.getAudioMedia(mi.index)
+            leg.audio = active_audio(pj, self)
             log.info("seat %s %s media %s", cfg.name, leg.role, "up" if leg.audio else "down")
             dirty[0] = True
 

@@ -42,6 +42,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from callcenter.seat import active_audio
 from callcenter.seat import speak_wav
 from callcenter.seat import start_endpoint
 from dispatch.followup import TASKS_KEY  # the list the follow-up sweep fills
@@ -284,11 +285,7 @@ def run_survey(  # noqa: C901, PLR0915 - one loop owns pjsua2
             s = survey_of(self)
             if s is None:
                 return
-            s.audio = None
-            info = self.getInfo()  # keep it: its media vector dies with it (SWIG)
-            for mi in info.media:
-                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                    s.audio = self.getAudioMedia(mi.index)
+            s.audio = active_audio(pj, self)
 
         def onCallSdpCreated(self, prm: Any) -> None:  # noqa: N802
             if not prm.remSdp.wholeSdp:  # our offer (an answer keeps the offer's numbers)

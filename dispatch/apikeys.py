@@ -21,6 +21,8 @@ from dispatch.domain import ValidationError
 from dispatch.models import ApiKey
 from hotline.audit import record_audit
 from hotline.db import UnitOfWork
+from hotline.ratelimit import FixedWindow
+from hotline.ratelimit import RateDecision
 
 log = logging.getLogger(__name__)
 
@@ -236,43 +238,14 @@ def verify(uow: UnitOfWork, key: str, *, now: dt.datetime) -> Client | None:
 # ---------------------------------------------------------------- rate limits
 
 
-@dataclass(frozen=True, slots=True)
-class RateDecision:
-    allowed: bool
-    retry_after: int  # seconds until the window turns (0 when allowed)
-    remaining: int
-
-
-class RateLimiter:
-    """Fixed one-minute windows: INCR and EXPIRE in one MULTI, so counts are exact.
-
-    Keys: `open311:rate:<key_id>:<window>` per API key, `open311:rate:ip:<ip>:<window>` per
-    client address; a window is the number of whole minutes since the epoch. When Redis is
-    down requests pass (logged): the limit protects the service, it is not a permission.
-    """
+class RateLimiter(FixedWindow):
+    """Open311's limits: one-minute windows, `open311:rate:<key_id>:<window>` per API key
+    and `open311:rate:ip:<ip>:<window>` per client address."""
 
     WINDOW = 60
 
     def __init__(self, conn: Callable[[], "redis.Redis"], now: Callable[[], dt.datetime]) -> None:
-        self._conn = conn
-        self._now = now
-
-    def hit(self, bucket: str, limit: int) -> RateDecision:
-        moment = self._now().timestamp()
-        window = int(moment // self.WINDOW)
-        key = f"open311:rate:{bucket}:{window}"
-        try:
-            pipe = self._conn().pipeline(transaction=True)
-            pipe.incr(key)
-            pipe.expire(key, self.WINDOW * 2)
-            count = int(pipe.execute()[0])
-        except redis.RedisError:
-            log.warning("open311 rate limit skipped: Redis unavailable", exc_info=True)
-            return RateDecision(True, 0, limit)
-        if count <= limit:
-            return RateDecision(True, 0, limit - count)
-        retry = max(1, int((window + 1) * self.WINDOW - moment + 0.999))
-        return RateDecision(False, retry, 0)
+        super().__init__(conn, now, prefix="open311:rate", window=self.WINDOW)
 
     def for_key(self, client: Client) -> RateDecision:
         return self.hit(str(client.id), client.rate_per_minute)

@@ -87,6 +87,14 @@ class Satisfaction(StrEnum):
     VERY_DISSATISFIED = "very_dissatisfied"
 
 
+SATISFACTION_LABELS: Final[Mapping[Satisfaction, str]] = {
+    Satisfaction.VERY_SATISFIED: "非常满意",
+    Satisfaction.SATISFIED: "满意",
+    Satisfaction.BASICALLY_SATISFIED: "基本满意",
+    Satisfaction.DISSATISFIED: "不满意",
+    Satisfaction.VERY_DISSATISFIED: "非常不满意",
+}
+
 # 满意率 = (satisfied + basically satisfied) ÷ valid follow-ups.
 SATISFIED_LEVELS: Final = frozenset(
     {Satisfaction.VERY_SATISFIED, Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED}

@@ -228,7 +228,7 @@ def sweep(
         _expire(session, ctx, settings, now, result)
         _cancel_settled(session, result)
         _schedule_new(session, settings, hours, tz, now, result)
-        _announce_handovers(uow, ctx, list(result.handed_over))
+        announce(uow, ctx, list(result.handed_over))
         uow.commit()
         if not hours.is_open(now, tz):
             return result
@@ -264,7 +264,7 @@ def sweep(
                 why = str(exc)[:300]
                 if _finish_failed(session, ctx, settings, attempt, "failed", now, why):
                     result.handed_over.append(attempt.ticket_id)
-                    _announce_handovers(uow, ctx, [attempt.ticket_id])
+                    announce(uow, ctx, [attempt.ticket_id])
             result.queued.append(attempt.id)
             uow.commit()
     return result
@@ -341,17 +341,32 @@ def _schedule_new(
             result.handed_over.append(ticket.id)
             continue
         session.add(
-            FollowUpAttempt(
-                ticket_id=ticket.id,
-                try_no=1,
-                channel=settings.channel,
-                status=SCHEDULED,
-                phone=national(phone),
-                scheduled_at=hours.next_open(now, tz),
-                created_at=now,
-            )
+            new_try(ticket.id, 1, settings.channel, phone, at=hours.next_open(now, tz), now=now)
         )
         result.scheduled.append(ticket.id)
+
+
+def new_try(
+    ticket_id: int,
+    try_no: int,
+    channel: str,
+    phone: str,
+    *,
+    at: dt.datetime,
+    now: dt.datetime,
+    detail: str = "",
+) -> FollowUpAttempt:
+    """A try scheduled for `at` (the number in dialling form)."""
+    return FollowUpAttempt(
+        ticket_id=ticket_id,
+        try_no=try_no,
+        channel=channel,
+        status=SCHEDULED,
+        phone=national(phone),
+        scheduled_at=at,
+        created_at=now,
+        detail=detail,
+    )
 
 
 def _finish_failed(
@@ -380,29 +395,24 @@ def _finish_failed(
     hours = CallHours.parse(settings.call_hours)
     at = hours.next_open(now + span(settings.retry_after), ctx.policy.calendar.tz)
     session.add(
-        FollowUpAttempt(
-            ticket_id=ticket.id,
-            try_no=attempt.try_no + 1,
-            channel=attempt.channel,
-            status=SCHEDULED,
-            phone=attempt.phone,
-            scheduled_at=at,
-            created_at=now,
-        )
+        new_try(ticket.id, attempt.try_no + 1, attempt.channel, attempt.phone, at=at, now=now)
     )
     return False
 
 
-def _announce_handovers(uow: UnitOfWork, ctx: DispatchContext, ticket_ids: list[int]) -> None:
-    """Once committed, tell the hotline's pages (回访) which tickets now wait for a person."""
+def announce(
+    uow: UnitOfWork, ctx: DispatchContext, ticket_ids: list[int], event: str = "followup_handover"
+) -> None:
+    """Once committed, tell the hotline's pages (回访) that these tickets' follow-up moved:
+    handed over to people, or put back into automated tries."""
 
     def send() -> None:
         for ticket_id in ticket_ids:
-            payload = {"v": 1, "ticket_id": ticket_id, "event": "followup_handover"}
+            payload = {"v": 1, "ticket_id": ticket_id, "event": event}
             try:
                 ctx.publish("ticket.changed", payload, ["hotline"])
             except Exception:  # noqa: BLE001 - committed; a lost push is not an error
-                log.exception("could not push the hand-over of ticket %s", ticket_id)
+                log.exception("could not push %s of ticket %s", event, ticket_id)
 
     if ticket_ids:
         uow.after_commit(send)
@@ -445,7 +455,7 @@ def record_survey_event(
             )
             detail = str(event.get("detail", ""))
             if _finish_failed(session, ctx, settings, attempt, status, now, detail):
-                _announce_handovers(uow, ctx, [attempt.ticket_id])
+                announce(uow, ctx, [attempt.ticket_id])
             uow.commit()
             return
         attempt.status = ANSWERED

@@ -16,18 +16,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import SATISFACTION_LABELS
 from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import Conflict
 from dispatch.domain import NotFound
 from dispatch.domain import PermissionDenied
-from dispatch.domain import Satisfaction
 from dispatch.domain import TicketStatus
 from dispatch.followup import OPEN
 from dispatch.followup import SCHEDULED
 from dispatch.followup import SMS
 from dispatch.followup import VOICE
+from dispatch.followup import announce
 from dispatch.followup import answers_meaning
 from dispatch.followup import attempts_view
+from dispatch.followup import new_try
 from dispatch.models import FollowUpAttempt
 from dispatch.models import Ticket
 from dispatch.models import Unit
@@ -45,13 +47,6 @@ ALL = "all"
 QUEUES: Final = (MANUAL, AUTO, ALL)
 
 CHANNEL_LABELS: Final[Mapping[str, str]] = {VOICE: "语音", SMS: "短信"}
-SATISFACTION_LABELS: Final[Mapping[Satisfaction, str]] = {
-    Satisfaction.VERY_SATISFIED: "非常满意",
-    Satisfaction.SATISFIED: "满意",
-    Satisfaction.BASICALLY_SATISFIED: "基本满意",
-    Satisfaction.DISSATISFIED: "不满意",
-    Satisfaction.VERY_DISSATISFIED: "非常不满意",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,36 +265,14 @@ def retry(
         if not phone:
             raise Conflict("工单没有联系电话，只能人工回访", {"ticket_id": ticket_id})
         ticket.followup_handover_at = None
-        attempt = FollowUpAttempt(
-            ticket_id=ticket.id,
-            try_no=1,
-            channel=channel,
-            status=SCHEDULED,
-            phone=phone,
-            scheduled_at=now,
-            created_at=now,
+        attempt = new_try(
+            ticket.id, 1, channel, phone, at=now, now=now,
             detail=f"{actor.name or '班长'}重新发起自动回访",
-        )
+        )  # fmt: skip
         session.add(attempt)
         audit_act(session, actor, "followup_retry", ticket_id, {"channel": channel})
         session.flush()
         view = {"ticket_id": ticket.id, "attempt_id": attempt.id, "scheduled_at": now.isoformat()}
-        payload = {
-            "v": 1,
-            "ticket_id": ticket.id,
-            "number": ctx.ticket_number(ticket),
-            "event": "followup_retry",
-            "status": ticket.status.value,
-            "unit_ids": [],
-        }
-        uow.after_commit(lambda: _publish(ctx, payload))
+        announce(uow, ctx, [ticket.id], "followup_retry")
         uow.commit()
     return view
-
-
-def _publish(ctx: DispatchContext, payload: dict[str, Any]) -> None:
-    # Committed already: a failed push must not turn the retry into an error.
-    try:
-        ctx.publish("ticket.changed", payload, ["hotline"])
-    except Exception:  # noqa: BLE001
-        log.exception("could not push the follow-up retry")

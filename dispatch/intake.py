@@ -113,6 +113,26 @@ def _title(req: PublicRequest) -> str:
     return first[:30] + ("…" if len(first) > 30 else "")
 
 
+def check_photo(files: AttachmentPolicy, photo: Photo) -> str:
+    """Return the photo's MIME type.
+
+    :raises ValidationError: (field "file") empty, too large, broken, or not a JPG/PNG image.
+    """
+    content_type = check_file(files, photo.filename, photo.data)
+    if not content_type.startswith("image/"):
+        raise ValidationError({"file": "只接受 JPG、PNG 图片"}, "照片类型不受支持")
+    return content_type
+
+
+def public_photo(session: Session, ticket: Ticket, attachment_id: int) -> Attachment | None:
+    """One of the ticket's images; None for anything else (documents a unit attached stay
+    inside the hotline)."""
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.ticket_id != ticket.id or not row.content_type.startswith("image/"):
+        return None
+    return row
+
+
 def submit(
     uow: UnitOfWork,
     ctx: DispatchContext,
@@ -130,11 +150,7 @@ def submit(
     :raises ValidationError: the photo is empty, too large or not a whole JPG/PNG image
         (field "file"), or a field of the request is wrong.
     """
-    content_type = None
-    if photo is not None:
-        content_type = check_file(files, photo.filename, photo.data)
-        if not content_type.startswith("image/"):
-            raise ValidationError({"file": "只接受 JPG、PNG 图片"}, "照片类型不受支持")
+    content_type = check_photo(files, photo) if photo is not None else None
     suggestion = assistant.router.suggest(
         Draft(title=req.title, content=req.description, address=req.address)
     )

@@ -30,7 +30,6 @@ from dispatch import intake
 from dispatch import open311
 from dispatch.domain import Channel
 from dispatch.domain import ValidationError
-from dispatch.models import Attachment
 from dispatch.models import Matter
 from dispatch.models import Ticket
 from dispatch.open311 import Open311Error
@@ -377,13 +376,8 @@ def media(number: str, attachment_id: int) -> Response:
     c = container()
     with c.uow() as uow:
         ticket = _by_number(uow.session, c.dispatch, number)
-        row = uow.session.get(Attachment, attachment_id)
-        if (
-            ticket is None
-            or row is None
-            or row.ticket_id != ticket.id
-            or not row.content_type.startswith("image/")
-        ):
+        row = intake.public_photo(uow.session, ticket, attachment_id) if ticket else None
+        if row is None:
             raise open311.not_found("照片不存在")
         path, mimetype = c.attachments.store.path(row.sha256), row.content_type
     return send_file(path, mimetype=mimetype, max_age=0)

@@ -104,6 +104,26 @@
     }
   }
 
+  /* One refresh at a time: `now()` while one runs runs once more after it; `soon()` waits
+     `ms`, so that a burst of live pushes makes one request. `run` handles its own errors. */
+  function refresher(run, ms = 500) {
+    let loading = false, again = false, timer = null;
+    async function now() {
+      if (loading) { again = true; return; }
+      loading = true;
+      try {
+        await run();
+      } finally {
+        loading = false;
+        if (again) { again = false; now(); }
+      }
+    }
+    function soon() {
+      if (!timer) timer = setTimeout(() => { timer = null; now(); }, ms);
+    }
+    return {now, soon};
+  }
+
   function live(options) {
     if (typeof io === "undefined" || window.HotlineSocket) return;
     const socket = io("/live", {transports: ["websocket", "polling"]});
@@ -454,7 +474,8 @@
     });
   }
 
-  window.Hotline = {api, el, live, bindActions, ticketForm, routingAssist, seatPanel, readForm, toast, refresh};
+  window.Hotline = {api, el, live, bindActions, ticketForm, routingAssist, seatPanel, readForm, toast, refresh,
+                    refresher};
   // Pages that ask for nothing special still get the live connection (and units their
   // notices); pages that call Hotline.live themselves run first.
   window.addEventListener("load", () => live({}));

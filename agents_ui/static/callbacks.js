@@ -71,24 +71,15 @@
   }
   let tasks = new Map();
 
-  let loading = false, again = false;
-  async function load() {
-    if (loading) { again = true; return; }
-    loading = true;
+  const refresh = window.Hotline.refresher(async () => {
     try {
       const r = await api("GET", `/api/callbacks?status=${encodeURIComponent(filter)}&per_page=100`);
       if (r.ok) render(r.data);
     } catch (e) {
       /* the next change or the timer tries again */
-    } finally {
-      loading = false;
-      if (again) { again = false; load(); }
     }
-  }
-  let soon = null;
-  function loadSoon() {
-    if (!soon) soon = setTimeout(() => { soon = null; load(); }, 500);
-  }
+  });
+  const load = refresh.now, loadSoon = refresh.soon;
 
   render(JSON.parse(document.getElementById("callbacks-data").textContent));
   setInterval(load, 30000);

@@ -147,26 +147,16 @@
     });
   }, 1000);
 
-  let loading = false, again = false;
-  async function load() {
-    if (loading) { again = true; return; }
-    loading = true;
+  const refresh = Hotline.refresher(async () => {
     try {
       const r = await Hotline.api("GET", "/api/cti/hall");
       if (r.ok) { render(r.data); say("#hall-stale", ""); }
       else say("#hall-stale", `实时数据未更新：${(r.data && r.data.message) || "请稍后重试"}`);
     } catch (e) {
       say("#hall-stale", "实时数据未更新：网络错误，正在重试");
-    } finally {
-      loading = false;
-      if (again) { again = false; load(); }
     }
-  }
-
-  let soon = null;
-  function loadSoon() {
-    if (!soon) soon = setTimeout(() => { soon = null; load(); }, 500);
-  }
+  });
+  const load = refresh.now, loadSoon = refresh.soon;
 
   if (initial.hall) render(initial.hall);
   else say("#hall-stale", "话务服务暂不可用（无法连接 Redis），正在重试");
