@@ -36,6 +36,7 @@ from hotline.db import UnitOfWork
 from hotline.db import make_engine
 from hotline.db import make_session_factory
 from hotline.settings import Settings
+from hotline.settings import resolve_paths
 from kb.index import LiveIndex
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ def bootstrap(
     redis_factory: Callable[[], "redis.Redis"] | None = None,
 ) -> Container:
     """Build the container; tests pass their own engine, clock or Redis."""
+    # Settings from load_settings are absolute already; ones built in code are made so here.
+    settings = resolve_paths(settings, Path.cwd())
     engine = engine or make_engine(settings.database)
     session_factory = make_session_factory(engine)
     overlay = OverlayCache(lambda: load_overlay(engine))

@@ -9,6 +9,7 @@ the wrong type fail at startup with the offending path in the message.
 import dataclasses
 import json
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -266,7 +267,41 @@ def load_settings(
             _set_nested(data, key[len(ENV_PREFIX) :].lower().split("__"), _EnvValue(raw))
     settings = _build(Settings, data, "")
     _validate(settings)
-    return settings
+    base = Path(path).resolve().parent if path is not None else Path.cwd()
+    return resolve_paths(settings, base)
+
+
+def resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Make every configured path absolute, once, at startup.
+
+    Relative paths are relative to `base` (the config file's folder): a process started
+    from another directory, and a library resolving against its own package folder (Flask's
+    `send_file`), then read and write the same files. `telephony.recordings_dir` is relative
+    to the instance folder; a SQLite URL's file to `base`.
+    """
+    instance = Path(settings.instance_path)
+    instance = instance if instance.is_absolute() else (base / instance)
+    recordings = Path(settings.telephony.recordings_dir)
+    recordings = recordings if recordings.is_absolute() else instance / recordings
+    return dataclasses.replace(
+        settings,
+        instance_path=str(instance.resolve()),
+        database=dataclasses.replace(
+            settings.database, url=_absolute_sqlite_url(settings.database.url, base)
+        ),
+        telephony=dataclasses.replace(settings.telephony, recordings_dir=str(recordings.resolve())),
+    )
+
+
+def _absolute_sqlite_url(url: str, base: Path) -> str:
+    """Return a SQLite URL whose file is absolute (other databases and memory unchanged)."""
+    match = re.match(r"^(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?$", url)
+    if match is None or not match.group(2) or match.group(2) == ":memory:":
+        return url
+    prefix, file, query = match.group(1), match.group(2), match.group(3) or ""
+    if file.startswith("/"):
+        return url
+    return f"{prefix}{(base / file).resolve()}{query}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """Files on tickets: what is accepted, who may add and read them, replies that cite them."""
 
+import dataclasses
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,9 +11,14 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from hotline.app import create_app
 from hotline.bootstrap import Container
+from hotline.bootstrap import bootstrap
 from hotline.models import AuditEntry
+from hotline.settings import Settings
 from tests.conftest import Api
+from tests.conftest import Clock
+from tests.conftest import World
 
 
 def _png() -> bytes:
@@ -53,6 +60,28 @@ def test_unit_attaches_a_photo_and_cites_it_in_the_reply(api: Api) -> None:
         assert download.data == _png()
         assert download.headers["Content-Type"] == "image/png"
         assert "attachment" in download.headers["Content-Disposition"]
+
+
+def test_downloads_work_when_the_instance_path_is_relative(
+    settings: Settings,
+    engine: sa.Engine,
+    clock: Clock,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The demo's config says `instance_path: instance`: a file stored there must come back,
+    not be looked for beside the package (which answered every download with a 500)."""
+    monkeypatch.chdir(tmp_path)
+    relative = bootstrap(dataclasses.replace(settings, instance_path="instance"), engine=engine)
+    relative.dispatch.now = clock
+    api = Api(create_app(container=relative).test_client(), world)
+    t = api.signed("zjj")
+    photo = _upload(api, t["id"], "现场.png", _png()).get_json()
+    with api.get(photo["url"], as_="lead") as download:
+        assert download.status_code == 200
+        assert download.data == _png()
+    assert (tmp_path / "instance" / "attachments").is_dir()
 
 
 @pytest.mark.parametrize(

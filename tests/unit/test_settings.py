@@ -11,6 +11,7 @@ from hotline.settings import Settings
 from hotline.settings import SettingsError
 from hotline.settings import load_settings
 from hotline.settings import redacted
+from hotline.settings import resolve_paths
 from hotline.settings import settings_path
 
 CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
@@ -28,7 +29,7 @@ def write_yaml(tmp_path: Path, text: str) -> Path:
 def test_committed_config_yaml_loads_and_equals_the_builtin_defaults() -> None:
     loaded = load_settings(CONFIG_YAML, environ={})
 
-    assert loaded == Settings()
+    assert loaded == resolve_paths(Settings(), CONFIG_YAML.parent)
 
 
 def test_committed_config_yaml_has_the_documented_sla_clocks() -> None:
@@ -44,7 +45,47 @@ def test_committed_config_yaml_has_the_documented_sla_clocks() -> None:
 
 
 def test_no_file_and_no_environment_gives_the_defaults() -> None:
-    assert load_settings(None, environ={}) == Settings()
+    assert load_settings(None, environ={}) == resolve_paths(Settings(), Path.cwd())
+
+
+# ---------------------------------------------------------------- paths
+
+
+def test_relative_paths_are_made_absolute_against_the_config_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    config = write_yaml(
+        folder,
+        "instance_path: data\n"
+        "database: {url: 'sqlite:///data/hotline.db?timeout=5'}\n"
+        "telephony: {recordings_dir: wav}\n",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a process started from another directory
+
+    loaded = load_settings(config, environ={})
+
+    assert loaded.instance_path == str(folder / "data")
+    assert loaded.database.url == f"sqlite:///{folder / 'data' / 'hotline.db'}?timeout=5"
+    assert loaded.telephony.recordings_dir == str(folder / "data" / "wav")
+
+
+def test_absolute_paths_and_other_databases_are_kept(tmp_path: Path) -> None:
+    environ = {
+        "HOTLINE_INSTANCE_PATH": str(tmp_path / "inst"),
+        "HOTLINE_TELEPHONY__RECORDINGS_DIR": "/var/lib/hotline/recordings",
+        "HOTLINE_DATABASE__URL": "postgresql+psycopg://u@db/hotline",
+    }
+
+    loaded = load_settings(None, environ=environ)
+
+    assert loaded.instance_path == str(tmp_path / "inst")
+    assert loaded.telephony.recordings_dir == "/var/lib/hotline/recordings"
+    assert loaded.database.url == "postgresql+psycopg://u@db/hotline"
+    assert load_settings(None, {"HOTLINE_DATABASE__URL": "sqlite://"}).database.url == "sqlite://"
 
 
 # ---------------------------------------------------------------- environment overrides
@@ -90,7 +131,7 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
         environ={"HOTLINE_DATABASE__URL": "sqlite:///from-env.db", "HOTLINE_WEB__PORT": "9000"},
     )
 
-    assert loaded.database.url == "sqlite:///from-env.db"
+    assert loaded.database.url == f"sqlite:///{tmp_path / 'from-env.db'}"
     assert loaded.web.port == 9000
     assert loaded.web.host == "0.0.0.0"
 
@@ -98,13 +139,13 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
 def test_environment_keys_without_the_prefix_are_ignored() -> None:
     loaded = load_settings(None, environ={"WEB__PORT": "1", "PATH": "/usr/bin"})
 
-    assert loaded == Settings()
+    assert loaded == resolve_paths(Settings(), Path.cwd())
 
 
 def test_hotline_config_variable_is_not_taken_for_a_setting() -> None:
     loaded = load_settings(None, environ={"HOTLINE_CONFIG": "/nowhere/config.yaml"})
 
-    assert loaded == Settings()
+    assert loaded == resolve_paths(Settings(), Path.cwd())
 
 
 def test_environment_text_that_is_not_json_stays_text() -> None:
@@ -263,7 +304,7 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     path = write_yaml(tmp_path, "# nothing set\n")
 
-    assert load_settings(path, environ={}) == Settings()
+    assert load_settings(path, environ={}) == resolve_paths(Settings(), tmp_path)
 
 
 # ---------------------------------------------------------------- redaction
