@@ -9,6 +9,7 @@ the API with the user's own rights.
 """
 
 import logging
+import threading
 from typing import Any
 
 from flask import Flask
@@ -48,8 +49,53 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
         if role is Role.LIAISON and unit_id is not None:
             join_room(f"unit:{unit_id}")
 
+    def on_seat_alive(self, data: Any = None) -> dict[str, Any]:
+        """The operator's console is open: keep their seat taking calls (see Acd.alive).
+
+        Answers with the seat's state, so a console whose seat went offline while it was
+        away says so at once.
+        """
+        from callcenter.cti import seat_alive
+
+        user_id = session.get("user_id")
+        if user_id is None:
+            return {"seat": None, "state": "offline"}
+        return seat_alive(int(user_id))
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        """A page went away: if it was a console, its seat goes offline after the grace."""
+        from hotline.http import container
+
+        user_id = session.get("user_id")
+        if user_id is None:
+            return
+        c = container()
+        try:
+            if not c.redis.exists(f"{c.acd.prefix}user:{user_id}"):
+                return
+        except Exception:  # noqa: BLE001 - Redis down: nothing to watch
+            return
+        timer = threading.Timer(
+            c.settings.telephony.console_grace_seconds + 1, _sweep_absent, args=(c,)
+        )
+        timer.daemon = True
+        timer.start()
+
     def on_error_default(self, exc: Exception) -> None:  # pragma: no cover - logging only
         log.exception("socket.io error: %s", exc)
+
+
+def _sweep_absent(c: Any) -> None:
+    """Set offline the seats whose console is gone, and tell the hall pages."""
+    from callcenter.hall import HALL_EVENT
+
+    try:
+        gone = c.acd.sweep_absent()
+        if gone:
+            log.info("seats %s offline: their console is gone", ", ".join(gone))
+            c.dispatch.publish(HALL_EVENT, {"v": 1}, [HALL_ROOM])
+    except Exception:  # noqa: BLE001 - the hall's reads and the cron sweep try again
+        log.exception("could not sweep seats whose console is gone")
 
 
 def init_realtime(app: Flask, message_queue: str | None) -> None:

@@ -12,6 +12,13 @@ again finds the seat reserved for it. A call waiting longer than `max_wait_secon
 (busy, and a missed-call record for call-back). A seat that does not answer goes back to the
 pool, or to not-ready after `max_misses` misses in a row, and the call is matched again.
 
+Presence: a seat signed in from an operator's console (`login(console=True)`) is only given
+calls while that console is alive: the console renews `<prefix>alive:<seat>` (a key that
+expires after `console_grace_seconds`) over its live connection. A seat whose key has
+expired, because the browser was closed or the network lost, is set offline (reason
+`console_lost`) before any call is matched, and by `sweep_absent`. Signing out of the web app
+signs the seat out (at the end of its call, if it is in one).
+
 Kamailio asks through the web app (`/acd/...`, next step); seats report through it too.
 """
 
@@ -58,6 +65,8 @@ class AcdConfig:
     stale_ring_seconds: float = 60.0  # a reservation nobody came for is released after this
     wrap_up_seconds: float = 15.0
     retry_ms: int = 1000  # how soon a waiting call should ask again
+    # a console seat whose console has not been heard from for this long takes no calls
+    console_grace_seconds: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +131,34 @@ local function release_stale()
     emit('agent_state', {seat = seat, state = 'ready', reason = 'stale'})
   end
 end
+-- A seat signed in from a console whose console has gone quiet (browser closed, network
+-- lost): offline, so that no call rings an empty seat.
+local function absent(seat)
+  return redis.call('HGET', seat_key(seat), 'console') == '1'
+     and redis.call('EXISTS', P .. 'alive:' .. seat) == 0
+end
+local function go_offline(seat, reason)
+  redis.call('ZREM', P .. 'idle', seat)
+  redis.call('ZREM', P .. 'wrapup', seat)
+  local skey = seat_key(seat)
+  if redis.call('HGET', skey, 'state') == 'wrap_up' then
+    local last = redis.call('HGET', skey, 'last_call')
+    if last then redis.call('HSET', call_key(last), 'wrapped_at', NOW) end
+  end
+  redis.call('HDEL', skey, 'pending')
+  redis.call('HSET', skey, 'state', 'offline', 'reason', reason, 'since', NOW)
+  emit('agent_state', {seat = seat, state = 'offline', reason = reason})
+end
+local function release_absent()
+  local idle = redis.call('ZRANGE', P .. 'idle', 0, -1)
+  for _, seat in ipairs(idle) do
+    if absent(seat) then go_offline(seat, 'console_lost') end
+  end
+end
 local function match()
   release_stale()
   wake_wrapped()
+  release_absent()
   local calls = redis.call('ZRANGE', P .. 'queue', 0, -1)
   for _, call in ipairs(calls) do
     local idle = redis.call('ZRANGE', P .. 'idle', 0, -1, 'WITHSCORES')
@@ -214,7 +248,11 @@ redis.call('HDEL', seat_key(seat), 'call')
 emit('no_answer', {call = call, seat = seat, misses = misses})
 local pending = redis.call('HGET', seat_key(seat), 'pending')
 redis.call('HDEL', seat_key(seat), 'pending')
-if pending == 'not_ready' then
+if pending == 'offline' then
+  -- the operator signed out while the seat rang
+  redis.call('HSET', seat_key(seat), 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
+  emit('agent_state', {seat = seat, state = 'offline', reason = 'signed_out'})
+elseif pending == 'not_ready' then
   -- a supervisor's not-ready, ordered while the seat rang
   redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
   emit('agent_state', {seat = seat, state = 'not_ready', reason = 'supervisor'})
@@ -267,9 +305,13 @@ elseif state == 'ringing' then
   local skey = P .. 'seat:' .. seat
   redis.call('ZREM', P .. 'ringing', seat)
   redis.call('HDEL', skey, 'call')
-  if redis.call('HGET', skey, 'pending') == 'not_ready' then
+  local pending = redis.call('HGET', skey, 'pending')
+  redis.call('HDEL', skey, 'pending')
+  if pending == 'offline' then
+    -- the operator signed out while the seat rang
+    redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
+  elseif pending == 'not_ready' then
     -- a supervisor's not-ready, ordered while the seat rang
-    redis.call('HDEL', skey, 'pending')
     redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
   else
     redis.call('HSET', skey, 'state', 'ready', 'since', NOW)
@@ -286,6 +328,11 @@ elseif state == 'talking' then
     redis.call('HSET', key, 'wrapped_at', NOW)
     redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'agent_state',
                'at', NOW, 'seat', seat, 'state', 'offline', 'reason', 'seat_lost')
+  elseif redis.call('HGET', skey, 'pending') == 'offline' then
+    -- the operator signed out during the call: no wrap-up, no next call
+    redis.call('HDEL', skey, 'pending')
+    redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
+    redis.call('HSET', key, 'wrapped_at', NOW)
   elseif redis.call('HGET', skey, 'pending') == 'not_ready' then
     -- a supervisor set this seat not ready during the call
     redis.call('HDEL', skey, 'pending')
@@ -314,7 +361,13 @@ local key = P .. 'seat:' .. seat
 local state = redis.call('HGET', key, 'state')
 if not state or state == 'offline' then return 'seat is not logged in' end
 if state == 'ringing' or state == 'talking' then
+  if want == 'offline' and reason == 'signed_out' then
+    -- signing out of the web app during a call: the seat goes offline when the call ends
+    redis.call('HSET', key, 'pending', 'offline')
+    return 'pending'
+  end
   if want ~= 'not_ready' or reason ~= 'supervisor' then return 'seat is busy with a call' end
+  if redis.call('HGET', key, 'pending') == 'offline' then return 'pending' end
   -- a supervisor's not-ready takes effect when the call ends: remember it
   redis.call('HSET', key, 'pending', 'not_ready')
   return 'pending'
@@ -330,7 +383,7 @@ if want == 'ready' then
   redis.call('HSET', key, 'state', 'ready', 'since', NOW, 'reason', '', 'misses', 0)
   redis.call('ZADD', P .. 'idle', NOW, seat)
 elseif want == 'offline' then
-  redis.call('HSET', key, 'state', 'offline', 'since', NOW, 'reason', '')
+  redis.call('HSET', key, 'state', 'offline', 'since', NOW, 'reason', reason)
 else
   redis.call('HSET', key, 'state', want, 'since', NOW, 'reason', reason)
 end
@@ -338,6 +391,26 @@ redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'agent_sta
            'seat', seat, 'state', want, 'reason', reason)
 return 'ok'
 """
+
+
+# ARGV: prefix, now, stale. Every console seat not in a call whose console went quiet.
+_SWEEP_ABSENT = (
+    """
+local P, NOW, STALE = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+"""
+    + _MATCH
+    + """
+local gone = {}
+for _, seat in ipairs(redis.call('SMEMBERS', P .. 'seats')) do
+  local state = redis.call('HGET', seat_key(seat), 'state')
+  if (state == 'ready' or state == 'not_ready' or state == 'wrap_up') and absent(seat) then
+    go_offline(seat, 'console_lost')
+    table.insert(gone, seat)
+  end
+end
+return gone
+"""
+)
 
 
 class Acd:
@@ -360,6 +433,7 @@ class Acd:
         self._answered = conn.register_script(_ANSWERED)
         self._ended = conn.register_script(_ENDED)
         self._set_state = conn.register_script(_SET_STATE)
+        self._sweep_absent = conn.register_script(_SWEEP_ABSENT)
 
     # ------------------------------------------------------------------ agents
 
@@ -370,8 +444,13 @@ class Acd:
         skills: tuple[str, ...] = (),
         penalty: int = 0,
         user_id: int | None = None,
+        *,
+        console: bool = False,
     ) -> None:
         """An agent logs in to a seat; not ready until they say ready.
+
+        `console`: signed in from an operator's console, which must keep the seat alive
+        (`alive`) for it to take calls.
 
         :raises AcdError: the seat is in a call.
         """
@@ -390,10 +469,32 @@ class Acd:
                 "penalty": penalty,
                 "misses": 0,
                 "user_id": "" if user_id is None else user_id,
+                "console": "1" if console else "",
             },
         )
+        self.r.hdel(key, "pending")
+        if console:
+            self.alive(seat)
         self.r.sadd(f"{self.prefix}seats", seat)
         self._event("login", seat=seat, agent=agent)
+
+    def alive(self, seat: str) -> bool:
+        """The seat's console is there: keep the seat taking calls for another grace period.
+
+        Returns whether the seat is signed in (an offline seat is not revived: its operator
+        signs in again).
+        """
+        state = _s(self.r.hget(f"{self.prefix}seat:{seat}", "state") or "")
+        if state in ("", AgentState.OFFLINE):
+            return False
+        grace_ms = max(1, int(self.config.console_grace_seconds * 1000))
+        self.r.set(f"{self.prefix}alive:{seat}", "1", px=grace_ms)
+        return True
+
+    def sweep_absent(self) -> list[str]:
+        """Set offline every console seat, not in a call, whose console has gone quiet."""
+        gone = self._run(self._sweep_absent)
+        return list(gone) if isinstance(gone, list) else []
 
     def ready(self, seat: str) -> None:
         self._change(seat, AgentState.READY, "")
@@ -402,8 +503,12 @@ class Acd:
         """Set not ready; a supervisor's order on a busy seat waits for the call's end."""
         return self._change(seat, AgentState.NOT_READY, reason.value)
 
-    def logout(self, seat: str) -> None:
-        self._change(seat, AgentState.OFFLINE, "")
+    def logout(self, seat: str, *, signed_out: bool = False) -> str:
+        """签出. `signed_out`: the operator left the web app; a seat in a call goes offline
+        when the call ends (returns "pending")."""
+        outcome = self._change(seat, AgentState.OFFLINE, "signed_out" if signed_out else "")
+        self.r.delete(f"{self.prefix}alive:{seat}")
+        return outcome
 
     def _change(self, seat: str, state: AgentState, reason: str) -> str:
         outcome = str(self._run(self._set_state, seat, state.value, reason))

@@ -7,6 +7,7 @@ console can show the caller's earlier tickets before answering (screen pop).
 """
 
 import json
+import logging
 from typing import Annotated
 from typing import Any
 
@@ -44,6 +45,7 @@ from hotline.http import current_actor
 from hotline.http import login_required
 from hotline.http import parse_body
 
+log = logging.getLogger(__name__)
 bp = Blueprint("cti", __name__, url_prefix="/api/cti")
 SEAT_ROLES = (*sorted(HOTLINE_ROLES), Role.LEADER)  # leaders take calls on duty (领导接听)
 
@@ -107,13 +109,19 @@ def caller_info(number: str) -> dict[str, Any]:
 
 
 def _seat_of(user_id: int) -> str | None:
-    raw = container().redis.get(f"{container().acd.prefix}user:{user_id}")
-    return raw.decode() if isinstance(raw, bytes) else raw
+    """The seat this user is signed in at (None once someone else has signed in there)."""
+    acd = container().acd
+    raw = container().redis.get(f"{acd.prefix}user:{user_id}")
+    seat = raw.decode() if isinstance(raw, bytes) else raw
+    if seat is None or acd.seat(seat).get("user_id") != str(user_id):
+        return None
+    return seat
 
 
 @bp.post("/seat")
 @login_required(*SEAT_ROLES)
 def sign_in_seat() -> Response:
+    """签入坐席 from the console, which must then keep the seat alive (`seat.alive`)."""
     cmd = parse_body(SeatLogin)
     actor = current_actor()
     assert actor.user_id is not None
@@ -121,13 +129,76 @@ def sign_in_seat() -> Response:
         # 领导接听: only inside one of their duty windows
         raise RuleViolation("当前不在领导接听值班时段", {"user_id": actor.user_id})
     acd = container().acd
+    held = acd.seat(cmd.seat)
+    if (
+        held.get("user_id") not in (None, "", str(actor.user_id))
+        and held.get("state") not in (None, "", "offline")
+        and acd.r.exists(f"{acd.prefix}alive:{cmd.seat}")
+    ):
+        raise RuleViolation("该坐席已由其他话务员签入", {"seat": cmd.seat})
+    previous = _seat_of(actor.user_id)
+    if previous is not None and previous != cmd.seat:
+        try:
+            acd.logout(previous)
+        except AcdError as exc:
+            raise RuleViolation(
+                f"坐席 {previous} 正在通话，请结束通话后再换坐席", {"seat": previous}
+            ) from exc
     try:
-        acd.login(cmd.seat, f"u{actor.user_id}", tuple(cmd.skills), user_id=actor.user_id)
+        acd.login(
+            cmd.seat, f"u{actor.user_id}", tuple(cmd.skills), user_id=actor.user_id, console=True
+        )
     except AcdError as exc:
         raise RuleViolation("该坐席正在通话，不能签入", {"seat": cmd.seat}) from exc
     container().redis.set(f"{acd.prefix}user:{actor.user_id}", cmd.seat)
     notify_hall()
     return jsonify(_me(actor.user_id))
+
+
+@bp.post("/alive")
+@login_required(*SEAT_ROLES)
+def keep_alive() -> Response:
+    """The console is still there: the seat keeps taking calls for another grace period.
+
+    The console page says so over its live connection (`seat.alive`); this is the same for
+    clients without one. A seat nobody keeps alive goes offline (`telephony.console_grace_seconds`).
+    """
+    actor = current_actor()
+    assert actor.user_id is not None
+    seat = _seat_of(actor.user_id)
+    if seat is not None:
+        container().acd.alive(seat)
+    return jsonify(_me(actor.user_id))
+
+
+def seat_alive(user_id: int) -> dict[str, Any]:
+    """Keep the user's seat alive (their console is there); return the seat's state."""
+    seat = _seat_of(user_id)
+    if seat is not None:
+        container().acd.alive(seat)
+    return _me(user_id)
+
+
+def sign_out_seat(user_id: int) -> None:
+    """The operator left the web app: sign their seat out (when its call ends, if in one).
+
+    Never raises: signing out of the web app must work whatever the ACD's state.
+    """
+    try:
+        seat = _seat_of(user_id)
+        acd = container().acd
+        container().redis.delete(f"{acd.prefix}user:{user_id}")
+        if seat is None:
+            return
+        try:
+            outcome = acd.logout(seat, signed_out=True)
+        except AcdError:
+            return  # already offline
+        log.info("seat %s signed out with its operator (%s)", seat, outcome)
+    except Exception:  # noqa: BLE001 - Redis down: the console's grace takes the seat out
+        log.exception("could not sign out the seat of user %s", user_id)
+        return
+    notify_hall()
 
 
 @bp.post("/state")
@@ -139,6 +210,8 @@ def change_state() -> Response:
     seat = _my_seat()
     acd = container().acd
     before = acd.seat(seat)
+    if before.get("state", "offline") == "offline" and cmd.state != "logout":
+        raise RuleViolation("坐席已离线，请重新签入坐席", {"seat": seat})
     try:
         if cmd.state == "ready":
             acd.ready(seat)
@@ -295,7 +368,13 @@ def me() -> Response:
 
 def _me(user_id: int | None) -> dict[str, Any]:
     seat = _seat_of(user_id) if user_id is not None else None
+    grace = container().settings.telephony.console_grace_seconds
     if seat is None:
-        return {"seat": None, "state": "offline"}
+        return {"seat": None, "state": "offline", "grace_seconds": grace}
     info = container().acd.seat(seat)
-    return {"seat": seat, "state": info.get("state", "offline"), "reason": info.get("reason", "")}
+    return {
+        "seat": seat,
+        "state": info.get("state", "offline"),
+        "reason": info.get("reason", ""),
+        "grace_seconds": grace,
+    }

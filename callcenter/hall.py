@@ -62,7 +62,12 @@ REASON_LABELS = {
     NotReadyReason.MISSED: "未接来电",
     NotReadyReason.SUPERVISOR: "班长设置",
 }
-OFFLINE_REASONS = {"seat_lost": "话机断开"}  # set by the ACD when a seat's softphone is gone
+# Set by the ACD: the seat's softphone is gone, its console is gone, its operator signed out.
+OFFLINE_REASONS = {
+    "seat_lost": "话机断开",
+    "console_lost": "工作台已断开",
+    "signed_out": "已退出登录",
+}
 _SEAT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _DIGITS = re.compile(r"(\d+)")
 
@@ -165,8 +170,9 @@ def hall_snapshot(acd: Acd, names: Callable[[set[int]], dict[int, str]]) -> dict
                 "seconds_in_state": _seconds(now, s.get("since")),
                 "call_id": call_id,
                 "caller": mask_caller(caller) if caller else None,
-                # a supervisor's not-ready that waits for the call's end
+                # a supervisor's not-ready, or the operator's sign-out, waiting for the call's end
                 "not_ready_pending": s.get("pending") == "not_ready",
+                "offline_pending": s.get("pending") == "offline",
             }
         )
     queue = [
@@ -212,7 +218,10 @@ def user_names(ids: set[int]) -> dict[int, str]:
 def current_hall() -> dict[str, Any]:
     """The hall now, as the API gives it; ServiceUnavailable (503) when Redis is down."""
     try:
-        return hall_snapshot(container().acd, user_names)
+        acd = container().acd
+        if acd.sweep_absent():  # consoles gone quiet: show (and route) the hall as it is
+            notify_hall()
+        return hall_snapshot(acd, user_names)
     except redis.RedisError as exc:
         log.warning("hall view: the ACD's Redis cannot be reached: %s", exc)
         raise ServiceUnavailable("话务服务暂不可用（无法连接 Redis），请稍后重试") from exc

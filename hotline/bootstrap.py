@@ -84,6 +84,7 @@ class Container:
                     max_wait_seconds=tel.max_wait_seconds,
                     max_misses=tel.max_misses,
                     wrap_up_seconds=tel.wrap_up_seconds,
+                    console_grace_seconds=tel.console_grace_seconds,
                     # Kamailio comes for a reserved seat within seconds, or reports no answer
                     # after ring_seconds, and a waiting call asks again every wait step: a
                     # call quiet for longer than that was forgotten.

@@ -39,15 +39,20 @@ def retrain_routing(trigger: str = "schedule", user_id: int | None = None) -> di
 
 
 def close_forgotten_calls() -> list[str]:
-    """Finish the records of calls the SIP edge forgot, when no new call comes to do it."""
+    """Finish the records of calls the SIP edge forgot, when no new call comes to do it, and
+    take out the seats whose console has gone quiet."""
     from callcenter.records import close_forgotten
     from hotline.bootstrap import bootstrap
 
     settings = load_settings(settings_path())
     container = bootstrap(settings)
     try:
+        emit = _emitter(settings)
+        # Seats whose console went quiet, when no call and no hall page came to notice it.
+        if container.acd.sweep_absent():
+            emit("hall.changed", {"v": 1}, ["hall"])
         # the 漏接回拨 pages hear of the call-back tasks these records open
-        return close_forgotten(container.uow, container.acd, _emitter(settings))
+        return close_forgotten(container.uow, container.acd, emit)
     finally:
         container.close()
 

@@ -217,6 +217,9 @@ class TelephonySettings:
     # How often the edge checks that a seat in a call is still there (SIP OPTIONS in the
     # dialog; Kamailio's least is 30 s). A seat that stops answering is ended and set offline.
     keepalive_seconds: int = 30
+    # A seat signed in from a console takes calls only while that console is open: one that
+    # has not been heard from for this long (browser closed, network lost) goes offline.
+    console_grace_seconds: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,6 +507,8 @@ def _validate_telephony(tel: TelephonySettings) -> None:
         raise SettingsError(f"telephony.transfer_targets: numbers are digits only, got {bad}")
     if tel.keepalive_seconds < 30:
         raise SettingsError("telephony.keepalive_seconds: at least 30 (Kamailio's least)")
+    if not 5 <= tel.console_grace_seconds <= 600:
+        raise SettingsError("telephony.console_grace_seconds: between 5 and 600 seconds")
 
 
 def _validate_kb(kb: KbSettings) -> None:

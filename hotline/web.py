@@ -41,7 +41,12 @@ def login() -> Response:
 @bp.post("/api/auth/logout")
 @login_required()
 def logout() -> Response:
+    from callcenter.cti import sign_out_seat
+
+    user_id = current_actor().user_id
     session.clear()
+    if user_id is not None:
+        sign_out_seat(user_id)  # nobody is at the seat any more
     return jsonify({"ok": True})
 
 
