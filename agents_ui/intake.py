@@ -250,7 +250,8 @@ def _field_errors(exc: pydantic.ValidationError) -> dict[str, str]:
         elif name == "description" and kind == "string_too_short":
             errors[name] = "请至少写 5 个字，说明发生了什么、在哪里"
         elif name == "phone":
-            errors[name] = "电话号码格式不正确，请填写手机号或带区号的固定电话"
+            # the number's own problem (10 digits, no area code ...) when there is one
+            errors[name] = text if kind == "value_error" else "请填写手机号或带区号的固定电话"
         else:
             errors[name] = text
     return errors

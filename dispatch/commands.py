@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Annotated
 from typing import Any
 
+from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
@@ -21,6 +22,7 @@ from dispatch.domain import RequestType
 from dispatch.domain import ReturnReason
 from dispatch.domain import Satisfaction
 from dispatch.domain import Urgency
+from dispatch.phones import normalize_phone
 
 MAX_TITLE = 200
 MAX_CONTENT = 20_000
@@ -32,7 +34,10 @@ Content = Annotated[
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE)]
 OptionalNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9-]{2,19}$")]
+# Telephone numbers in one spelling (dispatch.phones): 139-1234-5679 is kept as 13912345679.
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(normalize_phone)
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
 UnitId = Annotated[int, Field(ge=1)]

@@ -40,6 +40,8 @@ from dispatch.domain import Satisfaction
 from dispatch.domain import TicketStatus
 from dispatch.models import FollowUpAttempt
 from dispatch.models import Ticket
+from dispatch.phones import InvalidPhone
+from dispatch.phones import normalize_phone
 from dispatch.services import Actor
 from dispatch.services import DispatchContext
 from dispatch.services import perform_action
@@ -120,11 +122,10 @@ def sms_text(number: str) -> str:
 
 def national(phone: str) -> str:
     """The digits to dial and to match an SMS sender by: "+86 138-1234-5678" → 13812345678."""
-    digits = re.sub(r"\D", "", phone)
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
-            return digits[len(prefix) :]
-    return digits
+    try:
+        return normalize_phone(phone).lstrip("+")
+    except InvalidPhone:  # numbers kept before every entry was checked: dial what is there
+        return re.sub(r"\D", "", phone)
 
 
 def answers_meaning(answers: Mapping[str, Any]) -> tuple[bool | None, Satisfaction | None]:

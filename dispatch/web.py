@@ -23,6 +23,8 @@ from dispatch.domain import Role
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
 from dispatch.domain import ValidationError
+from dispatch.phones import InvalidPhone
+from dispatch.phones import normalize_phone
 from hotline.admin import audit_retrain
 from hotline.http import container
 from hotline.http import current_actor
@@ -219,6 +221,12 @@ def parse_filter(  # noqa: C901 - one branch per query parameter
     problem_raw = _one(args, "problem")
     if problem_raw not in (None, "true", "false"):
         errors["problem"] = "应为 true 或 false"
+    caller_phone = _one(args, "caller_phone")
+    if caller_phone is not None:
+        try:  # the stored spelling: 139-1234-5678 finds 13812345678's tickets
+            caller_phone = normalize_phone(caller_phone)
+        except InvalidPhone as exc:
+            errors["caller_phone"] = str(exc)
     start, end = date_value("from"), date_value("to")
     if start and end and end < start:
         errors["to"] = "结束日期不能早于开始日期"
@@ -232,7 +240,7 @@ def parse_filter(  # noqa: C901 - one branch per query parameter
         created_from=start,
         created_to=end,
         tz=tz,
-        caller_phone=_one(args, "caller_phone"),
+        caller_phone=caller_phone,
         problem=None if problem_raw is None else problem_raw == "true",
         page=int_value("page", 1, 1, 100_000) or 1,
         per_page=int_value("per_page", 20, 1, page_size_max) or 20,

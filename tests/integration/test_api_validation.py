@@ -32,7 +32,9 @@ def _counts(container: Container) -> tuple[int, int]:
         ({"anonymous": "yes"}, "anonymous", "应为 true 或 false"),
         ({"district_id": "3"}, "district_id", "应为整数"),
         ({"district_id": 0}, "district_id", "不能小于1"),
-        ({"caller_phone": "call me"}, "caller_phone", "格式不正确"),
+        ({"caller_phone": "call me"}, "caller_phone", "电话号码只能包含数字"),
+        ({"caller_phone": "1391234567"}, "caller_phone", "手机号码应为11位数字（现为10位）"),
+        ({"contact_phone": "85551234"}, "contact_phone", "固定电话请加区号"),
         ({"tags": "x"}, "tags", "应为列表"),
         ({"colour": "red"}, "colour", "不支持的字段"),
         ({"client_token": "短"}, "client_token", "格式不正确"),
@@ -219,3 +221,14 @@ def test_work_lists_sort_by_deadline_and_can_leave_identity_out(
     assert {(t["citizen_name"], t["caller_phone"]) for t in page["items"]} == {(None, None)}
     with container.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+
+
+def test_numbers_are_stored_and_found_in_one_spelling(api: Api) -> None:
+    t = api.create(caller_phone="139-1234-5679", contact_phone="+86 0518 8555 1234")
+
+    assert (t["caller_phone"], t["contact_phone"]) == ("13912345679", "051885551234")
+    found = api.get("/api/tickets?caller_phone=139 1234 5679").get_json()
+    assert [x["id"] for x in found["items"]] == [t["id"]]
+    bad = api.get("/api/tickets?caller_phone=1391234567")
+    assert bad.status_code == 422
+    assert bad.get_json()["details"]["fields"]["caller_phone"].startswith("手机号码应为11位")

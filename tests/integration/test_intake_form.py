@@ -269,7 +269,7 @@ def test_each_wrong_field_is_named_next_to_it(
     assert errors == {
         "description": "请至少写 5 个字，说明发生了什么、在哪里",
         "title": "不能超过100个字符",
-        "phone": "电话号码格式不正确，请填写手机号或带区号的固定电话",
+        "phone": "电话号码只能包含数字，国际号码以 + 开头",
         "location": "位置信息不完整（经纬度须同时填写），请重新获取或清除位置",
     }
     assert 'id="phone" name="phone"' in html and 'value="call me"' in html
@@ -389,3 +389,19 @@ def test_closing_the_ticket_shows_the_units_answer(
     assert 'aria-current="step">已办结' in html
     assert '<p class="notes" id="status-notes">已督促物业更换电梯主板，电梯恢复运行。</p>' in html
     assert "预计答复" not in html
+
+
+def test_the_phone_is_checked_and_kept_in_one_spelling(
+    client: FlaskClient, container: Container, catalogue: World
+) -> None:
+    resp = post(client, valid(open_form(client), phone="1391234567"))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'data-error-for="phone">手机号码应为11位数字（现为10位）' in html
+    assert ticket_count(container) == 0
+
+    post(client, valid(open_form(client), phone="139-1234-5679"))
+
+    with container.uow() as uow:
+        phones = uow.session.execute(sa.select(Ticket.caller_phone, Ticket.contact_phone)).all()
+    assert phones == [("13912345679", "13912345679")]
