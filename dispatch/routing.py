@@ -500,9 +500,13 @@ class Router:
         top_matter = catalogue.matter_by_path.get(categories[0].value) if categories else None
         matter_says_local = bool(top_matter and top_matter.local)
         if matter_says_local and categories[0].confidence > probs.get(LOCAL, 0.0):
-            probs[LOCAL] = categories[0].confidence
-            total = sum(probs.values())
-            probs = {label: p / total for label, p in probs.items()}
+            # `LOCAL` takes the category's probability and the others share the rest in
+            # proportion. (Dividing by the new total instead put `LOCAL` below the category,
+            # and below the auto-dispatch threshold: 0.5 and 0.9 gave 0.64.)
+            sure = categories[0].confidence
+            scale = (1.0 - sure) / (1.0 - probs.get(LOCAL, 0.0))
+            probs = {label: p * scale for label, p in probs.items() if label != LOCAL}
+            probs[LOCAL] = sure
         out: list[UnitSuggestion] = []
         for label, confidence in sorted(probs.items(), key=lambda kv: -kv[1]):
             suggestion = self._unit_suggestion(

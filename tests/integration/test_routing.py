@@ -68,6 +68,16 @@ def test_a_street_vendor_with_an_address_goes_to_that_street(api: Api, catalogue
     assert other["units"][0]["unit_id"] == catalogue.units["xs-cp"]
 
 
+def test_a_local_matter_is_at_least_as_sure_as_its_category(api: Api, catalogue: World) -> None:
+    # The catalogue says 占道经营 is the street's: the street's confidence is at least the
+    # category's, and the other units share what is left (it used to be diluted below it).
+    data = suggest(api, address="东湖区滨江路88号", **VENDOR).get_json()
+    top, category = data["units"][0], data["categories"][0]
+    assert category["local"] and top["local"]
+    assert top["confidence"] >= category["confidence"]
+    assert sum(u["confidence"] for u in data["units"]) <= 1.0001
+
+
 def test_a_local_matter_without_a_place_asks_for_one(api: Api, catalogue: World) -> None:
     data = suggest(api, **VENDOR).get_json()
     top = data["units"][0]
