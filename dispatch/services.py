@@ -542,6 +542,18 @@ def _start_clocks(step: _Step, *, sign: bool = True, reply: bool = True) -> None
         contact = policy.calendar.deadline(step.now, policy.contact_within, share)
         t.contact_due_at = min(contact.due, t.reply_due_at) if t.reply_due_at else contact.due
         t.contacted_at = None
+    # The deadlines of the round this starts go on its event: the KPIs are read from the
+    # events alone (reports.kpis), and a later round replaces these columns.
+    step.data.update(
+        {
+            name: value.astimezone(dt.UTC).isoformat() if value else None
+            for name, value in (
+                ("sign_due_at", t.sign_due_at),
+                ("reply_due_at", t.reply_due_at),
+                ("contact_due_at", t.contact_due_at),
+            )
+        }
+    )
 
 
 def _assign(step: _Step, lead_unit_id: int, assist_unit_ids: Iterable[int]) -> None:
@@ -642,6 +654,8 @@ def _uphold(step: _Step) -> None:
     step.ticket.signed_at = None
     step.reason = cmd.note
     step.unit_id = lead.unit_id
+    due = step.ticket.sign_due_at
+    step.data["sign_due_at"] = due.astimezone(dt.UTC).isoformat() if due else None
 
 
 def _extend(step: _Step) -> None:
@@ -691,7 +705,7 @@ def _decide_extension(step: _Step) -> None:
             t.reply_started_at, total * step.ctx.policy.settings.warning_share
         )
         t.extended_days += request.days
-        step.data["reply_due_at"] = due.isoformat()
+        step.data["reply_due_at"] = due.astimezone(dt.UTC).isoformat()
 
 
 def _reply(step: _Step) -> None:
@@ -704,7 +718,16 @@ def _reply(step: _Step) -> None:
             )
         if cmd.contacted_at > step.now or (t.dispatched_at and cmd.contacted_at < t.dispatched_at):
             raise ValidationError({"contacted_at": "联系时间必须在派单之后、回复之前"})
-        t.contacted_at = cmd.contacted_at
+    # 响应: the unit's contact is the time it states or, when it states none, this reply (a
+    # reply that reaches the citizen is at the latest the contact); the round's earliest
+    # counts. The event keeps what was stated (None: nothing) and the round's deadline.
+    stated = cmd.contacted_at.astimezone(dt.UTC) if cmd.contacted_at is not None else None
+    contact = stated or step.now
+    t.contacted_at = min(t.contacted_at, contact) if t.contacted_at else contact
+    step.data["contacted_at"] = stated.isoformat() if stated else None
+    step.data["contact_due_at"] = (
+        t.contact_due_at.astimezone(dt.UTC).isoformat() if t.contact_due_at else None
+    )
     if cmd.attachment_ids:
         known = set(
             step.session.scalars(
