@@ -20,8 +20,12 @@ from callcenter import hall
 from callcenter import kpis
 from dispatch.domain import Role
 from hotline.http import container
+from hotline.settings import ReportsSettings
 from reports import services as reports
 from reports.kpis import FORMULAS
+from reports.kpis import LOWER_IS_BETTER
+from reports.ranking import Ranked
+from reports.ranking import shortfall_text
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +187,31 @@ def weights_text(weights: dict[str, float]) -> str:
     return "、".join(f"{FORMULAS[name].label}×{w:g}" for name, w in weights.items())
 
 
+def ranking_caption(settings: ReportsSettings) -> str:
+    """The dashboard ranking's rule in one breath: weights, lower-is-better, the sample."""
+    text = f"综合得分为{weights_text(settings.ranking_weights)}的加权平均，满分100"
+    lower = [FORMULAS[n].label for n in settings.ranking_weights if n in LOWER_IS_BETTER]
+    if lower:
+        text += f"，{'、'.join(lower)}按（1 − 比率）计分"
+    return (
+        text + f"；每项计分指标不少于{settings.ranking_min_sample}件的单位才排名，"
+        "其余标为“样本不足”，排在后面、不排名。"
+    )
+
+
+def floor_names(ranked: list[Ranked]) -> list[str]:
+    """Units below the satisfaction floor, worst first; an unranked one says on how few."""
+    below = sorted(
+        (r for r in ranked if r.below_floor), key=lambda r: r.kpis["satisfaction_rate"] or 0.0
+    )
+    return [
+        r.unit
+        if r.rank is not None
+        else f"{r.unit}（样本不足，有效回访{r.figures.counts['valid_follow_ups']}件）"
+        for r in below
+    ]
+
+
 def _breakdown(summary: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """Rows of one breakdown (by channel, by request type): this week, last week, change."""
     week, prev = summary["week"][key], summary["previous"][key]
@@ -264,6 +293,7 @@ def index() -> str | tuple[str, int]:
     start = reports.local_midnight(ctx, monday)
     summary = reports.week_summary(c.uow(), ctx, start)
     week = reports.week_period(ctx, start)
+    ranking = reports.unit_ranking(c.uow(), ctx, start, c.settings.reports)
     return render_page(
         "dashboard.html",
         error=None,
@@ -277,8 +307,10 @@ def index() -> str | tuple[str, int]:
         request_types=_breakdown(summary, "by_request_type"),
         chart=_chart(monday, reports.daily_counts(c.uow(), ctx, start)),
         categories=reports.top_categories(c.uow(), ctx, start),
-        ranking=reports.unit_ranking(c.uow(), ctx, start, c.settings.reports),
-        weights_text=weights_text(c.settings.reports.ranking_weights),
+        ranking=ranking,
+        below=floor_names(ranking),
+        ranking_rule=ranking_caption(c.settings.reports),
+        short_text=shortfall_text,
         calls=call_board(week.start, week.end),
         floor_text=f"满意率低于{c.settings.reports.satisfaction_floor * 100:.0f}%",
         fmt_share=fmt_share,

@@ -21,6 +21,7 @@ from flask import request
 from flask import url_for
 from markupsafe import Markup
 
+from agents_ui.dashboard import floor_names
 from agents_ui.dashboard import fmt_seconds
 from agents_ui.dashboard import fmt_share
 from agents_ui.web import page
@@ -37,6 +38,7 @@ from reports import weekly
 from reports.ranking import Level
 from reports.ranking import Ranked
 from reports.ranking import rank_units
+from reports.ranking import shortfall_text
 from reports.render import render_html
 from reports.services import MAX_YEAR
 from reports.services import MIN_YEAR
@@ -105,6 +107,12 @@ def _week_nav(endpoint: str, monday: dt.date, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _local_text(moment: dt.datetime) -> str:
+    """A moment as people read it, in the hotline's time zone: 2026年11月24日 10:00."""
+    local = moment.astimezone(container().dispatch.policy.calendar.tz)
+    return f"{local:%Y年%m月%d日 %H:%M}"
+
+
 def _period(first: dt.date, last: dt.date) -> k.Period:
     """The local days first..last (inclusive) as a KPI period judged now."""
     ctx = container().dispatch
@@ -116,14 +124,12 @@ def _share_cell(figures: k.Figures, name: str) -> dict[str, Any]:
     """One KPI of some figures as people read it: value, the counts behind it, the formula."""
     f = k.FORMULAS[name]
     value = figures.kpis()[name]
-    applies = not (
-        (name in k.CALL_KPIS and not figures.with_calls)
-        or (name == "direct_resolution_rate" and figures.for_unit)
-    )
+    applies = figures.applies(name)
     part, whole = figures.counts[f.part], figures.counts[f.whole]
     note = None
     if not applies:
         note = "话务指标只统计热线整体" if name in k.CALL_KPIS else "直办率是热线自身的指标"
+    better = "，越低越好" if f.lower_is_better else ""
     return {
         "name": name,
         "label": f.label,
@@ -133,7 +139,8 @@ def _share_cell(figures: k.Figures, name: str) -> dict[str, Any]:
         "whole": whole if applies else None,
         "formula": f.text,
         "note": note,
-        "title": f"{f.label} = {f.text}" + (f"：{part} ÷ {whole}" if applies else ""),
+        "lower_is_better": f.lower_is_better,
+        "title": f"{f.label} = {f.text}" + (f"：{part} ÷ {whole}" if applies else "") + better,
     }
 
 
@@ -248,7 +255,8 @@ def _group_rows(report: k.KpiReport, tree: Mapping[int, k.UnitNode]) -> list[dic
                 "key": row["key"],
                 "name": row["name"],
                 "parent": parent.name if parent is not None else None,
-                "accepted": figures.counts["accepted"],
+                # 受理 is the hotline's: a unit's row shows a dash.
+                "accepted": "—" if figures.for_unit else figures.counts["accepted"],
                 "dispatched": figures.counts["dispatched"],
                 "cells": [_share_cell(figures, name) for name in GROUP_KPIS],
             }
@@ -288,6 +296,8 @@ def kpis() -> Page:
         "average_talk": fmt_seconds(overall.average_talk_seconds),
         "calls": overall.with_calls,
         "totals": overall.counts,
+        "for_unit": overall.for_unit,
+        "judged_at": _local_text(period.now),
         "group": GROUP_LABELS[query.group] if query.group else None,
         "group_kind": query.group.value if query.group else None,
         "rows": _group_rows(report, tree) if query.group else [],
@@ -309,7 +319,22 @@ def _ranked_row(r: Ranked) -> dict[str, Any]:
         "cells": [_share_cell(r.figures, name) for name in RANKING_KPIS],
         "score": "—" if r.score is None else f"{r.score * 100:.1f}",
         "below_floor": r.below_floor,
+        "short": "、".join(shortfall_text(r)),
+        "follow_ups": r.figures.counts["valid_follow_ups"],
     }
+
+
+def ranking_rule(weights: Mapping[str, float], min_sample: int) -> str:
+    """How the ranking's score is made, as people read it."""
+    parts = "、".join(f"{k.FORMULAS[name].label} {w:g}" for name, w in weights.items())
+    text = f"综合得分 = Σ（权重 × 指标得分）÷ Σ 权重，满分 100。当前权重：{parts}。"
+    lower = [k.FORMULAS[name].label for name in weights if name in k.LOWER_IS_BETTER]
+    if lower:
+        text += f"{'、'.join(lower)}越低越好，按（1 − 比率）计分。"
+    return text + (
+        f"每项计分指标都要有数据、且分母不少于{min_sample}件才参与排名；"
+        "缺少数据或件数不足的单位列在“样本不足”，不排名，也不会排在有完整数据的单位前面。"
+    )
 
 
 @bp.get("/ranking")
@@ -332,10 +357,7 @@ def ranking() -> Page:
         "levels": LEVEL_LABELS,
         "floor_text": floor_text,
         "headers": [k.FORMULAS[name].label for name in RANKING_KPIS],
-        "weights": [
-            {"label": k.FORMULAS[name].label, "weight": f"{weight:g}"}
-            for name, weight in settings.ranking_weights.items()
-        ],
+        "rule": ranking_rule(settings.ranking_weights, settings.ranking_min_sample),
         "error": None,
     }
     try:
@@ -351,8 +373,14 @@ def ranking() -> Page:
         return render_page("reports_ranking.html", **context), 422
     form[kind] = label
     report = k.compute(c.uow(), period, group=k.GroupBy.UNIT)
-    ranked = rank_units(report, settings.ranking_weights, settings.satisfaction_floor, level)
-    below = [r.unit for r in ranked if r.below_floor]
+    ranked = rank_units(
+        report,
+        settings.ranking_weights,
+        settings.satisfaction_floor,
+        settings.ranking_min_sample,
+        level,
+    )
+    below = floor_names(ranked)
     if kind == "week":
         monday = parse_week(label)
         title = _week_title(monday)
@@ -364,8 +392,10 @@ def ranking() -> Page:
     context.update(
         title=title,
         nav=nav,
-        rows=[_ranked_row(r) for r in ranked],
+        rows=[_ranked_row(r) for r in ranked if r.rank is not None],
+        short_rows=[_ranked_row(r) for r in ranked if r.rank is None],
         below=below,
+        judged_at=_local_text(period.now),
         export=url_for("reports.get_ranking", **query, format="xlsx"),
     )
     return render_page("reports_ranking.html", **context)

@@ -145,8 +145,12 @@ def _default_weights() -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class ReportsSettings:
-    # Unit ranking score = Σ weight × KPI ÷ Σ weight over the KPIs the unit has figures for.
+    # Unit ranking score = Σ weight × points ÷ Σ weight over the weighted KPIs, where points
+    # is the KPI, or 1 − KPI for one where less is better (超期率, 退回率, 重办率).
     ranking_weights: dict[str, float] = field(default_factory=_default_weights)
+    # A unit is ranked only with every weighted KPI over at least this many cases (its
+    # whole); others are listed apart as 样本不足.
+    ranking_min_sample: int = 5
     # Units whose 满意率 is below this are named in the ranking and the weekly brief.
     satisfaction_floor: float = 0.85
     # `hotline cron` builds last week's brief (周报) at this time (Monday morning).
@@ -521,6 +525,7 @@ def _validate_kb(kb: KbSettings) -> None:
 def _validate_supervision(sup: SupervisionSettings, reports: ReportsSettings) -> None:
     from croniter import croniter
 
+    from reports.kpis import HOTLINE_KPIS
     from reports.kpis import KPI_NAMES
 
     if sup.sweep_seconds < 10:
@@ -536,6 +541,14 @@ def _validate_supervision(sup: SupervisionSettings, reports: ReportsSettings) ->
             f"reports.ranking_weights: unknown KPI(s) {', '.join(unknown)}; "
             f"expected some of {', '.join(KPI_NAMES)}"
         )
+    hotline_only = sorted(set(weights) & HOTLINE_KPIS)
+    if hotline_only:
+        raise SettingsError(
+            f"reports.ranking_weights: {', '.join(hotline_only)} are the hotline's own "
+            "figures; no unit has them"
+        )
+    if reports.ranking_min_sample < 1:
+        raise SettingsError("reports.ranking_min_sample: must be at least 1")
     if not weights or any(w < 0 for w in weights.values()) or not sum(weights.values()) > 0:
         raise SettingsError("reports.ranking_weights: weights must be ≥ 0 and not all 0")
 

@@ -68,7 +68,7 @@ class CategoryLine:
 class UnitLine:
     """A unit's week (its sub-units rolled up), ranked by the configured weighted score."""
 
-    rank: int
+    rank: int  # 0: not ranked (样本不足)
     unit_id: int
     unit: str
     dispatched: int
@@ -82,6 +82,10 @@ class UnitLine:
     satisfaction_rate: float | None
     score: float | None
     below_floor: bool
+    valid_follow_ups: int = 0  # the cases behind its 满意率 and 解决率
+    # 样本不足: the weighted KPIs it lacks or has too few cases for, as people read them
+    # (响应率（应联系2件）); empty when ranked.
+    short: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +140,4 @@ class Brief:
     problems: list[CaseLine]
     cases: list[CaseLine]
     weights: dict[str, float] = field(default_factory=dict)  # ranking weights used
+    min_sample: int = 1  # the ranking's least number of cases behind each weighted KPI

@@ -277,7 +277,7 @@ def satisfaction_chart(units: Sequence[UnitLine], floor: float) -> bytes:
     with _drawing():
         rated = sorted(
             (u for u in units if u.satisfaction_rate is not None),
-            key=lambda u: (-(u.satisfaction_rate or 0.0), u.rank),
+            key=lambda u: (-(u.satisfaction_rate or 0.0), u.rank or len(units) + 1, u.unit),
         )
         fig = Figure(figsize=(WIDTH_INCHES, _bar_height(len(rated))), layout="constrained")
         ax = fig.add_subplot()
@@ -305,7 +305,8 @@ def satisfaction_chart(units: Sequence[UnitLine], floor: float) -> bytes:
             zorder=3,
             label=f"满意率底线 {floor_text(floor)}",
         )
-        ax.set_yticks(ys, [u.unit for u in rated])
+        # Each bar says how many follow-ups it rests on: 2 of 2 is not 200 of 200.
+        ax.set_yticks(ys, [f"{u.unit}（{u.valid_follow_ups}件）" for u in rated])
         for tick, unit in zip(ax.get_yticklabels(), rated, strict=True):
             if (unit.satisfaction_rate or 0.0) < floor:
                 tick.set_color(RED)
@@ -346,5 +347,7 @@ def satisfaction_alt(units: Sequence[UnitLine], floor: float) -> str:
     rated = [u for u in units if u.satisfaction_rate is not None]
     if not rated:
         return "承办单位满意率图：暂无数据。"
-    parts = [f"{u.unit}{_percent(u.satisfaction_rate)}" for u in rated]
+    parts = [
+        f"{u.unit}{_percent(u.satisfaction_rate)}（有效回访{u.valid_follow_ups}件）" for u in rated
+    ]
     return f"承办单位满意率图（底线{floor_text(floor)}）：" + "；".join(parts) + "。"

@@ -16,9 +16,11 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from reports.kpis import FORMULAS
+from reports.kpis import LOWER_IS_BETTER
 from reports.kpis import Figures
 from reports.kpis import KpiReport
 from reports.ranking import Ranked
+from reports.ranking import shortfall_text
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PERCENT = "0.0%"
@@ -131,17 +133,33 @@ def kpis_xlsx(report: KpiReport, title: str) -> bytes:
     return _bytes(wb)
 
 
-def ranking_xlsx(ranked: Iterable[Ranked], title: str, weights: Mapping[str, float]) -> bytes:
+def ranking_xlsx(
+    ranked: Iterable[Ranked], title: str, weights: Mapping[str, float], min_sample: int
+) -> bytes:
+    """The ranking: ranked units first, then those not ranked (样本不足) with the reason."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("单位排名")
     ws.append([title])
     weight_text = "，".join(f"{FORMULAS[k].label}×{w:g}" for k, w in weights.items())
-    ws.append([f"综合得分 = 加权平均（{weight_text}）"])
+    lower = [FORMULAS[k].label for k in weights if k in LOWER_IS_BETTER]
+    note = f"综合得分 = 加权平均（{weight_text}）"
+    if lower:
+        note += f"，{'、'.join(lower)}按（1 − 比率）计分"
+    ws.append([f"{note}；每项计分指标不少于{min_sample}件才参与排名，不足的单位不排名（样本不足）"])
     names = ("on_time_sign_rate", "on_time_reply_rate", "overdue_rate", *weights)
     names = tuple(dict.fromkeys(names))
     _header(
         ws,
-        ["排名", "单位", "派单", *(FORMULAS[n].label for n in names), "综合得分", "满意率低于下限"],
+        [
+            "排名",
+            "单位",
+            "派单",
+            *(FORMULAS[n].label for n in names),
+            "有效回访",
+            "综合得分",
+            "样本不足",
+            "满意率低于下限",
+        ],
     )
     for r in ranked:
         ws.append(
@@ -150,7 +168,9 @@ def ranking_xlsx(ranked: Iterable[Ranked], title: str, weights: Mapping[str, flo
                 r.unit,
                 r.figures.counts["dispatched"],
                 *(_share(ws, r.kpis[n]) for n in names),
+                r.figures.counts["valid_follow_ups"],
                 _share(ws, r.score),
+                "、".join(shortfall_text(r)),
                 "是" if r.below_floor else "",
             ]
         )

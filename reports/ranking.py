@@ -1,15 +1,27 @@
 """Unit ranking (单位排名) by a configurable weighted score over the KPIs.
 
-Score = Σ weight × KPI ÷ Σ weight, over the weighted KPIs the unit has figures for (a unit
-with no follow-ups this period is scored on the rest); units with none of them are unranked
-and listed last. The default weights are Beijing's 三率 (响应率, 解决率, 满意率) equally.
+A unit is ranked only when it has every weighted KPI, each over at least `min_sample` cases
+(its whole: 应联系量 for 响应率, 有效回访量 for 满意率 …). Its score is
+
+    Σ weight × points ÷ Σ weight,  points = KPI, or 1 − KPI for a lower-is-better KPI
+                                   (超期率, 退回率, 重办率, 放弃率),
+
+so every score is in [0, 1] and a bad rate always costs. A unit missing a weighted KPI, or
+short of the sample on one, is listed apart (样本不足), unranked, after every ranked unit:
+a missing rate never beats a bad one. Units below the satisfaction floor are named whenever
+they have a 满意率, ranked or not. The default weights are Beijing's 三率 (响应率, 解决率,
+满意率) equally.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
+from reports.kpis import COUNT_LABELS
+from reports.kpis import FORMULAS
+from reports.kpis import LOWER_IS_BETTER
 from reports.kpis import Figures
 from reports.kpis import KpiReport
 
@@ -21,7 +33,7 @@ class Level(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    rank: int | None
+    rank: int | None  # None: not ranked (样本不足)
     unit_id: int
     unit: str
     kind: str | None
@@ -30,36 +42,69 @@ class Ranked:
     kpis: dict[str, float | None]
     score: float | None
     below_floor: bool
+    # The weighted KPIs the unit lacks or has too few cases for (empty: ranked).
+    short: tuple[str, ...] = ()
+
+    @property
+    def samples(self) -> dict[str, int]:
+        """The whole (number of cases) behind each KPI."""
+        return {name: self.figures.counts[f.whole] for name, f in FORMULAS.items()}
+
+
+def points(name: str, value: float) -> float:
+    """What a KPI adds to the score: the rate, or 1 − the rate when less is better."""
+    return 1.0 - value if name in LOWER_IS_BETTER else value
+
+
+def short_of(figures: Figures, weights: Mapping[str, float], min_sample: int) -> tuple[str, ...]:
+    """The weighted KPIs (weight > 0) the figures lack, or have fewer than min_sample cases."""
+    values = figures.kpis()
+    return tuple(
+        name
+        for name, w in weights.items()
+        if w > 0
+        and (values[name] is None or figures.counts[FORMULAS[name].whole] < max(min_sample, 1))
+    )
 
 
 def score(kpis: Mapping[str, float | None], weights: Mapping[str, float]) -> float | None:
-    """Weighted mean of the unit's known KPIs (None when it has none of them)."""
-    known = [(w, kpis[name]) for name, w in weights.items() if kpis.get(name) is not None]
-    total = sum(w for w, _ in known)
-    if not known or total <= 0:
+    """Σ weight × points ÷ Σ weight over every weighted KPI; None when one is missing."""
+    used = [(name, w) for name, w in weights.items() if w > 0]
+    total = sum(w for _, w in used)
+    if not used or total <= 0:
         return None
-    return sum(w * v for w, v in known if v is not None) / total
+    found = [(w, kpis.get(name), name) for name, w in used]
+    if any(v is None for _, v, _ in found):
+        return None
+    return sum(w * points(name, v) for w, v, name in found if v is not None) / total
+
+
+def _has_figures(f: Figures) -> bool:
+    c = f.counts
+    return any(c[n] for n in ("dispatched", "due", "closed", "finished", "valid_follow_ups"))
 
 
 def rank_units(
     report: KpiReport,
     weights: Mapping[str, float],
     floor: float,
+    min_sample: int,
     level: Level = Level.TOP,
 ) -> list[Ranked]:
-    """Rank the unit rows of a report grouped by unit; best score first, ties by volume.
+    """Rank the unit rows of a report grouped by unit; best score first, then 样本不足.
 
-    Units that had no tickets sent to them, due, or followed up in the period are left out.
+    Ties go to the unit with more rounds (派单量), then by name. Units with nothing in the
+    period (no round started, due, closed or followed up) are left out.
     """
     ranked: list[Ranked] = []
     for row in report.rows:
         if level is Level.TOP and row["parent_id"] is not None:
             continue
         f: Figures = row["figures"]
-        c = f.counts
-        if not (c["dispatched"] or c["due"] or c["valid_follow_ups"] or c["sent_to_units"]):
+        if not _has_figures(f):
             continue
         kpis = f.kpis()
+        short = short_of(f, weights, min_sample)
         rate = kpis["satisfaction_rate"]
         ranked.append(
             Ranked(
@@ -70,27 +115,29 @@ def rank_units(
                 parent_id=row["parent_id"],
                 figures=f,
                 kpis=kpis,
-                score=score(kpis, weights),
+                score=None if short else score(kpis, weights),
                 below_floor=rate is not None and rate < floor,
+                short=short,
             )
         )
     ranked.sort(
-        key=lambda r: (r.score is None, -(r.score or 0), -r.figures.counts["dispatched"], r.unit)
+        key=lambda r: (
+            r.score is None,
+            -(r.score or 0.0),
+            -r.figures.counts["dispatched"],
+            r.unit,
+        )
     )
-    out = []
-    for i, r in enumerate(ranked):
-        out.append(_with_rank(r, i + 1 if r.score is not None else None))
+    out, rank = [], 0
+    for r in ranked:
+        if r.score is not None:
+            rank += 1
+        out.append(replace(r, rank=rank if r.score is not None else None))
     return out
 
 
-def _with_rank(r: Ranked, rank: int | None) -> Ranked:
-    return Ranked(
-        rank, r.unit_id, r.unit, r.kind, r.parent_id, r.figures, r.kpis, r.score, r.below_floor
-    )
-
-
 def ranked_view(r: Ranked) -> dict[str, Any]:
-    """The JSON shape of one ranked unit."""
+    """The JSON shape of one unit of the ranking."""
     return {
         "rank": r.rank,
         "unit_id": r.unit_id,
@@ -98,6 +145,22 @@ def ranked_view(r: Ranked) -> dict[str, Any]:
         "kind": r.kind,
         "score": r.score,
         "below_floor": r.below_floor,
+        "insufficient": list(r.short),
         "kpis": r.kpis,
-        "counts": {k: r.figures.counts[k] for k in ("dispatched", "due", "valid_follow_ups")},
+        "samples": r.samples,
+        "counts": {
+            k: r.figures.counts[k]
+            for k in ("dispatched", "assessed", "due", "closed", "finished", "valid_follow_ups")
+        },
     }
+
+
+def shortfall_text(r: Ranked) -> tuple[str, ...]:
+    """Why a unit is not ranked, one KPI each: 满意率（有效回访2件）, 响应率（无应联系）."""
+    out = []
+    for name in r.short:
+        f = FORMULAS[name]
+        cases = COUNT_LABELS[f.whole].removesuffix("量")
+        n = r.figures.counts[f.whole]
+        out.append(f"{f.label}（{cases}{n}件）" if n else f"{f.label}（无{cases}）")
+    return tuple(out)

@@ -44,6 +44,7 @@ from reports.brief import CountRow
 from reports.brief import KpiLine
 from reports.brief import UnitLine
 from reports.kpis import FORMULAS
+from reports.kpis import LOWER_IS_BETTER
 
 MEDIA_TYPES: Final = {
     "html": "text/html; charset=utf-8",
@@ -443,12 +444,16 @@ def _weights_text(brief: Brief) -> str:
     # The Brief lists only the KPIs it shows; the weights may name others.
     names = [labels.get(n) or (FORMULAS[n].label if n in FORMULAS else n) for n in brief.weights]
     weights = ":".join(f"{w:g}" for w in brief.weights.values())
-    return f"综合得分为{'、'.join(names)}的加权平均（权重{weights}），按百分制显示。"
+    text = f"综合得分为{'、'.join(names)}的加权平均（权重{weights}），按百分制显示"
+    lower = [FORMULAS[n].label for n in brief.weights if n in LOWER_IS_BETTER]
+    if lower:
+        text += f"，其中{'、'.join(lower)}越低越好，按（1 − 比率）计分"
+    return text + "。"
 
 
 def _unit_row(u: UnitLine) -> tuple[str, ...]:
     return (
-        str(u.rank) if u.rank else DASH,  # 0: not ranked (none of the weighted KPIs)
+        str(u.rank) if u.rank else DASH,  # 0: not ranked (样本不足)
         u.unit,
         str(u.dispatched),
         _pct(u.on_time_sign_rate),
@@ -464,40 +469,60 @@ def _unit_row(u: UnitLine) -> tuple[str, ...]:
 
 def _units(brief: Brief, chart: _Chart | None) -> _Section:
     if not brief.units:
-        return _Section("承办单位情况", [_Para("本周无承办单位派单数据。", "empty")])
+        return _Section("承办单位情况", [_Para("本周无承办单位派单或回访数据。", "empty")])
     floor = charts.floor_text(brief.satisfaction_floor)
     blocks: list[_Block] = []
-    ranked = sum(1 for u in brief.units if u.rank)
-    intro = f"本周共{len(brief.units)}个承办单位有派单，其中{ranked}个参与排名。"
-    if ranked < len(brief.units):
-        intro += "未参与排名的单位本周无可计分的指标。"
+    ranked = [u for u in brief.units if u.rank]
+    short = [u for u in brief.units if not u.rank]
+    intro = f"本周共{len(brief.units)}个承办单位有派单、到期或回访，其中{len(ranked)}个参与排名。"
     intro += _weights_text(brief)
+    intro += f"每项计分指标须有不少于{brief.min_sample}件才参与排名。"
     blocks.append(_Para(intro))
     if brief.below_floor:
         blocks.append(_Para(f"满意率低于{floor}的单位：{'、'.join(brief.below_floor)}。", "alert"))
     else:
         blocks.append(_Para(f"本周无满意率低于{floor}的单位。"))
-    blocks.append(
-        _table(
-            "units",
-            (
-                "排名",
-                "单位",
-                "派单",
-                "及时签收率",
-                "回复率",
-                "按时办结率",
-                "超期",
-                "响应率",
-                "解决率",
-                "满意率",
-                "综合得分",
-            ),
-            [_unit_row(u) for u in brief.units],
-            (True, False, *([True] * 9)),
-            alerts=[u.below_floor for u in brief.units],
-        )
+    headers = (
+        "排名",
+        "单位",
+        "派单",
+        "及时签收率",
+        "回复率",
+        "按时办结率",
+        "超期",
+        "响应率",
+        "解决率",
+        "满意率",
+        "综合得分",
     )
+    numeric = (True, False, *([True] * 9))
+    if ranked:
+        blocks.append(
+            _table(
+                "units",
+                headers,
+                [_unit_row(u) for u in ranked],
+                numeric,
+                alerts=[u.below_floor for u in ranked],
+            )
+        )
+    if short:
+        blocks.append(_Subheading("样本不足、不参与排名的单位"))
+        reasons = "；".join(f"{u.unit}：{'、'.join(u.short)}" for u in short)
+        blocks.append(
+            _Para(
+                f"以下单位计分指标缺少数据或件数不足，不排名，仅列出数字供参考：{reasons}。", "note"
+            )
+        )
+        blocks.append(
+            _table(
+                "units",
+                headers,
+                [_unit_row(u) for u in short],
+                numeric,
+                alerts=[u.below_floor for u in short],
+            )
+        )
     if chart is not None:
         blocks.append(chart)
     return _Section("承办单位情况", blocks)

@@ -163,15 +163,8 @@ def daily_counts(uow: UnitOfWork, ctx: DispatchContext, week_start: dt.datetime)
     """Accepted (reports.kpis.accepted) per local day of the week, Monday first."""
     monday = _local_day(ctx, week_start)
     midnights = [local_midnight(ctx, monday + dt.timedelta(days=i)) for i in range(8)]
-    now = ctx.utcnow()
-    days = [kpis.Period(midnights[i], midnights[i + 1], now) for i in range(7)]
-    columns = [
-        sa.func.count(sa.case((kpis.accepted(day), 1))).label(str(i)) for i, day in enumerate(days)
-    ]
-    week = kpis.Period(midnights[0], midnights[7], now)
     with uow:
-        row = uow.session.execute(sa.select(*columns).where(kpis.accepted(week))).one()
-    return [int(row._mapping[str(i)]) for i in range(7)]
+        return [accepted for accepted, _ in kpis.daily(uow.session, midnights)]
 
 
 def top_categories(
@@ -192,4 +185,10 @@ def unit_ranking(
     """The week's top-level units ranked by the configured weighted score (reports.ranking)."""
     week = _kpi_period(ctx, week_period(ctx, week_start))
     report = kpis.compute(uow, week, group=kpis.GroupBy.UNIT)
-    return rank_units(report, settings.ranking_weights, settings.satisfaction_floor, Level.TOP)
+    return rank_units(
+        report,
+        settings.ranking_weights,
+        settings.satisfaction_floor,
+        settings.ranking_min_sample,
+        Level.TOP,
+    )

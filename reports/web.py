@@ -126,9 +126,17 @@ def report_view(report: k.KpiReport, scope: dict[str, Any]) -> dict[str, Any]:
         "from": scope["from"],
         "to": scope["to"],
         "unit": {"id": report.unit.id, "name": report.unit.name} if report.unit else None,
+        # Outcomes are read from every event up to this moment (docs/reports.md).
+        "judged_at": report.period.now.isoformat(),
         **report.overall.view(),
         "formulas": {
-            name: {"label": f.label, "formula": f.text, "part": f.part, "whole": f.whole}
+            name: {
+                "label": f.label,
+                "formula": f.text,
+                "part": f.part,
+                "whole": f.whole,
+                "lower_is_better": f.lower_is_better,
+            }
             for name, f in k.FORMULAS.items()
         },
     }
@@ -213,18 +221,34 @@ def get_ranking() -> Response:
     c = container()
     settings = c.settings.reports
     report = k.compute(c.uow(), period, group=k.GroupBy.UNIT)
-    ranked = rank_units(report, settings.ranking_weights, settings.satisfaction_floor, level)
+    ranked = rank_units(
+        report,
+        settings.ranking_weights,
+        settings.satisfaction_floor,
+        settings.ranking_min_sample,
+        level,
+    )
     if fmt == "xlsx":
-        body = export.ranking_xlsx(ranked, f"承办单位排名（{label}）", settings.ranking_weights)
+        body = export.ranking_xlsx(
+            ranked,
+            f"承办单位排名（{label}）",
+            settings.ranking_weights,
+            settings.ranking_min_sample,
+        )
         return _download(body, export.MEDIA_TYPE, f"ranking-{label}.xlsx")
     return jsonify(
         {
             "period": kind,
             "label": label,
             "level": level.value,
+            "judged_at": period.now.isoformat(),
             "weights": settings.ranking_weights,
+            "lower_is_better": sorted(set(settings.ranking_weights) & k.LOWER_IS_BETTER),
+            "min_sample": settings.ranking_min_sample,
             "satisfaction_floor": settings.satisfaction_floor,
             "items": [ranked_view(r) for r in ranked],
+            "ranked": [r.unit for r in ranked if r.rank is not None],
+            "insufficient": [r.unit for r in ranked if r.rank is None],
             "below_floor": [r.unit for r in ranked if r.below_floor],
         }
     )

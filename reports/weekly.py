@@ -20,8 +20,10 @@ from dispatch.domain import STATUS_LABELS
 from dispatch.domain import Channel
 from dispatch.domain import RequestType
 from dispatch.domain import Satisfaction
+from dispatch.domain import TicketEvent
 from dispatch.domain import TicketStatus
 from dispatch.models import Ticket
+from dispatch.models import TicketEventRecord
 from dispatch.models import Unit
 from dispatch.services import DispatchContext
 from hotline.db import UnitOfWork
@@ -39,6 +41,7 @@ from reports.brief import UnitLine
 from reports.models import WeeklyBrief
 from reports.ranking import Level
 from reports.ranking import rank_units
+from reports.ranking import shortfall_text
 from reports.services import local_midnight
 from reports.services import week_text
 from reports.topics import hot_topics
@@ -113,7 +116,8 @@ def gather(src: Sources, monday: dt.date) -> Brief:
     before_report = k.compute(src.uow(), before)
     floor = settings.reports.satisfaction_floor
     weights = dict(settings.reports.ranking_weights)
-    ranked = rank_units(now_report, weights, floor, Level.TOP)
+    min_sample = settings.reports.ranking_min_sample
+    ranked = rank_units(now_report, weights, floor, min_sample, Level.TOP)
     now_k, before_k = now_report.overall.kpis(), before_report.overall.kpis()
     now_c, before_c = now_report.overall.counts, before_report.overall.counts
     with src.uow() as uow:
@@ -142,6 +146,8 @@ def gather(src: Sources, monday: dt.date) -> Brief:
             satisfaction_rate=r.kpis["satisfaction_rate"],
             score=r.score,
             below_floor=r.below_floor,
+            valid_follow_ups=r.figures.counts["valid_follow_ups"],
+            short=shortfall_text(r),
         )
         for r in ranked
     ]
@@ -187,14 +193,22 @@ def gather(src: Sources, monday: dt.date) -> Brief:
         topics=topics,
         units=units,
         satisfaction_floor=floor,
-        below_floor=[u.unit for u in below],
+        below_floor=[_floor_name(u) for u in below],
         notices=notices,
         problems=problems,
         cases=cases,
         weights=weights,
+        min_sample=min_sample,
     )
     brief.headline.extend(headline(brief))
     return brief
+
+
+def _floor_name(u: UnitLine) -> str:
+    """A unit named below the floor; one not ranked says on how few follow-ups."""
+    if u.rank:
+        return u.unit
+    return f"{u.unit}（样本不足，有效回访{u.valid_follow_ups}件）"
 
 
 def _pct(value: float | None) -> str:
@@ -257,20 +271,10 @@ def _breakdown(
 
 def _daily(session: Session, ctx: DispatchContext, monday: dt.date) -> list[DayCount]:
     days = [local_midnight(ctx, monday + dt.timedelta(days=i)) for i in range(8)]
-    columns = []
-    for i in range(7):
-        day = k.Period(days[i], days[i + 1], days[i + 1])
-        columns.append(sa.func.count(sa.case((k.accepted(day), 1))).label(f"a{i}"))
-        columns.append(sa.func.count(sa.case((k.dispatched(day), 1))).label(f"d{i}"))
-    week = k.Period(days[0], days[7], days[7])
-    row = session.execute(
-        sa.select(*columns).where(
-            sa.or_(week.holds(Ticket.created_at), week.holds(Ticket.dispatched_at))
-        )
-    ).one()
-    m = row._mapping
+    counts = k.daily(session, days)
     return [
-        DayCount(monday + dt.timedelta(days=i), int(m[f"a{i}"]), int(m[f"d{i}"])) for i in range(7)
+        DayCount(monday + dt.timedelta(days=i), accepted, sent)
+        for i, (accepted, sent) in enumerate(counts)
     ]
 
 
@@ -316,7 +320,11 @@ def _notices(session: Session, ctx: DispatchContext, week: k.Period) -> list[Not
 
 
 def _case(
-    ctx: DispatchContext, t: Ticket, names: dict[int, str], why: str, summary: str = ""
+    ctx: DispatchContext,
+    t: Ticket,
+    unit: str | None,
+    why: str,
+    summary: str = "",
 ) -> CaseLine:
     text = " ".join(summary.split())
     if len(text) > SUMMARY_CHARS:
@@ -325,7 +333,7 @@ def _case(
         ticket_id=t.id,
         number=ctx.ticket_number(t),
         title=t.title,
-        unit=names.get(t.lead_unit_id) if t.lead_unit_id is not None else None,
+        unit=unit,
         status=STATUS_LABELS[t.status],
         why=why,
         summary=text,
@@ -357,52 +365,61 @@ def _problems(session: Session, ctx: DispatchContext, week: k.Period) -> list[Ca
         )
     )
     names = _unit_names(session, {t.lead_unit_id for t in tickets if t.lead_unit_id})
-    return [_case(ctx, t, names, _why_problem(t)) for t in tickets]
+    return [
+        _case(ctx, t, names.get(t.lead_unit_id) if t.lead_unit_id else None, _why_problem(t))
+        for t in tickets
+    ]
 
 
 def _cases(session: Session, ctx: DispatchContext, week: k.Period) -> list[CaseLine]:
-    """典型案例: the week's best-rated solved cases, then its dissatisfied ones."""
-    followed = sa.and_(week.holds(Ticket.followed_up_at), Ticket.follow_up_reached.is_(True))
-    good = list(
-        session.scalars(
-            sa.select(Ticket)
-            .where(
-                followed,
-                Ticket.follow_up_solved.is_(True),
-                Ticket.follow_up_satisfaction == Satisfaction.VERY_SATISFIED,
-                Ticket.reply_text.is_not(None),
-            )
-            .order_by(Ticket.reopen_count, Ticket.followed_up_at.desc(), Ticket.id)
-            .limit(CASE_LIMIT)
+    """典型案例: the week's best-rated solved follow-ups, then its dissatisfied ones.
+
+    Read from the week's `follow_up` events (as 满意率 is), so a dissatisfied case stays
+    here when the ticket is reopened; the unit is the one the follow-up judged.
+    """
+    e = TicketEventRecord
+    reached = e.data["reached"].as_boolean().is_(True)
+    level = e.data["satisfaction"].as_string()
+    follow_ups = sa.and_(e.event == TicketEvent.FOLLOW_UP, week.holds(e.at), reached)
+    good = session.execute(
+        sa.select(e.ticket_id, e.unit_id, e.reason)
+        .join(Ticket, Ticket.id == e.ticket_id)
+        .where(
+            follow_ups,
+            e.data["solved"].as_boolean().is_(True),
+            level == Satisfaction.VERY_SATISFIED.value,
+            Ticket.reply_text.is_not(None),
         )
-    )
-    bad = list(
-        session.scalars(
-            sa.select(Ticket)
-            .where(
-                followed,
-                Ticket.follow_up_satisfaction.in_(
-                    [Satisfaction.DISSATISFIED, Satisfaction.VERY_DISSATISFIED]
-                ),
-            )
-            .order_by(Ticket.followed_up_at.desc(), Ticket.id)
-            .limit(CASE_LIMIT)
+        .order_by(Ticket.reopen_count, e.at.desc(), e.id)
+        .limit(CASE_LIMIT)
+    ).all()
+    bad = session.execute(
+        sa.select(e.ticket_id, e.unit_id, e.reason, e.data)
+        .where(
+            follow_ups,
+            level.in_([Satisfaction.DISSATISFIED.value, Satisfaction.VERY_DISSATISFIED.value]),
         )
-    )
-    names = _unit_names(session, {t.lead_unit_id for t in good + bad if t.lead_unit_id})
-    return [
-        *(_case(ctx, t, names, "办理到位，群众非常满意", t.reply_text or "") for t in good),
-        *(
-            _case(
-                ctx,
-                t,
-                names,
-                "群众不满意" + ("，问题未解决" if t.follow_up_solved is False else ""),
-                t.follow_up_note or t.reply_text or "",
-            )
-            for t in bad
-        ),
+        .order_by(e.at.desc(), e.id)
+        .limit(CASE_LIMIT)
+    ).all()
+    ids = {row.ticket_id for row in (*good, *bad)}
+    tickets = {t.id: t for t in session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids)))}
+    names = _unit_names(session, {row.unit_id for row in (*good, *bad) if row.unit_id})
+    cases = [
+        _case(
+            ctx,
+            tickets[row.ticket_id],
+            names.get(row.unit_id),
+            "办理到位，群众非常满意",
+            tickets[row.ticket_id].reply_text or "",
+        )
+        for row in good
     ]
+    for row in bad:
+        t = tickets[row.ticket_id]
+        why = "群众不满意" + ("，问题未解决" if row.data.get("solved") is False else "")
+        cases.append(_case(ctx, t, names.get(row.unit_id), why, row.reason or t.reply_text or ""))
+    return cases
 
 
 # ---------------------------------------------------------------- build and keep

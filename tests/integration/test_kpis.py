@@ -208,22 +208,25 @@ def month(api: Api, clock: Clock, world: World, container: Container) -> Month:
     return m
 
 
+# Rounds started in the month: C, D, D's reopening, E, F, G at 湖滨街道 (returned, passed on
+# by 改派, so not judged), G at 翠屏街道, I, J. Follow-ups: C, D (dissatisfied, though D was
+# reopened), D's second round, J; E's did not reach the citizen.
 EXPECTED = {
     "answer_rate": (3, 4),
     "service_level_15s": (2, 3),
     "abandon_rate": (1, 4),
     "direct_resolution_rate": (2, 9),
-    "on_time_sign_rate": (5, 7),
-    "reply_rate": (5, 7),
-    "on_time_reply_rate": (4, 7),
-    "closure_rate": (4, 7),
-    "overdue_rate": (3, 7),
+    "on_time_sign_rate": (6, 8),  # E late, I never signed
+    "reply_rate": (6, 8),  # G and I never replied
+    "on_time_reply_rate": (5, 8),  # C D D2 F J; E late, G and I unreplied
+    "closure_rate": (4, 8),  # C D2 E J (D's first round was reopened, not closed)
+    "overdue_rate": (3, 8),
     "follow_up_rate": (4, 4),
-    "satisfaction_rate": (2, 3),
-    "resolution_rate": (2, 3),
-    "response_rate": (5, 7),
-    "return_rate": (1, 8),
-    "reopen_rate": (1, 4),
+    "satisfaction_rate": (2, 4),
+    "resolution_rate": (2, 4),
+    "response_rate": (6, 8),  # D's reply without 联系时间 counts at the reply, in time
+    "return_rate": (1, 9),
+    "reopen_rate": (1, 5),  # D of C D D2 E J
 }
 
 
@@ -259,7 +262,7 @@ def test_units_roll_up_their_sub_units_and_returns_count_for_the_returning_unit(
 def test_grouping_by_unit_category_and_district(month: Month, api: Api, world: World) -> None:
     by_unit = api.get(f"{QUERY}&by=unit", as_="leader").get_json()
     rows = {r["name"]: r for r in by_unit["rows"]}
-    assert rows["城市管理局"]["counts"]["reopen_rate"] == {"part": 1, "whole": 2}
+    assert rows["城市管理局"]["counts"]["reopen_rate"] == {"part": 1, "whole": 3}  # D of D D2 J
     assert rows["西山区"]["counts"]["overdue_rate"] == rows["翠屏街道"]["counts"]["overdue_rate"]
     by_category = api.get(f"{QUERY}&by=category", as_="leader").get_json()
     cats = {r["name"]: r for r in by_category["rows"]}
@@ -319,8 +322,8 @@ def test_kpis_export_to_excel(month: Month, api: Api, client: FlaskClient) -> No
     header = rows[1]
     total = rows[2]
     col = header.index("按时办结率")
-    assert total[0].startswith("合计") and total[col] == pytest.approx(4 / 7, abs=1e-6)
-    assert total[col + 1] == 4 and total[col + 2] == 7
+    assert total[0].startswith("合计") and total[col] == pytest.approx(5 / 8, abs=1e-6)
+    assert total[col + 1] == 5 and total[col + 2] == 8
     assert any(r[0] == "城市管理局" for r in rows[3:])
     assert [r[0] for r in wb["计算口径"].iter_rows(values_only=True)][1] == "接通率"
 

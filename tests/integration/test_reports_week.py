@@ -19,6 +19,7 @@ W48  c1 Mon 23 Nov 00:30 (Sunday in UTC) phone complaint 市容环境/噪声
 Now: Mon 23 Nov 09:00.
 """
 
+import dataclasses
 import datetime as dt
 import re
 from typing import Any
@@ -290,15 +291,14 @@ def test_top_categories_count_the_first_level_with_uncategorised_last_among_equa
 def test_unit_ranking_scores_units_by_the_weighted_three_rates(
     container: Container, world: World
 ) -> None:
+    settings = dataclasses.replace(container.settings.reports, ranking_min_sample=1)
     ranking = reports.unit_ranking(
-        container.uow(),
-        container.dispatch,
-        start_of(container, "2026-W47"),
-        container.settings.reports,
+        container.uow(), container.dispatch, start_of(container, "2026-W47"), settings
     )
 
-    # No reply recorded a contact, so every 响应率 is 0; the score is the mean of
-    # 响应率, 解决率 and 满意率 where the unit has them (gdgs reached nobody).
+    # No reply states a 联系时间, so each reply is the contact: b1 in time, b2 late, b3 never
+    # replied, b5 in time. The score is the mean of 响应率, 解决率 and 满意率; 供电 reached
+    # nobody on follow-up, so it has no 解决率 or 满意率 and is listed after the ranked units.
     assert [
         (
             r.rank,
@@ -312,28 +312,44 @@ def test_unit_ranking_scores_units_by_the_weighted_three_rates(
         )
         for r in ranking
     ] == [
-        (1, "住房和城乡建设局", 2, 0.0, 1.0, 1.0, pytest.approx(2 / 3), False),
+        (1, "住房和城乡建设局", 2, 0.5, 1.0, 1.0, pytest.approx(2.5 / 3), False),
         (2, "城市管理局", 1, 0.0, 1.0, 0.0, pytest.approx(1 / 3), True),
-        (3, "供电公司", 1, 0.0, None, None, 0.0, False),
+        (None, "供电公司", 1, 1.0, None, None, None, False),
     ]
     assert ranking[0].unit_id == world.units["zjj"]
 
 
 @pytest.mark.usefixtures("fortnight")
-def test_the_previous_week_ranks_units_on_its_own_figures(container: Container) -> None:
+def test_too_few_cases_leave_every_unit_unranked(container: Container) -> None:
     ranking = reports.unit_ranking(
         container.uow(),
         container.dispatch,
-        start_of(container, "2026-W46"),
-        container.settings.reports,
+        start_of(container, "2026-W47"),
+        container.settings.reports,  # 5 cases behind each weighted KPI
     )
 
+    assert [(r.rank, r.unit) for r in ranking] == [
+        (None, "住房和城乡建设局"),
+        (None, "供电公司"),
+        (None, "城市管理局"),
+    ]
+    assert [r.unit for r in ranking if r.below_floor] == ["城市管理局"]
+
+
+@pytest.mark.usefixtures("fortnight")
+def test_the_previous_week_ranks_units_on_its_own_figures(container: Container) -> None:
+    settings = dataclasses.replace(container.settings.reports, ranking_min_sample=1)
+    ranking = reports.unit_ranking(
+        container.uow(), container.dispatch, start_of(container, "2026-W46"), settings
+    )
+
+    # a2 and a3 were replied after their contact deadlines; only a2 was followed up.
     assert [
         (r.unit, r.figures.counts["dispatched"], r.kpis["satisfaction_rate"], r.score)
         for r in ranking
     ] == [
         ("住房和城乡建设局", 1, 1.0, pytest.approx(2 / 3)),
-        ("城市管理局", 1, None, 0.0),
+        ("城市管理局", 1, None, None),
     ]
 
 
@@ -427,11 +443,12 @@ def test_dashboard_shows_the_weeks_figures(client: FlaskClient, world: World) ->
         "未分类",
     ]
     assert "3 张 · 42.9%" in html
-    # unit ranking, the unit below the floor marked
+    # unit ranking, the unit below the floor marked: all three have fewer than 5 cases behind
+    # their rates, so none is ranked (样本不足), biggest first
     assert re.findall(r'<th scope="row">([^<]*?)(?: <span|</th>)', html)[-3:] == [
         "住房和城乡建设局",
-        "城市管理局",
         "供电公司",
+        "城市管理局",
     ]
     assert html.count('<span class="tag warn">满意率低于85%</span>') == 1
     assert '城市管理局 <span class="tag warn">满意率低于85%</span>' in html

@@ -75,7 +75,7 @@ def test_the_brief_numbers_are_the_kpi_api_numbers(
     assert [c.name for c in brief.categories][:1] and brief.week == "2026-W47"
     cgj = next(u for u in brief.units if u.unit == "城市管理局")
     assert cgj.satisfaction_rate == 0 and cgj.below_floor
-    assert brief.below_floor == ["城市管理局"]
+    assert brief.below_floor == ["城市管理局（样本不足，有效回访1件）"]
     assert any("城市管理局" in s for s in brief.headline)
     assert any(c.ticket_id == week["noise0"] and "不满意" in c.why for c in brief.cases)
     assert brief.topics.topics and brief.topics.topics[0].count == 3
