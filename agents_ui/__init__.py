@@ -31,6 +31,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     def error_page(message: str) -> str:
         from flask import render_template
 
+        from dispatch.domain import ROLE_LABELS
         from dispatch.domain import DomainError
         from hotline.http import current_actor
 
@@ -38,6 +39,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
             actor = current_actor()
         except DomainError:  # not signed in, or the request itself was refused (CSRF)
             actor = None
-        return render_template("error.html", message=message, actor=actor, role_label="")
+        role_label = ROLE_LABELS[actor.role] if actor else ""
+        return render_template("error.html", message=message, actor=actor, role_label=role_label)
 
     app.extensions["hotline_error_page"] = error_page

@@ -17,9 +17,11 @@ from agents_ui.web import render_page
 from callcenter import duty
 from callcenter import hall as hall_api
 from callcenter import kpis
+from dispatch import pending
 from dispatch import services
 from dispatch import stats
 from dispatch.clock import Light
+from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import TicketStatus
 from hotline.http import container
@@ -75,8 +77,10 @@ def index() -> str:
     follow_up_items = sorted(follow_up["items"], key=lambda t: t["updated_at"])
 
     now = c.dispatch.utcnow().astimezone(tz)
+    waiting = pending.list_pending(c.uow(), c.dispatch, c.assistant, actor, limit=5)
     return render_page(
         "supervise.html",
+        waiting=waiting,
         counts=counts,
         calls=_call_figures(now),
         today=f"{now:%Y-%m-%d} 星期{WEEKDAYS[now.weekday()]}",
@@ -86,6 +90,28 @@ def index() -> str:
         review=_section(review, review_items),
         follow_up=_section(follow_up, follow_up_items),
     )
+
+
+@bp.get("/dispatch-queue")
+@page(*sorted(HOTLINE_ROLES))
+def dispatch_queue() -> str:
+    """待派单: every ticket accepted but not given to a unit, each one click from its unit."""
+    c = container()
+    queue = pending.list_pending(c.uow(), c.dispatch, c.assistant, current_actor())
+    return render_page(
+        "dispatch_queue.html", queue=queue, units=services.list_units(c.uow())
+    )
+
+
+@bp.app_template_filter("waited")
+def waited(minutes: int) -> str:
+    """How long a ticket has waited, as people say it: 12 分钟, 3 小时 20 分, 2 天."""
+    if minutes < 60:
+        return f"{minutes} 分钟"
+    if minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} 小时" + (f" {rest} 分" if rest else "")
+    return f"{minutes // (24 * 60)} 天"
 
 
 @bp.get("/supervise/hall")

@@ -20,19 +20,26 @@ from flask import abort
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import send_from_directory
 from flask import session
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from callcenter.cti import sign_out_seat
 from dispatch import followup_admin
 from dispatch import services
 from dispatch.clock import Light
+from dispatch.commands import MAX_CONTENT
+from dispatch.commands import MAX_TITLE
 from dispatch.domain import ACTION_LABELS
+from dispatch.domain import CHANNEL_LABELS
 from dispatch.domain import EVENT_LABELS
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import REQUEST_TYPE_LABELS
 from dispatch.domain import ROLE_LABELS
 from dispatch.domain import SATISFACTION_LABELS
 from dispatch.domain import STATUS_LABELS
+from dispatch.domain import URGENCY_LABELS
 from dispatch.domain import Channel
 from dispatch.domain import DomainError
 from dispatch.domain import RequestType
@@ -64,23 +71,9 @@ bp = Blueprint(
 F = TypeVar("F", bound=Callable[..., Any])
 
 LABELS = {
-    "request_type": {
-        RequestType.ENQUIRY: "咨询",
-        RequestType.HELP: "求助",
-        RequestType.COMPLAINT: "投诉",
-        RequestType.REPORT: "举报",
-        RequestType.SUGGESTION: "建议",
-        RequestType.PRAISE: "表扬",
-    },
-    "urgency": {Urgency.NORMAL: "一般", Urgency.URGENT: "紧急", Urgency.CRITICAL: "特急"},
-    "channel": {
-        Channel.PHONE: "电话",
-        Channel.WEB: "网站",
-        Channel.APP: "APP",
-        Channel.SMS: "短信",
-        Channel.MAIL: "信件",
-        Channel.OPEN311: "Open311",
-    },
+    "request_type": REQUEST_TYPE_LABELS,
+    "urgency": URGENCY_LABELS,
+    "channel": CHANNEL_LABELS,
     "light": {Light.RED: "红灯（超期）", Light.YELLOW: "黄灯（预警）", Light.GREEN: "绿灯"},
     "return_reason": {
         ReturnReason.NOT_OURS: "非本单位职责",
@@ -153,6 +146,16 @@ def render_page(template: str, **context: Any) -> str:
 # ---------------------------------------------------------------- sign-in
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The tab icon browsers ask for on every page (the pages link it too)."""
+    folder = bp.static_folder
+    assert folder is not None
+    return send_from_directory(
+        folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+    )
+
+
 @bp.get("/login")
 def login() -> str:
     return render_template("login.html", error=None, next=request.args.get("next", ""))
@@ -177,7 +180,10 @@ def login_post() -> tuple[str, int] | Response:
 @bp.post("/logout")
 def logout() -> Response:
     if hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
+        user_id = session.get("user_id")
         session.clear()
+        if user_id is not None:
+            sign_out_seat(int(user_id))  # nobody is at the seat any more
     return redirect(url_for("agents_ui.login"))
 
 
@@ -298,6 +304,8 @@ def console() -> str:
             for t, label in cast(Mapping[RequestType, str], LABELS["request_type"]).items()
         },
         transfer_targets=container().settings.telephony.transfer_targets,
+        max_title=MAX_TITLE,
+        max_content=MAX_CONTENT,
     )
 
 

@@ -123,7 +123,13 @@ def plan_auto_dispatch(
                 "community_id": loc.community_id,
             }
         )
-    view = decision_view(decision) | {"model_version": suggestion.model_version}
+    view = decision_view(decision) | {
+        "model_version": suggestion.model_version,
+        # the suggested unit, so that the console can dispatch it in one key when not sure
+        "unit_name": unit.name
+        if decision.unit_id and (unit := assistant.router.catalogue.by_id.get(decision.unit_id))
+        else None,
+    }
     if not decision.dispatch or decision.unit_id is None:
         return cmd, None, view
     top = suggestion.top
@@ -134,6 +140,27 @@ def plan_auto_dispatch(
         "model_version": suggestion.model_version,
     }
     return cmd, AutoDispatch(decision.unit_id, decision.reason, data), view
+
+
+def advise(
+    uow: UnitOfWork, ctx: DispatchContext, assistant: Assistant, cmd: c.CreateTicket
+) -> dict[str, Any] | None:
+    """The router's advice for a ticket accepted without a unit: which one it would pick.
+
+    The console offers it as one key (派给建议单位); None when routing cannot say.
+    """
+    try:
+        suggestion, _, decision = _consider(uow, ctx, assistant, cmd)
+    except Exception:  # noqa: BLE001 - advice only: the ticket is accepted regardless
+        log.exception("routing advice failed")
+        return None
+    unit = assistant.router.catalogue.by_id.get(decision.unit_id) if decision.unit_id else None
+    return decision_view(decision) | {
+        "dispatch": False,
+        "reason": "按您的选择仅受理，未派单",
+        "model_version": suggestion.model_version,
+        "unit_name": unit.name if unit else None,
+    }
 
 
 def decision_view(decision: AutoDecision) -> dict[str, Any]:

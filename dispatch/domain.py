@@ -243,6 +243,29 @@ READ_ALL_ROLES: Final = frozenset(
     {Role.OPERATOR, Role.TEAM_LEAD, Role.SUPERVISOR, Role.LEADER, Role.ADMIN}
 )
 
+# The words people read for each value, written once (pages, exports, the weekly brief).
+CHANNEL_LABELS: Final[Mapping[Channel, str]] = {
+    Channel.PHONE: "电话",
+    Channel.WEB: "网站",
+    Channel.APP: "移动应用",
+    Channel.SMS: "短信",
+    Channel.MAIL: "信件",
+    Channel.OPEN311: "开放接口",
+}
+REQUEST_TYPE_LABELS: Final[Mapping[RequestType, str]] = {
+    RequestType.ENQUIRY: "咨询",
+    RequestType.HELP: "求助",
+    RequestType.COMPLAINT: "投诉",
+    RequestType.REPORT: "举报",
+    RequestType.SUGGESTION: "建议",
+    RequestType.PRAISE: "表扬",
+}
+URGENCY_LABELS: Final[Mapping[Urgency, str]] = {
+    Urgency.NORMAL: "一般",
+    Urgency.URGENT: "紧急",
+    Urgency.CRITICAL: "特急",
+}
+
 STATUS_LABELS: Final[Mapping[TicketStatus, str]] = {
     S.ACCEPTED: "已受理",
     S.RESOLVED: "直办办结",

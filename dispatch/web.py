@@ -12,6 +12,7 @@ from flask import send_file
 from dispatch import assist
 from dispatch import attachments
 from dispatch import learning
+from dispatch import pending
 from dispatch import services
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
@@ -44,6 +45,8 @@ def create_ticket() -> tuple[Response, int]:
     if cmd.auto_dispatch:
         cmd, auto, routing = assist.plan_auto_dispatch(c.uow(), c.dispatch, c.assistant, cmd)
     view, created = services.create_ticket(c.uow(), c.dispatch, actor, cmd, auto=auto)
+    if routing is None and view["status"] == "accepted" and cmd.merge_into is None:
+        routing = assist.advise(c.uow(), c.dispatch, c.assistant, cmd)
     if routing is not None:
         view["routing"] = routing
     return jsonify(view), 201 if created else 200
@@ -147,6 +150,21 @@ def download_attachment(ticket_id: int, attachment_id: int) -> Response:
         download_name=meta["filename"],
         max_age=0,
     )
+
+
+@bp.get("/dispatch-queue")
+@login_required()
+def dispatch_queue() -> Response:
+    """待派单: tickets accepted but not given to a unit, oldest first, with a suggestion."""
+    c = container()
+    return jsonify(pending.list_pending(c.uow(), c.dispatch, c.assistant, current_actor()))
+
+
+@bp.get("/dispatch-queue/count")
+@login_required()
+def dispatch_queue_count() -> Response:
+    """How many tickets wait for a unit (the pages' live count)."""
+    return jsonify({"total": pending.count_pending(container().uow(), current_actor())})
 
 
 @bp.get("/units")

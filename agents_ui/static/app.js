@@ -124,8 +124,26 @@
     return {now, soon};
   }
 
+  // 待派单 in the nav: how many tickets wait for a unit, kept live.
+  function pendingCount() {
+    const badge = document.getElementById("pending-count");
+    if (!badge) return null;
+    const load = refresher(async () => {
+      try {
+        const r = await api("GET", "/api/dispatch-queue/count");
+        if (!r.ok) return;
+        badge.textContent = r.data.total ? String(r.data.total) : "";
+        badge.dataset.count = String(r.data.total);
+      } catch (e) { /* the next change tries again */ }
+    }, 800);
+    load.now();
+    return load;
+  }
+
   function live(options) {
     if (typeof io === "undefined" || window.HotlineSocket) return;
+    const counter = pendingCount();
+    const again = options.refresh ? refresher(() => refresh(options.refresh).catch(() => {}), 300) : null;
     const socket = io("/live", {transports: ["websocket", "polling"]});
     const dot = document.getElementById("live-status");
     socket.on("connect", () => { if (dot) { dot.className = "live on"; dot.title = "实时更新已连接"; } });
@@ -137,8 +155,9 @@
       if ((options.notify || window.HotlineNotify) && NEWS[msg.event]) {
         toast(`${NEWS[msg.event]}：工单 ${msg.number}`);
       }
+      if (counter) counter.soon();
       if (options.ticketId && msg.ticket_id !== options.ticketId) return;
-      if (options.refresh) refresh(options.refresh);
+      if (again) again.soon();
     });
     window.HotlineSocket = socket;
   }
@@ -229,6 +248,7 @@
       lastLooked = number;
       const r = await api("GET", `/api/tickets?caller_phone=${encodeURIComponent(number)}&per_page=5`);
       if (!r.ok) return;
+      form.dispatchEvent(new CustomEvent("caller-history", {detail: {total: r.data.total}}));
       pop.replaceChildren();
       const head = document.createElement("p");
       head.textContent = r.data.total ? `该号码共有 ${r.data.total} 张历史工单：` : "该号码没有历史工单";
@@ -246,6 +266,69 @@
     phone.addEventListener("blur", lookUp);
     if (phone.value) lookUp();
 
+    // Title and content: say how long they are before the server has to refuse them.
+    form.querySelectorAll("[data-count-for]").forEach((counter) => {
+      const input = form.querySelector(`[name="${counter.dataset.countFor}"]`);
+      const max = Number(counter.dataset.max);
+      const count = () => {
+        const n = Array.from(input.value).length;
+        counter.textContent = n > max ? `${n} / ${max}，超出 ${n - max} 字，请删减` : `${n} / ${max}`;
+        counter.classList.toggle("over", n > max);
+        if (n > max) input.setAttribute("aria-invalid", "true"); else if (!form.querySelector(`[data-error-for="${input.name}"]:not([hidden])`)) input.removeAttribute("aria-invalid");
+      };
+      input.addEventListener("input", count);
+      form.addEventListener("reset", () => setTimeout(count, 0));
+      count();
+    });
+
+    // After submit: the number, and whether it went to a unit. A ticket that did not is
+    // unmistakable, and its suggested unit is one key (Alt+D) away.
+    const out = document.getElementById("created");
+    const dispatchTo = async (t, unitId, unitName, button) => {
+      button.disabled = true;
+      const r = await api("POST", `/api/tickets/${t.id}/actions/dispatch`, {lead_unit_id: unitId});
+      if (r.ok) {
+        out.replaceChildren(el("p", {class: "created-ok", id: "dispatched-now"}, `已派单：`,
+          el("a", {href: `/tickets/${t.id}`, text: t.number}), ` → ${unitName}`));
+      } else {
+        button.disabled = false;
+        out.querySelector(".not-dispatched").append(el("p", {class: "error", role: "alert", text: r.data.message || "派单失败"}));
+      }
+    };
+    const showCreated = (t) => {
+      out.replaceChildren();
+      const link = el("a", {href: `/tickets/${t.id}`, text: t.number});
+      if (form.dataset.resolving) {  // 引用并直接办结: kb.js reports the outcome below
+        out.append(el("p", {class: "created-ok"}, "已受理：", link));
+        return;
+      }
+      if (t.status === "dispatched" || t.status === "merged") {
+        const done = t.status === "dispatched" ? `已受理并派单至 ${(t.lead_unit && t.lead_unit.name) || ""}` : "已受理并合并";
+        out.append(el("p", {class: "created-ok"}, `${done}：`, link));
+        if (t.routing && t.routing.dispatch) out.append(el("p", {id: "auto-dispatch-result", class: "hint", text: t.routing.reason}));
+        return;
+      }
+      const box = el("div", {class: "not-dispatched", id: "not-dispatched", role: "alert"},
+        el("p", {}, el("strong", {text: "未派单"}), "：工单 ", link, " 已受理，尚未交给任何单位，已进入待派单队列。"));
+      if (t.routing) box.append(el("p", {id: "auto-dispatch-result", class: "hint", text: t.routing.reason}));
+      const routing = t.routing || {};
+      if (routing.unit_id && routing.unit_name) {
+        const button = el("button", {type: "button", class: "primary", id: "dispatch-suggested",
+          text: `派给 ${routing.unit_name}（Alt+D）`});
+        button.addEventListener("click", () => dispatchTo(t, routing.unit_id, routing.unit_name, button));
+        box.append(button);
+      }
+      box.append(el("a", {class: "button", href: `/tickets/${t.id}`, text: "选择其他单位"}));
+      out.append(box);
+      const button = box.querySelector("#dispatch-suggested");
+      if (button) button.focus({preventScroll: true});
+    };
+    document.addEventListener("keydown", (ev) => {
+      if (!ev.altKey || (ev.key !== "d" && ev.key !== "D")) return;
+      const button = document.getElementById("dispatch-suggested");
+      if (button && !button.disabled) { ev.preventDefault(); button.click(); }
+    });
+
     let busy = false;
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -261,26 +344,13 @@
       try {
         const r = await api("POST", "/api/tickets", body);
         if (r.ok) {
-          const t = r.data;
-          const done = {dispatched: "受理并派单", merged: "受理并合并"}[t.status] || "受理";
-          const out = document.getElementById("created");
-          out.replaceChildren();
-          const p = document.createElement("p"), a = document.createElement("a");
-          p.className = "ok"; a.href = `/tickets/${t.id}`; a.textContent = t.number;
-          p.append(`已${done}：`, a);
-          out.append(p);
+          showCreated(r.data);
+          window.scrollTo({top: 0});  // the outcome shows above the form, under the call bar
           if (form.dataset.callId) {
-            api("POST", "/api/cti/link", {call_id: form.dataset.callId, ticket_id: t.id});
+            api("POST", "/api/cti/link", {call_id: form.dataset.callId, ticket_id: r.data.id});
             delete form.dataset.callId;
           }
-          if (t.routing) {
-            const why = document.createElement("p");
-            why.id = "auto-dispatch-result";
-            why.className = t.routing.dispatch ? "ok" : "hint";
-            why.textContent = t.routing.dispatch ? t.routing.reason : `未自动派单：${t.routing.reason}`;
-            out.append(why);
-          }
-          form.dispatchEvent(new CustomEvent("ticket-created", {detail: t}));
+          form.dispatchEvent(new CustomEvent("ticket-created", {detail: r.data}));
           form.reset();
         } else showErrors(form, r.data);
       } catch (e) { showErrors(form, {message: "网络错误，草稿已保存，请重试"}); }
@@ -373,7 +443,7 @@
         }
         panel.append(el("h4", {class: "warn", text: `疑似重复工单（${d.duplicates.length}）`}), list);
       }
-      panel.append(el("p", {class: "hint small", text: `模型 ${d.model_version ? "v" + d.model_version : "派单目录（冷启动）"} · ${d.elapsed_ms} ms`}));
+      if (!d.model_version) panel.append(el("p", {class: "hint small", text: "尚无历史工单训练的模型，建议按派单目录给出"}));
     };
     const ask = async () => {
       const body = readForm(form);
@@ -406,71 +476,212 @@
     if (field("title").value || field("content").value) later();
   }
 
-  // 坐席: sign in to a seat, set the agent state, and hear of the calls the ACD gives it.
+  // 坐席: sign in to a seat, set the agent state, hear of the calls the ACD gives it, keep the
+  // seat alive while this page is open, and let the buttons follow the call.
   function seatPanel(panel, form) {
     const stateText = panel.querySelector("#seat-state");
-    const buttons = panel.querySelectorAll("button[data-state]");
+    const stateButtons = panel.querySelectorAll("button[data-state]");
+    const incoming = panel.querySelector("#incoming");
+    const answerButton = incoming.querySelector("button[data-call=answer]");
     const LABEL = {ready: "就绪", not_ready: "示忙", ringing: "振铃", talking: "通话中", wrap_up: "话后整理", offline: "未签入"};
     const REASON = {break: "小休", meal: "就餐", training: "培训", after_call_work: "话后整理", missed: "未接来电", supervisor: "班长设置"};
-    const show = (me) => {
-      const on = Boolean(me.seat) && me.state !== "offline";
-      stateText.textContent = on
-        ? `坐席 ${me.seat}：${LABEL[me.state] || me.state}${me.reason ? "（" + (REASON[me.reason] || me.reason) + "）" : ""}`
-        : "未签入坐席";
+    const OFFLINE = {console_lost: "工作台断开过久，坐席已离线，请重新签入", signed_out: "已退出登录", seat_lost: "话机断开，请重新签入"};
+    // What the softphone can do now: the buttons follow it.
+    const call = {state: "none", held: false, muted: false, conference: false, id: null};
+    let me = {seat: null, state: "offline", reason: "", grace_seconds: 20};
+    const title = document.title;
+    let blink = null;
+
+    // An incoming call is heard: a two-tone ring from the page itself (WebAudio), which the
+    // sign-in click unlocks (browsers only play sound after a gesture on the page).
+    let audio = null, ringTimer = null;
+    const unlockAudio = () => {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      if (!audio) audio = new Ctx();
+      if (audio.state === "suspended") audio.resume();
+    };
+    document.addEventListener("pointerdown", unlockAudio, {once: true});
+    document.addEventListener("keydown", unlockAudio, {once: true});
+    const beep = () => {
+      if (!audio || audio.state !== "running") return;
+      const gain = audio.createGain();
+      gain.gain.value = 0.08;
+      gain.connect(audio.destination);
+      for (const hz of [440, 480]) {
+        const osc = audio.createOscillator();
+        osc.frequency.value = hz;
+        osc.connect(gain);
+        osc.start();
+        osc.stop(audio.currentTime + 1);
+      }
+    };
+    const startRinging = () => {
+      if (ringTimer) return;
+      beep();
+      ringTimer = setInterval(beep, 3000);
+      let on = false;
+      blink = setInterval(() => { on = !on; document.title = on ? "【来电】" + title : title; }, 700);
+    };
+    const stopRinging = () => {
+      clearInterval(ringTimer); ringTimer = null;
+      clearInterval(blink); blink = null;
+      document.title = title;
+    };
+
+    const signedIn = () => Boolean(me.seat) && me.state !== "offline";
+    const enable = () => {
+      const on = signedIn(), st = call.state;
+      const inCall = st === "talking";
+      const can = {
+        answer: on && st === "ringing",
+        hangup: on && inCall,
+        hold: on && inCall && !call.held,
+        unhold: on && inCall && call.held,
+        mute: on && inCall && !call.muted,
+        unmute: on && inCall && call.muted,
+        dtmf: on && inCall && !call.held,
+        transfer: on && inCall && !call.held && !call.conference,
+        conference: on && inCall && !call.held && !call.conference,
+        conference_end: on && inCall && call.conference,
+      };
+      panel.querySelectorAll("button[data-call]").forEach((b) => { b.disabled = !can[b.dataset.call]; });
+      panel.querySelector("#dtmf").disabled = !can.dtmf;
+      panel.querySelector("#transfer-target").disabled = !can.transfer;
+      const busy = st === "ringing" || st === "talking";
+      stateButtons.forEach((b) => { b.disabled = !on || busy; });
+    };
+    const show = (data) => {
+      me = Object.assign(me, data);
+      const on = signedIn();
+      let text = "未签入坐席";
+      if (on) {
+        text = `坐席 ${me.seat}：${LABEL[me.state] || me.state}${me.reason && REASON[me.reason] ? "（" + REASON[me.reason] + "）" : ""}`;
+      } else if (OFFLINE[me.reason]) {
+        text = OFFLINE[me.reason];
+      }
+      stateText.textContent = text;
       stateText.dataset.state = on ? me.state : "offline";
-      buttons.forEach((b) => { b.disabled = !on; });
-      panel.querySelectorAll("[data-call], #dtmf, #transfer-target").forEach((b) => { b.disabled = !on; });
+      stateText.classList.toggle("lost", !on && Boolean(OFFLINE[me.reason]));
+      if (!on || (me.state !== "ringing" && me.state !== "talking")) {
+        if (call.state !== "none") endCall();
+      } else if (me.state === "talking" && call.state === "none") {
+        call.state = "talking";  // a page reloaded during a call
+      }
+      enable();
+    };
+    const endCall = () => {
+      Object.assign(call, {state: "none", held: false, muted: false, conference: false, id: null});
+      stopRinging();
+      incoming.hidden = true;
+      enable();
+    };
+    const callEvent = (text) => { panel.querySelector("#call-event").textContent = text; };
+
+    const command = async (action, extra = {}) => {
+      const body = Object.assign({action}, extra);
+      const r = await api("POST", "/api/cti/call", body);
+      if (!r.ok) { toast(r.data.message || "操作失败"); return false; }
+      return true;
     };
     panel.querySelectorAll("button[data-call]").forEach((b) => b.addEventListener("click", async () => {
-      const body = {action: b.dataset.call};
-      if (body.action === "dtmf") body.digits = panel.querySelector("#dtmf").value.trim();
-      if (body.action === "transfer" || body.action === "conference") {
-        body.target = panel.querySelector("#transfer-target").value;
-      }
-      const r = await api("POST", "/api/cti/call", body);
-      if (!r.ok) toast(r.data.message || "操作失败");
-      else if (body.target) callEvent(`${b.textContent} ${body.target}：正在呼叫…`);
+      const action = b.dataset.call, extra = {};
+      if (action === "dtmf") extra.digits = panel.querySelector("#dtmf").value.trim();
+      if (action === "transfer" || action === "conference") extra.target = panel.querySelector("#transfer-target").value;
+      if (action === "answer") stopRinging();
+      if (!(await command(action, extra))) return;
+      if (action === "hold" || action === "unhold") call.held = action === "hold";
+      if (action === "mute" || action === "unmute") call.muted = action === "mute";
+      if (extra.target) callEvent(`${b.textContent} ${extra.target}：正在呼叫…`);
+      enable();
     }));
     const report = (r) => { if (r.ok) show(r.data); else toast(r.data.message || "操作失败"); };
     api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
     panel.querySelector("#seat-login").addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      unlockAudio();
       const seat = panel.querySelector("#seat-name").value.trim();
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(seat)) { toast("坐席号只能包含字母、数字、- 和 _"); return; }
       report(await api("POST", "/api/cti/seat", {seat}));
     });
-    buttons.forEach((b) => b.addEventListener("click", async () => {
+    stateButtons.forEach((b) => b.addEventListener("click", async () => {
       const body = {state: b.dataset.state};
       if (b.dataset.reason) body.reason = b.dataset.reason;
       report(await api("POST", "/api/cti/state", body));
     }));
-    const callEvent = (text) => { panel.querySelector("#call-event").textContent = text; };
+
+    // Keys: Enter on the focused 接听, Alt+A anywhere answers; Alt+H hangs up.
+    document.addEventListener("keydown", (ev) => {
+      if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
+      const key = ev.key.toLowerCase();
+      const target = key === "a" ? "answer" : key === "h" ? "hangup" : null;
+      if (!target) return;
+      ev.preventDefault();
+      const button = panel.querySelector(`.softphone button[data-call=${target}]`);
+      if (target === "answer" && !answerButton.disabled) answerButton.click();
+      else if (button && !button.disabled) button.click();
+    });
+
     const socket = window.HotlineSocket;
     if (!socket) return;
+    // The seat takes calls only while this page keeps it alive (telephony.console_grace_seconds).
+    const alive = () => {
+      if (!me.seat || !socket.connected) return;
+      socket.emit("seat_alive", {}, (data) => { if (data) show(data); });
+    };
+    setInterval(alive, Math.max(2, (me.grace_seconds || 20) / 4) * 1000);
+    socket.on("connect", alive);
     socket.on("call.event", (msg) => {
       // what the softphone did on the operator's behalf: 转接, 三方通话, 监听
       const text = `${msg.text}${msg.detail ? "（" + msg.detail + "）" : ""}`;
+      if (msg.event === "conference_up") call.conference = true;
+      if (msg.event === "conference_down" || msg.event === "conference_failed") call.conference = false;
+      enable();
       callEvent(text);
       toast(text);
     });
     socket.on("call.offered", (msg) => {
       form.dataset.callId = msg.call_id;  // a ticket accepted now is linked to this call
-      const box = document.getElementById("incoming");
-      box.hidden = false;
-      box.replaceChildren();
-      const strong = document.createElement("strong");
-      strong.textContent = `来电 ${msg.number}`;
-      box.append(strong, ` ${[msg.location, msg.carrier].filter(Boolean).join(" ")}`);
+      Object.assign(call, {state: "ringing", held: false, muted: false, conference: false, id: msg.call_id});
+      me.state = "ringing";
+      incoming.hidden = false;
+      incoming.dataset.state = "ringing";
+      answerButton.hidden = false;
+      panel.querySelector("#incoming-number").textContent = `来电 ${msg.number}`;
+      panel.querySelector("#incoming-history").textContent = "";
+      panel.querySelector("#incoming-where").textContent = [msg.location, msg.carrier].filter(Boolean).join(" ");
       const phone = form.querySelector("#caller_phone");
       phone.value = msg.number;
       phone.dispatchEvent(new Event("change", {bubbles: true}));
-      stateText.textContent = stateText.textContent.replace(/：.*/, "：振铃");
-      toast(`来电 ${msg.number}`);
+      stateText.textContent = `坐席 ${me.seat}：振铃`;
+      stateText.dataset.state = "ringing";
+      enable();
+      answerButton.focus();
+      startRinging();
+    });
+    form.addEventListener("caller-history", (ev) => {
+      if (call.state === "none") return;
+      const n = ev.detail.total;
+      panel.querySelector("#incoming-history").textContent = n ? `· 历史工单 ${n} 张（见下方）` : "· 无历史工单";
     });
     socket.on("call.state", (msg) => {
-      const words = {talking: "通话中", ended: "通话结束，话后整理", abandoned: "来电已挂断"};
-      stateText.textContent = stateText.textContent.replace(/：.*/, `：${words[msg.state] || msg.state}`);
-      if (msg.state !== "talking") api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
+      if (msg.call_id && call.id && msg.call_id !== call.id) return;
+      if (msg.state === "talking") {
+        call.state = "talking";
+        me.state = "talking";
+        stopRinging();
+        incoming.dataset.state = "talking";
+        answerButton.disabled = true;
+        answerButton.hidden = true;
+        stateText.textContent = `坐席 ${me.seat}：通话中`;
+        stateText.dataset.state = "talking";
+        enable();
+        form.querySelector("#title").focus();
+        return;
+      }
+      if (msg.state === "abandoned") callEvent("来电已挂断（未接通）");
+      endCall();
+      api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
     });
   }
 

@@ -88,6 +88,7 @@
       if (submit.disabled) return;  // a submission is already on its way
       cite(hit);
       resolving = {id: hit.id, title: hit.title};
+      form.dataset.resolving = "1";  // the console says 已受理, not 未派单: it is being resolved
       const target = field("dispatch.lead_unit_id");
       if (target) { target.value = ""; target.dispatchEvent(new Event("change", {bubbles: true})); }
       say(`正在受理，并依据《${hit.title}》直接办结…`);
@@ -95,6 +96,7 @@
       const watch = new MutationObserver(() => {
         if (submit.disabled) return;
         watch.disconnect();
+        delete form.dataset.resolving;
         if (resolving) {
           resolving = null;
           say("工单未能提交，未直接办结。请按表单中的提示修改后，再点「引用并直接办结」。", "error");
