@@ -5,13 +5,23 @@ Accepted: JPEG and PNG photos (checked to be whole images), PDF, DOCX and XLSX, 
 """
 
 import io
+import logging
 import unicodedata
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dispatch import commands as c
 from dispatch.adapters.files import FileStore
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import Action
 from dispatch.domain import NotFound
 from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
@@ -19,11 +29,17 @@ from dispatch.domain import ValidationError
 from dispatch.models import Attachment
 from dispatch.models import Ticket
 from dispatch.services import Actor
+from dispatch.services import DispatchContext
 from dispatch.services import check_can_read
 from dispatch.services import lead_unit_ids
+from dispatch.services import perform_action
 from hotline.audit import audit_act
 from hotline.db import UnitOfWork
 from hotline.db import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_FILES = 10  # files one reply may carry
 
 OOXML = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -92,8 +108,64 @@ def check_file(policy: AttachmentPolicy, filename: str, data: bytes) -> str:
     return _content_type(filename, data)
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file as it arrived: the name the browser sent and the bytes."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class FileBatch:
+    """The files one transaction stores: those it wrote are removed again if it fails.
+
+    Files are stored by content before the rows that name them are committed; a refused
+    transaction must leave no file behind that no attachment refers to.
+    """
+
+    policy: AttachmentPolicy
+    written: list[str] = field(default_factory=list)
+
+    def put(self, data: bytes) -> str:
+        digest, new = self.policy.store.put_new(data)
+        if new:
+            self.written.append(digest)
+        return digest
+
+    def undo(self, session_factory: Callable[[], Session]) -> None:
+        """Remove the files this batch wrote that no committed attachment refers to."""
+        if not self.written:
+            return
+        try:
+            with session_factory() as session:
+                kept = set(
+                    session.scalars(
+                        sa.select(Attachment.sha256).where(Attachment.sha256.in_(self.written))
+                    )
+                )
+        except Exception:  # noqa: BLE001 - keep the files rather than lose a referenced one
+            log.exception("could not check the stored files of a failed transaction")
+            return
+        for digest in self.written:
+            if digest not in kept:
+                self.policy.store.discard(digest)
+        self.written = []
+
+
+@contextmanager
+def file_batch(policy: AttachmentPolicy, uow: UnitOfWork) -> Iterator[FileBatch]:
+    """Store files for one transaction; on any failure remove those nothing refers to."""
+    batch = FileBatch(policy)
+    try:
+        yield batch
+    except BaseException:
+        batch.undo(uow.new_session)
+        raise
+
+
 def new_attachment(
-    policy: AttachmentPolicy,
+    store: AttachmentPolicy | FileBatch,
     ticket_id: int,
     filename: str,
     data: bytes,
@@ -103,6 +175,7 @@ def new_attachment(
     unit_id: int | None = None,
 ) -> Attachment:
     """Store the bytes (by SHA-256, so a retry stores nothing twice) and return the new row."""
+    digest = store.put(data) if isinstance(store, FileBatch) else store.store.put(data)
     return Attachment(
         ticket_id=ticket_id,
         uploaded_by_id=uploaded_by_id,
@@ -110,9 +183,71 @@ def new_attachment(
         filename=_clean_name(filename),
         content_type=content_type,
         size=len(data),
-        sha256=policy.store.put(data),
+        sha256=digest,
         created_at=utcnow(),
     )
+
+
+def check_files(policy: AttachmentPolicy, uploads: list[Upload]) -> list[str]:
+    """Check every file before anything is stored; return their MIME types.
+
+    :raises ValidationError: on the field "file", naming each file that is refused.
+    """
+    if len(uploads) > MAX_FILES:
+        raise ValidationError({"file": f"一次最多上传 {MAX_FILES} 个文件"}, "附件过多")
+    types, problems = [], []
+    for upload in uploads:
+        try:
+            types.append(check_file(policy, upload.filename, upload.data))
+        except ValidationError as exc:
+            reason = exc.field_errors.get("file", exc.message)
+            problems.append(f"{_clean_name(upload.filename)}：{reason}")
+    if problems:
+        raise ValidationError({"file": "；".join(problems)}, "附件无法接收，回复未提交")
+    return types
+
+
+def reply_with_files(
+    uow: UnitOfWork,
+    ctx: DispatchContext,
+    policy: AttachmentPolicy,
+    actor: Actor,
+    ticket_id: int,
+    cmd: c.Reply,
+    uploads: list[Upload],
+) -> dict[str, Any]:
+    """回复 with its files: the reply and its files are written together, or neither.
+
+    A refused reply (empty text, wrong status, a bad file) keeps no file, so trying again
+    does not attach them twice.
+
+    :raises ValidationError: a file is refused, or the reply itself is.
+    :raises PermissionDenied, IllegalTransition, RuleViolation: as `perform_action`.
+    """
+    types = check_files(policy, uploads)
+    with file_batch(policy, uow) as batch:
+
+        def attach(session: Session, ticket: Ticket) -> c.Command:
+            rows = [
+                new_attachment(
+                    batch,
+                    ticket.id,
+                    upload.filename,
+                    upload.data,
+                    content_type,
+                    uploaded_by_id=actor.user_id,
+                    unit_id=actor.unit_id if actor.role is Role.LIAISON else None,
+                )
+                for upload, content_type in zip(uploads, types, strict=True)
+            ]
+            ticket.attachments.extend(rows)  # the reply's view lists them
+            session.flush()
+            ids = [*cmd.attachment_ids, *(row.id for row in rows)]
+            return cmd.model_copy(update={"attachment_ids": ids})
+
+        return perform_action(
+            uow, ctx, actor, ticket_id, Action.REPLY, cmd, before=attach if uploads else None
+        )
 
 
 def add_attachment(

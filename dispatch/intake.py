@@ -24,6 +24,7 @@ from dispatch import assist
 from dispatch import commands as c
 from dispatch.attachments import AttachmentPolicy
 from dispatch.attachments import check_file
+from dispatch.attachments import file_batch
 from dispatch.attachments import new_attachment
 from dispatch.domain import Channel
 from dispatch.domain import NotFound
@@ -179,16 +180,21 @@ def submit(
     cmd, auto, _ = assist.plan_auto_dispatch(uow, ctx, assistant, cmd)
     token = secrets.token_urlsafe(24)
 
-    def prepare(session: Session, ticket: Ticket) -> None:
-        ticket.public_token = token
-        ticket.latitude = req.latitude
-        ticket.longitude = req.longitude
-        ticket.api_key_id = api_key_id
-        if photo is not None and content_type is not None:
-            session.add(new_attachment(files, ticket.id, photo.filename, photo.data, content_type))
-
     actor = channel_actor(actor_name)
-    view, _ = create_ticket(uow, ctx, actor, cmd, auto=auto, prepare=prepare)
+    # The photo is stored with the ticket's transaction: a refused request keeps no file.
+    with file_batch(files, uow) as batch:
+
+        def prepare(session: Session, ticket: Ticket) -> None:
+            ticket.public_token = token
+            ticket.latitude = req.latitude
+            ticket.longitude = req.longitude
+            ticket.api_key_id = api_key_id
+            if photo is not None and content_type is not None:
+                session.add(
+                    new_attachment(batch, ticket.id, photo.filename, photo.data, content_type)
+                )
+
+        view, _ = create_ticket(uow, ctx, actor, cmd, auto=auto, prepare=prepare)
     return Submitted(view["id"], view["number"], token, view)
 
 

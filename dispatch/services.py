@@ -379,8 +379,13 @@ def perform_action(
     ticket_id: int,
     action: Action,
     cmd: c.Command,
+    *,
+    before: Callable[[Session, Ticket], c.Command] | None = None,
 ) -> dict[str, Any]:
     """Apply one lifecycle action to a ticket and return the ticket's new view.
+
+    `before` adds what the command refers to (a reply's files) in the same transaction,
+    once the actor may act and the transition is possible, and returns the command to run.
 
     :raises PermissionDenied: wrong role, or a liaison acting on another unit's ticket.
     :raises NotFound: no such ticket (or unit named in the command).
@@ -396,6 +401,8 @@ def perform_action(
             _check_lead_unit(session, actor, ticket)
         event = _event_for(action, cmd)
         to_status = next_status(ticket.status, event)
+        if before is not None:
+            cmd = before(session, ticket)
         units_before = _active_unit_ids(ticket)
         step = _Step(session, ctx, actor, ticket, cmd, ctx.utcnow(), event)
         from_status = ticket.status

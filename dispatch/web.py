@@ -17,6 +17,7 @@ from dispatch import services
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
 from dispatch.commands import CreateTicket
+from dispatch.commands import Reply
 from dispatch.commands import SuggestRequest
 from dispatch.domain import Action
 from dispatch.domain import RequestType
@@ -113,9 +114,35 @@ def act(ticket_id: int, action: str) -> Response:
         raise ValidationError(
             {"action": f"未知操作，可选：{', '.join(a.value for a in Action)}"}, "未知的工单操作"
         ) from None
-    cmd = parse_body(ACTION_COMMANDS[chosen])
     c = container()
+    if chosen is Action.REPLY and request.mimetype == "multipart/form-data":
+        # 回复 with its files in one request: both are written, or neither.
+        reply, uploads = _reply_form()
+        return jsonify(
+            attachments.reply_with_files(
+                c.uow(), c.dispatch, c.attachments, actor, ticket_id, reply, uploads
+            )
+        )
+    cmd = parse_body(ACTION_COMMANDS[chosen])
     return jsonify(services.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd))
+
+
+def _reply_form() -> tuple[Reply, list[attachments.Upload]]:
+    """A reply sent as a form: its fields as text, its files under the name `files`."""
+    fields: dict[str, Any] = {k: v for k, v in request.form.items() if k != "csrf"}
+    if "attachment_ids" in fields:
+        raise ValidationError({"attachment_ids": "表单提交时请直接附上文件"}, "提交的数据有误")
+    if not fields.get("contacted_at"):
+        fields.pop("contacted_at", None)
+    reply = Reply.model_validate(fields)
+    uploads = []
+    limit = container().attachments.max_bytes + 1
+    for upload in request.files.getlist("files"):
+        try:
+            uploads.append(attachments.Upload(upload.filename or "", upload.read(limit)))
+        finally:
+            upload.close()
+    return reply, uploads
 
 
 @bp.post("/tickets/<int:ticket_id>/attachments")

@@ -22,6 +22,8 @@ from hotline.settings import settings_path
 
 log = logging.getLogger(__name__)
 # Endpoints that take files: held to the largest upload instead of web.max_body_bytes.
+# A reply (回复) may carry several files in one request: up to this many files' worth.
+REPLY_FILES_BYTES = 4
 UPLOADS = frozenset(
     {
         "dispatch.upload_attachment",
@@ -43,9 +45,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(
         SECRET_KEY=_secret_key(settings),
-        # Uploads may be as large as an attachment; every other request is held to
-        # web.max_body_bytes in _request_context below.
-        MAX_CONTENT_LENGTH=max(settings.web.max_body_bytes, settings.attachments.max_bytes + 65536),
+        # A reply with its files may be as large as a few attachments, an upload as one;
+        # every other request is held to web.max_body_bytes in _request_context below.
+        MAX_CONTENT_LENGTH=max(
+            settings.web.max_body_bytes,
+            REPLY_FILES_BYTES * settings.attachments.max_bytes + 65536,
+        ),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
@@ -58,7 +63,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
         g.request_id = rid
         request_id_var.set(rid)
-        if request.endpoint not in UPLOADS:
+        if request.endpoint in UPLOADS:
+            request.max_content_length = settings.attachments.max_bytes + 65536
+        elif request.endpoint == "dispatch.act" and request.mimetype == "multipart/form-data":
+            pass  # 回复 with its files: the app-wide limit
+        else:
             request.max_content_length = settings.web.max_body_bytes
         ticket = (request.view_args or {}).get("ticket_id")
         ticket_id_var.set(str(ticket) if ticket is not None else "-")

@@ -153,3 +153,7 @@ class UnitOfWork:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
+
+    def new_session(self) -> Session:
+        """A session of its own (to look at what is committed, after a rollback)."""
+        return self._factory()

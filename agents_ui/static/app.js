@@ -162,27 +162,27 @@
     window.HotlineSocket = socket;
   }
 
-  /* Upload files one by one; on the first refusal show why next to the field and stop. */
-  async function uploadAll(form, ticketId, files) {
-    const ids = [];
-    for (const file of files) {
-      const data = new FormData();
-      data.append("file", file, file.name);
-      const resp = await fetch(`/api/tickets/${ticketId}/attachments`, {
-        method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}, body: data,
-      });
-      let payload = {};
-      try { payload = await resp.json(); } catch (e) { payload = {message: "上传失败"}; }
-      if (!resp.ok) {
-        const fields = (payload.details && payload.details.fields) || {};
-        showErrors(form, {message: `${file.name}：${payload.message || "上传失败"}`,
-                          details: {fields: {file: `${file.name}：${fields.file || payload.message || "上传失败"}`}}});
-        return null;
-      }
-      ids.push(payload.id);
+  /* 回复 with its files: one request, so that the reply and its files succeed or fail
+     together (a refused reply keeps no file, and trying again adds none twice). */
+  async function postWithFiles(url, body, files) {
+    const data = new FormData();
+    for (const [k, v] of Object.entries(body)) if (v !== null && typeof v !== "object") data.append(k, String(v));
+    for (const file of files) data.append("files", file, file.name);
+    const resp = await fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}, body: data});
+    let payload = {};
+    try { payload = await resp.json(); } catch (e) {
+      payload = {message: resp.status === 413 ? "附件总大小超过上限，请分次上传或压缩后重试" : "提交失败"};
     }
-    return ids;
+    return {ok: resp.ok, status: resp.status, data: payload};
   }
+
+  // Chosen files by name, next to the picker (the browser's own words may not be Chinese).
+  document.addEventListener("change", (ev) => {
+    const input = ev.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "file") return;
+    const names = input.closest(".file-pick") && input.closest(".file-pick").querySelector(".file-names");
+    if (names) names.textContent = input.files.length ? [...input.files].map((f) => f.name).join("、") : "未选择文件";
+  });
 
   function bindActions(root) {
     root.querySelectorAll("form[data-action]").forEach(form => {
@@ -196,12 +196,9 @@
         try {
           const body = readForm(form);
           const files = form.querySelector("input[type=file]");
-          if (files && files.files.length) {
-            const ids = await uploadAll(form, form.dataset.ticketId, files.files);
-            if (ids === null) return;
-            body.attachment_ids = ids;
-          }
-          const r = await api("POST", `/api/tickets/${form.dataset.ticketId}/actions/${form.dataset.action}`, body);
+          const url = `/api/tickets/${form.dataset.ticketId}/actions/${form.dataset.action}`;
+          const r = files && files.files.length ? await postWithFiles(url, body, files.files)
+            : await api("POST", url, body);
           if (r.ok) { toast(`已${button.textContent}`); await refresh("#live-region"); }
           else showErrors(form, r.data);
         } catch (e) { showErrors(form, {message: "网络错误，请重试"}); }

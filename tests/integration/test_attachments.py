@@ -169,3 +169,102 @@ def test_upload_without_a_file_field_is_named(api: Api) -> None:
     )
     assert resp.status_code == 422
     assert "file" in resp.get_json()["details"]["fields"]
+
+
+def _reply_form(
+    api: Api, ticket_id: int, fields: dict[str, str], files: list[tuple[str, bytes]], as_: str
+) -> Any:
+    body: dict[str, Any] = dict(fields)
+    body["files"] = [
+        FileStorage(io.BytesIO(data), filename=name, content_type="application/octet-stream")
+        for name, data in files
+    ]
+    boundary, data = encode_multipart(body)
+    return api.client.post(
+        f"/api/tickets/{ticket_id}/actions/reply",
+        data=data,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=api._headers(as_),
+    )
+
+
+def _stored(container: Container) -> list[Path]:
+    root = Path(container.settings.instance_path) / "attachments"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_a_refused_reply_keeps_none_of_its_files_and_a_retry_adds_them_once(
+    api: Api, container: Container
+) -> None:
+    t = api.signed("zjj")
+    files = [("现场.png", _png()), ("整改报告.pdf", PDF)]
+
+    refused = _reply_form(api, t["id"], {"text": "   "}, files, "zjj")  # no text: refused
+
+    assert refused.status_code == 422
+    assert api.get(f"/api/tickets/{t['id']}").get_json()["attachments"] == []
+    assert _stored(container) == []  # no orphan file either
+    done = _reply_form(api, t["id"], {"text": "已修复，见照片和报告"}, files, "zjj")
+    assert done.status_code == 200, done.get_json()
+    view = done.get_json()
+    assert sorted(a["filename"] for a in view["attachments"]) == ["整改报告.pdf", "现场.png"]
+    assert view["status"] == "replied"
+    assert view["events"][-1]["data"]["attachment_ids"] == [a["id"] for a in view["attachments"]]
+    assert len(_stored(container)) == 2
+    for a in view["attachments"]:
+        with api.get(a["url"], as_="lead") as download:
+            assert download.data == dict(files)[a["filename"]]
+
+
+def test_one_bad_file_refuses_the_whole_reply(api: Api, container: Container) -> None:
+    t = api.signed("zjj")
+
+    resp = _reply_form(
+        api, t["id"], {"text": "已处理"}, [("好.png", _png()), ("病毒.exe", b"MZ\x90")], "zjj"
+    )
+
+    assert resp.status_code == 422
+    assert resp.get_json()["details"]["fields"]["file"].startswith("病毒.exe：只接受")
+    view = api.get(f"/api/tickets/{t['id']}").get_json()
+    assert (view["status"], view["attachments"]) == ("signed", [])
+    assert _stored(container) == []
+
+
+def test_another_units_reply_with_files_is_refused_and_stores_nothing(
+    api: Api, container: Container
+) -> None:
+    t = api.signed("zjj")
+
+    resp = _reply_form(api, t["id"], {"text": "我们来回复"}, [("a.png", _png())], "cgj")
+
+    assert resp.status_code == 403
+    assert _stored(container) == []
+
+
+def test_a_reply_with_files_in_the_wrong_status_stores_nothing(
+    api: Api, container: Container
+) -> None:
+    t = api.dispatched("zjj")  # not signed yet: 回复 is not possible
+
+    resp = _reply_form(api, t["id"], {"text": "已处理"}, [("a.png", _png())], "zjj")
+
+    assert resp.status_code == 409
+    assert _stored(container) == []
+
+
+def test_a_file_kept_by_an_earlier_reply_is_not_removed_by_a_refused_one(
+    api: Api, container: Container
+) -> None:
+    first = api.signed("zjj")
+    _reply_form(api, first["id"], {"text": "已处理"}, [("a.png", _png())], "zjj")
+    second = api.signed("zjj")
+
+    _reply_form(api, second["id"], {"text": ""}, [("a.png", _png())], "zjj")  # refused
+
+    assert len(_stored(container)) == 1
+    url = api.get(f"/api/tickets/{first['id']}").get_json()["attachments"][0]["url"]
+    with api.get(url, as_="lead") as download:
+        assert download.data == _png()
