@@ -15,6 +15,7 @@ from typing import TypeVar
 from typing import cast
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import abort
 from flask import redirect
@@ -35,10 +36,12 @@ from dispatch.domain import ACTION_LABELS
 from dispatch.domain import CHANNEL_LABELS
 from dispatch.domain import EVENT_LABELS
 from dispatch.domain import HOTLINE_ROLES
+from dispatch.domain import READ_ALL_ROLES
 from dispatch.domain import REQUEST_TYPE_LABELS
 from dispatch.domain import ROLE_LABELS
 from dispatch.domain import SATISFACTION_LABELS
 from dispatch.domain import STATUS_LABELS
+from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import URGENCY_LABELS
 from dispatch.domain import Channel
 from dispatch.domain import DomainError
@@ -108,6 +111,16 @@ def _globals() -> dict[str, Any]:
         "statuses": list(TicketStatus),
         "nav_endpoints": endpoints,
     }
+
+
+@bp.app_template_filter("seconds")
+def seconds_text(value: float | None) -> str:
+    """A duration as people read it: 8 秒, 2 分 05 秒."""
+    if value is None:
+        return "—"
+    total = max(0, round(value))
+    minutes, rest = divmod(total, 60)
+    return f"{minutes} 分 {rest:02d} 秒" if minutes else f"{rest} 秒"
 
 
 @bp.app_template_filter("local")
@@ -275,18 +288,99 @@ def ticket(ticket_id: int) -> str | tuple[str, int]:
     except DomainError as exc:
         status = 404 if exc.code == "not_found" else 403
         return render_page("error.html", message=exc.message), status
+    actor = current_actor()
     units = services.list_units(c.uow())
     # The page shows the caller's numbers already (audited by get_ticket): tries without.
     followups = followup_admin.ticket_tries(
-        c.uow(), c.dispatch, current_actor(), ticket_id, with_phone=False
+        c.uow(), c.dispatch, actor, ticket_id, with_phone=False
     )
+    actions = likely_first(view["allowed_actions"], view["status"], bool(_pending_extension(view)))
     return render_page(
         "ticket.html",
         t=view,
+        actions=actions,
         units=units,
+        suggested_unit=_suggested_unit(view) if {"dispatch", "reassign"} & set(actions) else None,
+        calls=_calls(view["id"], actor) if actor.role in READ_ALL_ROLES else [],
+        max_file_mb=c.attachments.max_bytes // (1024 * 1024),
         kb_links=ticket_articles(c.uow(), ticket_id),
         followups=followups,
     )
+
+
+# What people most likely do next with a ticket in each status: that panel opens first.
+NEXT_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "accepted": ("dispatch", "resolve_directly", "merge"),
+    "dispatched": ("sign", "return", "remind", "supervise"),
+    "signed": ("reply", "extend", "return", "remind", "supervise"),
+    "returned": ("reassign", "uphold"),
+    "replied": ("review",),
+    "reviewed": ("follow_up", "close"),
+    "followed_up": ("close", "reopen"),
+    "closed": ("reopen",),
+}
+
+
+def likely_first(allowed: list[str], status: str, extension_pending: bool) -> list[str]:
+    """The allowed actions with the likely next one first (an extension waiting: decide it)."""
+    order = list(NEXT_ACTIONS.get(status, ()))
+    if extension_pending:
+        order.insert(0, "decide_extension")
+    rank = {action: i for i, action in enumerate(order)}
+    return sorted(allowed, key=lambda a: rank.get(a, len(order)))
+
+
+def _pending_extension(view: Mapping[str, Any]) -> bool:
+    return any(x["approved"] is None for x in view.get("extensions", []))
+
+
+def _suggested_unit(view: Mapping[str, Any]) -> int | None:
+    """The unit routing suggests for the ticket as it stands (preselected in 派单)."""
+    from dispatch.routing import Draft
+
+    locality = view.get("locality") or {}
+    draft = Draft(
+        title=view["title"],
+        content=view.get("content") or "",
+        address=view.get("address"),
+        district_id=(locality.get("district") or {}).get("id"),
+        street_id=(locality.get("street") or {}).get("id"),
+        community_id=(locality.get("community") or {}).get("id"),
+    )
+    try:
+        top = container().assistant.router.suggest(draft).top
+    except Exception:  # noqa: BLE001 - a suggestion is help, not a condition of the page
+        return None
+    current = (view.get("lead_unit") or {}).get("id")
+    return top.unit_id if top and top.unit_id != current else None
+
+
+def _calls(ticket_id: int, actor: Any) -> list[dict[str, Any]]:
+    """The ticket's calls, with who answered and whether this viewer may hear each one."""
+    from callcenter.records import ticket_calls
+
+    calls = ticket_calls(container().uow(), ticket_id)
+    ids = {int(x["agent"][1:]) for x in calls if (x["agent"] or "").startswith("u")
+           and x["agent"][1:].isdigit()}
+    names = _display_names(ids)
+    for call in calls:
+        agent = call["agent"] or ""
+        uid = int(agent[1:]) if agent.startswith("u") and agent[1:].isdigit() else None
+        call["agent_name"] = names.get(uid, "") if uid is not None else ""
+        call["may_listen"] = call["has_recording"] and (
+            actor.role in SUPERVISE_ROLES or agent == f"u{actor.user_id}"
+        )
+    return calls
+
+
+def _display_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with container().uow() as uow:
+        rows = uow.session.execute(
+            sa.select(User.id, User.display_name).where(User.id.in_(ids))
+        )
+        return {uid: name for uid, name in rows}
 
 
 @bp.get("/console")

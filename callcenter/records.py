@@ -4,6 +4,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -128,3 +129,30 @@ def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None
     if start is None or end is None:
         return None
     return round((end - start).total_seconds(), 3)
+
+
+def ticket_calls(uow: UnitOfWork, ticket_id: int) -> list[dict[str, Any]]:
+    """The calls a ticket was accepted during (earliest first), without the caller's number.
+
+    Each says when, at which seat, who answered (`agent` "u<user id>"), how long the caller
+    waited and talked, and whether there is a recording; the ticket page lists them.
+    """
+    with uow:
+        rows = uow.session.scalars(
+            sa.select(CallRecord)
+            .where(CallRecord.ticket_id == ticket_id)
+            .order_by(CallRecord.offered_at, CallRecord.id)
+        ).all()
+        return [
+            {
+                "call_id": r.call_id,
+                "offered_at": r.offered_at.astimezone(dt.UTC).isoformat(),
+                "outcome": r.outcome,
+                "seat": r.seat,
+                "agent": r.agent,
+                "wait_seconds": r.wait_seconds,
+                "talk_seconds": r.talk_seconds,
+                "has_recording": bool(r.recording),
+            }
+            for r in rows
+        ]

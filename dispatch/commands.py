@@ -229,10 +229,20 @@ class Supervise(Command):
 
 
 class Merge(Command):
-    """Merge this duplicate into a master ticket (合并)."""
+    """Merge this duplicate into a master ticket (合并), named by id or by its 工单号."""
 
-    master_id: Annotated[int, Field(ge=1)]
+    master_id: Annotated[int, Field(ge=1)] | None = None
+    master_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+        | None
+    ) = None
     note: OptionalNote = ""
+
+    @model_validator(mode="after")
+    def _one_master(self) -> "Merge":
+        if (self.master_id is None) == (self.master_number is None):
+            raise ValueError("请填写主工单的工单号")
+        return self
 
 
 ACTION_COMMANDS: dict[Action, type[Command]] = {

@@ -819,9 +819,22 @@ def _supervise(step: _Step) -> None:
 def _merge(step: _Step) -> None:
     cmd: c.Merge = step.cmd
     t = step.ticket
-    if cmd.master_id == t.id:
-        raise ValidationError({"master_id": "不能合并到自身"})
-    master = _load_for_update(step.session, cmd.master_id)
+    number = (cmd.master_number or "").upper()
+    field_name = "master_number" if number else "master_id"
+    master_id = _id_from_number(number) if number else cmd.master_id
+    if master_id == t.id:
+        raise ValidationError({field_name: "不能合并到自身"})
+    if master_id is None or master_id < 1:
+        raise ValidationError({field_name: "没有这个工单号"}, "合并目标不存在")
+    try:
+        master = _load_for_update(step.session, master_id)
+    except NotFound:
+        if not number:
+            raise
+        raise ValidationError({field_name: "没有这个工单号"}, "合并目标不存在") from None
+    if number and step.ctx.ticket_number(master) != number:
+        # the id inside a number alone must not find a ticket: the whole number must match
+        raise ValidationError({field_name: "没有这个工单号"}, "合并目标不存在")
     if master.status in (S.MERGED, S.RESOLVED):
         raise RuleViolation(
             f"主工单状态为「{STATUS_LABELS[master.status]}」，不能作为合并目标",
