@@ -384,34 +384,51 @@ def dial(
     with uow:
         task = _load_for_update(uow.session, task_id)
         claimed = _take(task, actor, now)
-        seat = seat_of(acd, actor.user_id)
-        if seat is None:
-            raise RuleViolation("请先在受理工作台签入坐席，再回拨", {"seat": None})
-        before = acd.seat(seat)
-        state = before.get("state", AgentState.OFFLINE.value)
-        if state in (AgentState.RINGING, AgentState.TALKING):
-            raise RuleViolation("坐席正在通话中，不能回拨", {"seat": seat, "state": state})
-        if state == AgentState.OFFLINE:
-            raise RuleViolation("坐席已签出，请先签入", {"seat": seat, "state": state})
-        if state in (AgentState.READY, AgentState.WRAP_UP):
-            try:
-                acd.not_ready(seat, NotReadyReason.AFTER_CALL_WORK)
-            except AcdError as exc:  # a queue call got there first
-                raise RuleViolation("坐席正在通话中，不能回拨", {"seat": seat}) from exc
-        if not _send_dial(acd, seat, task.caller):
-            if state == AgentState.READY:
-                acd.ready(seat)  # as it was: nothing was dialled
-            elif state == AgentState.WRAP_UP and before.get("last_call"):
-                synced(before["last_call"])
-            raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
+        seat, wrapped = dial_from_seat(acd, actor.user_id, task.caller, synced)
         task.updated_at = now
         change = Change(task.id, task.status, "claimed" if claimed else "dialled")
         uow.after_commit(lambda: announce(publish, change))
         uow.commit()
         view = _views(uow.session, [task])[0]
-    if state == AgentState.WRAP_UP and before.get("last_call"):
-        synced(before["last_call"])
+    if wrapped:
+        synced(wrapped)
     return view | {"seat": seat, "seat_state": acd.seat(seat).get("state", "")}
+
+
+def dial_from_seat(
+    acd: Acd, user_id: int, number: str, synced: Callable[[str], None] = lambda call_id: None
+) -> tuple[str, str | None]:
+    """The user's own seat softphone calls `number` (回拨, 人工回访).
+
+    A seat that is ready (or in 话后整理) is set not ready (话后处理) first, so that no queue
+    call rings there during the call; the operator says 就绪 when done. Returns the seat and
+    the call whose 话后整理 this ended (its record wants its real wrap-up time), if any.
+
+    :raises RuleViolation: no seat, the seat is in a call or offline, or its softphone is
+        not running (then the seat is left as it was).
+    """
+    seat = seat_of(acd, user_id)
+    if seat is None:
+        raise RuleViolation("请先在受理工作台签入坐席，再拨打", {"seat": None})
+    before = acd.seat(seat)
+    state = before.get("state", AgentState.OFFLINE.value)
+    if state in (AgentState.RINGING, AgentState.TALKING):
+        raise RuleViolation("坐席正在通话中，不能拨打", {"seat": seat, "state": state})
+    if state == AgentState.OFFLINE:
+        raise RuleViolation("坐席已签出，请先签入", {"seat": seat, "state": state})
+    if state in (AgentState.READY, AgentState.WRAP_UP):
+        try:
+            acd.not_ready(seat, NotReadyReason.AFTER_CALL_WORK)
+        except AcdError as exc:  # a queue call got there first
+            raise RuleViolation("坐席正在通话中，不能拨打", {"seat": seat}) from exc
+    wrapped = before.get("last_call") if state == AgentState.WRAP_UP else None
+    if not _send_dial(acd, seat, number):
+        if state == AgentState.READY:
+            acd.ready(seat)  # as it was: nothing was dialled
+        elif wrapped:
+            synced(wrapped)
+        raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
+    return seat, wrapped
 
 
 def _send_dial(acd: Acd, seat: str, number: str) -> bool:

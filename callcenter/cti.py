@@ -88,6 +88,12 @@ class SpyCommand(Command):
     mode: Annotated[str, StringConstraints(pattern=r"^(monitor|whisper|barge|end)$")]
 
 
+class DialCitizen(Command):
+    """Call a ticket's citizen back from the operator's own seat (人工回访)."""
+
+    ticket_id: Annotated[int, Field(ge=1)]
+
+
 class LinkTicket(Command):
     """The ticket accepted during a call: written on the call's record."""
 
@@ -323,6 +329,35 @@ def recording(call_id: str) -> Response:
     if not path.is_relative_to(root) or not path.is_file():
         raise NotFound("录音文件不存在", {"call_id": call_id})
     return send_file(path, mimetype="audio/wav", download_name=f"{path.stem}.wav")
+
+
+@bp.post("/dial")
+@login_required(*sorted(HOTLINE_ROLES))
+def dial_citizen() -> tuple[Response, int]:
+    """The operator's seat calls the ticket's citizen (the number never leaves the server).
+
+    Used by the 人工回访 queue; audited as a use of the citizen's number.
+    """
+    from callcenter.callbacks import dial_from_seat
+
+    cmd = parse_body(DialCitizen)
+    actor = current_actor()
+    assert actor.user_id is not None
+    c = container()
+    with c.uow() as uow:
+        ticket = uow.session.get(Ticket, cmd.ticket_id)
+        if ticket is None:
+            raise NotFound("工单不存在", {"ticket_id": cmd.ticket_id})
+        number = ticket.contact_phone or ticket.caller_phone
+        if not number:
+            raise RuleViolation("该工单没有联系电话", {"ticket_id": cmd.ticket_id})
+        seat, wrapped = dial_from_seat(c.acd, actor.user_id, number)
+        audit_act(uow.session, actor, "dial_citizen", ticket.id, {"seat": seat})
+        uow.commit()
+    if wrapped:
+        sync_record(c.uow(), wrapped, c.acd.call(wrapped))
+    notify_hall()  # the seat went not ready
+    return jsonify({"ticket_id": cmd.ticket_id, "seat": seat}), 202
 
 
 @bp.post("/link")

@@ -363,3 +363,33 @@ def test_dial_is_refused_during_a_call_and_for_someone_elses_task(
     api.post(f"/api/callbacks/{second.id}/claim", as_="lead")
     theirs = api.post(f"/api/callbacks/{second.id}/dial")
     assert theirs.status_code == 409 and "其他话务员" in theirs.get_json()["message"]
+
+
+def test_the_follow_up_queue_dials_the_citizen_from_the_operators_seat(
+    api: Api, container: Container, hall: tuple[Acd, FakeClock], real_redis: Any, world: Any
+) -> None:
+    """人工回访 showed `tel:` links (a desk phone, not the seat); the seat now dials, and the
+    number never travels to the browser for it."""
+    from hotline.models import AuditEntry
+
+    acd, _ = hall
+    t = api.create(contact_phone="0518-85551234")
+    api.post("/api/cti/seat", {"seat": "s01"})
+    api.post("/api/cti/state", {"state": "ready"})
+    listener = real_redis.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(command_channel(acd.prefix, "s01"))
+    try:
+        listener.get_message(timeout=1)
+        dialled = api.post("/api/cti/dial", {"ticket_id": t["id"]})
+        message = listener.get_message(timeout=5)
+    finally:
+        listener.close()
+
+    assert dialled.status_code == 202 and dialled.get_json() == {"ticket_id": t["id"], "seat": "s01"}
+    assert message is not None
+    assert json.loads(message["data"]) == {"action": "dial", "target": "051885551234"}
+    assert acd.seat("s01")["state"] == "not_ready"  # no queue call rings during it
+    with container.uow() as uow:
+        audits = [(a.action, a.ticket_id) for a in uow.session.query(AuditEntry)]
+    assert ("dial_citizen", t["id"]) in audits
+    assert api.post("/api/cti/dial", {"ticket_id": t["id"]}, as_="zjj").status_code == 403
