@@ -5,12 +5,20 @@
 
   function $(id) { return document.getElementById(id); }
 
-  var text = $("description"), counter = $("counter");
-  if (text && counter) {
-    var count = function () { counter.textContent = String(Array.from(text.value).length); };
-    text.addEventListener("input", count);
+  // How long the text is, before the server has to refuse it (nothing is cut off silently).
+  Array.prototype.forEach.call(document.querySelectorAll("[data-count-for]"), function (counter) {
+    var input = $(counter.dataset.countFor), max = Number(counter.dataset.max);
+    var min = Number(counter.dataset.min || 0);
+    if (!input) return;
+    var count = function () {
+      var n = Array.from(input.value).length;
+      var over = n > max;
+      counter.textContent = n + " / " + max + " 字" + (over ? "，超出 " + (n - max) + " 字，请删减" : (min ? "，至少 " + min + " 字" : ""));
+      counter.classList.toggle("over", over);
+    };
+    input.addEventListener("input", count);
     count();
-  }
+  });
 
   var locate = $("locate"), clear = $("clear-location"), status = $("location-status");
   var lat = $("latitude"), lng = $("longitude");
@@ -40,6 +48,26 @@
   }
 
   var form = $("intake-form"), photo = $("photo"), preview = $("photo-preview");
+
+  // One request, one ticket — also after 返回: the browser fetches the form again with a new
+  // key, and would send the same request as a second ticket. Coming back through the
+  // history, the form takes this tab's last key again, and the server answers with the
+  // ticket it made the first time. A form opened afresh (a link, 再提交一件) gets a new one.
+  var KEY = "hotline.intake.form-token";
+  var tokenField = form ? form.querySelector("input[name=form_token]") : null;
+  function cameBack(event) {
+    if (event && event.persisted) return true;
+    var nav = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    return Boolean(nav && nav.type === "back_forward");
+  }
+  function keepOneKey(event) {
+    if (!tokenField) return;
+    var stored = null;
+    try { stored = sessionStorage.getItem(KEY); } catch (e) { return; }
+    if (stored && cameBack(event)) tokenField.value = stored;
+    else try { sessionStorage.setItem(KEY, tokenField.value); } catch (e) { /* private mode */ }
+  }
+  keepOneKey(null);
   var photoError = $("photo-client-error");
   function photoProblem() {
     var file = photo && photo.files && photo.files[0];
@@ -54,6 +82,8 @@
   }
   if (photo) {
     photo.addEventListener("change", function () {
+      var name = $("photo-name"), chosen = photo.files && photo.files[0];
+      if (name) name.textContent = chosen ? chosen.name : "未选择照片";
       var problem = photoProblem();
       photoError.textContent = problem;
       photoError.hidden = !problem;
@@ -71,6 +101,12 @@
   }
   if (form) {
     form.addEventListener("submit", function (event) {
+      var long = form.querySelector(".counter.over");
+      if (long) {  // say it here rather than after a round trip
+        event.preventDefault();
+        $(long.dataset.countFor).focus();
+        return;
+      }
       var problem = photoProblem();
       if (problem) {
         event.preventDefault();
@@ -87,8 +123,9 @@
     });
   }
 
-  // Back to a page the browser kept: let the form be sent again.
+  // Back to a page the browser kept: let the form be sent again (with its one key).
   window.addEventListener("pageshow", function (event) {
+    if (event.persisted) keepOneKey(event);
     if (event.persisted && form && form.dataset.sent) {
       delete form.dataset.sent;
       $("submit").disabled = false;

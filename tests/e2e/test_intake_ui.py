@@ -84,7 +84,7 @@ def test_a_citizen_submits_with_a_photo_and_follows_the_ticket(
     page.get_by_label("诉求内容").fill(
         "阳光花园3号楼电梯故障停运一个月，物业不管不问，老人上下楼困难。"
     )
-    assert page.locator("#counter").inner_text() == "32"
+    assert page.locator("[data-count-for=description]").inner_text() == "32 / 4000 字，至少 5 字"
     page.get_by_label("标题").fill("小区电梯坏了一个月没人修")
     page.get_by_label("地址").fill("东湖区滨江路阳光花园3号楼")
     page.get_by_role("button", name="使用当前位置").click()
@@ -139,4 +139,42 @@ def test_a_too_large_photo_is_stopped_in_the_browser_and_at_the_server(
     page.get_by_role("button", name="提交诉求").click()
     page.get_by_text("照片太大，未能提交").wait_for()
     assert "照片不能超过 10 MB" in page.locator('[data-error-for="photo"]').inner_text()
+    assert tickets(container) == []
+
+
+def test_going_back_and_submitting_again_makes_no_second_ticket(
+    phone: Any, live_server: str, container: Container, catalogue: World
+) -> None:
+    page = phone
+    page.goto(f"{live_server}/intake")
+    page.get_by_label("诉求内容").fill("滨江路路灯坏了一个星期，晚上很黑，老人走路不安全。")
+    page.get_by_label("联系电话").fill("139-1234-5679")
+    page.get_by_role("button", name="提交诉求").click()
+    first = page.locator("#number").inner_text()
+
+    page.go_back()
+    page.get_by_label("诉求内容").fill("滨江路路灯坏了一个星期，晚上很黑，老人走路不安全。")
+    page.get_by_role("button", name="提交诉求").click()
+
+    assert page.locator("#number").inner_text() == first
+    assert len(tickets(container)) == 1
+    # a new request, opened afresh, is a new ticket
+    page.get_by_role("link", name="再提交一个诉求").click()
+    page.get_by_label("诉求内容").fill("小区门口的垃圾桶三天没人清运，气味很大。")
+    page.get_by_role("button", name="提交诉求").click()
+    assert page.locator("#number").inner_text() != first
+    assert len(tickets(container)) == 2
+
+
+def test_an_over_long_title_is_named_before_it_is_sent(
+    phone: Any, live_server: str, container: Container, catalogue: World
+) -> None:
+    page = phone
+    page.goto(f"{live_server}/intake")
+    page.get_by_label("诉求内容").fill("滨江路路灯坏了一个星期，晚上很黑。")
+    page.get_by_label("标题").fill("路灯" * 60)  # 120 characters: nothing is cut off
+
+    assert page.locator("[data-count-for=title]").inner_text() == "120 / 100 字，超出 20 字，请删减"
+    page.get_by_role("button", name="提交诉求").click()
+    assert page.get_by_label("标题").input_value() == "路灯" * 60
     assert tickets(container) == []
