@@ -17,12 +17,12 @@ from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from agents_ui import reveal
 from agents_ui.web import LABELS
 from agents_ui.web import page
 from agents_ui.web import render_page
 from dispatch import learning
 from dispatch.clock import Duration
-from dispatch.clock import DurationUnit
 from dispatch.domain import NotFound
 from dispatch.domain import RequestType
 from dispatch.domain import Role
@@ -156,9 +156,22 @@ def reset_password(user_id: int) -> Page:
         )
     except NotFound as exc:
         return _not_found(exc.message)
+    # Shown once, on the page this redirects to: reloading it resets nothing again.
+    shown = reveal.keep("password", {"user_id": user_id, "temporary": temporary}, _actor_id())
+    if shown is None:
+        return render_page("admin_password.html", user=_user_row(user_id), temporary=temporary)
+    return redirect(url_for("admin.password_shown", user_id=user_id, shown=shown))
+
+
+@bp.get("/users/<int:user_id>/password")
+@page(Role.ADMIN)
+def password_shown(user_id: int) -> Page:
+    kept = reveal.take("password", request.args.get("shown", ""), _actor_id())
+    if kept is None or kept.get("user_id") != user_id:
+        flash("临时密码已显示过，不能再次查看；如未记下，请再次重置。")
+        return redirect(url_for("admin.index"))
     user = _user_row(user_id)
-    # Shown once in this answer (never redirected through the session): no-store, no flash.
-    return render_page("admin_password.html", user=user, temporary=temporary)
+    return render_page("admin_password.html", user=user, temporary=kept["temporary"])
 
 
 # ---------------------------------------------------------------- units

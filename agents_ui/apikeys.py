@@ -1,9 +1,9 @@
 """系统管理 → 开放接口: API keys of Open311 clients (other systems and apps).
 
 Same pattern as the other admin pages: plain forms with the session's CSRF token, a flash
-message after each change, 422 with messages next to the fields when input is refused. A
-new key is shown once, in the answer to the POST that made it (never through the session).
-The rules live in `dispatch.apikeys`.
+message after each change, 422 with messages next to the fields when input is refused.
+A new key is shown once, on the page the POST redirects to (`agents_ui.reveal`), so
+reloading shows nothing more and makes no second key. The rules live in `dispatch.apikeys`.
 """
 
 from flask import Blueprint
@@ -13,6 +13,7 @@ from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from agents_ui import reveal
 from agents_ui.web import page
 from agents_ui.web import render_page
 from dispatch import apikeys
@@ -59,7 +60,13 @@ def _keys_page(
 @bp.get("/")
 @page(Role.ADMIN)
 def index() -> Page:
-    return _keys_page()
+    shown = request.args.get("shown", "")
+    kept = reveal.take("api_key", shown, _actor_id()) if shown else None
+    new_key = apikeys.NewKey(int(kept["id"]), str(kept["name"]), str(kept["key"])) if kept else None
+    alert = None
+    if shown and new_key is None:
+        alert = "该密钥已显示过，不能再次查看；如未保存，请吊销后重新创建。"
+    return _keys_page(new_key=new_key, alert=alert)
 
 
 @bp.post("/")
@@ -80,8 +87,11 @@ def create() -> Page:
     except ValidationError as exc:
         alert = f"{exc.message}，请按输入框下方的提示修改后重新提交。"
         return _keys_page(form, exc.field_errors, alert, status=422)
-    # Shown once in this answer (no-store, no flash): only its hash is kept.
-    return _keys_page(new_key=new)
+    # Shown once, on the page the redirect leads to: only its hash is kept.
+    shown = reveal.keep("api_key", {"id": new.id, "name": new.name, "key": new.key}, _actor_id())
+    if shown is None:
+        return _keys_page(new_key=new)
+    return redirect(url_for("apikeys.index", shown=shown))
 
 
 @bp.post("/<int:key_id>/rate")
@@ -116,5 +126,5 @@ def revoke(key_id: int) -> Page:
         )
     except NotFound as exc:
         return render_page("error.html", message=exc.message), 404
-    flash("已吊销该密钥，使用它的请求立即被拒绝（403）" if revoked else "该密钥此前已吊销")
+    flash("已吊销该密钥，使用它的请求立即被拒绝" if revoked else "该密钥此前已吊销")
     return redirect(url_for("apikeys.index") + f"#key-{key_id}")

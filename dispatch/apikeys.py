@@ -106,7 +106,8 @@ def create_key(
 ) -> NewKey:
     """Make a key for a client and return it, the only time it is ever readable.
 
-    :raises ValidationError: name missing or too long, contact too long, bad rate.
+    :raises ValidationError: name missing, too long or already used by a live key, contact
+        too long, bad rate.
     """
     errors: dict[str, str] = {}
     name, contact = name.strip(), contact.strip()
@@ -125,6 +126,16 @@ def create_key(
         raise ValidationError(errors, "接口密钥信息有误")
     key = secrets.token_urlsafe(32)
     with uow:
+        # One live key per client name: a second one is a mistake (a form sent twice, say).
+        taken = uow.session.scalar(
+            sa.select(ApiKey.id).where(
+                sa.func.lower(ApiKey.name) == name.lower(), ApiKey.revoked_at.is_(None)
+            )
+        )
+        if taken is not None:
+            raise ValidationError(
+                {"name": "已有同名调用方的有效密钥；如需更换，请先吊销旧密钥"}, "接口密钥信息有误"
+            )
         row = ApiKey(
             name=name,
             contact=contact,

@@ -38,7 +38,7 @@ def create(client: FlaskClient, csrf: str, **fields: str) -> Any:
         "rate_per_minute": "",
     }
     form.update(fields)
-    return client.post(PAGE, data=form)
+    return client.post(PAGE, data=form, follow_redirects=True)
 
 
 @pytest.mark.redis
@@ -52,6 +52,7 @@ def test_admin_makes_a_key_shown_once_and_only_its_hash_is_kept(
     html = resp.data.decode()
     key = shown_key(html)
     assert len(key) >= 43 and "只显示这一次" in html
+    assert 'id="copy-key"' in html  # a copy button beside it
     [row] = keys(container)
     assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
     assert row.key_prefix == key[:6] and row.rate_per_minute == 120
@@ -71,8 +72,9 @@ def test_admin_makes_a_key_shown_once_and_only_its_hash_is_kept(
     assert key not in str(details)
 
 
+@pytest.mark.redis
 def test_a_blank_rate_takes_the_default_and_bad_input_is_explained(
-    client: FlaskClient, container: Container, world: World
+    client: FlaskClient, container: Container, world: World, real_redis: Any
 ) -> None:
     csrf = sign_in(client, world)
     resp = create(client, csrf, name="  ", rate_per_minute="abc")
@@ -123,7 +125,10 @@ def test_signed_out_visitors_go_to_the_sign_in_page(client: FlaskClient) -> None
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
 
 
-def test_forms_need_the_csrf_token(client: FlaskClient, container: Container, world: World) -> None:
+@pytest.mark.redis
+def test_forms_need_the_csrf_token(
+    client: FlaskClient, container: Container, world: World, real_redis: Any
+) -> None:
     csrf = sign_in(client, world)
     assert create(client, "wrong").status_code == 403
     assert keys(container) == []
@@ -141,3 +146,41 @@ def test_the_admin_tabs_link_the_page(client: FlaskClient, world: World) -> None
     assert f'href="{PAGE}"' in html and "开放接口" in html
     page = client.get(PAGE).data.decode()
     assert re.search(r'href="/admin/api-keys/"\s+aria-current="page"', page)
+
+
+@pytest.mark.redis
+def test_reloading_the_page_after_making_a_key_makes_no_second_one(
+    client: FlaskClient, container: Container, world: World, real_redis: Any
+) -> None:
+    """The POST answered with the key page, so F5 sent the form again: a second key."""
+    csrf = sign_in(client, world)
+    made = client.post(PAGE, data={"csrf": csrf, "name": "市民通APP", "contact": ""})
+    assert made.status_code == 302  # post/redirect/get
+    shown = made.headers["Location"]
+    first = client.get(shown)
+    key = shown_key(first.data.decode())
+
+    again = client.get(shown)  # F5 on the page the redirect led to
+
+    html = again.data.decode()
+    assert key not in html and "已显示过" in html
+    assert len(keys(container)) == 1
+    cookie = client.get_cookie("session")
+    assert cookie is None or key not in cookie.value  # never kept in the session cookie
+
+
+@pytest.mark.redis
+def test_a_second_live_key_of_the_same_name_is_refused(
+    client: FlaskClient, container: Container, world: World, real_redis: Any
+) -> None:
+    csrf = sign_in(client, world)
+    create(client, csrf, name="市民通APP")
+
+    again = create(client, csrf, name=" 市民通app ")
+
+    assert again.status_code == 422
+    assert "已有同名调用方的有效密钥" in again.data.decode()
+    assert len(keys(container)) == 1
+    client.post(f"{PAGE}{keys(container)[0].id}/revoke", data={"csrf": csrf})
+    assert create(client, csrf, name="市民通APP").status_code == 200  # after revoking: fine
+    assert len(keys(container)) == 2
