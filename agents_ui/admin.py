@@ -42,23 +42,27 @@ UNIT_KIND_LABELS: dict[UnitKind, str] = {
     UnitKind.STREET: "街道",
     UnitKind.COMMUNITY: "社区",
 }
-_DURATION_UNITS = {
-    DurationUnit.MINUTES: "分钟",
-    DurationUnit.HOURS: "小时",
-    DurationUnit.DAYS: "天",
-    DurationUnit.WORK_HOURS: "个工作小时",
-    DurationUnit.WORK_DAYS: "个工作日",
-}
 URGENCIES = (Urgency.CRITICAL, Urgency.URGENT, Urgency.NORMAL)
 Page = str | tuple[str, int] | Response
+
+
+def cron_words(expr: str) -> str:
+    """A schedule as people say it: '30 2 * * *' → '每天 02:30' ('0 7 * * 1' → '每周一 07:00')."""
+    parts = expr.split()
+    if len(parts) == 5 and parts[0].isdigit() and parts[1].isdigit() and parts[2:4] == ["*", "*"]:
+        at = f"{int(parts[1]):02d}:{int(parts[0]):02d}"
+        if parts[4] == "*":
+            return f"每天 {at}"
+        if parts[4].isdigit() and 0 <= int(parts[4]) <= 7:
+            return f"每周{'日一二三四五六日'[int(parts[4])]} {at}"
+    return f"按计划（{expr}）"
 
 
 def duration_label(text: str | None) -> str:
     """'5wd' → '5个工作日'; None (not overridden) → '—'."""
     if text is None:
         return "—"
-    d = Duration.parse(text)
-    return f"{d.amount}{_DURATION_UNITS[d.unit]}"
+    return Duration.parse(text).spoken()
 
 
 def _actor_id() -> int:
@@ -342,7 +346,7 @@ def set_sla_rule() -> Page:
     flash(
         {
             "set": "已保存时限，新派的工单按新时限计算（其他服务进程30秒内生效）",
-            "removed": "已清除该项，恢复为配置文件中的时限",
+            "removed": "已清除该项，恢复为默认时限",
             "unchanged": "没有需要清除的设置",
         }[outcome]
     )
@@ -408,6 +412,7 @@ def _routing_page(
         errors=errors or {},
         alert=alert,
         routing=c.settings.routing,
+        cron_text=cron_words(c.settings.routing.retrain_cron),
         task_labels=TASK_LABELS,
         status_labels=STATUS_LABELS,
         trigger_labels=TRIGGER_LABELS,

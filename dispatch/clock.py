@@ -32,6 +32,21 @@ _ACCEPTED_FORMS = (
 )
 
 
+# The same in words: "30分钟", "2小时", "1个工作日", "4个工作小时", "3天".
+_SPOKEN_RE = re.compile(r"([0-9]+)\s*个?\s*(工作日|工作小时|工作时|分钟|分|小时|时|天|日)")
+_SPOKEN_UNITS = {
+    "分钟": "m",
+    "分": "m",
+    "小时": "h",
+    "时": "h",
+    "天": "d",
+    "日": "d",
+    "工作小时": "wh",
+    "工作时": "wh",
+    "工作日": "wd",
+}
+
+
 class DurationUnit(StrEnum):
     """Unit of a clock duration; m/h/d are calendar time, wh/wd are working time."""
 
@@ -41,6 +56,14 @@ class DurationUnit(StrEnum):
     WORK_HOURS = "wh"
     WORK_DAYS = "wd"
 
+
+_SPOKEN_LABELS = {
+    DurationUnit.MINUTES: "分钟",
+    DurationUnit.HOURS: "小时",
+    DurationUnit.DAYS: "天",
+    DurationUnit.WORK_HOURS: "个工作小时",
+    DurationUnit.WORK_DAYS: "个工作日",
+}
 
 _CALENDAR_UNIT_SECONDS = {
     DurationUnit.MINUTES: 60,
@@ -76,6 +99,18 @@ class Duration:
         if match is None:
             raise ValueError(f"invalid duration {text!r}: expected {_ACCEPTED_FORMS}")
         return cls(int(match.group(1)), DurationUnit(match.group(2)))
+
+    @classmethod
+    def parse_spoken(cls, text: str) -> Self:
+        """Parse a duration as people write it ('30分钟', '1个工作日') or as parse does."""
+        match = _SPOKEN_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+        if match is None:
+            return cls.parse(text)
+        return cls(int(match.group(1)), DurationUnit(_SPOKEN_UNITS[match.group(2)]))
+
+    def spoken(self) -> str:
+        """The duration in words: '5个工作日', '30分钟'."""
+        return f"{self.amount}{_SPOKEN_LABELS[self.unit]}"
 
     @property
     def working(self) -> bool:

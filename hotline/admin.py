@@ -496,9 +496,9 @@ def set_sla_rule(
             values[name] = None
             continue
         try:
-            values[name] = str(Duration.parse(text))
+            values[name] = str(Duration.parse_spoken(text))
         except ValueError:
-            errors[name] = "格式应为数字加单位，如 30m、2h、1wd、5wd"
+            errors[name] = "请写数字加单位，如 30分钟、2小时、1个工作日、4个工作小时"
     if errors:
         raise ValidationError(errors, "时限设置有误")
     with uow:

@@ -273,11 +273,14 @@ def test_an_admin_cannot_deactivate_themself(
     assert audit(container, "admin_deactivate_user") == []
 
 
+@pytest.mark.redis
 def test_reset_password_shows_a_temporary_password_that_replaces_the_old_one(
-    app: Flask, client: FlaskClient, world: World, container: Container
+    app: Flask, client: FlaskClient, world: World, container: Container, real_redis: Any
 ) -> None:
     csrf = sign_in(client, world)
-    resp = client.post(f"/admin/users/{world.users['zjj']}/password", data={"csrf": csrf})
+    made = client.post(f"/admin/users/{world.users['zjj']}/password", data={"csrf": csrf})
+    assert made.status_code == 302  # post/redirect/get: a reload resets nothing again
+    resp = client.get(made.headers["Location"])
     assert resp.status_code == 200
     assert resp.headers["Cache-Control"] == "no-store"
     match = re.search(r'<code class="secret" id="temporary-password">([^<]+)</code>', resp.text)
@@ -287,6 +290,9 @@ def test_reset_password_shows_a_temporary_password_that_replaces_the_old_one(
     assert can_log_in(app, "zjj", temporary)
     assert not can_log_in(app, "zjj", world.password)
     assert temporary not in client.get("/admin/").get_data(as_text=True)
+    again = client.get(made.headers["Location"], follow_redirects=True)  # F5
+    assert temporary not in again.text and "临时密码已显示过" in again.text
+    assert can_log_in(app, "zjj", temporary)  # still the one shown
     assert audit(container, "admin_reset_password") == [
         (world.users["admin"], {"user_id": world.users["zjj"], "username": "zjj"})
     ]
@@ -453,7 +459,10 @@ def test_settings_show_the_effective_clocks_from_the_config(
     html = client.get("/admin/settings").get_data(as_text=True)
     assert "生效：签收 15分钟，回复 2小时" in html
     assert "生效：签收 1个工作日，回复 5个工作日" in html
-    assert "配置文件" in html and "3wd" in html  # the enquiry override from config.yaml
+    assert "默认" in html and "3个工作日" in html  # the enquiry override from config.yaml
+    # the page speaks the hotline's words, not the configuration's
+    for word in ("config.yaml", "HOTLINE_", "3wd", "wd/", "配置文件"):
+        assert word not in html
 
 
 def test_an_edited_clock_applies_to_new_tickets_only(
@@ -524,9 +533,27 @@ def test_a_bad_duration_is_refused_next_to_the_field(
     )
     assert resp.status_code == 422
     assert field_error(resp.get_data(as_text=True), "sign") == (
-        "格式应为数字加单位，如 30m、2h、1wd、5wd"
+        "请写数字加单位，如 30分钟、2小时、1个工作日、4个工作小时"
     )
     assert count(container, SlaRule) == 0
+
+
+def test_a_clock_is_written_in_words(
+    client: FlaskClient, world: World, container: Container
+) -> None:
+    from dispatch.models import SlaRule
+
+    csrf = sign_in(client, world)
+    resp = client.post(
+        "/admin/settings/sla",
+        data={"csrf": csrf, "request_type": "complaint", "urgency": "normal", "sign": "4个工作小时",
+              "reply": "3 个工作日"},
+    )
+    assert resp.status_code == 302
+    with container.uow() as uow:
+        rule = uow.session.query(SlaRule).one()
+        assert (rule.sign, rule.reply) == ("4wh", "3wd")
+    assert "4个工作小时" in client.get("/admin/settings").get_data(as_text=True)
 
 
 def test_a_declared_holiday_moves_working_day_clocks(
