@@ -95,13 +95,13 @@
     const state = el("td", {"data-col": "state"},
       el("span", {class: `agent-state ${s.state}`, text: s.state_label}));
     if (s.not_ready_pending) state.append(el("span", {class: "pending", text: "通话结束后示忙"}));
+    if (s.offline_pending) state.append(el("span", {class: "pending", text: "话务员已退出，通话结束后离线"}));
     return el("tr", {"data-seat": s.seat, "data-state": s.state},
       el("th", {scope: "row", text: s.seat}),
       el("td", {"data-col": "agent", text: s.agent_name || "—"}),
       state,
       el("td", {"data-col": "time", "data-base": s.seconds_in_state ?? "", text: duration(s.seconds_in_state)}),
       el("td", {"data-col": "caller", text: s.caller || "—"}),
-      el("td", {"data-col": "call_id", text: s.call_id || "—"}),
       actions,
     );
   }
@@ -111,7 +111,6 @@
       el("td", {text: String(q.position)}),
       el("td", {"data-col": "caller", text: q.caller || "—"}),
       el("td", {"data-col": "time", "data-base": q.wait_seconds ?? "", text: duration(q.wait_seconds)}),
-      el("td", {"data-col": "call_id", text: q.call_id}),
     );
   }
 

@@ -125,7 +125,8 @@ def test_liaison_signs_and_replies_while_the_operator_watches_live(
     operator.locator(".meta .status", has_text="办理中").wait_for()  # no reload on that page
 
     liaison.locator(".meta .status", has_text="办理中").wait_for()
-    liaison.locator('details[data-panel="reply"] summary').click()
+    # after 签收 the page opens 回复, what the unit does next
+    liaison.locator('details[data-panel="reply"][open]').wait_for()
     liaison.get_by_label("办理结果").fill("已约谈商户，夜间停止施工。")
     shot(liaison, "liaison-reply")
     liaison.get_by_role("button", name="回复").click()
@@ -205,7 +206,8 @@ def test_liaison_replies_with_a_photo_and_a_broken_one_is_refused(
     t = api.signed("zjj", title="路面塌陷")
     page = signed_in("zjj")
     page.goto(f"{live_server}/tickets/{t['id']}")
-    page.locator('details[data-panel="reply"] summary').click()
+    # signed: 回复 is what the unit does next, and it is open
+    assert page.locator("details.action[open]").get_attribute("data-panel") == "reply"
     form = page.locator('form[data-action="reply"]')
     form.get_by_label("办理结果").fill("已回填并压实，见照片。")
     form.locator("input[type=file]").set_input_files(
@@ -232,9 +234,11 @@ def test_liaison_replies_with_a_photo_and_a_broken_one_is_refused(
 def test_unit_is_told_live_of_new_work_and_reminders(signed_in: Open, api: Api) -> None:
     page = signed_in("zjj")
     page.locator("#live-status.on").wait_for()
+    assert page.locator("#unit-count").inner_text().startswith("0 张")
     t = api.dispatched("zjj", title="新派来的工单")
     page.locator("#toast", has_text=f"新工单：工单 {t['number']}").wait_for()
     page.locator(f'tr[data-ticket-id="{t["id"]}"]').wait_for()  # the inbox grew by itself
+    page.locator("#unit-count", has_text="1 张").wait_for()  # and so did its count
     api.act(t["id"], "remind", {"note": "请尽快签收"}, as_="supervisor")
     page.locator("#toast", has_text=f"催办：工单 {t['number']}").wait_for()
 
