@@ -9,6 +9,7 @@ from callcenter.callbacks import CancelCallback
 from callcenter.callbacks import FinishCallback
 from callcenter.cti import AgentStateChange
 from callcenter.cti import CallCommand
+from callcenter.cti import DialCitizen
 from callcenter.cti import LinkTicket
 from callcenter.cti import SeatLogin
 from callcenter.cti import SpyCommand
@@ -20,6 +21,7 @@ from dispatch.commands import LoginRequest
 from dispatch.commands import SuggestRequest
 from dispatch.domain import ACTION_LABELS
 from dispatch.domain import ACTION_ROLES
+from dispatch.domain import Action
 from dispatch.domain import RequestType
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
@@ -37,6 +39,19 @@ ERROR_RESPONSES = {
     "409": "当前状态不允许该操作、规则不满足或并发修改",
     "422": "字段校验失败（details.fields 给出每个字段的错误）",
     "503": "依赖的服务（话务服务的 Redis）暂不可用",
+}
+
+
+# 回复 as a form: its fields as text and up to ten files; the reply and its files are
+# written together or not at all.
+REPLY_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "minLength": 1},
+        "contacted_at": {"type": "string", "format": "date-time"},
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": 10},
+    },
 }
 
 
@@ -630,12 +645,34 @@ def build_openapi() -> dict[str, Any]:
             "202", SpyCommand, "409",
         ),
         "link": ("把受理的工单关联到本人接听的来电记录", "200", LinkTicket, "404"),
+        "dial": (
+            "本人签入的坐席话机呼叫工单的诉求人（人工回访；号码不经浏览器，记入审计日志）；"
+            "就绪的坐席先转为示忙",
+            "202", DialCitizen, "409",
+        ),
     }  # fmt: skip
     for name, (summary, ok, cls, refusal) in cti.items():
         paths[f"/api/cti/{name}"] = {
             "post": _operation(summary, ok, "401", "403", refusal, "422", body=schema_of(cls))
         }
     paths["/api/cti/me"] = {"get": _operation("我签入的坐席及其状态", "200", "401", "403")}
+    paths["/api/cti/alive"] = {
+        "post": _operation(
+            "工作台仍在：坐席在 telephony.console_grace_seconds 内继续接来电（工作台页面通过实时"
+            "连接的 seat_alive 事件做同样的事；超时未续的坐席转为离线）",
+            "200", "401", "403",
+        )
+    }  # fmt: skip
+    paths["/api/dispatch-queue"] = {
+        "get": _operation(
+            "待派单：已受理、尚未交给任何单位的工单（各渠道），受理早的在前，附智能派单建议的单位；"
+            "不含诉求人信息（热线工作人员）",
+            "200", "401", "403",
+        )
+    }  # fmt: skip
+    paths["/api/dispatch-queue/count"] = {
+        "get": _operation("待派单工单数（热线工作人员）", "200", "401", "403")
+    }
     recording = _operation(
         "通话录音（WAV）：接听该来电的话务员及班长、督办、管理员；记入审计日志",
         "200", "401", "403", "404",
@@ -649,12 +686,16 @@ def build_openapi() -> dict[str, Any]:
     _reports_paths(paths)
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
+        body = _json_body(_add_model(schemas, model), required=False)
+        if action is Action.REPLY:
+            # 回复 with its files in one request: both are written, or neither
+            body["content"]["multipart/form-data"] = {"schema": REPLY_FORM}
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {
             "post": {
                 "summary": f"{ACTION_LABELS[action]}（{roles}）",
                 "description": model.__doc__ or "",
                 "parameters": [ticket_id],
-                "requestBody": _json_body(_add_model(schemas, model), required=False),
+                "requestBody": body,
                 "responses": _responses(
                     "200", _ref("TicketDetail"), "400", "401", "403", "404", "409", "422"
                 ),
