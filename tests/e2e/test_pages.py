@@ -77,7 +77,8 @@ def test_server_validation_shows_next_to_the_fields(signed_in: Open, api: Api) -
     title_error = page.locator('[data-error-for="title"]')
     title_error.wait_for()
     assert title_error.inner_text() == "必填"
-    assert page.locator('[data-error-for="caller_phone"]').inner_text() == "电话号码只能包含数字，国际号码以 + 开头"
+    phone_error = page.locator('[data-error-for="caller_phone"]')
+    assert phone_error.inner_text() == "电话号码只能包含数字，国际号码以 + 开头"
     assert page.get_by_label("标题").get_attribute("aria-invalid") == "true"
     assert api.get("/api/tickets").get_json()["total"] == 0
 

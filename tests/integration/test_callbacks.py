@@ -385,7 +385,8 @@ def test_the_follow_up_queue_dials_the_citizen_from_the_operators_seat(
     finally:
         listener.close()
 
-    assert dialled.status_code == 202 and dialled.get_json() == {"ticket_id": t["id"], "seat": "s01"}
+    assert dialled.status_code == 202
+    assert dialled.get_json() == {"ticket_id": t["id"], "seat": "s01"}
     assert message is not None
     assert json.loads(message["data"]) == {"action": "dial", "target": "051885551234"}
     assert acd.seat("s01")["state"] == "not_ready"  # no queue call rings during it
