@@ -48,6 +48,8 @@ def _why_invalid(compact: str, number: phonenumbers.PhoneNumber) -> str:
     if number.country_code != 86:
         return "不是有效的国际电话号码"
     digits = str(number.national_number)
+    if digits.startswith("1") and len(digits) == 11:
+        return "没有这个手机号段，请核对号码"
     if digits.startswith("1") and len(digits) >= 9:
         return f"手机号码应为11位数字（现为{len(digits)}位）"
     if not compact.lstrip("+").startswith(("0", "86")) and len(digits) in (7, 8):

@@ -7,9 +7,11 @@ clocks and lights are exactly what the product would have produced.
 import dataclasses
 import datetime as dt
 import logging
+import math
 import random
 import re
 from dataclasses import dataclass
+from dataclasses import field
 
 import sqlalchemy as sa
 
@@ -58,6 +60,10 @@ class _World:
     desk: dict[Role, services.Actor]
     liaisons: dict[int, services.Actor]
     open_by_title: dict[str, list[int]]
+    # The calls behind the phone tickets, and calls that got no ticket (written at the end).
+    calls: list[dict[str, object]] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)  # the operators, as seats name them: u<id>
+    stops: int = 0  # recent tickets stopped part-way so far
 
 
 def demo_logins(container: Container) -> list[tuple[str, str, str]]:
@@ -100,6 +106,7 @@ def load_demo(
             _one_ticket(world, _daytime(start, container, rng), now)
     finally:
         quiet.setLevel(level)
+    _load_calls(world)
     articles = load_demo_kb(container)
     channels = _load_channels(container, now, rng)
     return {
@@ -301,8 +308,12 @@ def _load_users(
     return desk, liaisons
 
 
+# Mobile prefixes phonenumbers knows as valid (not every 1xx is: 179 is no mobile block).
+MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "158", "159", "186", "187")
+
+
 def _phone(rng: random.Random) -> str:
-    return f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"
+    return f"{rng.choice(MOBILE_PREFIXES)}{rng.randint(0, 99_999_999):08d}"
 
 
 def _create(world: _World, at: dt.datetime) -> tuple[int, content.TicketTemplate]:
@@ -335,11 +346,105 @@ def _create(world: _World, at: dt.datetime) -> tuple[int, content.TicketTemplate
     )
     operator = world.desk[rng.choice([Role.OPERATOR, Role.OPERATOR, Role.TEAM_LEAD])]
     view, _ = services.create_ticket(world.container.uow(), _at(world, at), operator, cmd)
-    return int(view["id"]), tpl
+    ticket_id = int(view["id"])
+    if cmd.channel == "phone":
+        _calls_behind(world, ticket_id, at, cmd.caller_phone or "")
+    return ticket_id, tpl
+
+
+SEATS = ("s01", "s02", "s03", "s04")
+STOPS = (
+    "accepted",
+    "dispatched",
+    "signed",
+    "returned",
+    "signed",
+    "replied",
+    "reviewed",
+    "followed_up",
+)
+
+
+def _calls_behind(world: _World, ticket_id: int, accepted: dt.datetime, caller: str) -> None:
+    """The call a phone ticket was accepted during, and now and then a caller who hung up
+    in the queue or was turned away busy: the leaders' call figures for past weeks."""
+    rng = world.rng
+    # Answered by operator1 or operator2 at one of the demo's four seats; most within 15 s.
+    if not world.agents:
+        with world.container.uow() as uow:
+            ids = uow.session.scalars(
+                sa.select(User.id).where(User.role == Role.OPERATOR).order_by(User.id)
+            )
+            world.agents = [f"u{uid}" for uid in ids]
+    operators: list[str | None] = [*world.agents] or [None]
+    wait = rng.uniform(2, 14) if rng.random() < 0.85 else rng.uniform(15, 55)
+    talk = min(900.0, max(40.0, rng.lognormvariate(math.log(170), 0.45)))
+    offered = accepted - dt.timedelta(seconds=wait + talk * rng.uniform(0.3, 0.8))
+    answered = offered + dt.timedelta(seconds=wait)
+    world.calls.append(
+        {
+            "call_id": f"demo-{ticket_id}",
+            "caller": caller,
+            "outcome": "answered",
+            "seat": rng.choice(SEATS),
+            "agent": rng.choice(operators),
+            "offered_at": offered,
+            "rang_at": answered - dt.timedelta(seconds=min(wait, rng.uniform(2, 5))),
+            "answered_at": answered,
+            "ended_at": answered + dt.timedelta(seconds=talk),
+            "wait_seconds": round(wait, 3),
+            "talk_seconds": round(talk, 3),
+            "wrap_up_seconds": round(rng.uniform(5, 15), 3),
+            "end_reason": "caller" if rng.random() < 0.7 else "seat",
+            "ticket_id": ticket_id,
+        }
+    )
+    if rng.random() < 0.08:
+        missed = accepted - dt.timedelta(minutes=rng.uniform(5, 90))
+        waited = rng.uniform(4, 50) if rng.random() < 0.8 else 60.0
+        world.calls.append(
+            {
+                "call_id": f"demo-{ticket_id}-missed",
+                "caller": _phone(rng),
+                "outcome": "abandoned" if waited < 60 else "overflow",
+                "offered_at": missed,
+                "ended_at": missed + dt.timedelta(seconds=waited),
+                "wait_seconds": round(waited, 3),
+                "end_reason": "caller" if waited < 60 else "edge",
+            }
+        )
+
+
+def _load_calls(world: _World) -> None:
+    """Write the history's call records in one go (missed ones long past need no call-back)."""
+    from callcenter.models import CallRecord
+
+    with world.container.uow() as uow:
+        uow.session.add_all(CallRecord(**call) for call in world.calls)
+        uow.commit()
 
 
 def _at(world: _World, moment: dt.datetime) -> services.DispatchContext:
     return dataclasses.replace(world.container.dispatch, now=lambda: moment)
+
+
+def _contact_time(
+    rng: random.Random, start: dt.datetime, reply: dt.datetime, *, fast: bool, late: bool
+) -> dt.datetime | None:
+    """The 联系时间 a unit states on its reply: mostly soon after the ticket reached it, on
+    slow tickets now and then more than a working day later, and sometimes none at all (then
+    the reply itself counts as the contact)."""
+    r = rng.random()
+    if r < 0.12:
+        return None
+    span = (reply - start).total_seconds()
+    if fast:
+        after = span * rng.uniform(0.1, 0.6)
+    elif late or r > 0.9:
+        after = max(span * rng.uniform(0.5, 0.9), min(span * 0.95, 30 * 3600.0))
+    else:
+        after = min(span * rng.uniform(0.05, 0.5), 5 * 3600.0 * rng.uniform(0.2, 1.0))
+    return start + dt.timedelta(seconds=max(60.0, min(after, span - 60.0)))
 
 
 def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  # noqa: C901
@@ -371,21 +476,12 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
     def minutes(low: float, high: float) -> dt.timedelta:
         return dt.timedelta(minutes=rng.uniform(low, high))
 
-    # Some recent tickets stop part-way, so every state and every light shows up.
+    # Some recent tickets stop part-way, so every state and every light shows up: the stops
+    # are taken in turn, so even a small demo has each of them.
     stop = None
     if now - start < dt.timedelta(days=21) and rng.random() < 0.3:
-        stop = rng.choice(
-            [
-                "accepted",
-                "dispatched",
-                "signed",
-                "signed",
-                "returned",
-                "replied",
-                "reviewed",
-                "followed_up",
-            ]
-        )
+        stop = STOPS[world.stops % len(STOPS)]
+        world.stops += 1
     if stop == "accepted":
         return
 
@@ -406,6 +502,7 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
         return
     if not act(op, Action.DISPATCH, c.Dispatch(lead_unit_id=lead), minutes(2, 15)):
         return
+    round_start = t
     same.append(ticket_id)
     if stop == "dispatched":
         return
@@ -439,6 +536,7 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
             ):
                 return
             lead = other
+            round_start = t
         elif not act(
             lead1,
             Action.UPHOLD,
@@ -474,7 +572,9 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
     if late and rng.random() < 0.5:
         act(sup, Action.SUPERVISE, c.Supervise(note="已超期，请说明原因并立即办理"), HOUR * 50)
     texts = content.REPLY_TEXTS.get(world.unit_codes[lead], content.REPLY_TEXTS["street"])
-    if not act(liaison(), Action.REPLY, c.Reply(text=rng.choice(texts)), reply_after):
+    contacted = _contact_time(rng, round_start, t + reply_after, fast=fast, late=late)
+    reply = c.Reply(text=rng.choice(texts), contacted_at=contacted)
+    if not act(liaison(), Action.REPLY, reply, reply_after):
         return
     if stop == "replied":
         return
