@@ -723,12 +723,17 @@ def _reply(step: _Step) -> None:
             raise ValidationError(
                 {"contacted_at": "时间必须带时区，例如 2026-11-20T10:00:00+08:00"}
             )
-        if cmd.contacted_at > step.now or (t.dispatched_at and cmd.contacted_at < t.dispatched_at):
+        # The form states minutes: the minute of the dispatch itself means just after it.
+        dispatched = t.dispatched_at
+        floor = dispatched.replace(second=0, microsecond=0) if dispatched else None
+        if cmd.contacted_at > step.now or (floor and cmd.contacted_at < floor):
             raise ValidationError({"contacted_at": "联系时间必须在派单之后、回复之前"})
     # 响应: the unit's contact is the time it states or, when it states none, this reply (a
     # reply that reaches the citizen is at the latest the contact); the round's earliest
     # counts. The event keeps what was stated (None: nothing) and the round's deadline.
     stated = cmd.contacted_at.astimezone(dt.UTC) if cmd.contacted_at is not None else None
+    if stated is not None and t.dispatched_at is not None:
+        stated = max(stated, t.dispatched_at.astimezone(dt.UTC))
     contact = stated or step.now
     t.contacted_at = min(t.contacted_at, contact) if t.contacted_at else contact
     step.data["contacted_at"] = stated.isoformat() if stated else None

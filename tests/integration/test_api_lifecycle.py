@@ -339,3 +339,23 @@ def test_failed_inline_dispatch_leaves_no_ticket(api: Api) -> None:
     )
     assert resp.get_json()["details"]["fields"] == {"dispatch.lead_unit_id": "应为整数"}
     assert api.get("/api/tickets").get_json()["total"] == 0
+
+
+def test_a_contact_in_the_minute_of_the_dispatch_counts_from_the_dispatch(
+    api: Api, clock: Clock
+) -> None:
+    # The reply form states minutes: a liaison who reaches the citizen in the minute the
+    # ticket arrived states that minute, which began before the dispatch itself.
+    clock.set(dt.datetime(2026, 11, 16, 10, 0, 40, tzinfo=SHANGHAI))
+    t = api.signed("zjj")
+    too_early = dt.datetime(2026, 11, 16, 9, 59, tzinfo=SHANGHAI).isoformat()
+    body = {"text": "已联系市民", "contacted_at": too_early}
+    refused = api.post(f"/api/tickets/{t['id']}/actions/reply", body, as_="zjj")
+    assert refused.status_code == 422
+    reason = refused.get_json()["details"]["fields"]["contacted_at"]
+    assert reason == "联系时间必须在派单之后、回复之前"
+    clock.advance(minutes=5)
+    same_minute = dt.datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI).isoformat()
+    t = api.act(t["id"], "reply", {"text": "已联系市民", "contacted_at": same_minute}, as_="zjj")
+    dispatched = dt.datetime(2026, 11, 16, 10, 0, 40, tzinfo=SHANGHAI)
+    assert dt.datetime.fromisoformat(t["contacted_at"]) == dispatched
