@@ -99,8 +99,49 @@
     const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
     const fresh = doc.querySelector(selector), here = document.querySelector(selector);
     if (fresh && here) {
+      const kept = keepInput(here);
       here.innerHTML = fresh.innerHTML;
+      restoreInput(here, kept);
       bindActions(here);
+    }
+  }
+
+  /* What the person is in the middle of in a region's action forms: open panels, fields
+     changed from the page's own values, chosen files. A live update (often the echo of
+     their own last action) must not wipe a half-filled 回访 or 回复. */
+  function changed(el) {
+    if (el.type === "file") return el.files && el.files.length > 0;
+    if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+    if (el.tagName === "SELECT") return [...el.options].some((o) => o.selected !== o.defaultSelected);
+    return "defaultValue" in el && el.value !== el.defaultValue;
+  }
+  function keepInput(root) {
+    const open = new Set([...root.querySelectorAll("details[data-panel][open]")].map((d) => d.dataset.panel));
+    const forms = {};
+    root.querySelectorAll("form[data-action]").forEach((form) => {
+      const fields = [...form.elements].filter((el) => el.name && changed(el));
+      if (fields.length) forms[form.dataset.action] = fields;
+    });
+    return {open, forms};
+  }
+  function restoreInput(root, kept) {
+    const panels = root.querySelectorAll("details[data-panel]");
+    if ([...panels].some((d) => kept.open.has(d.dataset.panel))) {
+      panels.forEach((d) => { d.open = kept.open.has(d.dataset.panel); });
+    }
+    for (const [action, fields] of Object.entries(kept.forms)) {
+      const form = root.querySelector(`form[data-action="${CSS.escape(action)}"]`);
+      if (!form) continue;
+      for (const old of fields) {
+        const same = [...form.elements].filter((el) => el.name === old.name && el.type === old.type);
+        if (old.type === "file") { if (same[0]) same[0].replaceWith(old); continue; }
+        if (old.type === "radio" || old.type === "checkbox") {
+          const twin = same.find((el) => el.value === old.value);
+          if (twin) twin.checked = old.checked;
+        } else if (same[0]) same[0].value = old.value;
+      }
+      const names = form.querySelector(".file-names"), files = form.querySelector("input[type=file]");
+      if (names && files && files.files.length) names.textContent = [...files.files].map((f) => f.name).join("、");
     }
   }
 
@@ -199,7 +240,7 @@
           const url = `/api/tickets/${form.dataset.ticketId}/actions/${form.dataset.action}`;
           const r = files && files.files.length ? await postWithFiles(url, body, files.files)
             : await api("POST", url, body);
-          if (r.ok) { toast(`已${button.textContent}`); await refresh("#live-region"); }
+          if (r.ok) { form.reset(); toast(`已${button.textContent}`); await refresh("#live-region"); }
           else showErrors(form, r.data);
         } catch (e) { showErrors(form, {message: "网络错误，请重试"}); }
         finally { button.disabled = false; }

@@ -136,6 +136,26 @@ def test_liaison_signs_and_replies_while_the_operator_watches_live(
     shot(operator, "ticket-detail")
 
 
+def test_a_live_update_keeps_what_the_person_is_filling_in(
+    signed_in: Open, api: Api, live_server: str
+) -> None:
+    t = api.signed("zjj")
+    liaison = signed_in("zjj")
+    liaison.goto(f"{live_server}/tickets/{t['id']}")
+    liaison.locator("#live-status.on").wait_for()
+    form = liaison.locator('form[data-action="reply"]')
+    form.get_by_label("办理结果").fill("已约谈商户，夜间停止施工。")
+    # The hotline presses the unit meanwhile: the page updates live (催办 in its history).
+    api.act(t["id"], "remind", {"note": "请尽快回复"}, as_="lead")
+    liaison.locator("#live-region").get_by_text("请尽快回复").wait_for()
+    assert liaison.locator('details[data-panel="reply"]').get_attribute("open") is not None
+    assert form.get_by_label("办理结果").input_value() == "已约谈商户，夜间停止施工。"
+    form.get_by_role("button", name="回复").click()
+    liaison.locator(".meta .status", has_text="待审核").wait_for()
+    sent = api.get(f"/api/tickets/{t['id']}").get_json()
+    assert sent["reply_text"] == "已约谈商户，夜间停止施工。"
+
+
 def test_action_errors_show_in_the_form(signed_in: Open, api: Api, live_server: str) -> None:
     t = api.signed("zjj")
     api.act(t["id"], "reply", {"text": "已处理"}, as_="zjj")
