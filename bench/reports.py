@@ -545,6 +545,16 @@ def _utc(ts: float | None) -> dt.datetime | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, UTC)
 
 
+def _iso(ts: float | None) -> str | None:
+    """A moment as the events' data hold it: UTC, ISO 8601."""
+    return None if ts is None else dt.datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _deadlines(clocks: dict[str, Any]) -> dict[str, str | None]:
+    """The deadlines a dispatch, reassignment or reopening puts on its event."""
+    return {name: _iso(clocks[name]) for name in ("sign_due_at", "reply_due_at", "contact_due_at")}
+
+
 # ---------------------------------------------------------------- the generator
 
 TICKET_COLUMNS = (
@@ -668,9 +678,6 @@ class Generator:
         self.hot_site = "中建·江悦府"
         self.unit_kind = {u[0]: u[3] for u in city.units}
         self.department_of = {t.key: by_code[t.handler] for t in TEMPLATES if t.handler != "local"}
-        self.dispatch_data = {
-            u[0]: json.dumps({"lead_unit_id": u[0], "assist_unit_ids": []}) for u in city.units
-        }
         self.follow_up_data: dict[tuple[bool, bool | None, str | None], str] = {}
         self.recent: dict[tuple[str, int], tuple[int, float, list[tuple[float, str]]]] = {}
         self.phones = [f"1{rng.choice('3589')}{rng.randrange(10**9):09d}" for _ in range(200_000)]
@@ -896,7 +903,7 @@ class Generator:
             "dispatch",
             unit,
             None,
-            self.dispatch_data[unit],
+            json.dumps({"lead_unit_id": unit, "assist_unit_ids": [], **_deadlines(clocks)}),
             {"lead_unit_id": unit, "lead_unit_count": 1, **clocks},
         )
         if plan.returned:
@@ -918,7 +925,14 @@ class Generator:
             )
             at = back + rng.uniform(0.2, 6) * HOUR
             clocks = self._clocks(at, plan)
-            data = json.dumps({"from_unit_id": unit, "lead_unit_id": lead, "assist_unit_ids": []})
+            data = json.dumps(
+                {
+                    "from_unit_id": unit,
+                    "lead_unit_id": lead,
+                    "assist_unit_ids": [],
+                    **_deadlines(clocks),
+                }
+            )
             tl.add(
                 at,
                 "reassign",
@@ -938,6 +952,7 @@ class Generator:
                 if tl.steps[-1][1] == "follow_up"
                 else rng.uniform(1, 7) * DAY
             )
+            ended_due = clocks["reply_due_at"]
             clocks = self._clocks(self._office(at), plan)
             cleared = dict.fromkeys(
                 (
@@ -959,7 +974,13 @@ class Generator:
                 "reopen",
                 lead,
                 REOPEN_REASON,
-                json.dumps({"reopen_count": n}),
+                json.dumps(
+                    {
+                        "ended_reply_due_at": _iso(ended_due),
+                        **_deadlines(clocks),
+                        "reopen_count": n,
+                    }
+                ),
                 updates,
             )
             if n >= 3:  # 提级督办 of the problem ticket by the supervision sweep
@@ -1026,6 +1047,7 @@ class Generator:
         if plan.extension and sign < reply_due:
             plan.extension = False  # once per ticket, reopened or not
             reply_due = self._extend(tl, plan, unit, start, reply_due)
+            clocks["reply_due_at"] = reply_due  # in force, for the reopening that may end it
         window = reply_due - start
         if plan.very_late:
             reply = reply_due + rng.uniform(4, 40) * DAY
@@ -1052,13 +1074,19 @@ class Generator:
             tl.add(at, "", unit, None, "{}", {"noticed_due": reply_due, "noticed_at": AT})
         contact = self._contact(sign, contact_due, reply)
         text = rng.choice(REPLIES[plan.handler])
+        # The 联系时间 the unit states (none now and then); the ticket's is the reply then.
+        stated = {"contacted_at": _iso(contact), "contact_due_at": _iso(contact_due)}
         tl.add(
             reply,
             "reply",
             unit,
             text,
-            "{}",
-            {"replied_at": AT, "reply_text": text, "contacted_at": contact},
+            json.dumps(stated),
+            {
+                "replied_at": AT,
+                "reply_text": text,
+                "contacted_at": contact if contact is not None else AT,
+            },
         )
         if rng.random() < 0.03:
             at = tl.add(
@@ -1070,7 +1098,8 @@ class Generator:
                 {"replied_at": None},
             )
             again = self._when(at + rng.uniform(4, 48) * HOUR, plan)
-            tl.add(again, "reply", unit, text, "{}", {"replied_at": AT, "reply_text": text})
+            data = json.dumps({"contacted_at": None, "contact_due_at": _iso(contact_due)})
+            tl.add(again, "reply", unit, text, data, {"replied_at": AT, "reply_text": text})
         at = self._when(tl.last + rng.uniform(0.5, 20) * HOUR, plan)
         return tl.add(at, "approve_reply", unit, None, "{}", {"reviewed_at": AT})
 

@@ -1,4 +1,4 @@
-"""Every KPI of one week, worked out by hand from 22 tickets (the definitions: docs/reports.md).
+"""Every KPI of one week, worked out by hand from 23 tickets (the definitions: docs/reports.md).
 
 Week W47 = Mon 16 – Sun 22 Nov 2026 (Asia/Shanghai, all times below), W46 the week before,
 W48 the week after. Now: Tue 24 Nov 10:00. Clocks (config.yaml): 紧急 (urgent) sign within
@@ -45,6 +45,9 @@ Units (urgent unless 一般)
       16 10:00; R2 signed 10:10, replied 17:00 without 联系时间, reviewed
   T16 供电 Wed 11 09:00 (W46), follow-up Thu 12 dissatisfied but solved; reopened Tue 17
       15:00; R2 signed late 16:00, never replied (due Wed 18 15:00)
+  T17 住建 Sun 15 12:30 (W46), due Mon 16 12:30, replied Sun 13:00 (联系 12:50), follow-up
+      Mon 23 (W48) dissatisfied, reopened Mon 23 11:00: only its reopen event still says
+      that its first round was due in W47
 Calls in W47 (Wed 18): answered after 5, 12 and 30 s (talks 120, 180, 240 s), one
 abandoned after 20 s, one turned away busy after 60 s; one call just before and one just
 after the week.
@@ -186,6 +189,13 @@ class Scenario:
         self.act("T11", at(16, 11, 30), "review", {"approve": True})
         self.follow("T11", at(16, 15), "dissatisfied", solved=False)
         self.act("T11", at(16, 16), "close")
+        # T17: due in W47, followed up and reopened in W48
+        self.new("T17", at(15, 12, 30), "zjj")
+        self.act("T17", at(15, 12, 40), "sign", as_="zjj")
+        self.reply("T17", at(15, 13), "zjj", contacted=at(15, 12, 50))
+        self.act("T17", at(15, 13, 30), "review", {"approve": True})
+        self.follow("T17", at(23, 10), "dissatisfied", solved=False)
+        self.act("T17", at(23, 11), "reopen", {"reason": "市民不满意"})
         # T12: never replied
         self.new("T12", at(10, 10), "gdgs", urgency="normal")
         self.act("T12", at(10, 11), "sign", as_="gdgs")
@@ -356,12 +366,13 @@ W47_EXPECTED = {
     "on_time_sign_rate": (12, 15),
     "reply_rate": (13, 15),  # not replied: T6(翠屏), T16R2
     # due (deadline in force within W47): T1 T2 T2R2 T3 T3R2 T4(extended) T5 T6(翠屏) T7
-    # T11 T12 T14R2 T15R2 T16R2 T13 = 15 (T8 T9 T10 are due in W48).
-    # On time: T1 T2 T2R2 T3 T4 T7 T11 T13 T14R2 T15R2 = 10.
-    "on_time_reply_rate": (10, 15),
-    # closed: T1 T2R2 T3 T3R2 T4 T5 T11 T13 T14R2 (T2's first round was reopened unclosed)
-    "closure_rate": (9, 15),
-    "overdue_rate": (5, 15),  # T3R2 T5 late; T6(翠屏) T12 T16R2 unreplied
+    # T11 T12 T14R2 T15R2 T16R2 T13 T17 = 16 (T8 T9 T10 are due in W48).
+    # On time: T1 T2 T2R2 T3 T4 T7 T11 T13 T14R2 T15R2 T17 = 11.
+    "on_time_reply_rate": (11, 16),
+    # closed: T1 T2R2 T3 T3R2 T4 T5 T11 T13 T14R2 (T2's and T17's first rounds were
+    # reopened unclosed)
+    "closure_rate": (9, 16),
+    "overdue_rate": (5, 16),  # T3R2 T5 late; T6(翠屏) T12 T16R2 unreplied
     # closed in W47: T1 T2R2 T3 T3R2 T4 T5 T9 T11 T13 T14R2; all but T13 followed up
     # (T5's follow-up did not reach the citizen, but it was made)
     "follow_up_rate": (9, 10),
@@ -400,13 +411,13 @@ def test_every_kpi_of_the_week_is_the_hand_worked_figure(scenario: Scenario, api
 # Per unit (sub-units rolled up): KPI -> (part, whole); None: no such figure.
 UNITS_EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "住房和城乡建设局": {
-        # rounds: T1 T7 T10 T13 T14R2; due: T1 T4 T7 T13 T14R2
+        # rounds: T1 T7 T10 T13 T14R2; due: T1 T4 T7 T13 T14R2 T17
         "on_time_sign_rate": (4, 5),  # T10 late
         "reply_rate": (5, 5),
         "response_rate": (5, 5),  # T7 and T10 replied without 联系时间 in time
-        "on_time_reply_rate": (5, 5),  # T4 on its extended deadline
-        "overdue_rate": (0, 5),
-        "closure_rate": (4, 5),  # T7 not closed
+        "on_time_reply_rate": (6, 6),  # T4 on its extended deadline
+        "overdue_rate": (0, 6),
+        "closure_rate": (4, 6),  # T7 and T17 not closed
         "follow_up_rate": (3, 4),  # T1 T4 T14R2 of T1 T4 T13 T14R2
         "satisfaction_rate": (3, 3),  # T1 T4 T14R2
         "resolution_rate": (3, 3),
