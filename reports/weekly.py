@@ -10,15 +10,16 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from dispatch.domain import CHANNEL_LABELS
+from dispatch.domain import REQUEST_TYPE_LABELS as TYPE_LABELS
 from dispatch.domain import STATUS_LABELS
-from dispatch.domain import Channel
-from dispatch.domain import RequestType
 from dispatch.domain import Satisfaction
 from dispatch.domain import TicketEvent
 from dispatch.domain import TicketStatus
@@ -46,22 +47,6 @@ from reports.services import local_midnight
 from reports.services import week_text
 from reports.topics import hot_topics
 
-CHANNEL_LABELS = {
-    Channel.PHONE: "电话",
-    Channel.WEB: "网站",
-    Channel.APP: "移动应用",
-    Channel.SMS: "短信",
-    Channel.MAIL: "信件",
-    Channel.OPEN311: "开放接口",
-}
-TYPE_LABELS = {
-    RequestType.ENQUIRY: "咨询",
-    RequestType.HELP: "求助",
-    RequestType.COMPLAINT: "投诉",
-    RequestType.REPORT: "举报",
-    RequestType.SUGGESTION: "建议",
-    RequestType.PRAISE: "表扬",
-}
 # The KPIs the brief shows, in its order.
 BRIEF_KPIS = (
     "answer_rate",
@@ -260,7 +245,7 @@ def _breakdown(
     column: Any,
     week: k.Period,
     before: k.Period,
-    labels: dict[Any, str],
+    labels: Mapping[Any, str],
 ) -> list[CountRow]:
     now, prev = k.accepted_by(session, column, week), k.accepted_by(session, column, before)
     return [
