@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-sip bench-kb bench-reports system-demo system-test services clean
+.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-threshold bench-sip bench-kb bench-reports system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-tickets: services $(STAMP)
 ## Routing classifier: 5-fold macro-F1, training time and latency on ../shared/data (prints JSON).
 bench-routing: $(STAMP)
 	$(BIN)/python bench/routing.py
+
+## Auto-dispatch threshold: share dispatched and precision per threshold, real data and demo (prints JSON).
+bench-threshold: $(STAMP)
+	$(BIN)/python bench/threshold.py
 
 ## Knowledge-base search on the shared replies with 10,000+ distractors (prints JSON).
 bench-kb: $(STAMP)

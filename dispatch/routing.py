@@ -387,7 +387,7 @@ class Router:
         self,
         session_factory: Callable[[], Session],
         *,
-        threshold: float = 0.85,
+        threshold: float = 0.75,
         refresh_seconds: float = 30.0,
         enabled: bool = True,
     ) -> None:

@@ -116,7 +116,7 @@ class AttachmentSettings:
 @dataclass(frozen=True, slots=True)
 class RoutingSettings:
     auto_dispatch: bool = True
-    auto_dispatch_threshold: float = 0.85
+    auto_dispatch_threshold: float = 0.75  # docs/routing.md: precision >= 97% from here
     duplicate_window_days: int = 7
     duplicate_same_caller_min: float = 0.35
     duplicate_same_place_min: float = 0.55
