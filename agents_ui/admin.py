@@ -21,6 +21,7 @@ from agents_ui import reveal
 from agents_ui.web import LABELS
 from agents_ui.web import page
 from agents_ui.web import render_page
+from callcenter.cti import sign_out_seat
 from dispatch import learning
 from dispatch.clock import Duration
 from dispatch.domain import NotFound
@@ -146,6 +147,8 @@ def set_user_active(user_id: int) -> Page:
     if changed and not active:
         # This process forgets the user's cached tokens now; other processes within 10 s.
         container().tokens.clear()
+        # A deactivated operator takes no more calls, even with a console still open.
+        sign_out_seat(user_id)
     user = _user_row(user_id)
     flash(f"已{'启用' if active else '停用'}用户 {user.username}" if changed else "账号状态未变")
     return redirect(url_for("admin.index"))

@@ -56,10 +56,17 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
         away says so at once.
         """
         from callcenter.cti import seat_alive
+        from hotline.http import container
 
         user_id = session.get("user_id")
         if user_id is None:
             return {"seat": None, "state": "offline"}
+        # The live connection keeps the session it was opened with: a user deactivated (or
+        # removed) since then must not keep a seat taking calls.
+        with container().uow() as uow:
+            user = uow.session.get(User, int(user_id))
+            if user is None or not user.active:
+                return {"seat": None, "state": "offline"}
         return seat_alive(int(user_id))
 
     def on_disconnect(self, reason: Any = None) -> None:

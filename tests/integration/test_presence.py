@@ -198,3 +198,27 @@ def _meta_csrf(html: str) -> str:
     marker = '<meta name="csrf-token" content="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+def test_a_deactivated_operator_takes_no_more_calls_even_with_the_console_open(
+    app: Flask, api: Api, container: Container, real_redis: Any, world: World
+) -> None:
+    console = app.test_client()
+    console.post("/api/auth/login", json={"username": "operator", "password": world.password})
+    live = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=console)
+    api.post("/api/cti/seat", {"seat": "s07"})
+    api.post("/api/cti/state", {"state": "ready"})
+    admin = app.test_client()
+    admin.post("/api/auth/login", json={"username": "admin", "password": world.password})
+    with admin.session_transaction() as s:
+        csrf = s["csrf"]
+
+    admin.post(f"/admin/users/{world.users['operator']}/active", data={"active": "0", "csrf": csrf})
+
+    assert container.acd.seat("s07")["state"] == "offline"
+    # The console's live connection still holds the old session: it keeps nothing alive.
+    real_redis.delete(f"{container.acd.prefix}alive:s07")
+    me = live.emit("seat_alive", {}, namespace=NAMESPACE, callback=True)
+    assert (me["seat"], me["state"]) == (None, "offline")
+    assert not real_redis.exists(f"{container.acd.prefix}alive:s07")
+    live.disconnect(namespace=NAMESPACE)
