@@ -141,7 +141,7 @@ def test_operator_cites_an_article_in_the_console_and_resolves_another_ticket_wi
     assert page.locator("#kb-linked-result").inner_text() == "已引用知识 1 篇"
     assert page.locator("#kb-hits > li").count() == 0  # the form was reset, and the panel
     assert page.locator("#kb-cited").is_hidden()
-    first_ticket = page.locator("#created a").get_attribute("href")
+    first_ticket = page.locator("#created a").first.get_attribute("href")
     assert _article_view(api, education["id"], "operator")["usage"] == {"uses": 1, "resolved": 0}
 
     _type_ticket(page, "租房提取公积金", "我想提取住房公积金付房租，需要带什么")
@@ -151,7 +151,7 @@ def test_operator_cites_an_article_in_the_console_and_resolves_another_ticket_wi
     hit.get_by_role("button", name=f"引用《{FUND['title']}》并直接办结").click()
     result = page.locator("#kb-resolve-result")
     assert result.inner_text() == f"已直接办结：依据知识《{FUND['title']}》答复"
-    second_ticket = page.locator("#created a").get_attribute("href")
+    second_ticket = page.locator("#created a").first.get_attribute("href")
     detail = api.get(f"/api{second_ticket}").get_json()
     assert detail["status"] == "resolved"
     assert detail["resolution"].startswith(f"依据知识《{FUND['title']}》答复：职工租住商品住房")
