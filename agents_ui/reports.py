@@ -37,13 +37,13 @@ from reports import kpis as k
 from reports import weekly
 from reports.ranking import Level
 from reports.ranking import Ranked
-from reports.ranking import rank_units
 from reports.ranking import shortfall_text
 from reports.render import render_html
 from reports.services import MAX_YEAR
 from reports.services import MIN_YEAR
 from reports.services import local_midnight
 from reports.services import parse_week
+from reports.services import rank_period
 from reports.services import week_text
 from reports.topics import hot_topics
 from reports.web import BRIEF_ROLES
@@ -372,14 +372,7 @@ def ranking() -> Page:
     if context["error"] is not None or level is None:
         return render_page("reports_ranking.html", **context), 422
     form[kind] = label
-    report = k.compute(c.uow(), period, group=k.GroupBy.UNIT)
-    ranked = rank_units(
-        report,
-        settings.ranking_weights,
-        settings.satisfaction_floor,
-        settings.ranking_min_sample,
-        level,
-    )
+    ranked = rank_period(c.uow(), period, settings, level)
     below = floor_names(ranked)
     if kind == "week":
         monday = parse_week(label)

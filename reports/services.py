@@ -183,12 +183,18 @@ def unit_ranking(
     uow: UnitOfWork, ctx: DispatchContext, week_start: dt.datetime, settings: ReportsSettings
 ) -> list[Ranked]:
     """The week's top-level units ranked by the configured weighted score (reports.ranking)."""
-    week = _kpi_period(ctx, week_period(ctx, week_start))
-    report = kpis.compute(uow, week, group=kpis.GroupBy.UNIT)
+    return rank_period(uow, _kpi_period(ctx, week_period(ctx, week_start)), settings, Level.TOP)
+
+
+def rank_period(
+    uow: UnitOfWork, period: kpis.Period, settings: ReportsSettings, level: Level
+) -> list[Ranked]:
+    """The period's units ranked as reports.ranking configures (docs/reports.md)."""
+    report = kpis.compute(uow, period, group=kpis.GroupBy.UNIT)
     return rank_units(
         report,
         settings.ranking_weights,
         settings.satisfaction_floor,
         settings.ranking_min_sample,
-        Level.TOP,
+        level,
     )

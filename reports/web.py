@@ -29,10 +29,10 @@ from reports import export
 from reports import kpis as k
 from reports import weekly
 from reports.ranking import Level
-from reports.ranking import rank_units
 from reports.ranking import ranked_view
 from reports.services import local_midnight
 from reports.services import parse_week
+from reports.services import rank_period
 from reports.services import week_text
 
 bp = Blueprint("reports", __name__, url_prefix="/api/reports")
@@ -220,14 +220,7 @@ def get_ranking() -> Response:
         raise ValidationError({"format": "取值无效，可选：json, xlsx"}, "查询参数有误")
     c = container()
     settings = c.settings.reports
-    report = k.compute(c.uow(), period, group=k.GroupBy.UNIT)
-    ranked = rank_units(
-        report,
-        settings.ranking_weights,
-        settings.satisfaction_floor,
-        settings.ranking_min_sample,
-        level,
-    )
+    ranked = rank_period(c.uow(), period, settings, level)
     if fmt == "xlsx":
         body = export.ranking_xlsx(
             ranked,
