@@ -106,7 +106,8 @@ def test_the_form_is_public_mobile_and_carries_a_csrf_token(client: FlaskClient)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert 'name="viewport"' in html and 'lang="zh-CN"' in html
-    assert 'accept="image/*" capture="environment"' in html
+    # 拍照或选择照片: no `capture`, which would open the camera only, never the album
+    assert 'name="photo" type="file" accept="image/*"' in html and "capture=" not in html
     hidden = open_form(client)
     assert len(hidden["csrf"]) >= 32 and len(hidden["form_token"]) >= 16
     with client.session_transaction() as s:
