@@ -28,6 +28,17 @@ def test_the_leader_downloads_the_weekly_brief_and_the_kpis(journey: Journey) ->
     expect(page.get_by_role("heading", level=1)).to_contain_text("考核指标")
     journey.seen(page, "reports-kpis")
 
+    def figures_behind(key: str) -> None:
+        """The demo's history has what the KPI counts: its part and whole are not empty."""
+        row = page.locator(f'#kpi-table tr[data-kpi="{key}"]')
+        part, whole = row.locator(".part").inner_text(), row.locator(".whole").inner_text()
+        assert part.isdigit() and int(part) > 0, f"{key}: {part} of {whole}"
+        assert whole.isdigit() and int(whole) >= int(part), f"{key}: {part} of {whole}"
+
+    # A leader opening the demo sees contacts (响应率) and calls (接通率), not empty figures.
+    journey.soft("the demo's 响应率 rests on contacts", lambda: figures_behind("response_rate"))
+    journey.soft("the demo's 接通率 rests on calls", lambda: figures_behind("answer_rate"))
+
     def kpi_workbook() -> None:
         data = download(page, page.get_by_role("link", name="导出 Excel"))
         book = load_workbook(io.BytesIO(data))
