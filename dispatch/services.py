@@ -800,6 +800,10 @@ def _reopen(step: _Step) -> None:
     else:
         lead = _lead_assignment(t)
         step.unit_id = lead.unit_id
+    # The reply deadline in force of the round this ends: the KPIs find a round due in a
+    # period, once a reopening has replaced the ticket's clocks, by this.
+    ended = t.reply_due_at
+    step.data["ended_reply_due_at"] = ended.astimezone(dt.UTC).isoformat() if ended else None
     # A reopened ticket starts a fresh round: new clocks, the last round's outcome cleared
     # (it stays in the event rows).
     _start_clocks(step)

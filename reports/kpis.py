@@ -27,7 +27,6 @@ Everything is read-only; nothing here returns personal data.
 """
 
 import datetime as dt
-from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -36,6 +35,7 @@ from typing import Any
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
@@ -87,172 +87,134 @@ class Period:
         return min(self.end, self.now)
 
 
-# ---------------------------------------------------------------- rounds
-
-
-@dataclass(slots=True)
-class Round:
-    """One round of a ticket for one unit, as its events tell it (None: no such event)."""
-
-    ticket_id: int
-    unit_id: int | None
-    started: dt.datetime
-    opened_by: TicketEvent  # dispatch, reassign or reopen
-    ended_by: TicketEvent | None = None  # the next round's start; None: the current round
-    sign_due: dt.datetime | None = None  # of its last sign-for clock (start or uphold)
-    signed: dt.datetime | None = None  # the sign answering that clock
-    reply_due: dt.datetime | None = None  # in force: moved by an approved extension
-    replied: dt.datetime | None = None  # the standing reply (not sent back by review)
-    contact_due: dt.datetime | None = None
-    contact: dt.datetime | None = None  # stated on a reply, else that reply; the earliest
-    returned: bool = False
-    followed_up: dt.datetime | None = None
-    reached: bool = False
-    solved: bool = False
-    satisfied: bool = False
-    closed: dt.datetime | None = None
-
-    @property
-    def passed_on(self) -> bool:
-        """改派: the hotline gave the ticket to another unit, ending this round unjudged."""
-        return self.ended_by is E.REASSIGN
-
-    @property
-    def verdict(self) -> dt.datetime | None:
-        """The round's first follow-up or closing: the hotline's verdict on the unit's work."""
-        found = [m for m in (self.followed_up, self.closed) if m is not None]
-        return min(found) if found else None
-
-
 # ---------------------------------------------------------------- the counts
-# Each count is a test on one round (or a ticket) in a period, judged at `now`.
+# Each round count is a condition on one round of `_rounds` (its columns are described
+# there), in the period's bounds; the conditions are the counts' definitions. Times compare
+# as the database's `_Clock` makes them comparable.
 
 
-def dispatched(r: Round, p: Period) -> bool:
-    """派单量: rounds started in the period (每次派单、改派、重办 each start one)."""
-    return p.has(r.started)
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """The period's moments as the database compares them."""
+
+    start: Any
+    end: Any
+    now: Any
+    as_of: Any
+    lookback: Any
 
 
-def returned(r: Round, p: Period) -> bool:
+def _in(value: Any, low: Any, high: Any) -> Condition:
+    return sa.and_(value >= low, value < high)
+
+
+def _judged(r: Any) -> Condition:
+    # A round the hotline passed on to another unit (改派) counts in 派单量 and 退回率 only.
+    return sa.or_(r.ended_by.is_(None), r.ended_by != KIND[E.REASSIGN])
+
+
+def dispatched(r: Any, b: _Bounds) -> Condition:
+    """派单量: rounds started in the period (each 派单, 改派 and 重办 starts one)."""
+    return _in(r.started, b.start, b.end)
+
+
+def returned(r: Any, b: _Bounds) -> Condition:
     """被退回: of those, rounds in which the unit returned the ticket (`return`)."""
-    return dispatched(r, p) and r.returned
+    return sa.and_(dispatched(r, b), r.returned == 1)
 
 
-def assessed(r: Round, p: Period) -> bool:
+def assessed(r: Any, b: _Bounds) -> Condition:
     """考核派单量: rounds started in the period and not passed on to another unit (改派)."""
-    return dispatched(r, p) and not r.passed_on
+    return sa.and_(dispatched(r, b), _judged(r))
 
 
-def replied(r: Round, p: Period) -> bool:
-    """已回复: of those, rounds with a reply standing (the last `reply` not followed by a
-    `reject_reply`)."""
-    return assessed(r, p) and r.replied is not None
+def replied(r: Any, b: _Bounds) -> Condition:
+    """已回复: of those, rounds with a reply standing (not sent back by review)."""
+    return sa.and_(assessed(r, b), r.replied.is_not(None))
 
 
-def sign_settled(r: Round, p: Period) -> bool:
+def sign_settled(r: Any, b: _Bounds) -> Condition:
     """应签收量: assessed rounds whose last sign-for clock is settled: signed, or its
     deadline has passed."""
-    return (
-        assessed(r, p) and r.sign_due is not None and (r.signed is not None or r.sign_due <= p.now)
+    return sa.and_(
+        assessed(r, b), r.sign_due.is_not(None), sa.or_(r.signed.is_not(None), r.sign_due <= b.now)
     )
 
 
-def signed_on_time(r: Round, p: Period) -> bool:
-    """按时签收: of those, signed no later than the deadline of the round's last sign-for
-    clock (the dispatch's, or the `uphold`'s when the hotline upheld a return)."""
-    return (
-        sign_settled(r, p)
-        and r.signed is not None
-        and r.sign_due is not None
-        and (r.signed <= r.sign_due)
+def signed_on_time(r: Any, b: _Bounds) -> Condition:
+    """按时签收: of those, signed no later than that clock's deadline."""
+    return sa.and_(sign_settled(r, b), r.signed <= r.sign_due)
+
+
+def contact_settled(r: Any, b: _Bounds) -> Condition:
+    """应联系量: assessed rounds whose contact is settled: replied, or the contact deadline
+    has passed."""
+    return sa.and_(
+        assessed(r, b),
+        r.contact_due.is_not(None),
+        sa.or_(r.contact.is_not(None), r.contact_due <= b.now),
     )
 
 
-def contact_settled(r: Round, p: Period) -> bool:
-    """应联系量: assessed rounds whose contact is settled: the unit has replied, or the
-    contact deadline has passed."""
-    return (
-        assessed(r, p)
-        and r.contact_due is not None
-        and (r.contact is not None or r.contact_due <= p.now)
-    )
+def contacted_on_time(r: Any, b: _Bounds) -> Condition:
+    """按时联系: of those, the contact no later than the contact deadline."""
+    return sa.and_(contact_settled(r, b), r.contact <= r.contact_due)
 
 
-def contacted_on_time(r: Round, p: Period) -> bool:
-    """按时联系: of those, the contact (the 联系时间 stated on a reply of the round, or the
-    reply itself when it states none; the earliest) is no later than the contact deadline."""
-    return (
-        contact_settled(r, p)
-        and r.contact is not None
-        and r.contact_due is not None
-        and r.contact <= r.contact_due
-    )
-
-
-def due(r: Round, p: Period) -> bool:
+def due(r: Any, b: _Bounds) -> Condition:
     """到期量: rounds not passed on whose reply deadline in force fell in the period before
-    the moment of judging (its end, or now)."""
-    return (
-        not r.passed_on
-        and r.reply_due is not None
-        and p.start <= r.reply_due < p.as_of
-        and r.started >= p.start - DUE_LOOKBACK
-    )
+    the moment of judging (its end, or now), started at most DUE_LOOKBACK before it."""
+    return sa.and_(_judged(r), _in(r.reply_due, b.start, b.as_of), r.started >= b.lookback)
 
 
-def replied_on_time(r: Round, p: Period) -> bool:
-    """按时回复: of those, a standing reply no later than the deadline."""
-    return (
-        due(r, p)
-        and r.replied is not None
-        and r.reply_due is not None
-        and (r.replied <= r.reply_due)
-    )
+def replied_on_time(r: Any, b: _Bounds) -> Condition:
+    """按时回复: due rounds with a standing reply no later than the deadline."""
+    return sa.and_(due(r, b), r.replied <= r.reply_due)
 
 
-def overdue(r: Round, p: Period) -> bool:
+def overdue(r: Any, b: _Bounds) -> Condition:
     """超期: due and not replied on time: replied late, or unreplied past the deadline."""
-    return due(r, p) and not replied_on_time(r, p)
+    return sa.and_(due(r, b), sa.or_(r.replied.is_(None), r.replied > r.reply_due))
 
 
-def closed_of_due(r: Round, p: Period) -> bool:
-    """已办结: due rounds that were closed (`close`)."""
-    return due(r, p) and r.closed is not None
+def closed_of_due(r: Any, b: _Bounds) -> Condition:
+    """到期已办结: due rounds that were closed (`close`)."""
+    return sa.and_(due(r, b), r.closed.is_not(None))
 
 
-def closed(r: Round, p: Period) -> bool:
+def closed(r: Any, b: _Bounds) -> Condition:
     """办结量: rounds closed in the period (`close`)."""
-    return p.has(r.closed)
+    return _in(r.closed, b.start, b.end)
 
 
-def followed_up(r: Round, p: Period) -> bool:
-    """已回访: of those, rounds with a `follow_up` before the closing (reached or not)."""
-    return closed(r, p) and r.followed_up is not None
+def followed_up(r: Any, b: _Bounds) -> Condition:
+    """已回访: of those, rounds followed up (reached or not) before the closing."""
+    return sa.and_(closed(r, b), r.followed_up.is_not(None))
 
 
-def finished(r: Round, p: Period) -> bool:
+def finished(r: Any, b: _Bounds) -> Condition:
     """回访或办结量: rounds whose first `follow_up` or `close` fell in the period."""
-    return p.has(r.verdict)
+    return _in(r.verdict, b.start, b.end)
 
 
-def reopened(r: Round, p: Period) -> bool:
+def reopened(r: Any, b: _Bounds) -> Condition:
     """被重办: of those, rounds the hotline reopened (the ticket's next round is a `reopen`)."""
-    return finished(r, p) and r.ended_by is E.REOPEN
+    return sa.and_(finished(r, b), r.ended_by == KIND[E.REOPEN])
 
 
-def valid_follow_ups(r: Round, p: Period) -> bool:
-    """有效回访: `follow_up` events in the period that reached the citizen."""
-    return p.has(r.followed_up) and r.reached
+def valid_follow_ups(r: Any, b: _Bounds) -> Condition:
+    """有效回访: rounds followed up in the period, the citizen reached."""
+    return sa.and_(_in(r.followed_up, b.start, b.end), r.reached == 1)
 
 
-def satisfied(r: Round, p: Period) -> bool:
+def satisfied(r: Any, b: _Bounds) -> Condition:
     """满意: valid follow-ups rated 非常满意, 满意 or 基本满意."""
-    return valid_follow_ups(r, p) and r.satisfied
+    return sa.and_(valid_follow_ups(r, b), r.satisfied == 1)
 
 
-def solved(r: Round, p: Period) -> bool:
+def solved(r: Any, b: _Bounds) -> Condition:
     """解决: valid follow-ups where the citizen said the problem was solved."""
-    return valid_follow_ups(r, p) and r.solved
+    return sa.and_(valid_follow_ups(r, b), r.solved == 1)
 
 
 ROUND_COUNTS: Final = {
@@ -455,248 +417,296 @@ def _text(column: Any, key: str) -> Any:
     return column[key].as_string()
 
 
-def _when(condition: Condition, value: Any) -> Any:
-    return sa.case((condition, value))
+def _least(a: Any, b: Any) -> Any:
+    """The earlier of two times, either of which may be NULL (LEAST differs by database)."""
+    return sa.case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
+
+
+class _Clock:
+    """Times that compare alike: timestamps on PostgreSQL; Julian days on SQLite, whose
+    time functions read both the stored and the ISO form (to the millisecond)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+
+    def column(self, expr: Any) -> Any:
+        return sa.func.julianday(expr) if self.sqlite else expr
+
+    def text(self, expr: Any) -> Any:
+        """A time written in an event's data (ISO 8601 with its offset)."""
+        if self.sqlite:
+            return sa.func.julianday(expr)
+        return sa.cast(expr, sa.DateTime(timezone=True))
+
+    def data(self, column: Any, several: Condition) -> Any:
+        """An event's data, for reading several keys: PostgreSQL's json type parses the
+        whole text at each key, so the rows read for several keys parse it once (jsonb)."""
+        if self.sqlite:
+            return column
+        return sa.case((several, sa.type_coerce(sa.cast(column, postgresql.JSONB), sa.JSON)))
+
+    def value(self, moment: dt.datetime) -> Any:
+        if self.sqlite:
+            return sa.func.julianday(sa.literal(moment.astimezone(dt.UTC).isoformat()))
+        return sa.literal(moment, sa.DateTime(timezone=True))
+
+    def bounds(self, p: Period) -> _Bounds:
+        return _Bounds(
+            start=self.value(p.start),
+            end=self.value(p.end),
+            now=self.value(p.now),
+            as_of=self.value(p.as_of),
+            lookback=self.value(p.start - DUE_LOOKBACK),
+        )
 
 
 def _candidates(p: Period) -> sa.CompoundSelect[Any]:
     """Ids of the tickets that may have a round counted in the period (a superset)."""
     e = TicketEventRecord
     due_end = p.as_of
-    lookback = p.start - DUE_LOOKBACK
-    # Deadlines are written in UTC ISO form; a day either side covers any other spelling,
-    # and the exact test is `due` on the parsed round.
+    # A round due in the period is the ticket's current one (tickets.reply_due_at is its
+    # deadline in force, written with its event) or one a reopening ended (the reopen event
+    # keeps that round's deadline). Deadlines are written in UTC ISO form; a day either side
+    # covers any other spelling, and `due` makes the exact test.
     low = (p.start - dt.timedelta(days=1)).astimezone(dt.UTC).isoformat()
     high = (due_end + dt.timedelta(days=1)).astimezone(dt.UTC).isoformat()
-    deadline = _text(e.data, "reply_due_at")
+    ended_due = _text(e.data, "ended_reply_due_at")
     return sa.union(
-        sa.select(e.ticket_id).where(e.event.in_(ROUND_STARTS), p.holds(e.at)),
-        sa.select(e.ticket_id).where(e.event.in_((E.FOLLOW_UP, E.CLOSE)), p.holds(e.at)),
         sa.select(e.ticket_id).where(
-            e.event.in_((*ROUND_STARTS, E.APPROVE_EXTENSION)),
-            e.at >= lookback,
-            e.at < due_end,
-            deadline >= low,
-            deadline < high,
+            e.event.in_((*ROUND_STARTS, E.FOLLOW_UP, E.CLOSE)), p.holds(e.at)
         ),
-        # Rounds recorded before their deadlines went on the events: the current round's
-        # deadline is the ticket's (see _legacy).
         sa.select(Ticket.id).where(Ticket.reply_due_at >= p.start, Ticket.reply_due_at < due_end),
+        sa.select(e.ticket_id).where(
+            e.event == E.REOPEN,
+            e.at >= p.start - DUE_LOOKBACK,  # after the round's start
+            # Reopenings written before they kept the deadline (December 2026) all come in.
+            sa.or_(ended_due.is_(None), sa.and_(ended_due >= low, ended_due < high)),
+        ),
     )
 
 
-_KINDS: Final = (
-    *ROUND_STARTS,
-    E.SIGN,
-    E.UPHOLD,
-    E.RETURN,
-    E.APPROVE_EXTENSION,
-    E.REPLY,
-    E.REJECT_REPLY,
-    E.FOLLOW_UP,
-    E.CLOSE,
-    E.MERGE,
-)
+# The events a round is read from, each as a small number: the per-round aggregates then
+# compare integers, not event names (a month of a big city is a quarter million events).
+KIND: Final[Mapping[TicketEvent, int]] = {
+    E.DISPATCH: 1,
+    E.REASSIGN: 2,
+    E.REOPEN: 3,
+    E.SIGN: 4,
+    E.UPHOLD: 5,
+    E.RETURN: 6,
+    E.APPROVE_EXTENSION: 7,
+    E.REPLY: 8,
+    E.REJECT_REPLY: 9,
+    E.FOLLOW_UP: 10,
+    E.CLOSE: 11,
+    E.MERGE: 12,
+}
+_LAST_START: Final = KIND[E.REOPEN]  # 1..3 start a round
 
 
-def _round_rows(session: Session, p: Period) -> Any:
-    """One row per round of every candidate ticket (round 0: events before any dispatch)."""
+def _rounds(session: Session, p: Period, clock: _Clock, group: GroupBy | None) -> Any:
+    """Every round of the tickets that may count in the period, one row each, merged
+    tickets left out. Columns (times comparable through `clock`): ticket_id, unit_id (the
+    unit on the starting event), started, ended_by (the next round's starting event, None
+    for the current round), sign_due and signed (the last sign-for clock, the start's or an
+    uphold's, and the sign answering it), reply_due (in force) and replied (the standing
+    reply), contact_due and contact, returned, followed_up, reached, solved, satisfied,
+    closed, verdict (the first follow-up or closing); grouped by category or district, the
+    ticket's category and district_id.
+    """
     e = TicketEventRecord
+    if not clock.sqlite:
+        # An explicit list: the planner then reads the events through their ticket index
+        # rather than scanning the whole table.
+        ids = list(session.scalars(_candidates(p)))
+        wanted: Any = e.ticket_id == sa.any_(sa.literal(ids, postgresql.ARRAY(sa.Integer)))
+    else:
+        wanted = e.ticket_id.in_(_candidates(p))
     is_start = e.event.in_(ROUND_STARTS)
     numbered = (
         sa.select(
             e.ticket_id,
-            e.event,
+            sa.case(KIND, value=e.event, else_=0).label("kind"),
             e.to_status,
-            e.at,
+            clock.column(e.at).label("at"),
             e.unit_id,
-            e.data,
-            sa.func.sum(sa.case((is_start, 1), else_=0))
+            clock.data(
+                e.data, e.event.in_((*ROUND_STARTS, E.UPHOLD, E.APPROVE_EXTENSION, E.FOLLOW_UP))
+            ).label("data"),
+            # what a reply states as the contact (None: nothing), read once
+            sa.case((e.event == E.REPLY, _text(e.data, "contacted_at"))).label("stated"),
+            sa.func.count()
+            .filter(is_start)
             .over(partition_by=e.ticket_id, order_by=(e.at, e.id), rows=(None, 0))
             .label("rnd"),
         )
-        .where(e.ticket_id.in_(_candidates(p)), e.event.in_(_KINDS))
-        .subquery()
+        .where(wanted, e.event.in_(KIND))
+        .subquery("numbered")
     )
     n = numbered.c
-    start = n.event.in_(ROUND_STARTS)
-    reply = n.event == E.REPLY
-    follow = n.event == E.FOLLOW_UP
-    stated = _text(n.data, "contacted_at")
-    query = sa.select(
-        n.ticket_id,
-        n.rnd,
-        sa.func.max(_when(start, n.event)).label("opened_by"),
-        sa.func.min(_when(start, n.at)).label("started"),
-        sa.func.max(_when(start, n.unit_id)).label("unit_id"),
-        sa.func.max(_when(start, _text(n.data, "sign_due_at"))).label("sign_due"),
-        sa.func.max(_when(start, _text(n.data, "reply_due_at"))).label("reply_due"),
-        sa.func.max(_when(start, _text(n.data, "contact_due_at"))).label("contact_due"),
-        sa.func.max(_when(n.event == E.UPHOLD, n.at)).label("upheld"),
-        sa.func.max(_when(n.event == E.UPHOLD, _text(n.data, "sign_due_at"))).label("upheld_due"),
-        sa.func.max(_when(n.event == E.APPROVE_EXTENSION, _text(n.data, "reply_due_at"))).label(
-            "extended_due"
-        ),
-        sa.func.min(_when(n.event == E.SIGN, n.at)).label("first_sign"),
-        sa.func.max(_when(n.event == E.SIGN, n.at)).label("last_sign"),
-        sa.func.max(_when(reply, n.at)).label("last_reply"),
-        sa.func.min(_when(reply, n.at)).label("first_reply"),
-        sa.func.max(_when(n.event == E.REJECT_REPLY, n.at)).label("last_reject"),
-        sa.func.min(_when(reply, stated)).label("stated_contact"),
-        sa.func.min(_when(sa.and_(reply, stated.is_(None)), n.at)).label("unstated_reply"),
-        sa.func.max(_when(n.event == E.RETURN, 1)).label("returned"),
-        sa.func.min(_when(follow, n.at)).label("followed_up"),
-        sa.func.max(_when(follow, _text(n.data, "reached"))).label("reached"),
-        sa.func.max(_when(follow, _text(n.data, "solved"))).label("solved"),
-        sa.func.max(_when(follow, _text(n.data, "satisfaction"))).label("satisfaction"),
-        sa.func.min(_when(n.event == E.CLOSE, n.at)).label("closed"),
-        sa.func.max(
-            _when(sa.and_(n.event == E.MERGE, n.to_status == TicketStatus.MERGED), 1)
-        ).label("merged"),
-    ).group_by(n.ticket_id, n.rnd)
-    return session.execute(query)
+    k = n.kind
+    start = k <= _LAST_START
+    reply = k == KIND[E.REPLY]
+    follow = k == KIND[E.FOLLOW_UP]
+    stated = n.stated
 
+    def first(condition: Condition, value: Any) -> Any:
+        return sa.func.min(value).filter(condition)
 
-def _time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    def last(condition: Condition, value: Any) -> Any:
+        return sa.func.max(value).filter(condition)
 
+    def flag(condition: Condition) -> Any:
+        return sa.func.max(sa.literal(1)).filter(condition)  # 1, or NULL
 
-def _true(value: Any) -> bool:
-    return value in (True, 1, "1", "true")
-
-
-def _round(row: Any) -> Round:
-    """Read one round from its aggregated events (see docs/reports.md, "Rounds")."""
-    upheld = row.upheld
-    r = Round(
-        ticket_id=row.ticket_id,
-        unit_id=row.unit_id,
-        started=row.started,
-        opened_by=E(row.opened_by),
-        sign_due=_time(row.upheld_due) if upheld else _time(row.sign_due),
-        reply_due=_time(row.extended_due) or _time(row.reply_due),
-        contact_due=_time(row.contact_due),
-        returned=bool(row.returned),
-        followed_up=row.followed_up,
-        reached=_true(row.reached),
-        solved=_true(row.solved),
-        satisfied=row.satisfaction in SATISFIED_LEVELS,
-        closed=row.closed,
-    )
-    # A round has at most one sign before an uphold and one after it (a unit signs from 待签收
-    # only, and may not return an upheld ticket again).
-    if upheld is None:
-        r.signed = row.first_sign
-    elif row.last_sign is not None and row.last_sign > upheld:
-        r.signed = row.last_sign
-    if row.last_reply is not None and (row.last_reject is None or row.last_reject < row.last_reply):
-        r.replied = row.last_reply
-    contacts = [m for m in (_time(row.stated_contact), row.unstated_reply) if m is not None]
-    r.contact = min(contacts) if contacts else None
-    return r
-
-
-@dataclass(slots=True)
-class _Legacy:
-    """A round recorded before the events carried its deadlines (see _legacy)."""
-
-    round: Round
-    first_reply: dt.datetime | None
-    current: bool
-
-
-def read_rounds(session: Session, p: Period) -> list[Round]:
-    """Every round of the tickets that may count in the period, merged tickets left out."""
-    by_ticket: dict[int, list[Any]] = {}
-    merged: set[int] = set()
-    for row in _round_rows(session, p):
-        if row.merged:
-            merged.add(row.ticket_id)
-        if row.rnd:
-            by_ticket.setdefault(row.ticket_id, []).append(row)
-    rounds: list[Round] = []
-    legacy: list[_Legacy] = []
-    for ticket_id, rows in by_ticket.items():
-        if ticket_id in merged:
-            continue
-        rows.sort(key=lambda row: row.rnd)
-        for i, row in enumerate(rows):
-            r = _round(row)
-            if i + 1 < len(rows):
-                r.ended_by = E(rows[i + 1].opened_by)
-            rounds.append(r)
-            if row.reply_due is None:
-                legacy.append(_Legacy(r, row.first_reply, current=i + 1 == len(rows)))
-    if legacy:
-        _legacy(session, legacy)
-    return rounds
-
-
-def _legacy(session: Session, rounds: list[_Legacy]) -> None:
-    """Fill in rounds started before their events carried deadlines (before migration 0011).
-
-    The ticket's clock columns are exact for its current round: its deadlines then, and the
-    联系时间 stated on its reply. An earlier round's deadlines were overwritten by the next
-    round: they stay unknown, so the round is left out of the shares that need them. Its
-    contact is its first reply (at the latest, that is when the unit reached the citizen).
-    """
-    current = {item.round.ticket_id for item in rounds if item.current}
-    columns: dict[int, Any] = {}
-    ids = sorted(current)
-    for i in range(0, len(ids), 1000):
-        rows = session.execute(
-            sa.select(
-                Ticket.id,
-                Ticket.sign_due_at,
-                Ticket.reply_due_at,
-                Ticket.contact_due_at,
-                Ticket.contacted_at,
-            ).where(Ticket.id.in_(ids[i : i + 1000]))
+    # One row per round: what its events say.
+    per_round = (
+        sa.select(
+            n.ticket_id,
+            n.rnd,
+            last(start, k).label("opened_by"),
+            first(start, n.at).label("started"),
+            last(start, n.unit_id).label("unit_id"),
+            last(start, _text(n.data, "sign_due_at")).label("sign_due_text"),
+            last(start, _text(n.data, "reply_due_at")).label("reply_due_text"),
+            last(start, _text(n.data, "contact_due_at")).label("contact_due_text"),
+            last(k == KIND[E.UPHOLD], n.at).label("upheld"),
+            last(k == KIND[E.UPHOLD], _text(n.data, "sign_due_at")).label("upheld_due_text"),
+            last(k == KIND[E.APPROVE_EXTENSION], _text(n.data, "reply_due_at")).label(
+                "extended_due_text"
+            ),
+            first(k == KIND[E.SIGN], n.at).label("first_sign"),
+            last(k == KIND[E.SIGN], n.at).label("last_sign"),
+            first(reply, n.at).label("first_reply"),
+            last(reply, n.at).label("last_reply"),
+            last(k == KIND[E.REJECT_REPLY], n.at).label("last_reject"),
+            first(sa.and_(reply, stated.is_not(None)), clock.text(stated)).label("stated"),
+            first(sa.and_(reply, stated.is_(None)), n.at).label("unstated"),
+            flag(k == KIND[E.RETURN]).label("returned"),
+            first(follow, n.at).label("followed_up"),
+            flag(sa.and_(follow, n.data["reached"].as_boolean())).label("reached"),
+            flag(sa.and_(follow, n.data["solved"].as_boolean())).label("solved"),
+            flag(
+                sa.and_(follow, _text(n.data, "satisfaction").in_(sorted(SATISFIED_LEVELS)))
+            ).label("satisfied"),
+            first(k == KIND[E.CLOSE], n.at).label("closed"),
+            flag(sa.and_(k == KIND[E.MERGE], n.to_status == TicketStatus.MERGED)).label("merged"),
         )
-        columns.update({row.id: row for row in rows})
-    for item in rounds:
-        r = item.round
-        r.contact = item.first_reply
-        ticket = columns.get(r.ticket_id) if item.current else None
-        if ticket is None:
-            r.sign_due = r.reply_due = r.contact_due = None
-            continue
-        r.sign_due = ticket.sign_due_at
-        r.reply_due = ticket.reply_due_at
-        r.contact_due = ticket.contact_due_at
-        if ticket.contacted_at is not None:
-            r.contact = ticket.contacted_at
+        .group_by(n.ticket_id, n.rnd)
+        .subquery("per_round")
+    )
+    g = per_round.c
+    ticket = g.ticket_id
+    # Across a ticket's rounds: how each ended, which is current, whether it was merged.
+    across = sa.select(
+        *g,
+        sa.func.lead(g.opened_by).over(partition_by=ticket, order_by=g.rnd).label("ended_by"),
+        sa.func.max(g.rnd).over(partition_by=ticket).label("last_rnd"),
+        sa.func.max(g.merged).over(partition_by=ticket).label("merged_ticket"),
+    ).subquery("across")
+    w = across.c
+    t = Ticket
+    # Rounds started before their events carried deadlines (docs/reports.md) read the
+    # ticket's clock columns when current (exact then), else stay without deadlines; their
+    # contact is the ticket's stated 联系时间 when current, else their first reply.
+    legacy = w.reply_due_text.is_(None)
+    current = w.rnd == w.last_rnd
+
+    def of_ticket(column: Any) -> Any:
+        # Read only for such rounds (CASE evaluates lazily): no ticket row for the others.
+        # Its own ticket row: never the grouping's joined one (no correlation to it).
+        own = (
+            sa.select(clock.column(column))
+            .where(t.id == w.ticket_id)
+            .correlate_except(t)
+            .scalar_subquery()
+        )
+        return sa.case((current, own))
+
+    # Grouped by category or district: the ticket's.
+    grouping = [t.category, t.district_id] if group in (GroupBy.CATEGORY, GroupBy.DISTRICT) else []
+    query = sa.select(
+        w.ticket_id,
+        w.unit_id,
+        w.started,
+        w.ended_by,
+        w.returned,
+        w.followed_up,
+        w.reached,
+        w.solved,
+        w.satisfied,
+        w.closed,
+        *grouping,
+        sa.case(
+            (legacy, of_ticket(t.sign_due_at)),
+            (w.upheld.is_not(None), clock.text(w.upheld_due_text)),
+            else_=clock.text(w.sign_due_text),
+        ).label("sign_due"),
+        sa.case(
+            (w.upheld.is_(None), w.first_sign),
+            (w.last_sign > w.upheld, w.last_sign),
+        ).label("signed"),
+        sa.case(
+            (legacy, of_ticket(t.reply_due_at)),
+            else_=clock.text(sa.func.coalesce(w.extended_due_text, w.reply_due_text)),
+        ).label("reply_due"),
+        sa.case(
+            (
+                sa.and_(
+                    w.last_reply.is_not(None),
+                    sa.or_(w.last_reject.is_(None), w.last_reject < w.last_reply),
+                ),
+                w.last_reply,
+            )
+        ).label("replied"),
+        sa.case((legacy, of_ticket(t.contact_due_at)), else_=clock.text(w.contact_due_text)).label(
+            "contact_due"
+        ),
+        sa.case(
+            (legacy, sa.func.coalesce(of_ticket(t.contacted_at), w.first_reply)),
+            else_=_least(w.stated, w.unstated),
+        ).label("contact"),
+        _least(w.followed_up, w.closed).label("verdict"),
+    ).where(w.rnd > 0, w.merged_ticket.is_(None))
+    if grouping:
+        query = query.join(t, t.id == w.ticket_id)
+    return query.cte("rounds").prefix_with("MATERIALIZED")
 
 
 # ---------------------------------------------------------------- counting
 
 
-def _ticket_keys(session: Session, group: GroupBy, ticket_ids: Iterable[int]) -> dict[int, Any]:
-    column = Ticket.category if group is GroupBy.CATEGORY else Ticket.district_id
-    ids = sorted(set(ticket_ids))
-    out: dict[int, Any] = {}
-    for i in range(0, len(ids), 5000):
-        rows = session.execute(sa.select(Ticket.id, column).where(Ticket.id.in_(ids[i : i + 5000])))
-        out.update({tid: key for tid, key in rows})
-    return out
-
-
 def _count_rounds(
-    rounds: Iterable[Round], p: Period, key_of: Any, scope: set[int] | None
+    session: Session, p: Period, group: GroupBy | None, scope: set[int] | None
 ) -> dict[Any, dict[str, int]]:
+    clock = _Clock(session.get_bind().dialect.name)
+    if not clock.sqlite:
+        # Compiling this one big query for JIT costs more than it saves (about 0.1 s).
+        session.execute(sa.text("SET LOCAL jit = off"))
+    r = _rounds(session, p, clock, group).c
+    b = clock.bounds(p)
+    if group is GroupBy.UNIT:
+        key: Any = r.unit_id
+    elif group is GroupBy.CATEGORY:
+        key = r.category
+    elif group is GroupBy.DISTRICT:
+        key = r.district_id
+    else:
+        key = sa.literal(None)
+    query = sa.select(
+        key.label("k"),
+        *(
+            sa.func.sum(sa.case((test(r, b), 1), else_=0)).label(name)
+            for name, test in ROUND_COUNTS.items()
+        ),
+    ).group_by(key)
+    if scope is not None:
+        query = query.where(r.unit_id.in_(sorted(scope)))
     out: dict[Any, dict[str, int]] = {}
-    for r in rounds:
-        if scope is not None and r.unit_id not in scope:
-            continue
-        hits = [name for name, test in ROUND_COUNTS.items() if test(r, p)]
-        if not hits:
-            continue
-        counts = out.setdefault(key_of(r), {})
-        for name in hits:
-            counts[name] = counts.get(name, 0) + 1
+    for row in session.execute(query):
+        counts = {name: int(row._mapping[name] or 0) for name in ROUND_COUNTS}
+        if any(counts.values()):
+            out[row.k] = counts
     return out
 
 
@@ -856,25 +866,7 @@ def compute(
         session = uow.session
         tree = unit_tree(session)
         scope = with_descendants(tree, unit_id) if unit_id is not None else None
-        rounds = read_rounds(session, period)
-        if group in (GroupBy.CATEGORY, GroupBy.DISTRICT):
-            assert group is not None
-            keys = _ticket_keys(session, group, (r.ticket_id for r in rounds))
-
-            def key_of(r: Round) -> Any:
-                return keys.get(r.ticket_id)
-
-        elif group is GroupBy.UNIT:
-
-            def key_of(r: Round) -> Any:
-                return r.unit_id
-
-        else:
-
-            def key_of(r: Round) -> Any:
-                return None
-
-        by_round = _count_rounds(rounds, period, key_of, scope)
+        by_round = _count_rounds(session, period, group, scope)
         # 受理 and 直办 are the hotline's: counted overall, per category and per district.
         tickets = _count_tickets(session, period, group) if scope is None else {}
     for_unit = unit_id is not None
