@@ -583,3 +583,10 @@ def test_a_bad_calendar_date_is_refused(client: FlaskClient, world: World) -> No
     )
     assert resp.status_code == 422
     assert field_error(resp.get_data(as_text=True), "day") == "日期格式应为 YYYY-MM-DD"
+
+
+def test_the_tab_icon_is_served_to_anyone_and_cached(client: FlaskClient) -> None:
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.mimetype == "image/vnd.microsoft.icon"
+    assert resp.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert resp.cache_control.max_age == 86400
