@@ -174,6 +174,23 @@ class World:
     password: str = _PASSWORD
 
 
+def add_liaison(container: Container, world: World, code: str) -> None:
+    """A liaison of the unit with this code, signed in as `code` (world.tokens[code])."""
+    with container.uow() as uow:
+        user = User(
+            username=code,
+            display_name=f"{code}联络员",
+            password_hash=password_hash(),
+            role=Role.LIAISON,
+            unit_id=world.units[code],
+        )
+        uow.session.add(user)
+        uow.session.flush()
+        world.users[code] = user.id
+        world.tokens[code] = issue_token(uow.session, user, "test")
+        uow.commit()
+
+
 UNIT_TREE: tuple[tuple[str, str, UnitKind, str | None], ...] = (
     ("zjj", "住房和城乡建设局", UnitKind.DEPARTMENT, None),
     ("cgj", "城市管理局", UnitKind.DEPARTMENT, None),

@@ -62,16 +62,13 @@ from typing import Any
 import pytest
 
 from callcenter.models import CallRecord
-from dispatch.domain import Role
-from hotline.auth import issue_token
 from hotline.bootstrap import Container
-from hotline.models import User
 from hotline.settings import Settings
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
-from tests.conftest import password_hash
+from tests.conftest import add_liaison
 
 W46 = "from=2026-11-09&to=2026-11-15"
 W47 = "from=2026-11-16&to=2026-11-22"
@@ -91,21 +88,6 @@ def settings(settings: Settings) -> Settings:
     return dataclasses.replace(
         settings, reports=dataclasses.replace(settings.reports, ranking_min_sample=3)
     )
-
-
-def _liaison(container: Container, world: World, code: str) -> None:
-    with container.uow() as uow:
-        user = User(
-            username=code,
-            display_name=f"{code}联络员",
-            password_hash=password_hash(),
-            role=Role.LIAISON,
-            unit_id=world.units[code],
-        )
-        uow.session.add(user)
-        uow.session.flush()
-        world.tokens[code] = issue_token(uow.session, user, "test")
-        uow.commit()
 
 
 class Scenario:
@@ -343,8 +325,8 @@ class Scenario:
 
 @pytest.fixture
 def scenario(api: Api, clock: Clock, world: World, container: Container) -> Scenario:
-    _liaison(container, world, "dh-hb")
-    _liaison(container, world, "xs-cp")
+    add_liaison(container, world, "dh-hb")
+    add_liaison(container, world, "xs-cp")
     s = Scenario(api, clock, world)
     s.build(container)
     return s

@@ -26,16 +26,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from callcenter.models import CallRecord
-from dispatch.domain import Role
-from hotline.auth import issue_token
 from hotline.bootstrap import Container
-from hotline.models import User
 from reports import kpis as k
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
-from tests.conftest import password_hash
+from tests.conftest import add_liaison
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -44,22 +41,6 @@ def at(month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
 
 NOW = at(11, 2, 10)
 QUERY = "/api/reports/kpis?from=2026-09-28&to=2026-10-31"
-
-
-def _liaison(container: Container, world: World, code: str) -> None:
-    with container.uow() as uow:
-        user = User(
-            username=code,
-            display_name=f"{code}联络员",
-            password_hash=password_hash(),
-            role=Role.LIAISON,
-            unit_id=world.units[code],
-        )
-        uow.session.add(user)
-        uow.session.flush()
-        world.users[code] = user.id
-        world.tokens[code] = issue_token(uow.session, user, "test")
-        uow.commit()
 
 
 class Month:
@@ -105,8 +86,8 @@ class Month:
 
 @pytest.fixture
 def month(api: Api, clock: Clock, world: World, container: Container) -> Month:
-    _liaison(container, world, "dh-hb")
-    _liaison(container, world, "xs-cp")
+    add_liaison(container, world, "dh-hb")
+    add_liaison(container, world, "xs-cp")
     m = Month(api, clock, world)
     # A, B: resolved at the hotline
     for name, minute in (("A", 0), ("B", 10)):
