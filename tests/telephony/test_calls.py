@@ -119,6 +119,8 @@ def test_the_operator_answers_from_the_browser_through_the_seat_process(
     assert api.post("/api/cti/state", {"state": "ready"}).status_code == 200
     caller = stack.call_in_background(talk_ms=500)
     wait_for(lambda: "route" in _kinds(acd), 10, "the call to ring at s05")
+    # The ACD routes before the edge's INVITE reaches the softphone; a person sees it ring.
+    wait_for(lambda: "seat s05 call " in stack.logs["s05"].read_text(), 10, "s05 to ring")
     sent = api.post("/api/cti/call", {"action": "answer"})
     assert sent.status_code == 202, sent.get_json()
     assert caller.wait(timeout=30) == 0
