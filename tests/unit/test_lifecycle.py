@@ -21,6 +21,7 @@ from dispatch.domain import allowed_actions
 from dispatch.domain import check_role
 from dispatch.domain import identity_visible
 from dispatch.domain import is_problem_ticket
+from dispatch.domain import mask_free_text
 from dispatch.domain import mask_name
 from dispatch.domain import mask_phone
 from dispatch.domain import next_status
@@ -329,6 +330,41 @@ def test_mask_phone(phone: str | None, masked: str | None) -> None:
 )
 def test_mask_name(name: str | None, masked: str | None) -> None:
     assert mask_name(name) == masked
+
+
+def test_full_masks_show_no_digit_no_surname_and_no_length() -> None:
+    assert mask_phone("17212349251", full=True) == "***********"
+    assert mask_phone("051288881234", full=True) == "***********"
+    assert mask_name("欧阳娜娜", full=True) == "**"
+    assert mask_name(None, full=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("来电人张建国反映路灯不亮", "来电人某某反映路灯不亮"),
+        ("张先生称，张建国的邻居也反映过", "某先生称，某某的邻居也反映过"),
+        ("欧阳女士来电", "欧阳女士来电"),  # not the caller's surname: kept
+        ("请回电13812345678", "请回电***********"),
+        ("请回电 138 1234 5678 或 138-1234-5678", "请回电 *** **** **** 或 ***-****-****"),
+        ("座机0512-88881234，分机 8828 1234", "座机****-********，分机 **** ****"),
+        ("电话：+86 13812345678", "电话：+** ***********"),
+        ("全角１３８１２３４５６７８", "全角***********"),
+        ("身份证号11010119900307123X。", "身份证号******************。"),
+        ("卡号6222 0200 1234 5678 901", "卡号**** **** **** **** ***"),
+        ("2026-11-16 在 3 栋 1203 室，损失 5000 元", "2026-11-16 在 3 栋 1203 室，损失 5000 元"),
+        ("与 JC202611160000042 重复", "与 JC202611160000042 重复"),
+        ("", ""),
+    ],
+)
+def test_mask_free_text_hides_the_callers_name_and_personal_numbers(text: str, masked: str) -> None:
+    assert mask_free_text(text, ["张建国", None, ""]) == masked
+
+
+def test_mask_free_text_masks_every_name_given_longest_first() -> None:
+    text = "欧阳娜娜和欧阳女士、李四都来过"
+    assert mask_free_text(text, ["欧阳娜娜", "李四"]) == "某某和某女士、某某都来过"
+    assert mask_free_text(None, ["李四"]) is None
 
 
 # ---------------------------------------------------------------- problem tickets
