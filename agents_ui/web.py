@@ -45,6 +45,7 @@ from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import URGENCY_LABELS
 from dispatch.domain import Channel
 from dispatch.domain import DomainError
+from dispatch.domain import PermissionDenied
 from dispatch.domain import RequestType
 from dispatch.domain import ReturnReason
 from dispatch.domain import Role
@@ -267,11 +268,13 @@ def _filter_from_request(per_page: int = 50) -> tuple[services.TicketFilter | No
 def tickets() -> str:
     c = container()
     flt, errors = _filter_from_request()
-    result = (
-        services.list_tickets(c.uow(), c.dispatch, current_actor(), flt)
-        if flt
-        else {"items": [], "total": 0, "page": 1, "per_page": 50}
-    )
+    result: dict[str, Any] = {"items": [], "total": 0, "page": 1, "per_page": 50}
+    refused = None
+    if flt:
+        try:
+            result = services.list_tickets(c.uow(), c.dispatch, current_actor(), flt)
+        except PermissionDenied as exc:  # a unit searching by caller identity (audited)
+            refused = exc.message
     units = services.list_units(c.uow())
     # 导出 Excel carries the list's filters (not its page): the export takes every match.
     export_query = urlencode(
@@ -281,6 +284,7 @@ def tickets() -> str:
         "tickets.html",
         page=result,
         errors=errors,
+        refused=refused,
         args=request.args,
         units=units,
         export_query=export_query,
