@@ -10,6 +10,7 @@ from flask import Blueprint
 from agents_ui.web import page
 from agents_ui.web import render_page
 from callcenter import callbacks
+from callcenter.callbacks_web import audit_callers
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import SUPERVISE_ROLES
 from hotline.http import container
@@ -24,9 +25,11 @@ def index() -> str:
     """The open and claimed tasks, newest first, live."""
     c = container()
     actor = current_actor()
+    initial = callbacks.list_tasks(c.uow(), callbacks.ACTIVE, 1, 100)
+    audit_callers(initial["items"], "callbacks.page")
     return render_page(
         "callbacks.html",
-        initial=callbacks.list_tasks(c.uow(), callbacks.ACTIVE, 1, 100),
+        initial=initial,
         me=actor.user_id,
         may_cancel=actor.role in SUPERVISE_ROLES,
         timezone=c.settings.calendar.timezone,

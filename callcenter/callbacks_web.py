@@ -2,6 +2,8 @@
 
 Hotline staff only (operator, team lead, supervisor, admin); cancelling is for team leads
 and above. Every change is pushed as `callback.changed` (room `hotline`) once committed.
+Every answer carries callers' full numbers (they are to be dialled), so every answer is
+audited: `list_personal_data` for the list, `view_personal_data` for one task.
 """
 
 from typing import Any
@@ -17,6 +19,7 @@ from callcenter.records import sync_record
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import ValidationError
+from hotline.audit import audit_act
 from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
@@ -25,6 +28,27 @@ from hotline.http import parse_body
 bp = Blueprint("callbacks_api", __name__, url_prefix="/api/callbacks")
 ROLES = tuple(sorted(HOTLINE_ROLES))
 MAX_PER_PAGE = 100
+
+
+def audit_callers(items: list[dict[str, Any]], via: str, *, one: bool = False) -> None:
+    """Record who was shown these tasks' numbers (the list page renders them too)."""
+    shown = [item["id"] for item in items if item.get("caller")]
+    if not shown:
+        return
+    actor = current_actor()
+    with container().uow() as uow:
+        if one:
+            details = {"via": via, "task_id": shown[0]}
+            audit_act(uow.session, actor, "view_personal_data", items[0].get("ticket_id"), details)
+        else:
+            details = {"via": via, "task_ids": shown}
+            audit_act(uow.session, actor, "list_personal_data", None, details)
+        uow.commit()
+
+
+def _audited(view: dict[str, Any], via: str) -> dict[str, Any]:
+    audit_callers([view], via, one=True)
+    return view
 
 
 def parse_list_args(args: Any) -> tuple[tuple[str, ...], int, int]:
@@ -59,7 +83,9 @@ def _positive(raw: Any, name: str, errors: dict[str, str]) -> int:
 def list_tasks() -> Response:
     """Tasks newest first: open and claimed unless `status` says otherwise."""
     statuses, page, per_page = parse_list_args(request.args)
-    return jsonify(callbacks.list_tasks(container().uow(), statuses, page, per_page))
+    result = callbacks.list_tasks(container().uow(), statuses, page, per_page)
+    audit_callers(result["items"], "callbacks")
+    return jsonify(result)
 
 
 @bp.post("/<int:task_id>/claim")
@@ -69,7 +95,7 @@ def claim(task_id: int) -> Response:
     view = callbacks.claim(
         c.uow(), current_actor(), task_id, c.dispatch.utcnow(), c.dispatch.publish
     )
-    return jsonify(view)
+    return jsonify(_audited(view, "callbacks.claim"))
 
 
 @bp.post("/<int:task_id>/dial")
@@ -92,7 +118,7 @@ def dial(task_id: int) -> tuple[Response, int]:
         synced,
     )
     notify_hall()  # the seat went not ready
-    return jsonify(view), 202
+    return jsonify(_audited(view, "callbacks.dial")), 202
 
 
 @bp.post("/<int:task_id>/done")
@@ -103,7 +129,7 @@ def done(task_id: int) -> Response:
     view = callbacks.finish(
         c.uow(), current_actor(), task_id, cmd, c.dispatch.utcnow(), c.dispatch.publish
     )
-    return jsonify(view)
+    return jsonify(_audited(view, "callbacks.done"))
 
 
 @bp.post("/<int:task_id>/cancel")
@@ -114,4 +140,4 @@ def cancel(task_id: int) -> Response:
     view = callbacks.cancel(
         c.uow(), current_actor(), task_id, cmd, c.dispatch.utcnow(), c.dispatch.publish
     )
-    return jsonify(view)
+    return jsonify(_audited(view, "callbacks.cancel"))

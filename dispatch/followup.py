@@ -38,6 +38,8 @@ from dispatch.domain import DomainError
 from dispatch.domain import Role
 from dispatch.domain import Satisfaction
 from dispatch.domain import TicketStatus
+from dispatch.domain import mask_free_text
+from dispatch.domain import mask_phone
 from dispatch.models import FollowUpAttempt
 from dispatch.models import Ticket
 from dispatch.phones import InvalidPhone
@@ -108,7 +110,9 @@ class LogSms:
 
     def send(self, phone: str, text: str) -> str:
         self.sent.append((phone, text))
-        self._log.info("SMS to %s: %s", phone, text)
+        # Logs are read by more people and kept longer than the ticket's audited views: the
+        # number is masked as a unit sees it (138****5678), and so is any number in the text.
+        self._log.info("SMS to %s: %s", mask_phone(phone), mask_free_text(text))
         return f"log-{len(self.sent)}"
 
 

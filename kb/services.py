@@ -26,9 +26,12 @@ from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.domain import TicketStatus
 from dispatch.domain import ValidationError
+from dispatch.domain import identity_visible
+from dispatch.domain import mask_free_text
 from dispatch.models import Ticket
 from dispatch.models import Unit
 from dispatch.services import Actor
+from dispatch.services import check_can_read
 from hotline.audit import audit_act
 from hotline.db import UnitOfWork
 from hotline.db import utcnow
@@ -699,7 +702,11 @@ def search(
     """The best live articles for a question, with the words to highlight; logged for gaps.
 
     Searches made while a ticket is typed (`draft`, the form's client token) are kept as one
-    row per draft with every article shown, so that the ticket's fate can judge them.
+    row per draft and user with every article shown, so that the ticket's fate can judge
+    them. The logged question has its phones and ID numbers masked (and, for a search about
+    a ticket, the caller's name): the log outlives the ticket's own access rules.
+
+    :raises NotFound: `ticket_id` names no ticket this actor may read.
     """
     started = time.perf_counter()
     query = " ".join(query.split())[:200]
@@ -723,7 +730,9 @@ def search(
             item["snippet"] = _snippet(a.body, h.words)
             items.append(item)
         if query:
-            _log_search(s, actor, query, draft, ticket_id, [i["id"] for i in items])
+            names = _ticket_names(s, actor, ticket_id) if ticket_id is not None else []
+            logged = mask_free_text(query, names)
+            _log_search(s, actor, logged, draft, ticket_id, [i["id"] for i in items])
             uow.commit()
     return {
         "query": query,
@@ -734,12 +743,31 @@ def search(
     }
 
 
+def _ticket_names(s: Session, actor: Actor, ticket_id: int) -> list[str | None]:
+    """The caller's name of the ticket a search is about, once the actor may read it."""
+    ticket = s.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound("工单不存在", {"ticket_id": ticket_id})
+    try:
+        check_can_read(actor, ticket)
+    except PermissionDenied:
+        # another unit's ticket: as if it did not exist (ids are sequential)
+        raise NotFound("工单不存在", {"ticket_id": ticket_id}) from None
+    return [ticket.citizen_name]
+
+
 def _log_search(
     s: Session, actor: Actor, query: str, draft: str | None, ticket_id: int | None, ids: list[int]
 ) -> None:
     row = None
     if draft:
-        row = s.scalar(sa.select(KbSearch).where(KbSearch.draft == draft).limit(1))
+        # One row per draft *and* user: another user naming this draft starts their own
+        # row instead of overwriting the one the gap list judges.
+        row = s.scalar(
+            sa.select(KbSearch)
+            .where(KbSearch.draft == draft, KbSearch.user_id == actor.user_id)
+            .limit(1)
+        )
     if row is None:
         row = KbSearch(user_id=actor.user_id, draft=draft, ticket_id=ticket_id, hit_ids=[])
         s.add(row)
@@ -805,15 +833,23 @@ def gaps(uow: UnitOfWork, actor: Actor, since: dt.datetime, today: dt.date) -> d
     - `failed`: articles shown while a ticket was typed, none used, and the ticket was
       dispatched to a unit anyway: the answer was missing or not good enough;
     - `unanswered`: questions that found nothing at all.
-    A liaison sees only the failures of their own unit's articles.
+    A liaison sees only the failures of their own unit's articles, and of the questions only
+    those asked for tickets their unit handles, masked as the unit reads those tickets. A
+    draft's searches count only when made by the user who then accepted the ticket.
     """
     if not (is_editor(actor) or actor.role is Role.LIAISON):
         raise PermissionDenied("当前角色无权查看知识缺口")
     with uow:
         s = uow.session
         rows = s.execute(
-            sa.select(KbSearch.query, KbSearch.hit_ids, Ticket.id)
-            .join(Ticket, Ticket.client_token == KbSearch.draft)
+            sa.select(KbSearch.query, KbSearch.hit_ids, Ticket)
+            .join(
+                Ticket,
+                sa.and_(
+                    Ticket.client_token == KbSearch.draft,
+                    Ticket.created_by_id == KbSearch.user_id,
+                ),
+            )
             .where(
                 KbSearch.at >= since,
                 Ticket.dispatched_at.is_not(None),
@@ -822,10 +858,12 @@ def gaps(uow: UnitOfWork, actor: Actor, since: dt.datetime, today: dt.date) -> d
         ).all()
         shown: Counter[int] = Counter()
         queries: dict[int, list[str]] = {}
-        for query, hit_ids, _ticket in rows:
+        for query, hit_ids, ticket in rows:
+            asked = _question_for(actor, ticket, query)
             for aid in hit_ids:
                 shown[aid] += 1
-                queries.setdefault(aid, []).append(query)
+                if asked is not None:
+                    queries.setdefault(aid, []).append(asked)
         articles = {
             a.id: a for a in s.scalars(sa.select(KbArticle).where(KbArticle.id.in_(list(shown))))
         }
@@ -838,7 +876,9 @@ def gaps(uow: UnitOfWork, actor: Actor, since: dt.datetime, today: dt.date) -> d
                 continue
             item = _summary(a, today, units, paths)
             item.update(
-                failed=count, usage=used[aid], queries=list(dict.fromkeys(queries[aid]))[:5]
+                failed=count,
+                usage=used[aid],
+                queries=list(dict.fromkeys(queries.get(aid, [])))[:5],
             )
             failed.append(item)
         unanswered = []
@@ -855,6 +895,18 @@ def gaps(uow: UnitOfWork, actor: Actor, since: dt.datetime, today: dt.date) -> d
                 for q, n, at in empty
             ]
         return {"since": since.isoformat(), "failed": failed[:100], "unanswered": unanswered}
+
+
+def _question_for(actor: Actor, ticket: Ticket, query: str) -> str | None:
+    """A logged question as this actor may read it, or None: not their unit's ticket."""
+    if is_editor(actor):
+        return query
+    if not any(a.active and a.unit_id == actor.unit_id for a in ticket.assignments):
+        return None
+    visible = identity_visible(
+        actor.role, confidential=ticket.confidential, disclosure_allowed=ticket.disclosure_allowed
+    )
+    return query if visible else mask_free_text(query, [ticket.citizen_name])
 
 
 # ---------------------------------------------------------------- import, export, reminders
