@@ -1,7 +1,9 @@
 """Excel exports (openpyxl): any ticket list, the KPI tables and the unit ranking.
 
 Write-only workbooks, so a long list streams row by row. Shares are written as numbers with
-a percentage format (Excel can sort and sum them), never as text.
+a percentage format (Excel can sort and sum them), never as text. Every row goes through
+`_append`, which quotes text a spreadsheet would run as a formula (reports.cells): titles
+and names come from citizens and admins.
 """
 
 import datetime as dt
@@ -12,9 +14,11 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from reports.cells import safe_cell
 from reports.kpis import FORMULAS
 from reports.kpis import LOWER_IS_BETTER
 from reports.kpis import Figures
@@ -44,13 +48,25 @@ TICKET_COLUMNS = (
 LIGHTS = {"green": "正常", "yellow": "黄灯", "red": "红灯"}
 
 
+def _append(ws: WriteOnlyWorksheet, row: Iterable[Any]) -> None:
+    """Write one row, no cell of it a formula (formula injection, reports.cells)."""
+    cells = []
+    for value in row:
+        if isinstance(value, Cell):
+            value.value = safe_cell(value.value)
+            cells.append(value)
+        else:
+            cells.append(safe_cell(value))
+    ws.append(cells)
+
+
 def _header(ws: WriteOnlyWorksheet, titles: Iterable[str]) -> None:
     cells = []
     for title in titles:
         cell = WriteOnlyCell(ws, value=title)
         cell.font = Font(bold=True)
         cells.append(cell)
-    ws.append(cells)
+    _append(ws, cells)
 
 
 def _share(ws: WriteOnlyWorksheet, value: float | None) -> Any:
@@ -75,7 +91,8 @@ def tickets_xlsx(items: Iterable[Mapping[str, Any]], tz: dt.tzinfo, *, truncated
     _header(ws, (title for _, title in TICKET_COLUMNS))
     for t in items:
         unit = t.get("lead_unit") or {}
-        ws.append(
+        _append(
+            ws,
             [
                 t["number"],
                 _when(t.get("created_at"), tz),
@@ -91,11 +108,11 @@ def tickets_xlsx(items: Iterable[Mapping[str, Any]], tz: dt.tzinfo, *, truncated
                 _when(t.get("reply_due_at"), tz),
                 LIGHTS.get(t.get("light") or "", None),
                 "是" if t.get("problem") else "",
-            ]
+            ],
         )
     if truncated:
-        ws.append([])
-        ws.append(["（超出导出上限，仅导出前面的工单；请缩小筛选范围后分批导出）"])
+        _append(ws, [])
+        _append(ws, ["（超出导出上限，仅导出前面的工单；请缩小筛选范围后分批导出）"])
     return _bytes(wb)
 
 
@@ -120,16 +137,16 @@ def kpis_xlsx(report: KpiReport, title: str) -> bytes:
     """The KPI table (overall and one row per group), with the formulas on a second sheet."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("指标")
-    ws.append([title])
+    _append(ws, [title])
     _header(ws, _kpi_header())
     scope = report.unit.name if report.unit else "全部"
-    ws.append(_kpi_row(ws, f"合计（{scope}）", report.overall))
+    _append(ws, _kpi_row(ws, f"合计（{scope}）", report.overall))
     for row in report.rows:
-        ws.append(_kpi_row(ws, str(row["name"]), row["figures"]))
+        _append(ws, _kpi_row(ws, str(row["name"]), row["figures"]))
     notes = wb.create_sheet("计算口径")
     _header(notes, ["指标", "计算公式"])
     for formula in FORMULAS.values():
-        notes.append([formula.label, formula.text])
+        _append(notes, [formula.label, formula.text])
     return _bytes(wb)
 
 
@@ -139,13 +156,15 @@ def ranking_xlsx(
     """The ranking: ranked units first, then those not ranked (样本不足) with the reason."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("单位排名")
-    ws.append([title])
+    _append(ws, [title])
     weight_text = "，".join(f"{FORMULAS[k].label}×{w:g}" for k, w in weights.items())
     lower = [FORMULAS[k].label for k in weights if k in LOWER_IS_BETTER]
     note = f"综合得分 = 加权平均（{weight_text}）"
     if lower:
         note += f"，{'、'.join(lower)}按（1 − 比率）计分"
-    ws.append([f"{note}；每项计分指标不少于{min_sample}件才参与排名，不足的单位不排名（样本不足）"])
+    _append(
+        ws, [f"{note}；每项计分指标不少于{min_sample}件才参与排名，不足的单位不排名（样本不足）"]
+    )
     names = ("on_time_sign_rate", "on_time_reply_rate", "overdue_rate", *weights)
     names = tuple(dict.fromkeys(names))
     _header(
@@ -162,7 +181,8 @@ def ranking_xlsx(
         ],
     )
     for r in ranked:
-        ws.append(
+        _append(
+            ws,
             [
                 r.rank,
                 r.unit,
@@ -172,7 +192,7 @@ def ranking_xlsx(
                 _share(ws, r.score),
                 "、".join(shortfall_text(r)),
                 "是" if r.below_floor else "",
-            ]
+            ],
         )
     return _bytes(wb)
 
