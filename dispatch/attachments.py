@@ -1,7 +1,8 @@
 """Attachments on tickets: who may add and read them, and what a file must be.
 
 Accepted: JPEG and PNG photos (checked to be whole images), PDF, DOCX and XLSX, up to
-`attachments.max_bytes`. The type comes from the bytes, not from the name the browser sends.
+`attachments.max_bytes`. The type comes from the bytes, not from the name the browser sends;
+a .docx/.xlsx must be a real Word/Excel package of bounded unpacked size (dispatch.ooxml).
 """
 
 import io
@@ -28,6 +29,8 @@ from dispatch.domain import Role
 from dispatch.domain import ValidationError
 from dispatch.models import Attachment
 from dispatch.models import Ticket
+from dispatch.ooxml import NotAPackage
+from dispatch.ooxml import check_package
 from dispatch.services import Actor
 from dispatch.services import DispatchContext
 from dispatch.services import check_can_read
@@ -69,6 +72,10 @@ def _content_type(filename: str, data: bytes) -> str:
         return "application/pdf"
     suffix = Path(filename).suffix.lower()
     if data.startswith(b"PK\x03\x04") and suffix in OOXML:
+        try:
+            check_package(data, suffix)  # any zip starts with PK: look inside
+        except NotAPackage as exc:
+            raise ValidationError({"file": exc.message}, "附件无法接收") from None
         return OOXML[suffix]
     raise ValidationError(
         {"file": "只接受 JPG、PNG 图片和 PDF、DOCX、XLSX 文件"}, "附件类型不受支持"

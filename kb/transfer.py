@@ -54,17 +54,18 @@ optional, in any order; a trailing * is allowed); each further row is one articl
 rows are skipped. A cell holds at most 32,767 characters, so a longer body continues in the
 columns 正文续1, 正文续2, … (at the end of the sheet), which are read back after 正文. Export
 writes every column, a bold frozen header row, dates as date cells and text as text (never as
-a formula).
+a formula: text starting with = + - @, a tab or a line break is written after a single quote,
+which the import drops again; see reports.cells).
 
-Guards: at most 5,000 articles per file; a .docx/.xlsx must unpack to at most 50 MB (checked
-from the zip directory before anything is inflated). Old binary .doc/.xls/.wps/.et files get a
-hint to save them in the new format.
+Guards: at most 5,000 articles per file; a .docx/.xlsx must be a real Word/Excel package
+(`[Content_Types].xml` and `word/document.xml` or `xl/workbook.xml`) that unpacks to at most
+50 MB, checked from the zip directory before anything is inflated (dispatch.ooxml). Old
+binary .doc/.xls/.wps/.et files get a hint to save them in the new format.
 """
 
 import datetime as dt
 import io
 import re
-import zipfile
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -84,9 +85,13 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from dispatch.domain import ValidationError
+from dispatch.ooxml import NotAPackage
+from dispatch.ooxml import check_package
 from kb.domain import KIND_LABELS
 from kb.domain import ArticleKind
 from kb.domain import Validity
+from reports.cells import safe_cell
+from reports.cells import unsafe_cell
 
 MAX_ARTICLES = 5000
 MAX_PROBLEMS = 50
@@ -101,8 +106,6 @@ MAX_CHARS: dict[str, int] = (
 MAX_LEVEL_CHARS = 50  # one level of 分类
 MAX_TAGS = 20
 MAX_TAG_CHARS = 30
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024
-MAX_ZIP_MEMBERS = 10_000
 
 EXTENSIONS = (".md", ".markdown", ".txt", ".docx", ".xlsx")  # what read_articles takes
 
@@ -626,7 +629,9 @@ def _xlsx_rows(rows: Iterator[tuple[Any, ...]], problems: _Problems) -> list[_En
             if index not in columns and not _blank(value) and index not in headerless:
                 headerless.add(index)
                 problems.add(f"第{number}行", f"{get_column_letter(index + 1)} 列有内容但没有表头")
-        values = {key: row[index] for index, key in columns.items() if index < len(row)}
+        values = {
+            key: unsafe_cell(row[index]) for index, key in columns.items() if index < len(row)
+        }
         entries.append(_Entry(f"第{number}行", values))
     if not entries and not problems:
         problems.add("文件", "表格里没有数据行（第1行是表头，文章从第2行开始）")
@@ -673,16 +678,9 @@ def _zip_fits(data: bytes, app: str, suffix: str, problems: _Problems) -> bool:
         )
         return False
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        problems.add("文件", f"不是有效的 {app}（{suffix}）文件，请用 {app} 打开后另存为 {suffix}")
-        return False
-    # ZipExtFile stops at each member's declared size, so the directory bounds what is inflated.
-    if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-        problems.add(
-            "文件", f"文件解压后超过 {MAX_UNPACKED_BYTES // (1024 * 1024)} MB，请拆分后导入"
-        )
+        check_package(data, suffix)
+    except NotAPackage as exc:
+        problems.add("文件", exc.message)
         return False
     return True
 
@@ -758,11 +756,13 @@ def write_xlsx(records: Iterable[ArticleRecord]) -> bytes:
         sheet.column_dimensions[get_column_letter(column)].width = width
     for row_number, row in enumerate(rows, 2):
         for column, value in enumerate(row, 1):
-            cell = sheet.cell(row=row_number, column=column, value=value)
+            cell = sheet.cell(row=row_number, column=column, value=safe_cell(value))
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             elif isinstance(value, str):
-                cell.data_type = "s"  # "=…" stays text: no formula runs when the file is opened
+                # A text cell, quoted when it starts like a formula (reports.cells): stored as
+                # text it is not run on opening, and the quote keeps it text when edited.
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
     out = io.BytesIO()

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from docx.enum.style import WD_STYLE_TYPE
 
+from dispatch import ooxml
 from kb import transfer
 from kb.domain import ArticleKind
 from kb.transfer import ArticleRecord
@@ -398,10 +399,10 @@ def test_a_file_that_is_not_office_open_xml_is_refused(filename: str) -> None:
 def test_a_zip_that_unpacks_too_large_is_refused_before_it_is_opened(filename: str) -> None:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", bytes(transfer.MAX_UNPACKED_BYTES + 1))
+        archive.writestr("[Content_Types].xml", bytes(ooxml.MAX_UNPACKED_BYTES + 1))
     data = out.getvalue()
     assert len(data) < 100_000
-    assert problems(filename, data) == [("文件", "文件解压后超过 50 MB，请拆分后导入")]
+    assert problems(filename, data) == [("文件", "文件解压后超过 50 MB，请拆分或压缩图片后再上传")]
 
 
 def test_several_problems_are_reported_together() -> None:
