@@ -596,7 +596,12 @@ def delete_category(uow: UnitOfWork, actor: Actor, category_id: int) -> None:
         uow.commit()
 
 
-def ensure_category_path(session: Session, path: str) -> int | None:
+def find_category_path(session: Session, path: str) -> int | None:
+    """The id of a category path ("社会保障/住房公积金"), or None if a level is missing."""
+    return ensure_category_path(session, path, create=False)
+
+
+def ensure_category_path(session: Session, path: str, *, create: bool = True) -> int | None:
     """The id of a category path ("社会保障/住房公积金"), creating the missing levels."""
     parent: int | None = None
     for name in [p.strip() for p in path.split("/") if p.strip()]:
@@ -608,6 +613,8 @@ def ensure_category_path(session: Session, path: str) -> int | None:
                 KbCategory.name == name[:50],
             )
         )
+        if found is None and not create:
+            return None
         if found is None:
             c = KbCategory(name=name[:50], parent_id=parent)
             session.add(c)
@@ -916,7 +923,9 @@ def import_articles(uow: UnitOfWork, actor: Actor, records: list[ArticleRecord])
     """Add the articles of an imported file, all or none.
 
     Editors' articles go live (the index job then indexes them); a liaison's wait for review
-    and must all be their own unit's. A unit is named by its code or its name.
+    and must all be their own unit's, filed under categories that exist: creating a category
+    is an editor's act (create_category), through a file as through the form. A unit is named
+    by its code or its name.
     """
     _require_writer(actor)
     with uow:
@@ -925,14 +934,22 @@ def import_articles(uow: UnitOfWork, actor: Actor, records: list[ArticleRecord])
         for uid, code, name in s.execute(sa.select(Unit.id, Unit.code, Unit.name)).all():
             by_key[code] = by_key[name] = uid
         problems: list[tuple[str, str]] = []
+        publish = is_editor(actor)
         for r in records:
             if r.unit and r.unit not in by_key:
                 problems.append((r.where, f"单位「{r.unit}」不存在（请填写单位代码或全称）"))
             elif actor.role is Role.LIAISON and r.unit and by_key[r.unit] != actor.unit_id:
                 problems.append((r.where, "联络员只能导入本单位的知识"))
+            if not publish and r.category and find_category_path(s, r.category) is None:
+                problems.append(
+                    (
+                        r.where,
+                        f"分类「{r.category}」不存在：请选用已有分类，"
+                        "新分类请联系热线知识库管理员建立",
+                    )
+                )
         if problems:
             raise ImportRefused(problems)
-        publish = is_editor(actor)
         created = []
         for r in records:
             unit_id = by_key[r.unit] if r.unit else None

@@ -439,6 +439,10 @@ def test_a_malformed_file_is_refused_whole_with_every_problem_named(
 def test_a_liaisons_import_waits_for_review_and_stays_in_their_unit(
     api: Api, world: World, container: Container
 ) -> None:
+    # A liaison files under categories an editor made (a liaison cannot create them).
+    social = api.post("/api/kb/categories", {"name": "社会保障"}, as_="admin").get_json()
+    for name in ("社保卡", "失业保险"):
+        api.post("/api/kb/categories", {"name": name, "parent_id": social["id"]}, as_="admin")
     resp = _upload(api, "知识.md", MARKDOWN.replace("单位：zjj\n", "").encode(), as_="zjj")
     assert resp.status_code == 201 and resp.get_json()["published"] is False
     with container.uow() as uow:
