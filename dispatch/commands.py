@@ -23,6 +23,7 @@ from dispatch.domain import ReturnReason
 from dispatch.domain import Satisfaction
 from dispatch.domain import Urgency
 from dispatch.phones import normalize_phone
+from hotline.ids import RowId
 
 MAX_TITLE = 200
 MAX_CONTENT = 20_000
@@ -40,7 +41,7 @@ Phone = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
-UnitId = Annotated[int, Field(ge=1)]
+UnitId = RowId
 
 
 class Command(BaseModel):
@@ -82,7 +83,7 @@ class CreateTicket(Command):
     # 智能派单: dispatch at once to the suggested unit when the router is sure enough.
     auto_dispatch: bool = False
     # Accept as a duplicate and merge it into this open ticket (合并) in one step.
-    merge_into: Annotated[int, Field(ge=1)] | None = None
+    merge_into: RowId | None = None
 
     @model_validator(mode="after")
     def _anonymous_has_no_name(self) -> "CreateTicket":
@@ -113,7 +114,7 @@ class SuggestRequest(Command):
     district_id: UnitId | None = None
     street_id: UnitId | None = None
     community_id: UnitId | None = None
-    exclude_ticket_id: Annotated[int, Field(ge=1)] | None = None
+    exclude_ticket_id: RowId | None = None
 
 
 class ResolveDirectly(Command):
@@ -172,7 +173,7 @@ class Reply(Command):
 
     text: Content
     contacted_at: dt.datetime | None = None
-    attachment_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=20)] = []
+    attachment_ids: Annotated[list[RowId], Field(max_length=20)] = []
 
 
 class Review(Command):
@@ -231,10 +232,9 @@ class Supervise(Command):
 class Merge(Command):
     """Merge this duplicate into a master ticket (合并), named by id or by its 工单号."""
 
-    master_id: Annotated[int, Field(ge=1)] | None = None
+    master_id: RowId | None = None
     master_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-        | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
     ) = None
     note: OptionalNote = ""
 

@@ -13,6 +13,7 @@ from flask import request
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
 from hotline.errors import register_error_handlers
+from hotline.ids import register_converters
 from hotline.logs import configure_logging
 from hotline.logs import request_id_var
 from hotline.logs import ticket_id_var
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = container.settings
     configure_logging(settings.log_level)
     app = Flask(__name__, static_folder=None)
+    register_converters(app)  # bounded <int:...> ids: hotline.ids
     app.config.from_mapping(
         SECRET_KEY=_secret_key(settings),
         # A reply with its files may be as large as a few attachments, an upload as one;

@@ -8,6 +8,7 @@ from pydantic import StringConstraints
 from pydantic import model_validator
 
 from dispatch.commands import Command
+from hotline.ids import RowId
 from kb.domain import ArticleKind
 from kb.domain import Validity
 
@@ -23,7 +24,7 @@ Body = Annotated[str, _text(MAX_BODY, 1)]
 Long = Annotated[str, _text(5_000)]
 Short = Annotated[str, _text(200)]
 Tag = Annotated[str, _text(30, 1)]
-Id = Annotated[int, Field(ge=1)]
+Id = RowId
 
 
 class ArticleInput(Command):
