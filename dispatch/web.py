@@ -8,6 +8,9 @@ from flask import Response
 from flask import jsonify
 from flask import request
 from flask import send_file
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
 
 from dispatch import assist
 from dispatch import attachments
@@ -16,10 +19,13 @@ from dispatch import pending
 from dispatch import services
 from dispatch.clock import Light
 from dispatch.commands import ACTION_COMMANDS
+from dispatch.commands import MAX_CONTENT
+from dispatch.commands import MAX_TITLE
 from dispatch.commands import CreateTicket
 from dispatch.commands import Reply
 from dispatch.commands import SuggestRequest
 from dispatch.domain import Action
+from dispatch.domain import PermissionDenied
 from dispatch.domain import RequestType
 from dispatch.domain import Role
 from dispatch.domain import TicketStatus
@@ -60,6 +66,35 @@ def suggest() -> Response:
     cmd = parse_body(SuggestRequest)
     c = container()
     return jsonify(assist.suggest(c.uow(), c.dispatch, c.assistant, current_actor(), cmd))
+
+
+class UnitPreviewRequest(BaseModel):
+    """A draft as the console holds it: what the unit would read of it (单位看到的内容)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("", max_length=MAX_TITLE)
+    content: str = Field("", max_length=MAX_CONTENT)
+    address: str | None = Field(None, max_length=500)
+    citizen_name: str | None = Field(None, max_length=100)
+    caller_phone: str | None = Field(None, max_length=32)
+    contact_phone: str | None = Field(None, max_length=32)
+    confidential: bool = False
+    disclosure_allowed: bool = False
+
+
+@bp.post("/tickets/unit-preview")
+@login_required()
+def unit_preview() -> Response:
+    """Show the operator, before dispatch, what a unit will read of a draft ticket.
+
+    Computed by the same rules as the unit's ticket view (dispatch.services.unit_preview).
+    """
+    actor = current_actor()
+    if not container().dispatch.may_accept(actor):
+        raise PermissionDenied("当前角色无权受理工单", {"role": actor.role.value})
+    cmd = parse_body(UnitPreviewRequest)
+    return jsonify(services.unit_preview(**cmd.model_dump()))
 
 
 @bp.get("/routing/models")

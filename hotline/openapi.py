@@ -556,10 +556,18 @@ def build_openapi() -> dict[str, Any]:
                     _query("request_type", {"enum": [t.value for t in RequestType]}, "诉求类型"),
                     _query("urgency", {"enum": [u.value for u in Urgency]}, "紧急程度"),
                     _query("light", {"enum": [lt.value for lt in Light]}, "红黄绿灯"),
-                    _query("q", {"type": "string"}, "标题、内容或工单号"),
+                    _query(
+                        "q",
+                        {"type": "string"},
+                        "标题、内容或工单号（联络员只能填工单号，否则 403 并记入审计日志）",
+                    ),
                     _query("from", {"type": "string", "format": "date"}, "受理日期起（含）"),
                     _query("to", {"type": "string", "format": "date"}, "受理日期止（含）"),
-                    _query("caller_phone", {"type": "string"}, "来电号码"),
+                    _query(
+                        "caller_phone",
+                        {"type": "string"},
+                        "来电号码（仅热线人员，记入审计日志；联络员使用时 403 并记入审计日志）",
+                    ),
                     _query("problem", {"type": "boolean"}, "是否问题工单"),
                     _query("page", {"type": "integer", "minimum": 1}, "页码"),
                     _query(
@@ -624,6 +632,14 @@ def build_openapi() -> dict[str, Any]:
         "post": _operation(
             "派单建议：承办单位前三名、事项分类、诉求类型、属地、疑似重复工单",
             "200", "400", "401", "403", "422", body=schema_of(SuggestRequest),
+        )
+    }  # fmt: skip
+    from dispatch.web import UnitPreviewRequest
+
+    paths["/api/tickets/unit-preview"] = {
+        "post": _operation(
+            "单位看到的内容：草稿在承办单位眼中的样子（诉求人、电话与正文中的个人信息按同一规则遮蔽）",
+            "200", "400", "401", "403", "422", body=schema_of(UnitPreviewRequest),
         )
     }  # fmt: skip
     paths["/api/routing/models"] = {

@@ -723,7 +723,49 @@
     });
   }
 
-  window.Hotline = {api, el, live, bindActions, ticketForm, routingAssist, seatPanel, readForm, toast, refresh,
+  // 单位看到的内容: the draft as the unit will read it once dispatched. The server masks it
+  // (POST /api/tickets/unit-preview), by the same rules as the unit's own ticket view.
+  function unitPreview(form, panel) {
+    const body = panel.querySelector(".unit-preview-body");
+    const sent = ["title", "content", "address", "citizen_name", "caller_phone", "contact_phone",
+      "confidential", "disclosure_allowed"];
+    const empty = () => el("p", {class: "hint", text: "输入诉求人、标题或诉求内容后，这里显示派单后承办单位看到的样子。"});
+    let timer = null, seq = 0, lastKey = "";
+    const fact = (label, value) => [el("dt", {text: label}), el("dd", {text: value || "—"})];
+    const render = (d) => {
+      body.replaceChildren(
+        el("p", {class: "hint", text: d.identity_masked
+          ? "承办单位看不到诉求人身份：姓名、电话、身份证号和银行卡号在正文中也已遮蔽。"
+          : "诉求人已同意向承办单位公开身份：承办单位看到原文。"}),
+        el("dl", {class: "facts"}, ...fact("诉求人", d.citizen_name), ...fact("来电号码", d.caller_phone),
+          ...fact("联系电话", d.contact_phone), ...fact("地址", d.address), ...fact("标题", d.title)),
+        el("p", {class: "content", id: "unit-preview-content", text: d.content || ""}));
+    };
+    const ask = async () => {
+      const data = readForm(form), draft = {title: "", content: ""};
+      for (const k of sent) if (data[k] !== undefined) draft[k] = data[k];
+      const key = JSON.stringify(draft);
+      if (key === lastKey) return;
+      lastKey = key;
+      if (!(draft.title + draft.content + (draft.citizen_name || "")).trim()) { body.replaceChildren(empty()); return; }
+      const mine = ++seq;
+      const r = await api("POST", "/api/tickets/unit-preview", draft);
+      if (mine !== seq) return;  // a newer draft is on its way
+      if (r.ok) render(r.data);
+      else body.replaceChildren(el("p", {class: "hint", text: (r.data && r.data.message) || "暂时无法显示"}));
+    };
+    const later = () => { clearTimeout(timer); timer = setTimeout(() => ask().catch(() => {}), 350); };
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("reset", () => { lastKey = ""; setTimeout(() => body.replaceChildren(empty()), 0); });
+    later();
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    const panel = document.querySelector("aside #unit-preview"), form = document.getElementById("ticket-form");
+    if (panel && form) unitPreview(form, panel);
+  });
+
+  window.Hotline = {api, el, live, bindActions, ticketForm, routingAssist, seatPanel, unitPreview, readForm, toast, refresh,
                     refresher};
   // Pages that ask for nothing special still get the live connection (and units their
   // notices); pages that call Hotline.live themselves run first.

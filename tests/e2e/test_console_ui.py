@@ -107,3 +107,43 @@ def _get(url: str) -> str:
     """What Kamailio asks the ACD (loopback, plain text)."""
     with urllib.request.urlopen(url, timeout=5) as resp:
         return str(resp.read().decode())
+
+
+def test_the_operator_sees_what_the_unit_will_read_before_dispatch(
+    signed_in: Open, api: Api
+) -> None:
+    page = signed_in("operator")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.get_by_label("来电号码").fill("17212349251")
+    page.get_by_label("诉求人").fill("张建国")
+    page.get_by_label("标题").fill("张建国反映电梯停运")
+    page.get_by_label("诉求内容").fill(
+        "来电人张建国反映电梯停运三天，回电13912345678，身份证11010119900307123X"
+    )
+    panel = page.locator("aside #unit-preview")
+    content = panel.locator("#unit-preview-content")
+    content.get_by_text("来电人某某反映电梯停运三天").wait_for()
+    text = panel.inner_text()
+    assert "张建国" not in text and "13912345678" not in text and "123X" not in text
+    assert "172****9251" in text and "张**" in text
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/engC/console-unit-preview.png")
+    shot(page, "console-unit-preview")
+    page.get_by_label("保密").check()
+    # 保密: no digit of the number and no surname, once the panel follows the box
+    page.wait_for_function(
+        "() => !document.querySelector('aside #unit-preview').innerText.includes('172')"
+    )
+    assert "张" not in panel.inner_text()
+    page.get_by_label("保密").uncheck()
+    page.get_by_label("同意向承办单位公开身份").check()
+    content.get_by_text("来电人张建国反映").wait_for()
+
+    # the ticket page shows the same panel, from the server, beside the text as written
+    t = api.create(content="来电人张建国反映电梯停运，回电13912345678", citizen_name="张建国")
+    page.goto(page.url.split("/console")[0] + f"/tickets/{t['id']}")
+    preview = page.locator("#unit-preview")
+    preview.get_by_text("来电人某某反映电梯停运，回电***********").wait_for()
+    assert "张建国" not in preview.inner_text()
+    preview.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/engC/ticket-unit-preview.png")

@@ -171,3 +171,13 @@ def test_a_ticket_that_allows_disclosure_reaches_the_unit_as_written(api: Api) -
     view = api.get(f"/api/tickets/{t['id']}", as_="zjj").get_json()
     assert view["content"] == CONTENT
     assert view["identity_masked"] is False
+
+
+def test_the_unit_preview_masks_a_draft_and_is_for_the_hotline_only(api: Api) -> None:
+    draft = {"title": f"{NAME}反映", "content": CONTENT, "citizen_name": NAME}
+    draft |= {"caller_phone": PHONE, "confidential": True}
+    seen = api.post("/api/tickets/unit-preview", draft).get_json()
+    assert (seen["citizen_name"], seen["caller_phone"]) == ("**", "***********")
+    assert seen["title"] == "某某反映" and _leaks(seen["content"]) == []
+    refused = api.post("/api/tickets/unit-preview", draft, as_="zjj")
+    assert refused.status_code == 403
