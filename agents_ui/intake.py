@@ -86,6 +86,7 @@ class Form:
 
     values: dict[str, str] = field(default_factory=dict)
     confidential: bool = False
+    publish: bool = False  # 同意公开: unchecked unless the citizen ticks it
     errors: dict[str, str] = field(default_factory=dict)
     had_photo: bool = False
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
@@ -179,7 +180,9 @@ def _read_form() -> Form:
     f = request.form
     values = {name: f.get(name, "").strip() for name in TEXT_FIELDS}
     token = f.get("form_token", "")
-    form = Form(values=values, confidential=bool(f.get("confidential")))
+    form = Form(
+        values=values, confidential=bool(f.get("confidential")), publish=bool(f.get("publish"))
+    )
     if 8 <= len(token) <= 64:
         form.form_token = token
     upload = request.files.get("photo")
@@ -229,6 +232,7 @@ def _public_request(form: Form) -> intake.PublicRequest | None:
             name=_optional(v["name"]),
             phone=_optional(v["phone"]),
             confidential=form.confidential,
+            publish=form.publish,
         )
     except pydantic.ValidationError as exc:
         for name, text in _field_errors(exc).items():

@@ -80,6 +80,9 @@ class PublicRequest(c.Command):
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     # Keep name and phone from the units (保密); the hotline still sees them.
     confidential: bool = False
+    # The citizen agrees to publish the request on Open311 (without name, phone, the
+    # address below street level or a precise pin); the default publishes nothing.
+    publish: bool = False
 
     @model_validator(mode="after")
     def _pin_is_a_pair(self) -> "PublicRequest":
@@ -186,6 +189,7 @@ def submit(
 
         def prepare(session: Session, ticket: Ticket) -> None:
             ticket.public_token = token
+            ticket.publish = req.publish
             ticket.latitude = req.latitude
             ticket.longitude = req.longitude
             ticket.api_key_id = api_key_id

@@ -134,6 +134,9 @@ class Ticket(Base):
     # Requests from outside (web form, Open311): the secret in the citizen's status link
     # (/status/<number>?t=...), and the API key that filed it.
     public_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
+    # The citizen agreed to publish the request on Open311 (web form checkbox, Open311
+    # `publish=true`); without it nothing of the ticket is published.
+    publish: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # (api_keys.id; no foreign key: SQLite cannot add one without rebuilding `tickets`)
     api_key_id: Mapped[int | None] = mapped_column(index=True)
     # 回访: when automated follow-up gave up (no answer after its tries) and the ticket went

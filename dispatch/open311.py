@@ -18,6 +18,7 @@ from dataclasses import field
 from typing import Any
 
 from dispatch.domain import TicketStatus
+from dispatch.domain import mask_free_text
 from dispatch.intake import CLOSED_STATUSES
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
@@ -223,6 +224,41 @@ def service_notice(agency: str | None, expected: str | None) -> str:
     return "热线已受理，正在分派承办单位，请凭工单号查询办理进度"
 
 
+# Published pins are rounded to 0.01° (about 1 km): the neighbourhood, not the door.
+PIN_DECIMALS = 2
+# The address up to its street (the first road, street or lane named), nothing after it.
+_STREET = re.compile(r"^.*?(?:街道|大街|大道|路|街|巷|胡同|弄)")
+
+
+def street_level(address: str | None) -> str | None:
+    """The address cut after its street: 东湖区滨江路阳光花园3号楼 → 东湖区滨江路.
+
+    No street named (阳光花园3号楼) publishes no address: what would remain is a building.
+    """
+    match = _STREET.match((address or "").strip())
+    return match.group(0) if match else None
+
+
+def coarse(value: float | None) -> float | None:
+    return round(value, PIN_DECIMALS) if value is not None else None
+
+
+def published_view(view: Mapping[str, Any], names: Iterable[str | None]) -> dict[str, Any]:
+    """What of `intake.public_view` Open311 publishes for a citizen who agreed to it.
+
+    Personal data inside the description is masked (`names`: the citizen's), the address
+    stops at the street and the pin is rounded (PIN_DECIMALS).
+    """
+    description = public_description(view.get("description") or "")
+    return {
+        **view,
+        "description": mask_free_text(description, names),
+        "address": street_level(view.get("address")),
+        "latitude": coarse(view.get("latitude")),
+        "longitude": coarse(view.get("longitude")),
+    }
+
+
 def request_item(
     view: Mapping[str, Any],
     service: Service | None,
@@ -370,6 +406,11 @@ class NewRequest:
     email: str | None
     name: str | None
     phone: str | None
+    publish: bool = False  # the citizen agreed to publish (`publish=true`)
+
+
+# `publish`: the citizen's consent to publication, asked by the client; absent means no.
+_CONSENT = {"": False, "false": False, "0": False, "true": True, "1": True}
 
 
 def _float(raw: str, name: str, limit: float, errors: list[str]) -> float | None:
@@ -430,6 +471,9 @@ def parse_new_request(form: Mapping[str, str]) -> NewRequest:
         errors.append("缺少位置：请提供 lat 和 long，或 address_string")
     if len(address) > 300:
         errors.append("address_string 不能超过 300 个字符")
+    publish = text("publish").lower()
+    if publish not in _CONSENT:
+        errors.append("publish 只能是 true 或 false（市民是否同意公开其诉求）")
     if errors:
         raise bad_request(errors)
     return NewRequest(
@@ -441,4 +485,5 @@ def parse_new_request(form: Mapping[str, str]) -> NewRequest:
         email=text("email") or None,
         name=full_name(text("first_name"), text("last_name")),
         phone=text("phone") or None,
+        publish=_CONSENT.get(publish, False),
     )

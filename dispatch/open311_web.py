@@ -185,10 +185,13 @@ def _find_service(session: Session, code: str) -> open311.Service | None:
 
 
 def _published() -> sa.ColumnElement[bool]:
-    """Requests outside clients filed (with a status link), never confidential ones."""
+    """Requests outside clients filed (with a status link) whose citizen agreed to publish
+    them, never confidential ones. Anything else is the same 404 as an unknown number:
+    ticket numbers are sequential, so enumerating them must reveal nothing."""
     return sa.and_(
         Ticket.channel.in_(PUBLISHED_CHANNELS),
         Ticket.public_token.is_not(None),
+        Ticket.publish.is_(True),
         Ticket.confidential.is_(False),
     )
 
@@ -226,7 +229,8 @@ def _item(
         else None
     )
     service = by_path.get(ticket.category or "")
-    return open311.request_item(view, service, media, ctx.policy.calendar.tz)
+    published = open311.published_view(view, [ticket.citizen_name])
+    return open311.request_item(published, service, media, ctx.policy.calendar.tz)
 
 
 def _all_services(session: Session) -> dict[str, open311.Service]:
@@ -344,6 +348,7 @@ def post_request() -> Response:
             name=new.name,
             phone=new.phone,
             email=new.email,
+            publish=new.publish,
         )
     except pydantic.ValidationError as exc:
         raise open311.bad_request(_spec_messages(validation_details(exc))) from None
