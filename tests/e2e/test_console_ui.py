@@ -127,7 +127,6 @@ def test_the_operator_sees_what_the_unit_will_read_before_dispatch(
     assert "张建国" not in text and "13912345678" not in text and "123X" not in text
     assert "172****9251" in text and "张**" in text
     panel.scroll_into_view_if_needed()
-    page.screenshot(path="/tmp/engC/console-unit-preview.png")
     shot(page, "console-unit-preview")
     page.get_by_label("保密").check()
     # 保密: no digit of the number and no surname, once the panel follows the box
@@ -145,5 +144,4 @@ def test_the_operator_sees_what_the_unit_will_read_before_dispatch(
     preview = page.locator("#unit-preview")
     preview.get_by_text("来电人某某反映电梯停运，回电***********").wait_for()
     assert "张建国" not in preview.inner_text()
-    preview.scroll_into_view_if_needed()
-    page.screenshot(path="/tmp/engC/ticket-unit-preview.png")
+    shot(page, "ticket-unit-preview")
