@@ -12,6 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from hotline.bootstrap import Container
 from hotline.models import AuditEntry
@@ -181,3 +182,20 @@ def test_the_unit_preview_masks_a_draft_and_is_for_the_hotline_only(api: Api) ->
     assert seen["title"] == "某某反映" and _leaks(seen["content"]) == []
     refused = api.post("/api/tickets/unit-preview", draft, as_="zjj")
     assert refused.status_code == 403
+
+
+def test_the_unit_list_page_offers_a_number_search_only_and_says_why_it_refuses(
+    app: Flask, api: Api, container: Container
+) -> None:
+    from tests.integration.test_ticket_page import browser
+
+    _confidential(api)
+    client = browser(app, api.world, "zjj")
+    html = client.get("/tickets").get_data(as_text=True)
+    assert "工单号 <input" in html and "关键词" not in html
+    refused = client.get("/tickets", query_string={"q": NAME}).get_data(as_text=True)
+    assert "不能按来电人、电话号码或内容检索工单" in refused
+    assert NAME not in refused.replace(f'value="{NAME}"', "")
+    assert len(_audit(container, "identity_search_refused")) == 1
+    operator = browser(app, api.world, "operator").get("/tickets").get_data(as_text=True)
+    assert "关键词" in operator
