@@ -25,6 +25,7 @@ from dispatch.domain import Action
 from dispatch.domain import RequestType
 from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
+from hotline.ids import MAX_ID
 from kb.commands import ArticleInput
 from kb.commands import CategoryInput
 from kb.commands import LinkArticles
@@ -104,6 +105,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
+# A row id: the app answers a larger one like an unknown id (404), see hotline.ids.
+ROW_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
 def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
@@ -123,7 +128,7 @@ def _reports_paths(paths: dict[str, Any]) -> None:
     kpis["parameters"] = [
         _query("from", day, "开始日期（必填）"),
         _query("to", day, "结束日期（必填，含）"),
-        _query("unit", {"type": "integer", "minimum": 1}, "单位编号"),
+        _query("unit", ROW_ID, "单位编号"),
         _query("by", {"type": "string", "enum": ["unit", "category", "district"]}, "分组"),
         _query("format", xlsx, "json（默认）或 xlsx"),
     ]
@@ -159,7 +164,7 @@ def _reports_paths(paths: dict[str, Any]) -> None:
     paths["/api/reports/briefs/{brief_id}"] = {
         "get": {
             "summary": "下载已保存的周报",
-            "parameters": [_path_param("brief_id", {"type": "integer", "minimum": 1})],
+            "parameters": [_path_param("brief_id", ROW_ID)],
             "responses": download,
         }
     }
@@ -219,7 +224,7 @@ def _hall_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], An
         ),
     }  # fmt: skip
     delete = _operation("删除值班安排（督办、管理员）", "200", "401", "403", "404")
-    duty_id = _path_param("duty_id", {"type": "integer", "minimum": 1})
+    duty_id = _path_param("duty_id", ROW_ID)
     paths["/api/cti/duties/{duty_id}"] = {"delete": delete | {"parameters": [duty_id]}}
 
 
@@ -237,7 +242,7 @@ def _callback_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]]
         _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "每页条数"),
     ]
     paths["/api/callbacks"] = {"get": listing}
-    task_id = _path_param("task_id", {"type": "integer", "minimum": 1})
+    task_id = _path_param("task_id", ROW_ID)
     paths["/api/callbacks/{task_id}/claim"] = {
         "post": _operation(
             "认领：待回拨的任务归本人（本人再次认领不变）；已被他人认领或已结束为 409",
@@ -283,7 +288,7 @@ def _followup_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]]
         _query("page_size", {"type": "integer", "minimum": 1}, "每页条数（≤ page_size_max）"),
     ]
     paths["/api/followups"] = {"get": listing}
-    ticket_id = _path_param("ticket_id", {"type": "integer", "minimum": 1})
+    ticket_id = _path_param("ticket_id", ROW_ID)
     paths["/api/tickets/{ticket_id}/followups"] = {
         "get": _operation(
             "工单的自动回访尝试（可查看该工单者）：第几次、语音/短信、状态、按键及含义；"
@@ -315,8 +320,7 @@ def _followup_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]]
 
 def _kb_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
     """The knowledge base (kb.web)."""
-    integer = {"type": "integer", "minimum": 1}
-    article_id = _path_param("article_id", integer)
+    article_id = _path_param("article_id", ROW_ID)
     search = _operation(
         "搜索知识库：q 为口语问题（同义词表扩展）；k 条结果（1–50，默认 10）带高亮词；"
         "draft 为正在填写的工单的 client_token（用于统计知识缺口）",
@@ -326,7 +330,7 @@ def _kb_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]
         _query("q", {"type": "string", "maxLength": 200}, "问题"),
         _query("k", {"type": "integer", "minimum": 1, "maximum": 50}, "结果条数"),
         _query("draft", {"type": "string", "maxLength": 64}, "工单草稿标识"),
-        _query("ticket_id", integer, "在工单页搜索时的工单"),
+        _query("ticket_id", ROW_ID, "在工单页搜索时的工单"),
     ]
     paths["/api/kb/search"] = {"get": search}
     listing = _operation(
@@ -364,9 +368,9 @@ def _kb_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]
         "post": _operation(
             "审核通过（发布）或退回（须填写理由）", "200", "400", "401", "403", "404", "409", "422",
             body=schema_of(Review),
-        ) | {"parameters": [_path_param("version_id", integer)]}
+        ) | {"parameters": [_path_param("version_id", ROW_ID)]}
     }  # fmt: skip
-    category_id = _path_param("category_id", integer)
+    category_id = _path_param("category_id", ROW_ID)
     paths["/api/kb/categories"] = {
         "get": _operation("知识目录（树形顺序，带层级与文章数）", "200", "401"),
         "post": _operation(
@@ -381,7 +385,7 @@ def _kb_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]
         "delete": _operation("删除空目录（编辑者）", "204", "401", "403", "404", "409")
         | {"parameters": [category_id]},
     }  # fmt: skip
-    group_id = _path_param("group_id", integer)
+    group_id = _path_param("group_id", ROW_ID)
     paths["/api/kb/synonyms"] = {
         "get": _operation("同义词表", "200", "401"),
         "post": _operation(
@@ -490,7 +494,7 @@ def build_openapi() -> dict[str, Any]:
         "name": "ticket_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": ROW_ID,
     }
     paths: dict[str, Any] = {
         "/healthz": {
@@ -589,7 +593,7 @@ def build_openapi() -> dict[str, Any]:
         "name": "attachment_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": ROW_ID,
     }
     paths["/api/tickets/{ticket_id}/attachments"] = {
         "post": {
