@@ -33,6 +33,7 @@ from dispatch.domain import ValidationError
 from hotline import admin
 from hotline.http import container
 from hotline.http import current_actor
+from hotline.http import login_guard
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
 
@@ -90,9 +91,14 @@ def _users_page(
     status: int = 200,
 ) -> Page:
     c = container()
+    users = admin.list_users(c.uow())
+    rules = c.settings.auth
     html = render_page(
         "admin_users.html",
-        users=admin.list_users(c.uow()),
+        users=users,
+        locked=login_guard().locked([u.username for u in users]),
+        password_rule=f"至少{rules.password_min_length}位，"
+        f"含小写字母、大写字母、数字、符号中的至少{rules.password_classes}种",
         units=[u for u in admin.list_units(c.uow()) if u.active],
         roles=list(Role),
         form=form or {"role": Role.OPERATOR.value},
@@ -121,7 +127,13 @@ def create_user() -> Page:
         unit_code=form["unit"] if form["role"] == Role.LIAISON.value else None,
     )
     try:
-        admin.create_user(container().uow(), _actor_id(), new, ip=request.remote_addr)
+        admin.create_user(
+            container().uow(),
+            _actor_id(),
+            new,
+            ip=request.remote_addr,
+            rules=container().settings.auth,
+        )
     except ValidationError as exc:
         return _users_page(form, exc.field_errors, _refused(exc), 422)
     flash(f"已创建用户 {new.username.strip()}，请将初始密码告知本人并提醒其登录后修改。")
@@ -168,6 +180,24 @@ def reset_password(user_id: int) -> Page:
     if shown is None:
         return render_page("admin_password.html", user=_user_row(user_id), temporary=temporary)
     return redirect(url_for("admin.password_shown", user_id=user_id, shown=shown))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@page(Role.ADMIN)
+def unlock_user(user_id: int) -> Page:
+    try:
+        unlocked = admin.unlock_user(
+            container().uow(), _actor_id(), user_id, login_guard(), ip=request.remote_addr
+        )
+    except NotFound as exc:
+        return _not_found(exc.message)
+    user = _user_row(user_id)
+    flash(
+        f"已解锁用户 {user.username}，可以重新登录"
+        if unlocked
+        else f"用户 {user.username} 未被锁定"
+    )
+    return redirect(url_for("admin.index"))
 
 
 @bp.get("/users/<int:user_id>/password")

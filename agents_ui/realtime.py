@@ -16,12 +16,14 @@ from flask import Flask
 from flask import session
 from flask_socketio import Namespace
 from flask_socketio import SocketIO
+from flask_socketio import disconnect
 from flask_socketio import join_room
 
 from callcenter.hall import HALL_ROOM
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import Role
+from hotline.auth import session_problem
 from hotline.models import User
 
 log = logging.getLogger(__name__)
@@ -36,10 +38,17 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
         user_id = session.get("user_id")
         if user_id is None:
             raise ConnectionRefusedError("请先登录")
-        with container().uow() as uow:
+        c = container()
+        now = c.dispatch.utcnow().timestamp()
+        with c.uow() as uow:
             user = uow.session.get(User, user_id)
-            if user is None or not user.active:
-                raise ConnectionRefusedError("请先登录")
+            # The same checks as every HTTP request: a signed-out, reset, deactivated, expired
+            # or idle session gets no live connection; nor one that must change its password.
+            problem = session_problem(user, session, now, c.settings.auth)
+            if problem is not None or user is None:
+                raise ConnectionRefusedError(problem or "请先登录")
+            if user.must_change_password:
+                raise ConnectionRefusedError("请先修改密码")
             role, unit_id = user.role, user.unit_id
         join_room(f"user:{user_id}")  # calls offered at the user's seat (screen pop)
         if role in HOTLINE_ROLES or role is Role.LEADER:
@@ -62,10 +71,15 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
         if user_id is None:
             return {"seat": None, "state": "offline"}
         # The live connection keeps the session it was opened with: a user deactivated (or
-        # removed) since then must not keep a seat taking calls.
-        with container().uow() as uow:
+        # removed) since then, or a session ended since (sign-out elsewhere, a password
+        # change or reset), must not keep a seat taking calls. Idle time is not checked
+        # here: the console's own pings are not someone at the keyboard.
+        c = container()
+        now = c.dispatch.utcnow().timestamp()
+        with c.uow() as uow:
             user = uow.session.get(User, int(user_id))
-            if user is None or not user.active:
+            if session_problem(user, session, now, c.settings.auth, check_idle=False):
+                disconnect()
                 return {"seat": None, "state": "offline"}
         return seat_alive(int(user_id))
 

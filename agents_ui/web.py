@@ -53,13 +53,18 @@ from dispatch.domain import TicketStatus
 from dispatch.domain import Urgency
 from dispatch.web import parse_filter
 from hotline.audit import record_audit
-from hotline.auth import MIN_PASSWORD
 from hotline.auth import authenticate
+from hotline.auth import end_sessions
 from hotline.auth import hash_password
+from hotline.auth import password_problem
+from hotline.http import PasswordChangeRequired
+from hotline.http import TooManyAttempts
 from hotline.http import Unauthorized
 from hotline.http import container
 from hotline.http import csrf_token
 from hotline.http import current_actor
+from hotline.http import end_this_and_other_sessions
+from hotline.http import safe_next
 from hotline.http import sign_in
 from hotline.models import User
 from kb.services import ticket_articles
@@ -143,6 +148,8 @@ def page(*roles: Role) -> Callable[[F], F]:
                 actor = current_actor()
             except Unauthorized:
                 return redirect(url_for("agents_ui.login", next=request.full_path))
+            except PasswordChangeRequired:
+                return redirect(url_for("agents_ui.password"))
             if roles and actor.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -180,32 +187,38 @@ def favicon() -> Response:
 
 @bp.get("/login")
 def login() -> str:
-    return render_template("login.html", error=None, next=request.args.get("next", ""))
+    return render_template("login.html", error=None, next=safe_next(request.args.get("next", "")))
 
 
 @bp.post("/login")
-def login_post() -> tuple[str, int] | Response:
-    if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
-        return render_template("login.html", error="页面已过期，请重新登录", next=""), 400
-    who = sign_in(request.form.get("username", ""), request.form.get("password", ""), via="form")
+def login_post() -> tuple[str, int] | tuple[str, int, dict[str, str]] | Response:
+    # Login CSRF: the form must come from our sign-in page (its token is in the session),
+    # else a page elsewhere could sign a visitor in as the attacker.
+    sent, expected = request.form.get("csrf", ""), str(session.get("csrf", ""))
+    if not expected or not hmac.compare_digest(sent, expected):
+        return render_template("login.html", error="页面已过期，请重新登录", next=None), 400
+    target = safe_next(request.form.get("next", ""))
+    try:
+        who = sign_in(
+            request.form.get("username", ""), request.form.get("password", ""), via="form"
+        )
+    except TooManyAttempts as exc:
+        html = render_template("login.html", error=exc.message, next=target)
+        return html, 429, {"Retry-After": str(exc.retry_after)}
     if who is None:
-        return render_template(
-            "login.html", error="用户名或密码错误", next=request.form.get("next", "")
-        ), 401
-    target = request.form.get("next", "")
-    # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("agents_ui.index")
-    return redirect(target)
+        return render_template("login.html", error="用户名或密码错误", next=target), 401
+    return redirect(target or url_for("agents_ui.index"))
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    if hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
+    if hmac.compare_digest(request.form.get("csrf", ""), str(session.get("csrf", ""))):
         user_id = session.get("user_id")
-        session.clear()
         if user_id is not None:
+            # Signing out ends every session of the user: a copied cookie is worth nothing.
+            end_this_and_other_sessions(int(user_id))
             sign_out_seat(int(user_id))  # nobody is at the seat any more
+        session.clear()
     return redirect(url_for("agents_ui.login"))
 
 
@@ -221,30 +234,53 @@ def index() -> Response:
 def password() -> str | tuple[str, int]:
     errors: dict[str, str] = {}
     done = False
+    rules = container().settings.auth
+    with container().uow() as uow:
+        user = uow.session.get(User, current_actor().user_id)
+        assert user is not None
+        forced = user.must_change_password
     if request.method == "POST":
-        if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
-            errors["_form"] = "页面已过期，请刷新后重试"
-        current, new, again = (request.form.get(k, "") for k in ("current", "new", "again"))
-        with container().uow() as uow:
-            user = uow.session.get(User, current_actor().user_id)
-            assert user is not None
-            if not errors and authenticate(uow.session, user.username, current) is None:
-                errors["current"] = "当前密码不正确"
-            if len(new) < MIN_PASSWORD:
-                errors["new"] = f"新密码至少{MIN_PASSWORD}位"
-            elif new == current:
-                errors["new"] = "新密码不能与当前密码相同"
-            if new != again:
-                errors["again"] = "两次输入的新密码不一致"
-            if not errors:
-                user.password_hash = hash_password(new)
-                record_audit(
-                    uow.session, user.id, "change_password", None, {}, ip=request.remote_addr
-                )
-                uow.commit()
-                done = True
-    page_html = render_page("password.html", errors=errors, done=done)
+        errors, done = _change_password(forced)
+        forced = forced and not done
+    page_html = render_page("password.html", errors=errors, done=done, forced=forced, rules=rules)
     return (page_html, 422) if errors else page_html
+
+
+def _change_password(forced: bool) -> tuple[dict[str, str], bool]:
+    """Check and save a new password; the user's other sessions end, this one stays."""
+    errors: dict[str, str] = {}
+    if not hmac.compare_digest(request.form.get("csrf", ""), str(session.get("csrf", ""))):
+        errors["_form"] = "页面已过期，请刷新后重试"
+    current, new, again = (request.form.get(k, "") for k in ("current", "new", "again"))
+    with container().uow() as uow:
+        user = uow.session.get(User, current_actor().user_id)
+        assert user is not None
+        if not errors and authenticate(uow.session, user.username, current) is None:
+            errors["current"] = "临时密码不正确" if forced else "当前密码不正确"
+        problem = password_problem(new, user.username, container().settings.auth)
+        if problem:
+            errors["new"] = problem
+        elif new == current:
+            errors["new"] = "新密码不能与当前密码相同"
+        if new != again:
+            errors["again"] = "两次输入的新密码不一致"
+        if errors:
+            return errors, False
+        user.password_hash = hash_password(new)
+        user.must_change_password = False
+        end_sessions(user)
+        generation = user.session_generation
+        record_audit(
+            uow.session,
+            user.id,
+            "change_password",
+            None,
+            {"forced": forced},
+            ip=request.remote_addr,
+        )
+        uow.commit()
+    session["gen"] = generation  # this session carries on under the new generation
+    return {}, True
 
 
 # ---------------------------------------------------------------- tickets

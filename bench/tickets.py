@@ -58,7 +58,9 @@ def _seed(url: str) -> tuple[str, list[int]]:
             uow.session.add(unit)
             uow.session.flush()
             units.append(unit.id)
-        user = create_user(uow.session, NewUser("bench", "bench-password", Role.OPERATOR))
+        user = create_user(
+            uow.session, NewUser("bench", "bench-password", Role.OPERATOR), rules=None
+        )
         token = issue_token(uow.session, user, "bench")
         uow.commit()
     engine.dispose()

@@ -8,7 +8,6 @@ unknown ids raise `NotFound`.
 
 import datetime as dt
 import re
-import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from hotline.audit import record_audit
 from hotline.db import UnitOfWork
 from hotline.db import utcnow
 from hotline.models import User
+from hotline.settings import AuthSettings
 
 MAX_DISPLAY_NAME = 100
 MAX_UNIT_CODE = 64
@@ -105,8 +105,15 @@ def list_users(uow: UnitOfWork) -> list[UserRow]:
         ]
 
 
-def create_user(uow: UnitOfWork, actor_id: int, new: UserInput, *, ip: str | None = None) -> int:
-    """Create an account and return its id.
+def create_user(
+    uow: UnitOfWork,
+    actor_id: int,
+    new: UserInput,
+    *,
+    ip: str | None = None,
+    rules: AuthSettings = auth.DEFAULT_RULES,
+) -> int:
+    """Create an account and return its id; the initial password must meet `rules`.
 
     :raises ValidationError: unknown role, bad username/password/display name, duplicate
         username, or a unit that does not fit the role.
@@ -130,6 +137,7 @@ def create_user(uow: UnitOfWork, actor_id: int, new: UserInput, *, ip: str | Non
                     display_name=display_name,
                     unit_code=new.unit_code or None,
                 ),
+                rules,
             )
         except ValidationError as exc:
             raise ValidationError({**exc.field_errors, **errors}, exc.message) from None
@@ -157,8 +165,9 @@ def set_user_active(
 ) -> bool:
     """Deactivate (停用) or reactivate (启用) an account.
 
-    A deactivated user's session is refused at its next request; API tokens are cached per
-    process for a few seconds (see `auth.TokenCache`), so they stop within that time.
+    Deactivation ends the user's sessions (refused at their next request); API tokens are
+    cached per process for a few seconds (see `auth.TokenCache`), so they stop within that
+    time.
 
     Return whether anything changed (it is already so: no change, no audit row).
 
@@ -172,6 +181,8 @@ def set_user_active(
         if user.active == active:
             return False
         user.active = active
+        if not active:
+            auth.end_sessions(user)
         record_audit(
             uow.session,
             actor_id,
@@ -187,12 +198,17 @@ def set_user_active(
 def reset_password(uow: UnitOfWork, actor_id: int, user_id: int, *, ip: str | None = None) -> str:
     """Give the user a random temporary password and return it (shown once, never stored).
 
+    The user's sessions end, and at the next sign-in every page leads to 修改密码 until they
+    pick their own password: the admin who read the temporary one must not know it.
+
     :raises NotFound: no such user.
     """
-    temporary = secrets.token_urlsafe(9)
+    temporary = auth.temporary_password()
     with uow:
         user = _user(uow, user_id)
         user.password_hash = auth.hash_password(temporary)
+        user.must_change_password = True
+        auth.end_sessions(user)
         record_audit(
             uow.session,
             actor_id,
@@ -203,6 +219,29 @@ def reset_password(uow: UnitOfWork, actor_id: int, user_id: int, *, ip: str | No
         )
         uow.commit()
     return temporary
+
+
+def unlock_user(
+    uow: UnitOfWork, actor_id: int, user_id: int, guard: auth.LoginGuard, *, ip: str | None = None
+) -> bool:
+    """Lift a lock that failed sign-ins put on the account; return whether it was locked.
+
+    :raises NotFound: no such user.
+    """
+    with uow:
+        user = _user(uow, user_id)
+        if not guard.unlock(user.username):
+            return False
+        record_audit(
+            uow.session,
+            actor_id,
+            "admin_unlock_user",
+            None,
+            {"user_id": user.id, "username": user.username},
+            ip=ip,
+        )
+        uow.commit()
+        return True
 
 
 def _user(uow: UnitOfWork, user_id: int) -> User:

@@ -1,5 +1,6 @@
 """The Flask app factory."""
 
+import datetime as dt
 import logging
 import secrets
 import uuid
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.web.cookie_secure,
+        # API sign-ins (permanent sessions) last no longer than any session may.
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.auth.session_hours),
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     def _request_context() -> None:
         rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
         g.request_id = rid
+        g.csp_nonce = secrets.token_urlsafe(16)
         request_id_var.set(rid)
         if request.endpoint in UPLOADS:
             request.max_content_length = settings.attachments.max_bytes + 65536
@@ -79,7 +84,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            g.get("csp_nonce", ""), request.endpoint
+        )
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
+
+    @app.context_processor
+    def _nonce() -> dict[str, str]:
+        # Inline <script> and <style> blocks carry this per-response nonce (see the CSP).
+        return {"csp_nonce": g.get("csp_nonce", "")}
 
     register_error_handlers(app)
     from dispatch.web import bp as dispatch_bp
@@ -114,6 +129,40 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # browser; tests run without it.
     init_ui(app, settings.redis.url if settings.web.live_updates_via_redis else None)
     return app
+
+
+# Standalone documents with their own inline stylesheet and no script (the weekly brief's
+# HTML, rendered outside Flask's templates): styles inline, scripts none at all.
+DOCUMENT_ENDPOINTS = frozenset({"reports.render_brief"})
+
+
+def content_security_policy(nonce: str, endpoint: str | None) -> str:
+    """The Content-Security-Policy of every response.
+
+    Scripts and stylesheets only from this site or inline blocks carrying the response's
+    nonce; no plugins, no <base>, forms post only here, and no page may be framed
+    (clickjacking). Style attributes stay allowed: they carry layout figures (a bar's
+    width), never script.
+    """
+    if endpoint in DOCUMENT_ENDPOINTS:
+        scripts, styles = "'none'", "'self' 'unsafe-inline'"
+    else:
+        scripts, styles = f"'self' 'nonce-{nonce}'", f"'self' 'nonce-{nonce}'"
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {scripts}",
+            f"style-src {styles}",
+            "style-src-attr 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
 
 
 def _secret_key(settings: Settings) -> str:

@@ -286,7 +286,10 @@ def _load_users(
     liaisons: dict[int, services.Actor] = {}
     with container.uow() as uow:
         for username, name, role in DESK_USERS:
-            user = create_user(uow.session, NewUser(username, DEMO_PASSWORD, role, name))
+            # The demo's one password is printed on screen: no rules (rules=None).
+            user = create_user(
+                uow.session, NewUser(username, DEMO_PASSWORD, role, name), rules=None
+            )
             desk.setdefault(role, services.Actor(user.id, role, None, name))
         for spec in content.UNITS:
             if spec.kind == UnitKind.COMMUNITY:
@@ -300,6 +303,7 @@ def _load_users(
                     f"{spec.name}联络员",
                     spec.code,
                 ),
+                rules=None,
             )
             liaisons[units[spec.code]] = services.Actor(
                 user.id, Role.LIAISON, units[spec.code], user.display_name

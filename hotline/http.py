@@ -3,17 +3,26 @@
 Authentication: a session cookie (the UI) or `Authorization: Bearer <token>` (other
 systems). Unsafe requests that ride on the session cookie must carry the session's CSRF
 token in `X-CSRF-Token`; bearer requests carry no ambient credentials and need none.
+
+A session is checked on every request against the user's row: it must carry the user's
+current session generation (raised by sign-out, a password change or reset, deactivation),
+be younger than `auth.session_hours` and have been used within the role's idle limit.
 """
 
 import dataclasses
 import functools
 import hmac
+import logging
 import secrets
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 import pydantic
+import sqlalchemy as sa
 from flask import current_app
 from flask import g
 from flask import request
@@ -24,11 +33,15 @@ from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.services import Actor
 from hotline.audit import record_audit
+from hotline.auth import TOUCH_SECONDS
+from hotline.auth import LoginGuard
 from hotline.auth import authenticate
+from hotline.auth import session_problem
 from hotline.auth import user_for_token
 from hotline.bootstrap import Container
 from hotline.models import User
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=pydantic.BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -40,6 +53,46 @@ class Unauthorized(DomainError):
 
 class BadRequest(DomainError):
     code = "bad_request"
+
+
+class PasswordChangeRequired(PermissionDenied):
+    """An admin reset the password: nothing but 修改密码 until the user picks a new one."""
+
+    code = "password_change_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "管理员已重置您的密码，请先修改密码后再继续使用", {"change_password": "/password"}
+        )
+
+
+class TooManyAttempts(DomainError):
+    """Sign-in refused for now: the account is locked or the address tried too often."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, (retry_after + 59) // 60)
+        super().__init__(
+            f"密码错误次数过多，请{minutes}分钟后再试；如需立即登录，请联系系统管理员解锁账号",
+            {"retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+# Pages and calls open to a user who must change their password first.
+PASSWORD_CHANGE_ENDPOINTS = frozenset(
+    {
+        "agents_ui.password",
+        "agents_ui.logout",
+        "agents_ui.login",
+        "agents_ui.login_post",
+        "agents_ui.static",
+        "agents_ui.favicon",
+        "hotline.logout",
+        "hotline.me",
+    }
+)
 
 
 def container() -> Container:
@@ -93,11 +146,17 @@ def current_actor() -> Actor:
             container().tokens.put(token.strip(), _actor_from(user))
         elif "user_id" in session:
             user = uow.session.get(User, session["user_id"])
-            if user is None or not user.active:
+            now = _now()
+            problem = session_problem(user, session, now, container().settings.auth)
+            if problem is not None or user is None:
                 session.clear()
-                raise Unauthorized("登录已失效，请重新登录")
+                raise Unauthorized(problem or "登录已失效，请重新登录")
+            if now - float(session.get("seen", 0)) >= TOUCH_SECONDS:
+                session["seen"] = int(now)
             if request.method in UNSAFE_METHODS:
                 _check_csrf()
+            if user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                raise PasswordChangeRequired()
         else:
             raise Unauthorized("请先登录")
         g.actor = _actor_from(user)
@@ -121,22 +180,121 @@ class SignedIn:
     unit_id: int | None
 
 
-def sign_in(username: str, password: str, *, via: str, permanent: bool = False) -> SignedIn | None:
-    """Check the password, audit the login and start a fresh session; None if refused.
+def _now() -> float:
+    """Epoch seconds by the services' clock (tests move it)."""
+    return container().dispatch.utcnow().timestamp()
 
-    The session is cleared first so that a session id planted before login is never reused.
+
+def login_guard() -> LoginGuard:
+    c = container()
+    return LoginGuard(lambda: c.redis, c.settings.auth)
+
+
+def sign_in(username: str, password: str, *, via: str, permanent: bool = False) -> SignedIn | None:
+    """Check the password, audit the attempt and start a fresh session; None if refused.
+
+    Failures are counted per account and per address (`LoginGuard`) and audited
+    (`login_failed`, and `login_locked` when one locks the account). The session is cleared
+    first so that a session id planted before login is never reused.
+
+    :raises TooManyAttempts: the account is locked or the address must wait.
     """
+    guard = login_guard()
+    address = request.remote_addr
+    wait = guard.wait_seconds(username, address)
+    if wait:
+        log.warning("sign-in refused for %ss: too many failures (address %s)", wait, address)
+        raise TooManyAttempts(wait)
     with container().uow() as uow:
         user = authenticate(uow.session, username, password)
         if user is None:
+            _refused(uow, guard, username, address, via)
             return None
         who = SignedIn(user.id, user.username, user.display_name, user.role, user.unit_id)
-        record_audit(uow.session, user.id, "login", None, {"via": via}, ip=request.remote_addr)
+        generation = user.session_generation
+        record_audit(
+            uow.session,
+            user.id,
+            "login",
+            None,
+            {"via": via},
+            ip=address,
+            request_id=g.get("request_id"),
+        )
         uow.commit()
+    guard.succeeded(username)
+    now = int(_now())
     session.clear()
-    session["user_id"] = who.user_id
+    session.update({"user_id": who.user_id, "gen": generation, "iat": now, "seen": now})
     session.permanent = permanent
     return who
+
+
+def _refused(uow: Any, guard: LoginGuard, username: str, address: str | None, via: str) -> None:
+    """Count and audit a failed sign-in; raise TooManyAttempts if it locked the account."""
+    known = uow.session.scalar(sa.select(User.id).where(User.username == username))
+    locked = guard.failed(username, address)
+    details = {"username": username[:64], "via": via}
+    rid = g.get("request_id")
+    record_audit(uow.session, known, "login_failed", None, details, ip=address, request_id=rid)
+    if locked:
+        rules = guard.rules
+        record_audit(
+            uow.session,
+            known,
+            "login_locked",
+            None,
+            {**details, "failures": rules.lock_after_failures, "minutes": rules.lock_minutes},
+            ip=address,
+            request_id=rid,
+        )
+    uow.commit()
+    if locked:
+        log.warning(
+            "account %r locked after %s failed sign-ins", username[:64], rules.lock_after_failures
+        )
+        raise TooManyAttempts(rules.lock_minutes * 60 or 3600)
+
+
+def safe_next(target: str) -> str | None:
+    """Return `target` if it is a path on this site to go to after sign-in, else None.
+
+    One leading slash, no `//`, no backslash, no whitespace or control character, also
+    after percent-decoding: browsers drop tabs and newlines and read `\\` as `/`, which
+    turns `/%09/evil.example` into `//evil.example`, another site.
+    """
+    if not target or len(target) > 2000:
+        return None
+    for text in (target, unquote(target)):
+        if not text.startswith("/") or "//" in text or "\\" in text:
+            return None
+        if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in text):
+            return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def end_this_and_other_sessions(user_id: int) -> None:
+    """Sign-out: every session of the user ends (this browser's, others', API sessions)."""
+    from hotline.auth import end_sessions
+
+    with container().uow() as uow:
+        user = uow.session.get(User, user_id)
+        if user is not None:
+            end_sessions(user)
+            record_audit(
+                uow.session,
+                user.id,
+                "logout",
+                None,
+                {},
+                ip=request.remote_addr,
+                request_id=g.get("request_id"),
+            )
+            uow.commit()
+    session.clear()
 
 
 def login_required(*roles: Role) -> Callable[[F], F]:

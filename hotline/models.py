@@ -27,6 +27,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    # Sessions carry the generation they were signed in under; raising it (sign-out, a
+    # password change or reset, deactivation) ends every older session at its next request.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    # Set by an admin's reset: until the user picks a new password, nothing else is open.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     unit: Mapped[Unit | None] = relationship()
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")

@@ -24,7 +24,7 @@ import yaml
 ENV_PREFIX = "HOTLINE_"
 # Variables under these prefixes belong to the test suite and benchmarks, not to settings.
 ENV_RESERVED = ("HOTLINE_CONFIG", "HOTLINE_TEST_", "HOTLINE_BENCH_")
-SECRET_FIELDS = frozenset({"secret_key", "password", "url"})
+SECRET_FIELDS = frozenset({"secret_key", "password", "url", "acd_secret"})
 
 
 class SettingsError(Exception):
@@ -53,6 +53,36 @@ class WebSettings:
     secret_key: str = ""
     max_body_bytes: int = 1_048_576
     live_updates_via_redis: bool = True
+    # The session cookie's Secure flag. Browsers send Secure cookies to https and to
+    # http://127.0.0.1 / localhost, so the demo works with it on; turn it off only for a
+    # plain-http host name in a closed test network.
+    cookie_secure: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Sign-in: session lifetimes, throttling and lock-out (see docs/security.md)."""
+
+    # A signed-in session unused this long is over (minutes). Seats (operators and team
+    # leads at the console) and admins get short ones; the other roles `idle_minutes`.
+    idle_minutes: int = 120
+    idle_minutes_seat: int = 30
+    idle_minutes_admin: int = 15
+    # However active, a session (the UI's or one from POST /api/auth/login) ends after this.
+    session_hours: int = 12
+    # Failed passwords for one account within `failure_window_minutes` before it is locked.
+    lock_after_failures: int = 5
+    failure_window_minutes: int = 15
+    # How long a lock lasts unless an admin lifts it in 系统管理 → 用户; 0 = until lifted.
+    lock_minutes: int = 30
+    # Failed sign-ins from one address within the window before it must wait (429).
+    address_failures: int = 20
+    # Passwords: at least this long, with at least `password_classes` of lower case, upper
+    # case, digits and symbols, not containing the username and not a common password.
+    password_min_length: int = 10
+    password_classes: int = 3
+    # Redis keys of the failure counters and locks start with this (tests give each its own).
+    redis_prefix: str = "login:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +254,13 @@ class TelephonySettings:
     # A seat signed in from a console takes calls only while that console is open: one that
     # has not been heard from for this long (browser closed, network lost) goes offline.
     console_grace_seconds: float = 20.0
+    # Digest realm of our own SIP user agents (seats, survey processes, registered phones):
+    # their passwords are kept as HA1 = md5(name:realm:password), so changing it voids them all.
+    sip_realm: str = "hotline"
+    # What Kamailio and the seats send (header X-Hotline-Acd-Secret) to reach `/acd/*`. Empty:
+    # generated once per instance into <instance_path>/acd_secret (mode 0600). Set it through
+    # the environment (HOTLINE_TELEPHONY__ACD_SECRET) when the edge runs on another host.
+    acd_secret: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +268,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     tickets: TicketSettings = field(default_factory=TicketSettings)
@@ -413,6 +451,16 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:  # noqa: C901 - one branch p
     raise SettingsError(f"{path}: unsupported setting type {tp!r}")
 
 
+def _validate_auth(auth: AuthSettings) -> None:
+    minutes = (auth.idle_minutes, auth.idle_minutes_seat, auth.idle_minutes_admin)
+    if min(minutes) < 1 or auth.session_hours < 1 or auth.failure_window_minutes < 1:
+        raise SettingsError("auth: idle minutes, session_hours and the window must be at least 1")
+    if auth.lock_after_failures < 1 or auth.address_failures < 1 or auth.lock_minutes < 0:
+        raise SettingsError("auth: failure limits must be at least 1 and lock_minutes not negative")
+    if auth.password_min_length < 8 or not 1 <= auth.password_classes <= 4:
+        raise SettingsError("auth: password_min_length at least 8, password_classes 1 to 4")
+
+
 def _validate(settings: Settings) -> None:
     # Imported here: the clock parser is the one place durations are defined.
     from dispatch.clock import Duration
@@ -460,6 +508,7 @@ def _validate(settings: Settings) -> None:
     _validate_channels(settings)
     if settings.web.workers < 1 or settings.web.threads < 1:
         raise SettingsError("web.workers and web.threads must be at least 1")
+    _validate_auth(settings.auth)
 
 
 def _validate_channels(settings: Settings) -> None:
@@ -513,6 +562,11 @@ def _validate_telephony(tel: TelephonySettings) -> None:
         raise SettingsError("telephony.keepalive_seconds: at least 30 (Kamailio's least)")
     if not 5 <= tel.console_grace_seconds <= 600:
         raise SettingsError("telephony.console_grace_seconds: between 5 and 600 seconds")
+    # Both go verbatim into the generated Kamailio configuration, inside double quotes.
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", tel.sip_realm):
+        raise SettingsError("telephony.sip_realm: 1-64 letters, digits, dot, dash or underscore")
+    if tel.acd_secret and not re.fullmatch(r"[A-Za-z0-9_-]{24,128}", tel.acd_secret):
+        raise SettingsError("telephony.acd_secret: 24-128 letters, digits, dash or underscore")
 
 
 def _validate_kb(kb: KbSettings) -> None:

@@ -6,14 +6,17 @@ import sqlalchemy as sa
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
-from flask import session
+from flask import request
 
 from dispatch.commands import LoginRequest
 from dispatch.domain import ROLE_LABELS
+from hotline.errors import error_response
+from hotline.http import TooManyAttempts
 from hotline.http import Unauthorized
 from hotline.http import container
 from hotline.http import csrf_token
 from hotline.http import current_actor
+from hotline.http import end_this_and_other_sessions
 from hotline.http import login_required
 from hotline.http import parse_body
 from hotline.http import sign_in
@@ -24,8 +27,19 @@ bp = Blueprint("hotline", __name__)
 
 @bp.post("/api/auth/login")
 def login() -> Response:
+    # JSON only: a form or text/plain body is what another site's page can send without
+    # a preflight (login CSRF).
+    if request.mimetype != "application/json":
+        return error_response(
+            415, "unsupported_media_type", "请求体须为 JSON（Content-Type: application/json）"
+        )
     cmd = parse_body(LoginRequest)
-    who = sign_in(cmd.username, cmd.password, via="api", permanent=True)
+    try:
+        who = sign_in(cmd.username, cmd.password, via="api", permanent=True)
+    except TooManyAttempts as exc:
+        response = error_response(429, exc.code, exc.message, exc.details)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if who is None:
         raise Unauthorized("用户名或密码错误")
     return jsonify(
@@ -44,8 +58,9 @@ def logout() -> Response:
     from callcenter.cti import sign_out_seat
 
     user_id = current_actor().user_id
-    session.clear()
     if user_id is not None:
+        # Every session of the user ends, the browser's too: a copied cookie is worth nothing.
+        end_this_and_other_sessions(user_id)
         sign_out_seat(user_id)  # nobody is at the seat any more
     return jsonify({"ok": True})
 

@@ -32,6 +32,7 @@ from hotline.db import Base
 from hotline.db import make_engine
 from hotline.migrate import upgrade
 from hotline.models import User
+from hotline.settings import AuthSettings
 from hotline.settings import DatabaseSettings
 from hotline.settings import Settings
 from hotline.settings import WebSettings
@@ -126,6 +127,8 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
         base,
         database=DatabaseSettings(url=db_url),
         web=WebSettings(secret_key="test-secret", live_updates_via_redis=False),
+        # Sign-in failure counters of one test never lock another test's accounts.
+        auth=AuthSettings(redis_prefix=f"test-login:{uuid.uuid4().hex}:"),
         instance_path=str(tmp_path),
     )
 

@@ -224,7 +224,7 @@ def test_a_liaison_without_unit_and_a_short_password_get_one_message_each(
     form = new_user_form(csrf, role="liaison", unit="", password="short")
     html = client.post("/admin/users", data=form).get_data(as_text=True)
     assert field_error(html, "unit") == "联络员必须属于一个已存在的单位"
-    assert field_error(html, "password") == "密码至少8位"
+    assert field_error(html, "password") == "密码至少10位"
     assert user(container, "wang") is None
 
 
@@ -286,7 +286,7 @@ def test_reset_password_shows_a_temporary_password_that_replaces_the_old_one(
     match = re.search(r'<code class="secret" id="temporary-password">([^<]+)</code>', resp.text)
     assert match is not None
     temporary = match.group(1)
-    assert len(temporary) == 12
+    assert len(temporary) == 15
     assert can_log_in(app, "zjj", temporary)
     assert not can_log_in(app, "zjj", world.password)
     assert temporary not in client.get("/admin/").get_data(as_text=True)
@@ -546,8 +546,13 @@ def test_a_clock_is_written_in_words(
     csrf = sign_in(client, world)
     resp = client.post(
         "/admin/settings/sla",
-        data={"csrf": csrf, "request_type": "complaint", "urgency": "normal", "sign": "4个工作小时",
-              "reply": "3 个工作日"},
+        data={
+            "csrf": csrf,
+            "request_type": "complaint",
+            "urgency": "normal",
+            "sign": "4个工作小时",
+            "reply": "3 个工作日",
+        },
     )
     assert resp.status_code == 302
     with container.uow() as uow:

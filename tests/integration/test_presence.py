@@ -221,4 +221,4 @@ def test_a_deactivated_operator_takes_no_more_calls_even_with_the_console_open(
     me = live.emit("seat_alive", {}, namespace=NAMESPACE, callback=True)
     assert (me["seat"], me["state"]) == (None, "offline")
     assert not real_redis.exists(f"{container.acd.prefix}alive:s07")
-    live.disconnect(namespace=NAMESPACE)
+    assert not live.is_connected(NAMESPACE)  # the ended session's socket is closed

@@ -358,6 +358,7 @@ def test_redacted_keeps_a_url_without_password_and_the_other_values() -> None:
         "secret_key": "***",
         "max_body_bytes": 1_048_576,
         "live_updates_via_redis": True,
+        "cookie_secure": True,
     }
     assert shown["sla"]["clocks"]["urgent"] == {"sign": "30m", "reply": "24h"}
     assert shown["sla"]["overrides"] == {"enquiry": {"normal": {"sign": None, "reply": "3wd"}}}
