@@ -187,14 +187,15 @@ def test_change_password(signed_in: Open, world: Any, live_server: str) -> None:
     page = signed_in("operator")
     page.goto(f"{live_server}/password")
     page.get_by_label("当前密码").fill(world.password)
-    page.get_by_label("新密码（至少8位）").fill("short")
+    page.get_by_label("新密码", exact=True).fill("short")
     page.get_by_label("再次输入新密码").fill("short")
     page.get_by_role("button", name="保存").click()
-    assert page.locator("#new-error").inner_text() == "新密码至少8位"
+    assert page.locator("#new-error").inner_text() == "密码至少10位"
+    assert "不能包含用户名" in page.locator("#new-rule").inner_text()
     shot(page, "change-password")
     page.get_by_label("当前密码").fill(world.password)
-    page.get_by_label("新密码（至少8位）").fill("a much better pw")
-    page.get_by_label("再次输入新密码").fill("a much better pw")
+    page.get_by_label("新密码", exact=True).fill("A much better pw")
+    page.get_by_label("再次输入新密码").fill("A much better pw")
     page.get_by_role("button", name="保存").click()
     assert "密码已修改" in page.get_by_role("status").first.inner_text()
 
