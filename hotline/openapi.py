@@ -35,10 +35,12 @@ from kb.commands import SynonymInput
 ERROR_RESPONSES = {
     "400": "请求格式有误（非 JSON、非对象）",
     "401": "未登录或令牌无效",
-    "403": "角色或单位无权操作，或缺少 CSRF 令牌",
+    "403": "角色或单位无权操作，缺少 CSRF 令牌，或管理员重置密码后须先修改密码",
     "404": "工单、单位或知识不存在",
     "409": "当前状态不允许该操作、规则不满足或并发修改",
     "422": "字段校验失败（details.fields 给出每个字段的错误）",
+    "415": "请求体须为 JSON（Content-Type: application/json）",
+    "429": "密码错误次数过多：账号已锁定或本地址须等待（Retry-After 给出秒数）",
     "503": "依赖的服务（话务服务的 Redis）暂不可用",
 }
 
@@ -519,7 +521,9 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "登录（会话 Cookie），返回 CSRF 令牌",
                 "security": [],
                 "requestBody": _json_body(_add_model(schemas, LoginRequest)),
-                "responses": _responses("200", {"type": "object"}, "400", "401", "422"),
+                "responses": _responses(
+                    "200", {"type": "object"}, "400", "401", "415", "422", "429"
+                ),
             }
         },
         "/api/auth/logout": {
