@@ -30,6 +30,7 @@ from callcenter.hall import notify_hall
 from callcenter.models import CallRecord
 from callcenter.records import recordings_root
 from callcenter.records import sync_record
+from callcenter.spytoken import issue_spy_token
 from dispatch.commands import Command
 from dispatch.domain import HOTLINE_ROLES
 from dispatch.domain import SUPERVISE_ROLES
@@ -278,7 +279,21 @@ def spy() -> tuple[Response, int]:
                 {"seat": cmd.seat, "call_id": target.get("call", ""), "from_seat": own},
             )
             uow.commit()
-    message = {"action": "spy_end"} if cmd.mode == "end" else {"action": "spy"} | cmd.model_dump()
+    message: dict[str, Any] = {"action": "spy_end"}
+    if cmd.mode != "end":
+        # The seat listened to lets the supervisor's softphone in only with this token:
+        # single-use, 30 s, for this supervisor's seat, that seat's call and this mode.
+        assert actor.user_id is not None
+        token = issue_spy_token(
+            container().redis,
+            acd.prefix,
+            supervisor_id=actor.user_id,
+            from_seat=own,
+            seat=cmd.seat,
+            call_id=str(target.get("call", "")),
+            mode=cmd.mode,
+        )
+        message = {"action": "spy", "token": token} | cmd.model_dump()
     _send(own, message)
     return jsonify({"seat": own, "target": cmd.seat, "mode": cmd.mode}), 202
 

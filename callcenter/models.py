@@ -70,3 +70,27 @@ class CallbackTask(Base):
     done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     done_at: Mapped[dt.datetime | None]
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
+
+
+class SipAccount(Base):
+    """A SIP user agent of ours that signs in at the edge: a seat softphone, a survey process,
+    a phone registered under a number (a unit's hotline, a transfer target).
+
+    Only the digest HA1 (md5 of name:realm:password) is kept: what Kamailio needs to check a
+    REGISTER or an INVITE, and useless for signing in anywhere else. The password itself is
+    shown once, when it is issued or rotated.
+    """
+
+    __tablename__ = "sip_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)  # the SIP user: s01, survey1
+    kind: Mapped[str] = mapped_column(sa.String(16))  # seat, survey, phone
+    note: Mapped[str] = mapped_column(sa.String(100), default="")
+    realm: Mapped[str] = mapped_column(sa.String(64))
+    ha1: Mapped[str] = mapped_column(sa.String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    rotated_at: Mapped[dt.datetime]  # when the current password was issued
+    rotated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

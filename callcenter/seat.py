@@ -15,7 +15,9 @@ A seat has at most four calls, each with a role:
   the citizen and the operator in the seat's conference bridge.
 - ``spy_in``: a supervisor's seat listening in (header ``X-Hotline-Spy: monitor|whisper|barge``):
   monitor hears citizen and operator; whisper also speaks to the operator alone; barge speaks to
-  everyone.
+  everyone. Only with the single-use token `/api/cti/spy` issued for that supervisor's seat,
+  this seat, its current call and that mode (``X-Hotline-Spy-Token``, `callcenter.spytoken`);
+  any other listening in is refused with 403 and never touches the call's audio.
 - ``spy_out``: this seat is the supervisor's, listening in on another seat.
 
 The audio paths are recomputed from those roles whenever a call's media changes, so a mute,
@@ -37,6 +39,10 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from callcenter.sip import ACD_SECRET_HEADER
+from callcenter.spytoken import TOKEN_HEADER
+from callcenter.spytoken import take_spy_token
+
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +63,10 @@ class SeatConfig:
     recordings_dir: str | None = None  # None: no recordings (benches)
     prompts_dir: str | None = None  # the 工号播报 WAVs, spoken once per operator
     announce: bool = True
+    # The seat's SIP password (digest, issued in 系统管理 → 话机账号); None: no credentials,
+    # which the edge refuses.
+    password: str | None = None
+    acd_secret: str = ""  # proves the seat's reports to the ACD (X-Hotline-Acd-Secret)
 
 
 COMMANDS = (
@@ -65,6 +75,8 @@ COMMANDS = (
 )  # fmt: skip
 SPY_MODES = ("monitor", "whisper", "barge")
 _SPY_HEADER = re.compile(r"^X-Hotline-Spy:\s*(\w+)\s*$", re.MULTILINE | re.IGNORECASE)
+_SPY_TOKEN = re.compile(r"^X-Hotline-Spy-Token:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
+_FROM_USER = re.compile(r"^(?:From|f)\s*:[^\r\n]*?sips?:([^@;>\s]+)@", re.MULTILINE | re.IGNORECASE)
 _DIGITS = "零一二三四五六七八九"
 
 
@@ -151,6 +163,11 @@ def start_endpoint(pj: Any, sip_port: int, log_level: int, max_calls: int | None
     return ep
 
 
+def digest_credentials(pj: Any, name: str, password: str) -> Any:
+    """pjsua2's credentials for our account at the edge (any realm it challenges with)."""
+    return pj.AuthCredInfo("digest", "*", name, 0, password)
+
+
 def active_audio(pj: Any, call: Any) -> Any:
     """The call's audio media once it flows (an active audio stream), else None."""
     audio = None
@@ -216,8 +233,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         url = f"{cfg.acd_url.rstrip('/')}/seat_event?{query}"
 
         def send() -> None:
+            req = urllib.request.Request(url, headers={ACD_SECRET_HEADER: cfg.acd_secret})
             try:
-                urllib.request.urlopen(url, timeout=3).read()  # noqa: S310 - our own loopback URL
+                urllib.request.urlopen(req, timeout=3).read()  # noqa: S310 - our own loopback URL
             except OSError as exc:
                 log.warning("seat %s: could not report %s: %s", cfg.name, event, exc)
 
@@ -312,15 +330,17 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             op = pj.CallOpParam()
             if spy is not None:
                 mode = spy.group(1).lower()
-                # Listening in needs a call to listen to; one supervisor at a time, the
-                # latest (a supervisor changing mode calls again).
-                ok = main_leg() is not None and mode in SPY_MODES
+                # Listening in needs a call to listen to and the app's token for it; one
+                # supervisor at a time, the latest (a supervisor changing mode calls again).
+                main = main_leg()
+                ok = main is not None and mode in SPY_MODES
+                allowed = ok and main is not None and spy_allowed(prm.rdata.wholeMsg, mode, main)
                 old = role_leg("spy_in")
-                if ok and old is not None:
+                if allowed and old is not None:
                     old.call.hangup(pj.CallOpParam(True))
                     old.role = "rejected"
-                legs.append(_Leg(call, "spy_in" if ok else "rejected", mode=mode))
-                op.statusCode = 200 if ok else 480
+                legs.append(_Leg(call, "spy_in" if allowed else "rejected", mode=mode))
+                op.statusCode = 200 if allowed else (403 if ok else 480)
                 call.answer(op)
                 return
             if main_leg() is not None:
@@ -335,6 +355,36 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             if cfg.auto_answer_seconds is not None:
                 leg.answer_at = time.monotonic() + cfg.auto_answer_seconds
             prepare_prompt(leg)
+
+    def spy_allowed(message: str, mode: str, main: _Leg) -> bool:
+        """Whether the INVITE carries a token the app issued for exactly this listening in."""
+        token = _SPY_TOKEN.search(message or "")
+        sender = _FROM_USER.search(message or "")
+        if conn is None or token is None or sender is None:
+            log.warning("seat %s: listening in without a token refused", cfg.name)
+            return False
+        try:
+            grant = take_spy_token(
+                conn,
+                cfg.acd_prefix,
+                token.group(1),
+                seat=cfg.name,
+                from_seat=sender.group(1),
+                call_id=main.sip_call_id,
+                mode=mode,
+            )
+        except Exception:  # noqa: BLE001 - no Redis, no listening in
+            log.exception("seat %s: could not check a listening-in token", cfg.name)
+            return False
+        if grant is None:
+            log.warning(
+                "seat %s: listening in by %s refused (token unknown, used or not for this call)",
+                cfg.name,
+                sender.group(1),
+            )
+            return False
+        log.info("seat %s: %s listens in (%s)", cfg.name, sender.group(1), mode)
+        return True
 
     def prepare_prompt(leg: _Leg) -> None:
         """Speak the signed-in operator's prompt while the seat rings (cached per 工号)."""
@@ -451,6 +501,8 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     acc_cfg.idUri = f"sip:{cfg.name}@{cfg.edge_host}"
     acc_cfg.regConfig.registrarUri = f"sip:{cfg.edge_host}:{cfg.edge_port}"
     acc_cfg.regConfig.timeoutSec = 300
+    if cfg.password is not None:
+        acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
     if cfg.rtp_port:
         acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
         acc_cfg.mediaConfig.transportConfig.portRange = 20
@@ -466,16 +518,17 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         commands = conn.pubsub(ignore_subscribe_messages=True)
         commands.subscribe(command_channel(cfg.acd_prefix, cfg.name))
 
-    def place(role: str, uri: str, **extras: str) -> _Leg:
+    def place(role: str, uri: str, token: str = "", **extras: str) -> _Leg:
         call = SeatCall(account)
         leg = _Leg(call, role, mode=extras.pop("mode", ""), extras=dict(extras))
         legs.append(leg)
         op = pj.CallOpParam(True)
         if role == "spy_out":
-            header = pj.SipHeader()
-            header.hName = "X-Hotline-Spy"
-            header.hValue = leg.mode
-            op.txOption.headers.append(header)
+            for name, value in (("X-Hotline-Spy", leg.mode), (TOKEN_HEADER, token)):
+                header = pj.SipHeader()
+                header.hName = name
+                header.hValue = value
+                op.txOption.headers.append(header)
         try:
             call.makeCall(uri, op)
         except pj.Error:
@@ -508,7 +561,8 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
                 if cmd.get("play"):
                     extras["play"] = str(cmd["play"])
                 mode = str(cmd.get("mode", "monitor"))
-                place("spy_out", target_uri(extras["target"]), mode=mode, **extras)
+                token = str(cmd.get("token", ""))
+                place("spy_out", target_uri(extras["target"]), token, mode=mode, **extras)
             elif action == "spy_end":
                 spying = role_leg("spy_out")
                 if spying is not None:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.seat import active_audio
+from callcenter.seat import digest_credentials
 from callcenter.seat import speak_wav
 from callcenter.seat import start_endpoint
 from dispatch.followup import TASKS_KEY  # the list the follow-up sweep fills
@@ -182,6 +183,7 @@ class SurveyConfig:
     log_level: int = 1
     caller_name: str = "12345"  # the From display name the citizen's phone shows
     tasks_key: str = TASKS_KEY
+    password: str | None = None  # its SIP password (系统管理 → 话机账号); None: refused
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_calls <= 4:
@@ -324,6 +326,8 @@ def run_survey(  # noqa: C901, PLR0915 - one loop owns pjsua2
     acc_cfg.idUri = f'"{cfg.caller_name}" <sip:{cfg.name}@{cfg.edge_host}>'
     acc_cfg.regConfig.registrarUri = f"sip:{cfg.edge_host}:{cfg.edge_port}"
     acc_cfg.regConfig.timeoutSec = 300
+    if cfg.password is not None:
+        acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
     if cfg.rtp_port:
         acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
         acc_cfg.mediaConfig.transportConfig.portRange = RTP_PORT_RANGE

@@ -1,9 +1,12 @@
 """The ACD's HTTP face for Kamailio: plain-text answers its config can split on spaces.
 
-Only processes on this machine (Kamailio, seat softphones) may call it: the SIP edge is
-bound to loopback and asks over loopback.
+Only Kamailio and the seat softphones may call it: every request must come over loopback and
+carry the instance's ACD secret (`X-Hotline-Acd-Secret`, `callcenter.credentials`), so a
+reverse proxy on the same host, or any other local process, gets 403. It also tells Kamailio
+the digest HA1 of our SIP user agents (`/acd/sip_ha1`).
 """
 
+import hmac
 import logging
 from typing import Any
 
@@ -15,6 +18,9 @@ from flask import request
 from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.acd import Decision
+from callcenter.credentials import ACD_SECRET_HEADER
+from callcenter.credentials import acd_secret
+from callcenter.credentials import ha1_of
 from callcenter.hall import notify_hall
 from callcenter.records import close_forgotten
 from callcenter.records import sync_record
@@ -27,9 +33,17 @@ bp = Blueprint("acd", __name__, url_prefix="/acd")
 _LOOPBACK = ("127.", "::1")
 
 
-def _acd() -> Acd:
+def _trusted() -> None:
+    """Refuse anyone but Kamailio and the seats: loopback and the shared secret."""
     if not (request.remote_addr or "").startswith(_LOOPBACK):
         abort(403)
+    sent = request.headers.get(ACD_SECRET_HEADER, "")
+    if not hmac.compare_digest(sent.encode(), acd_secret(container().settings).encode()):
+        abort(403)
+
+
+def _acd() -> Acd:
+    _trusted()
     return container().acd
 
 
@@ -59,6 +73,17 @@ def _record(acd: Acd, call_id: str) -> None:
     except Exception:  # noqa: BLE001 - logged; the ACD's event stream still has it all
         log.exception("could not write the record of call %s", call_id)
     notify_hall()
+
+
+@bp.get("/sip_ha1")
+def sip_ha1() -> Response:
+    """The digest HA1 of one of our SIP user agents, for Kamailio's auth; "-" for none (an
+    unknown or disabled name never matches a response)."""
+    _trusted()
+    user = request.args.get("user", "")[:64]
+    realm = container().settings.telephony.sip_realm
+    found = ha1_of(container().uow(), user, realm) if user else None
+    return Response(found or "-", mimetype="text/plain")
 
 
 @bp.get("/route")

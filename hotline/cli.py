@@ -338,9 +338,12 @@ def worker(ctx: click.Context, burst: bool) -> None:
 @click.pass_context
 def sip(ctx: click.Context, print_config: bool) -> None:
     """Run the SIP edge: Kamailio with a configuration generated from config.yaml."""
+    from callcenter.credentials import acd_secret
+    from callcenter.credentials import write_secret_file
     from callcenter.sip import edge_from_settings
 
-    edge = edge_from_settings(_settings(ctx).telephony)
+    settings = _settings(ctx)
+    edge = edge_from_settings(settings.telephony, acd_secret(settings))
     text = edge.config()
     if print_config:
         click.echo(text)
@@ -350,10 +353,15 @@ def sip(ctx: click.Context, print_config: bool) -> None:
         raise click.ClickException(
             "找不到 kamailio（Debian 软件包 kamailio、kamailio-utils-modules）"
         )
-    path = Path(_settings(ctx).instance_path) / "kamailio.cfg"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path = Path(settings.instance_path) / "kamailio.cfg"
+    write_secret_file(path, text)  # it holds the ACD secret
     os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
+
+
+PASSWORD_FILE_HELP = (
+    "SIP 密码文件（系统管理 → 话机账号签发）；未指定时读环境变量 HOTLINE_SIP_PASSWORD，"
+    "再读 instance/sip/NAME.password"
+)
 
 
 @cli.command()
@@ -362,15 +370,24 @@ def sip(ctx: click.Context, print_config: bool) -> None:
     "--index", type=int, default=1, show_default=True, help="座席序号：SIP 端口为基数加序号"
 )
 @click.option("--auto-answer", type=float, default=None, help="自动应答延迟（秒），压测与测试用")
+@click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
 @click.pass_context
-def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -> None:
+def seat(
+    ctx: click.Context,
+    name: str,
+    index: int,
+    auto_answer: float | None,
+    password_file: str | None,
+) -> None:
     """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
+    from callcenter.credentials import acd_secret
     from callcenter.records import recordings_root
     from callcenter.seat import SeatConfig
     from callcenter.seat import run_seat
 
     settings = _settings(ctx)
     tel = settings.telephony
+    password = _sip_password(settings, name, password_file)
     run_seat(
         SeatConfig(
             name=name,
@@ -382,14 +399,26 @@ def seat(ctx: click.Context, name: str, index: int, auto_answer: float | None) -
             acd_url=tel.acd_url,
             recordings_dir=str(recordings_root(settings)),
             prompts_dir=str(Path(settings.instance_path) / "prompts"),
+            password=password,
+            acd_secret=acd_secret(settings),
         )
     )
 
 
+def _sip_password(settings: Settings, name: str, password_file: str | None) -> str:
+    from callcenter.credentials import process_password
+
+    try:
+        return process_password(settings, name, password_file)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"找不到 {name} 的话机密码：{exc}") from exc
+
+
 @cli.command()
 @click.argument("index", type=int, default=1)
+@click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
 @click.pass_context
-def survey(ctx: click.Context, index: int) -> None:
+def survey(ctx: click.Context, index: int, password_file: str | None) -> None:
     """Run survey process N (自动回访外呼, pjsua2): takes the follow-up calls off Redis."""
     from callcenter.survey import RTP_PORT_BASE
     from callcenter.survey import SurveyConfig
@@ -399,6 +428,7 @@ def survey(ctx: click.Context, index: int) -> None:
 
     settings = _settings(ctx)
     tel, followup = settings.telephony, settings.followup
+    password = _sip_password(settings, f"survey{index}", password_file)
     container = bootstrap(settings)
 
     def report(event: dict[str, Any]) -> None:  # on the survey's reporting thread
@@ -416,6 +446,7 @@ def survey(ctx: click.Context, index: int) -> None:
                 max_calls=followup.survey_calls,
                 prompts_dir=str(Path(settings.instance_path) / "prompts"),
                 caller_name=tel.number,
+                password=password,
             ),
             report,
         )
@@ -503,12 +534,31 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
 DEMO_SEATS = ("s01", "s02", "s03", "s04")
 
 
+def _provision_demo_agents(settings: Settings) -> None:
+    """SIP passwords for the processes the demo starts itself, in instance/sip (0600)."""
+    from callcenter.credentials import password_path
+    from callcenter.credentials import provision
+    from hotline.bootstrap import bootstrap
+
+    agents = [(name, "seat") for name in DEMO_SEATS] + [("survey1", "survey")]
+    container = bootstrap(settings)
+    try:
+        for name, kind in agents:
+            path = password_path(settings, name)
+            realm = settings.telephony.sip_realm
+            if provision(container.uow(), name, kind, realm, path, note="演示自动签发"):
+                click.echo(f"  话机账号 {name}: 已签发新密码（{path}）")
+    finally:
+        container.close()
+
+
 def _start_telephony(settings: Settings, hotline_cmd: list[str]) -> "list[subprocess.Popen[bytes]]":
     """The SIP edge and the demo seats' softphones, when Kamailio is installed."""
     tel = settings.telephony
     if not (shutil.which("kamailio") or Path("/usr/sbin/kamailio").exists()):
         click.echo("  （未安装 kamailio：电话功能未启动）", err=True)
         return []
+    _provision_demo_agents(settings)
     procs = [subprocess.Popen([*hotline_cmd, "sip"])]
     for index, name in enumerate(DEMO_SEATS, start=1):
         procs.append(subprocess.Popen([*hotline_cmd, "seat", name, "--index", str(index)]))

@@ -149,7 +149,14 @@ def app(container: Container) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    from callcenter.credentials import ACD_SECRET_HEADER
+    from callcenter.credentials import acd_secret
+
+    test_client = app.test_client()
+    # Requests to /acd/* come from Kamailio in production, which carries the ACD secret.
+    header = "HTTP_" + ACD_SECRET_HEADER.upper().replace("-", "_")
+    test_client.environ_base[header] = acd_secret(app.extensions["hotline"].settings)
+    return test_client
 
 
 # ---------------------------------------------------------------- seeded world

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from callcenter.spytoken import take_spy_token
 from hotline.bootstrap import Container
 from tests.conftest import Api
 
@@ -155,7 +156,16 @@ def test_listening_in_needs_a_supervisor_at_a_seat_and_a_call_and_is_audited(
         ok = api.post("/api/cti/spy", {"seat": "s12", "mode": mode}, as_="supervisor")
         assert ok.status_code == 202
         assert ok.get_json() == {"seat": "sup1", "target": "s12", "mode": mode}
-        assert _next(phone) == {"action": "spy", "seat": "s12", "mode": mode}
+        sent = _next(phone)
+        token = sent.pop("token")
+        assert sent == {"action": "spy", "seat": "s12", "mode": mode}
+        # the token the seat s12 will ask for: this supervisor's seat, this call, this mode
+        grant = take_spy_token(
+            container.redis, container.acd.prefix, token,
+            seat="s12", from_seat="sup1", call_id="c12", mode=mode,
+        )  # fmt: skip
+        assert grant is not None
+        assert container.redis.keys(f"{container.acd.prefix}spytoken:*") == []  # used once
     api.post("/api/cti/spy", {"seat": "s12", "mode": "end"}, as_="supervisor")
     assert _next(phone) == {"action": "spy_end"}
     phone.close()

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from callcenter.credentials import acd_secret
+from callcenter.credentials import provision
+from callcenter.credentials import read_password_file
 from callcenter.models import CallRecord
 from callcenter.sip import SipEdge
 from tests.conftest import REDIS_URL
@@ -56,11 +59,18 @@ def acd_url(request: pytest.FixtureRequest) -> str:
 
 
 class Stack:
-    """Kamailio on its own port and seat softphones registered to it."""
+    """Kamailio on its own port and seat softphones registered to it.
 
-    def __init__(self, tmp: Path, acd_url: str) -> None:
+    As in production, every user agent of ours signs in with a password issued in the app's
+    database (the demo's way: `provision`, a 0600 file), and Kamailio and the seats carry
+    the instance's ACD secret.
+    """
+
+    def __init__(self, tmp: Path, acd_url: str, container: Any) -> None:
         self.tmp = tmp
         self.acd_url = acd_url
+        self.container = container
+        self.acd_secret = acd_secret(container.settings)
         self.port = free_udp_port()
         self.procs: list[subprocess.Popen[bytes]] = []
         self.callers: list[subprocess.Popen[str]] = []
@@ -77,6 +87,8 @@ class Stack:
             max_wait_seconds=max_wait_seconds,
             children=2,
             async_workers=2,
+            realm=self.container.settings.telephony.sip_realm,
+            acd_secret=self.acd_secret,
         )
         cfg = self.tmp / "kamailio.cfg"
         cfg.write_text(edge.config(), encoding="utf-8")
@@ -92,6 +104,7 @@ class Stack:
         **options: Any,
     ) -> None:
         """A seat softphone; `options` are more SeatConfig fields (recordings_dir, ...)."""
+        options = {"password": self.password(name), "acd_secret": self.acd_secret} | options
         extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
             "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
@@ -106,6 +119,13 @@ class Stack:
             15,
             f"{name} to register",
         )
+
+    def password(self, name: str, kind: str = "seat") -> str:
+        """The SIP password of one of our user agents, issued on first use."""
+        path = self.tmp / "sip" / f"{name}.password"
+        realm = self.container.settings.telephony.sip_realm
+        provision(self.container.uow(), name, kind, realm, path)
+        return read_password_file(path)
 
     def phone(self, name: str, auto_answer: float | None = None, acd_prefix: str = "acd:") -> Path:
         """A softphone that obeys commands, reports to the app and records every call into
@@ -167,6 +187,7 @@ class Stack:
     def start_survey(self, name: str, events: Path, **options: Any) -> None:
         """A survey process (callcenter/survey.py) writing its events as JSON lines to
         `events`; `options` are more SurveyConfig fields (max_calls, tasks_key, ...)."""
+        options = {"password": self.password(name, "survey")} | options
         extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
             "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
@@ -189,6 +210,7 @@ class Stack:
         phone_port = free_udp_port()
         register = [
             SIPP, "-sf", str(CITIZEN_REGISTER), f"127.0.0.1:{self.port}", "-s", number,
+            "-au", number, "-ap", self.password(number, "phone"),
             "-key", "phone_port", str(phone_port), "-i", "127.0.0.1", "-p", str(free_udp_port()),
             "-m", "1", "-nostdin", "-timeout", "10s", "-timeout_error",
         ]  # fmt: skip
@@ -253,24 +275,21 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, acd_url: str) -> Iterator[Stack]:
+def stack(tmp_path: Path, acd_url: str, container: Any) -> Iterator[Stack]:
     if not (Path(KAMAILIO).exists() and Path(SIPP).exists()):
         pytest.fail("kamailio or sipp missing (make test installs kamailio and sip-tester)")
-    s = Stack(tmp_path, acd_url)
+    s = Stack(tmp_path, acd_url, container)
     yield s
     s.stop()
 
 
-# The edge reports hotline calls to the ACD; survey calls never reach it, so nothing listens.
-NO_ACD = "http://127.0.0.1:9/acd"
-
-
 @pytest.fixture
-def edge(tmp_path: Path) -> Iterator[Stack]:
-    """Kamailio alone, for calls our own agents place to citizens (survey calls)."""
+def edge(tmp_path: Path, acd_url: str, container: Any) -> Iterator[Stack]:
+    """Kamailio for calls our own agents place to citizens (survey calls): no seats, and the
+    app only to check the agents' passwords."""
     if not (Path(KAMAILIO).exists() and Path(SIPP).exists()):
         pytest.fail("kamailio or sipp missing (make test installs kamailio and sip-tester)")
-    s = Stack(tmp_path, NO_ACD)
+    s = Stack(tmp_path, acd_url, container)
     s.start_edge()
     yield s
     s.stop()

@@ -18,7 +18,7 @@ from hotline.settings import Settings
 
 def test_transfer_numbers_leave_through_the_gateway_or_the_registrar() -> None:
     settings = Settings()
-    edge = edge_from_settings(settings.telephony)
+    edge = edge_from_settings(settings.telephony, "s" * 32)
     assert edge.transfer_targets == ("110", "119", "120", "122")
     text = edge.config()
     assert '$rU =~ "^(110|119|120|122)$"' in text
@@ -30,11 +30,16 @@ def test_transfer_numbers_leave_through_the_gateway_or_the_registrar() -> None:
     assert '"^(12315)$"' in via_gateway
 
 
-def test_the_edge_keeps_hotline_calls_alive_and_refuses_strangers_listening_in() -> None:
+def test_the_edge_keeps_hotline_calls_alive_and_authenticates_our_agents() -> None:
     text = SipEdge(keepalive_seconds=45).config()
     assert 'modparam("dialog", "ka_interval", 45)' in text
     assert 'dlg_set_property("ka-dst")' in text
-    assert 'registered("location", "$fu")' in text and '"403", "Not A Seat"' in text
+    # every request but a citizen's call to the hotline number is authenticated
+    assert 'pv_www_authenticate("hotline", "$var(ha1)", "1")' in text
+    assert text.index('route(AUTH);\n    if (is_method("INVITE") && $rU =~') > text.index(
+        "route(QUEUE);"
+    )
+    assert 'registered("location", "$fu")' not in text
     assert "event_route[tm:local-request]" in text and "by=lost" in text
 
 

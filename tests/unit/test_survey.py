@@ -113,7 +113,7 @@ def test_prompts_are_spoken_once_per_text(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_the_edge_routes_our_calls_to_citizens() -> None:
-    ours = '$rU =~ "^[+]?[0-9]{5,}$" && registered("location", "$fu")'
+    ours = 'is_method("INVITE") && $rU =~ "^[+]?[0-9]{5,}$")'
     block = SipEdge().config().split(ours)[1].split("\n    }\n")[0]
     assert 'lookup("location")' in block and "$du" not in block
     block = SipEdge(gateway="10.0.0.5:5060").config().split(ours)[1].split("\n    }\n")[0]
