@@ -12,6 +12,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     from agents_ui import intake
     from agents_ui import kb
     from agents_ui import reports
+    from agents_ui import sipaccounts
     from agents_ui import supervise
     from agents_ui.realtime import init_realtime
     from agents_ui.web import bp
@@ -21,6 +22,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(apikeys.bp)
+    app.register_blueprint(sipaccounts.bp)
     app.register_blueprint(kb.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(callbacks.bp)
