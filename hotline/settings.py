@@ -23,7 +23,8 @@ import yaml
 
 ENV_PREFIX = "HOTLINE_"
 # Variables under these prefixes belong to the test suite and benchmarks, not to settings.
-ENV_RESERVED = ("HOTLINE_CONFIG", "HOTLINE_TEST_", "HOTLINE_BENCH_")
+# HOTLINE_SIP_PASSWORD is a seat's or survey process's own SIP password (callcenter.credentials).
+ENV_RESERVED = ("HOTLINE_CONFIG", "HOTLINE_TEST_", "HOTLINE_BENCH_", "HOTLINE_SIP_PASSWORD")
 SECRET_FIELDS = frozenset({"secret_key", "password", "url", "acd_secret"})
 
 

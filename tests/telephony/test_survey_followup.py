@@ -63,6 +63,8 @@ def test_a_survey_call_answered_with_keys_becomes_the_tickets_follow_up(
         "HOTLINE_FOLLOWUP__SURVEY_PORT_BASE": str(free_udp_port() - 1),
         "HOTLINE_INSTANCE_PATH": str(edge.tmp / "instance"),
         "HOTLINE_LOG_LEVEL": "INFO",
+        # its SIP password, as an admin would issue it in 系统管理 → 话机账号
+        "HOTLINE_SIP_PASSWORD": edge.password("survey1", "survey"),
     }.items():
         monkeypatch.setenv(key, value)
     edge._spawn("survey1", [str(HOTLINE), "survey", "1"])
