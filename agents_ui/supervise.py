@@ -98,9 +98,7 @@ def dispatch_queue() -> str:
     """待派单: every ticket accepted but not given to a unit, each one click from its unit."""
     c = container()
     queue = pending.list_pending(c.uow(), c.dispatch, c.assistant, current_actor())
-    return render_page(
-        "dispatch_queue.html", queue=queue, units=services.list_units(c.uow())
-    )
+    return render_page("dispatch_queue.html", queue=queue, units=services.list_units(c.uow()))
 
 
 @bp.app_template_filter("waited")

@@ -32,7 +32,6 @@ from typing import Any
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import Field
 from pydantic import StringConstraints
 from sqlalchemy.orm import Session
 
@@ -52,6 +51,7 @@ from dispatch.models import Ticket
 from dispatch.services import Actor
 from dispatch.services import Publish
 from hotline.db import UnitOfWork
+from hotline.ids import RowId
 from hotline.models import User
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class FinishCallback(Command):
 
     result: Literal["reached", "no_answer", "wrong_number"]
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)] = ""
-    ticket_id: Annotated[int, Field(ge=1)] | None = None
+    ticket_id: RowId | None = None
 
 
 class CancelCallback(Command):

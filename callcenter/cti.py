@@ -19,7 +19,6 @@ from flask import jsonify
 from flask import send_file
 from phonenumbers import carrier
 from phonenumbers import geocoder
-from pydantic import Field
 from pydantic import StringConstraints
 
 from callcenter.acd import AcdError
@@ -45,6 +44,7 @@ from hotline.http import container
 from hotline.http import current_actor
 from hotline.http import login_required
 from hotline.http import parse_body
+from hotline.ids import RowId
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cti", __name__, url_prefix="/api/cti")
@@ -92,14 +92,14 @@ class SpyCommand(Command):
 class DialCitizen(Command):
     """Call a ticket's citizen back from the operator's own seat (人工回访)."""
 
-    ticket_id: Annotated[int, Field(ge=1)]
+    ticket_id: RowId
 
 
 class LinkTicket(Command):
     """The ticket accepted during a call: written on the call's record."""
 
     call_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    ticket_id: Annotated[int, Field(ge=1)]
+    ticket_id: RowId
 
 
 def caller_info(number: str) -> dict[str, Any]:

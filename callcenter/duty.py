@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime
-from pydantic import Field
 from pydantic import StringConstraints
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
@@ -28,6 +27,7 @@ from dispatch.services import Actor
 from hotline.audit import audit_act
 from hotline.db import Base
 from hotline.db import UnitOfWork
+from hotline.ids import RowId
 from hotline.models import User
 
 LEADER_CALL_TAG = "领导接听"
@@ -57,7 +57,7 @@ class LeaderDuty(Base):
 class AddDuty(Command):
     """Schedule a leader's duty (安排领导接听): who, from when, until when."""
 
-    user_id: Annotated[int, Field(ge=1)]
+    user_id: RowId
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)] = ""

@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             g.get("csp_nonce", ""), request.endpoint
         )
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        # A view may ask for less (the status page's token must not leave at all).
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     @app.context_processor

@@ -8,6 +8,7 @@ Set HOTLINE_TEST_SCREENSHOTS=docs/screenshots to save the pages the tests visit.
 
 import os
 import threading
+import urllib.request
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,14 +43,34 @@ def engine(db_url: str) -> Iterator[Any]:
     eng.dispose()
 
 
+# The ACD secret of each running live server: what Kamailio sends with every /acd request.
+_ACD_SECRETS: dict[str, str] = {}
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
+    from callcenter.credentials import acd_secret
+
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    url = f"http://127.0.0.1:{server.server_port}"
+    _ACD_SECRETS[url] = acd_secret(app.extensions["hotline"].settings)
+    yield url
+    _ACD_SECRETS.pop(url, None)
     server.shutdown()
     thread.join(timeout=10)
+
+
+def kamailio(live_server: str, step: str) -> str:
+    """Report a call step to the ACD over HTTP as Kamailio does, with the ACD secret."""
+    from callcenter.credentials import ACD_SECRET_HEADER
+
+    request = urllib.request.Request(  # noqa: S310 - loopback test server
+        f"{live_server}/acd/{step}", headers={ACD_SECRET_HEADER: _ACD_SECRETS[live_server]}
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback
+        return str(resp.read().decode().strip())
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """漏接回拨 in a real browser: missed calls appear live, the operator claims and records."""
 
 import datetime as dt
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,17 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Api
+from tests.e2e.conftest import kamailio
 from tests.e2e.conftest import shot
 
 pytestmark = pytest.mark.redis
 Open = Callable[[str], Any]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def kamailio(live_server: str, step: str) -> str:
-    """Report a call step to the ACD over HTTP, as Kamailio does."""
-    with urllib.request.urlopen(f"{live_server}/acd/{step}") as resp:  # noqa: S310 - loopback
-        return str(resp.read().decode().strip())
 
 
 def abandoned(live_server: str, call_id: str, number: str) -> None:

@@ -1,7 +1,6 @@
 """The operator's console at the seat screen's size: what was not dispatched is unmistakable
 and one key away, and nothing typed is cut off without a word."""
 
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from hotline.bootstrap import Container
 from tests.conftest import HOUSING
 from tests.conftest import Api
 from tests.conftest import World
+from tests.e2e.conftest import kamailio
 from tests.e2e.conftest import shot
 
 Open = Callable[[str], Any]
@@ -74,8 +74,7 @@ def test_an_incoming_call_is_seen_focused_and_the_buttons_follow_it(
     page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
     assert not any(enabled(name) for name in calls)  # signed in, but no call
 
-    acd = f"{live_server}/acd"
-    assert _get(f"{acd}/route?call_id=c1&from=13912345678").startswith("ring s01")
+    assert kamailio(live_server, "route?call_id=c1&from=13912345678").startswith("ring s01")
 
     banner = page.locator("#incoming")
     banner.get_by_text("来电 13912345678").wait_for()
@@ -85,11 +84,11 @@ def test_an_incoming_call_is_seen_focused_and_the_buttons_follow_it(
     assert any(t.startswith("【来电】") for t in titles)  # the tab says so from afar
     assert not any(enabled(name) for name in calls)  # ringing: only 接听
     assert not enabled("就绪") and not enabled("签出")
-    _get(f"{acd}/answered?call_id=c1&seat=s01")
+    kamailio(live_server, "answered?call_id=c1&seat=s01")
     page.locator("#seat-state").get_by_text("通话中").wait_for()
     assert [enabled(name) for name in calls] == [True, True, False, True, False, True, True, True]
     assert page.locator("#incoming button[data-call=answer]").is_hidden()
-    _get(f"{acd}/ended?call_id=c1&by=caller")
+    kamailio(live_server, "ended?call_id=c1&by=caller")
     page.locator("#seat-state").get_by_text("话后整理").wait_for()
     assert not any(enabled(name) for name in calls)
     assert banner.is_hidden()
@@ -101,12 +100,6 @@ SAMPLE_TITLES = """new Promise((done) => {
   const timer = setInterval(() => seen.push(document.title), 100);
   setTimeout(() => { clearInterval(timer); done(seen); }, 1500);
 })"""
-
-
-def _get(url: str) -> str:
-    """What Kamailio asks the ACD (loopback, plain text)."""
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return str(resp.read().decode())
 
 
 def test_the_operator_sees_what_the_unit_will_read_before_dispatch(

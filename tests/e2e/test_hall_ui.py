@@ -3,7 +3,6 @@ figures, in a real browser."""
 
 import json
 import re
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from playwright.sync_api import expect
 
 from hotline.bootstrap import Container
 from tests.conftest import Api
+from tests.e2e.conftest import kamailio
 from tests.e2e.conftest import shot
 from tests.integration.test_call_kpis import monday_calls
 
@@ -22,12 +22,6 @@ Open = Callable[[str], Any]
 def sign_in(api: Api, who: str, seat: str) -> None:
     assert api.post("/api/cti/seat", {"seat": seat}, as_=who).status_code == 200
     assert api.post("/api/cti/state", {"state": "ready"}, as_=who).status_code == 200
-
-
-def kamailio(live_server: str, step: str) -> str:
-    """Report a call step to the ACD over HTTP, as Kamailio does."""
-    with urllib.request.urlopen(f"{live_server}/acd/{step}") as resp:  # noqa: S310 - loopback
-        return str(resp.read().decode().strip())
 
 
 def open_hall(signed_in: Open) -> Any:

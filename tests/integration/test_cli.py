@@ -21,7 +21,7 @@ from hotline.models import ApiToken
 from hotline.models import User
 
 CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
-PASSWORD = "alice-password-1"
+PASSWORD = "Harbour-lamp-2026"
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +152,7 @@ def test_short_password_is_refused(db_url: str, container: Container) -> None:
     result = run(db_url, "user", "create", "dave", "--role", "operator", "--password", "short")
 
     assert result.exit_code == 1
-    assert "密码至少8位" in result.output
+    assert "密码至少10位" in result.output
     with container.uow() as uow:
         assert uow.session.scalar(sa.select(User).where(User.username == "dave")) is None
 

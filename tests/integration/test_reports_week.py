@@ -465,8 +465,8 @@ def test_dashboard_shows_the_weeks_figures(client: FlaskClient, world: World) ->
 def test_dashboard_defaults_to_the_week_of_today_in_local_time(
     client: FlaskClient, world: World, clock: Clock, now: dt.datetime, title: str
 ) -> None:
+    clock.set(now)  # before signing in: a jump of days ends a session as idle
     sign_in(client, world, "supervisor")
-    clock.set(now)
 
     html = client.get("/dashboard").get_data(as_text=True)
 
