@@ -256,7 +256,7 @@ def _change_password(forced: bool) -> tuple[dict[str, str], bool]:
         user = uow.session.get(User, current_actor().user_id)
         assert user is not None
         if not errors and authenticate(uow.session, user.username, current) is None:
-            errors["current"] = "临时密码不正确" if forced else "当前密码不正确"
+            errors["current"] = "管理员告知的密码不正确" if forced else "当前密码不正确"
         problem = password_problem(new, user.username, container().settings.auth)
         if problem:
             errors["new"] = problem

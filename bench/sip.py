@@ -26,11 +26,17 @@ import redis
 import sqlalchemy as sa
 
 from callcenter.acd import Acd
+from callcenter.credentials import acd_secret
+from callcenter.credentials import provision
+from callcenter.credentials import read_password_file
 from callcenter.models import CallRecord
 from callcenter.sip import SipEdge
+from hotline.db import UnitOfWork
 from hotline.db import make_engine
+from hotline.db import make_session_factory
 from hotline.migrate import upgrade
 from hotline.settings import DatabaseSettings
+from hotline.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"
@@ -83,6 +89,19 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         "HOTLINE_TELEPHONY__WRAP_UP_SECONDS": "0",
         "HOTLINE_LOG_LEVEL": "WARNING",
     }
+    # As in production: the ACD secret proves Kamailio's and the seats' reports, and every
+    # seat signs in with a digest password issued in the app's database.
+    settings = load_settings(environ=env)
+    secret = acd_secret(settings)
+    realm = settings.telephony.sip_realm
+    bench_engine = make_engine(DatabaseSettings(url=db_url))
+    uow = UnitOfWork(make_session_factory(bench_engine))
+
+    def password(name: str) -> str:
+        path = tmp / "sip" / f"{name}.password"
+        provision(uow, name, "seat", realm, path)
+        return read_password_file(path)
+
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(name: str, argv: list[str]) -> Path:
@@ -103,6 +122,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
             max_wait_seconds=30,
             children=8,
             debug=1,
+            realm=realm,
+            acd_secret=secret,
         )
         cfg = tmp / "kamailio.cfg"
         cfg.write_text(edge.config(), encoding="utf-8")
@@ -116,6 +137,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
                 "from callcenter.seat import SeatConfig, run_seat;"
                 f"run_seat(SeatConfig({name!r}, {free_port()}, edge_port={sip_port},"
                 " auto_answer_seconds=0.05, log_level=0,"
+                f" password={password(name)!r}, acd_secret={secret!r},"
                 # as in production: every call recorded at the seat
                 f" recordings_dir={str(tmp / 'recordings')!r}, redis_url={args.redis!r}))"
             )

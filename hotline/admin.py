@@ -115,6 +115,9 @@ def create_user(
 ) -> int:
     """Create an account and return its id; the initial password must meet `rules`.
 
+    The admin chose the initial password and tells it to the person: at the first sign-in
+    every page leads to 修改密码 until they pick their own (as after a reset).
+
     :raises ValidationError: unknown role, bad username/password/display name, duplicate
         username, or a unit that does not fit the role.
     """
@@ -143,6 +146,7 @@ def create_user(
             raise ValidationError({**exc.field_errors, **errors}, exc.message) from None
         if errors:
             raise ValidationError(errors, "用户信息有误")  # rolled back: nothing is kept
+        user.must_change_password = True
         record_audit(
             uow.session,
             actor_id,

@@ -155,8 +155,10 @@ def current_actor() -> Actor:
                 session["seen"] = int(now)
             if request.method in UNSAFE_METHODS:
                 _check_csrf()
-            if user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-                raise PasswordChangeRequired()
+            if user.must_change_password:
+                if request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                    raise PasswordChangeRequired()
+                g.password_first = True  # the page shows no navigation nor live parts
         else:
             raise Unauthorized("请先登录")
         g.actor = _actor_from(user)

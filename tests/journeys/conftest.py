@@ -361,12 +361,14 @@ class Journey:
             watch(page)
         return page
 
-    def sign_in(self, username: str, viewport: dict[str, int] = DESKTOP) -> Any:
-        """A browser signed in as a demo account, on its home page."""
+    def sign_in(
+        self, username: str, viewport: dict[str, int] = DESKTOP, password: str = PASSWORD
+    ) -> Any:
+        """A browser signed in as a demo account (or another), on its home page."""
         page = self.browser_for(username, viewport)
         page.goto(f"{self.url}/login")
         page.get_by_label("用户名").fill(username)
-        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_label("密码").fill(password)
         page.get_by_role("button", name="登录").click()
         page.wait_for_url(lambda u: "/login" not in u)
         return page

@@ -122,7 +122,7 @@ def test_an_admin_reset_ends_the_users_sessions_and_forces_a_new_password(
     api = user.get("/api/tickets")
     assert api.status_code == 403
     assert api.get_json()["error"] == "password_change_required"
-    assert "管理员已重置您的密码" in user.get("/password").text
+    assert "管理员告知的密码" in user.get("/password").text
 
     changed = user.post(
         "/password",
@@ -210,3 +210,38 @@ def test_an_open_live_connection_of_a_revoked_session_is_closed(
 
     assert answer == {"seat": None, "state": "offline"}
     assert not live.is_connected(NAMESPACE)
+
+
+def test_a_user_an_admin_created_picks_their_own_password_first(
+    app: Flask, world: World, real_redis: Any
+) -> None:
+    """The admin chose the initial password and knows it: it must not stay in use."""
+    admin = signed_in(app, world, "admin")
+    made = admin.post(
+        "/admin/users",
+        data={
+            "csrf": csrf_of(admin),
+            "username": "zhaomin",
+            "display_name": "赵敏",
+            "role": "operator",
+            "password": STRONG,
+        },
+    )
+    assert made.status_code == 302, made.text
+
+    newcomer = app.test_client()
+    assert form_sign_in(newcomer, "zhaomin", STRONG).status_code == 302
+    page = newcomer.get("/console")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/password")
+    assert newcomer.get("/api/tickets").get_json()["error"] == "password_change_required"
+
+    first = newcomer.get("/password").text
+    assert "管理员告知的密码" in first
+    assert 'aria-label="主导航"' not in first  # no way anywhere else, nothing live that fails
+    own = "Quiet-harbour-71"
+    changed = newcomer.post(
+        "/password",
+        data={"csrf": csrf_of(newcomer), "current": STRONG, "new": own, "again": own},
+    )
+    assert changed.status_code == 200
+    assert newcomer.get("/console").status_code == 200
