@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint
 from flask import render_template
 from flask import request
@@ -29,7 +28,6 @@ from agents_ui.web import render_page
 from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.domain import ValidationError
-from dispatch.models import Ticket
 from dispatch.services import Actor
 from hotline.http import container
 from hotline.http import current_actor
@@ -41,6 +39,7 @@ from reports.ranking import shortfall_text
 from reports.render import render_html
 from reports.services import MAX_YEAR
 from reports.services import MIN_YEAR
+from reports.services import example_tickets
 from reports.services import local_midnight
 from reports.services import parse_week
 from reports.services import rank_period
@@ -410,17 +409,8 @@ def _week_arg(default: dt.date) -> tuple[dt.date | None, str, str | None]:
 
 def _ticket_links(ids: set[int]) -> dict[int, dict[str, Any]]:
     """Number and title of each ticket, for the example links."""
-    if not ids:
-        return {}
     c = container()
-    with c.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(Ticket.id, Ticket.created_at, Ticket.title).where(Ticket.id.in_(sorted(ids)))
-        ).all()
-    return {
-        tid: {"id": tid, "number": c.dispatch.prefix_number(tid, created), "title": title}
-        for tid, created, title in rows
-    }
+    return example_tickets(c.uow(), c.dispatch, ids)
 
 
 @bp.get("/topics")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import QueryableAttribute
 from dispatch.domain import Channel
 from dispatch.domain import RequestType
 from dispatch.domain import TicketStatus
+from dispatch.domain import mask_free_text
 from dispatch.models import Ticket
 from dispatch.services import DispatchContext
 from hotline.db import UnitOfWork
@@ -198,3 +199,29 @@ def rank_period(
         settings.ranking_min_sample,
         level,
     )
+
+
+def example_tickets(
+    uow: UnitOfWork, ctx: DispatchContext, ids: set[int] | tuple[int, ...]
+) -> dict[int, dict[str, Any]]:
+    """Number and title of each example ticket of a topic or hot spot, by id.
+
+    Reports are read by leaders and travel (a brief is a PDF), so the title comes with the
+    caller's name and long numbers masked, as a unit reads it (`mask_free_text`).
+    """
+    if not ids:
+        return {}
+    with uow:
+        rows = uow.session.execute(
+            sa.select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.citizen_name).where(
+                Ticket.id.in_(sorted(ids))
+            )
+        ).all()
+    return {
+        tid: {
+            "id": tid,
+            "number": ctx.prefix_number(tid, created),
+            "title": mask_free_text(title, [name]),
+        }
+        for tid, created, title, name in rows
+    }

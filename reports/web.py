@@ -10,7 +10,6 @@ import datetime as dt
 import re
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
@@ -305,21 +304,11 @@ def get_topics() -> Response:
 
 
 def _numbers(ticket_ids: tuple[int, ...]) -> list[dict[str, Any]]:
-    from dispatch.models import Ticket
+    from reports.services import example_tickets
 
     c = container()
-    if not ticket_ids:
-        return []
-    with c.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(Ticket.id, Ticket.created_at, Ticket.title).where(Ticket.id.in_(ticket_ids))
-        ).all()
-    found = {tid: (created, title) for tid, created, title in rows}
-    return [
-        {"id": tid, "number": c.dispatch.prefix_number(tid, found[tid][0]), "title": found[tid][1]}
-        for tid in ticket_ids
-        if tid in found
-    ]
+    found = example_tickets(c.uow(), c.dispatch, ticket_ids)
+    return [found[tid] for tid in ticket_ids if tid in found]
 
 
 # ---------------------------------------------------------------- weekly briefs

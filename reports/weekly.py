@@ -23,6 +23,7 @@ from dispatch.domain import STATUS_LABELS
 from dispatch.domain import Satisfaction
 from dispatch.domain import TicketEvent
 from dispatch.domain import TicketStatus
+from dispatch.domain import mask_free_text
 from dispatch.models import Ticket
 from dispatch.models import TicketEventRecord
 from dispatch.models import Unit
@@ -311,13 +312,14 @@ def _case(
     why: str,
     summary: str = "",
 ) -> CaseLine:
-    text = " ".join(summary.split())
+    # A brief travels (PDF, e-mail): the caller's name and long numbers never ride along.
+    text = " ".join((mask_free_text(summary, [t.citizen_name]) or "").split())
     if len(text) > SUMMARY_CHARS:
         text = text[: SUMMARY_CHARS - 1] + "…"
     return CaseLine(
         ticket_id=t.id,
         number=ctx.ticket_number(t),
-        title=t.title,
+        title=mask_free_text(t.title, [t.citizen_name]),
         unit=unit,
         status=STATUS_LABELS[t.status],
         why=why,

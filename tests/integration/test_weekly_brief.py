@@ -157,3 +157,36 @@ def test_the_monday_job_keeps_last_weeks_brief(
     assert {k["format"] for k in kept} == {"html", "pdf", "docx"}
     assert {k["trigger"] for k in kept} == {"schedule"}
     assert weekly.latest(container.uow(), "2026-W47")
+
+
+def test_a_case_in_the_brief_carries_no_callers_name_or_number(
+    api: Api, clock: Clock, world: World, container: Container
+) -> None:
+    """A brief travels as a PDF: the caller's name and number written into the text stay out."""
+    for day in (16, 17, 18):  # three alike: a hot topic too
+        clock.set(at(day, 10))
+        t = api.dispatched(
+            "cgj",
+            title="张三反映翠屏花园工地夜间施工噪音，电话13812345678",
+            content="张三说翠屏花园工地每天夜间施工，噪音很大",
+        )
+    api.act(t["id"], "sign", as_="cgj")
+    api.act(t["id"], "reply", {"text": "已责令停工，已告知张先生"}, as_="cgj")
+    api.act(t["id"], "review", {"approve": True}, as_="lead")
+    api.act(
+        t["id"],
+        "follow_up",
+        {"reached": True, "solved": False, "satisfaction": "dissatisfied", "note": "张三说还在施工"},
+        as_="lead",
+    )
+    clock.set(at(23, 9))
+
+    brief = weekly.gather(sources(container), MONDAY)
+
+    case = next(c for c in brief.cases if c.ticket_id == t["id"])
+    shown = case.title + case.summary
+    assert "张三" not in shown and "13812345678" not in shown and "张先生" not in shown
+    assert case.title.startswith("某某反映翠屏花园工地")
+    topics = api.get("/api/reports/topics?week=2026-W47", as_="leader").get_json()
+    titles = [e["title"] for topic in topics["topics"] for e in topic["examples"]]
+    assert titles and not any("张三" in title or "13812345678" in title for title in titles)

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 
 from tests.journeys.conftest import Journey
 
-
 INITIAL = "Zhaomin-2026"  # meets the password rules (issue 17)
 OWN = "Lotus-bridge-88"
 
