@@ -96,8 +96,11 @@
   async function refresh(selector) {
     const resp = await fetch(location.href, {credentials: "same-origin"});
     if (!resp.ok) return;
-    const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
-    const fresh = doc.querySelector(selector), here = document.querySelector(selector);
+    // Parsed into an inert <template>: a DOMParser document takes this page's CSP, and the
+    // fresh copy's <style> blocks carry another response's nonce (a console error each).
+    const inert = document.createElement("template");
+    inert.innerHTML = await resp.text();
+    const fresh = inert.content.querySelector(selector), here = document.querySelector(selector);
     if (fresh && here) {
       const kept = keepInput(here);
       here.innerHTML = fresh.innerHTML;

@@ -102,3 +102,19 @@ def test_review_queue_shows_a_replied_ticket_and_opens_it(
     row.get_by_role("link", name="审核回复").click()
     page.wait_for_url(f"{live_server}/tickets/{t['id']}")
     expect(page.locator('form[data-action="review"]')).to_be_visible()
+
+
+def test_a_live_refresh_breaks_no_content_security_rule(
+    signed_in: Open, api: Api, live_server: str
+) -> None:
+    """The desk re-reads itself after every change; parsing the fresh copy (whose <style>
+    carries another response's nonce) must not trip the page's CSP (the journeys saw it)."""
+    page = open_desk(signed_in, live_server)
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    before = page.locator("#live-region dd").first.inner_text()
+    api.create(title="楼道灯不亮")  # 今日受理 goes up by one
+    expect(page.locator("#live-region dd").first).not_to_have_text(before)  # refreshed live
+    page.evaluate("() => Hotline.refresh('#live-region')")  # and once more, awaited
+    expect(page.locator("#live-region")).to_contain_text("实时看板")
+    assert errors == []
