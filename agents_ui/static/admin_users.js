@@ -1,4 +1,4 @@
-// 系统管理 → 用户: the unit field follows the role, and resets ask first.
+// 系统管理 → 用户: the unit field follows the role (admin.js: resets ask first).
 (function () {
   "use strict";
   // The unit only matters for liaisons: hide (and do not send) it for other roles.
@@ -9,7 +9,4 @@
     role.addEventListener("change", sync);
     sync();
   }
-  document.querySelectorAll("form[data-confirm]").forEach(form => {
-    form.addEventListener("submit", ev => { if (!confirm(form.dataset.confirm)) ev.preventDefault(); });
-  });
 })();
