@@ -262,6 +262,16 @@ class TelephonySettings:
     # generated once per instance into <instance_path>/acd_secret (mode 0600). Set it through
     # the environment (HOTLINE_TELEPHONY__ACD_SECRET) when the edge runs on another host.
     acd_secret: str = ""
+    # TLS for our own user agents (seats on operators' PCs on a LAN): the edge also listens
+    # on tls_port (0: off) with this certificate and its unencrypted key (PEM). Seats check the
+    # edge's certificate against tls_ca_file (the internal CA that issued it). Paths are
+    # relative to instance_path unless absolute. tls_required: our user agents may no longer
+    # REGISTER or call over UDP (403); citizens' calls to the hotline number still may.
+    tls_port: int = 0
+    tls_certificate: str = ""
+    tls_private_key: str = ""
+    tls_ca_file: str = ""
+    tls_required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,20 +332,31 @@ def resolve_paths(settings: Settings, base: Path) -> Settings:
 
     Relative paths are relative to `base` (the config file's folder): a process started
     from another directory, and a library resolving against its own package folder (Flask's
-    `send_file`), then read and write the same files. `telephony.recordings_dir` is relative
-    to the instance folder; a SQLite URL's file to `base`.
+    `send_file`), then read and write the same files. `telephony.recordings_dir` and the TLS
+    files are relative to the instance folder; a SQLite URL's file to `base`.
     """
     instance = Path(settings.instance_path)
     instance = instance if instance.is_absolute() else (base / instance)
-    recordings = Path(settings.telephony.recordings_dir)
+    tel = settings.telephony
+    recordings = Path(tel.recordings_dir)
     recordings = recordings if recordings.is_absolute() else instance / recordings
+
+    def in_instance(path: str) -> str:  # "" (not set) stays ""; absolute paths stay as they are
+        return str((instance / path).resolve()) if path else ""
+
     return dataclasses.replace(
         settings,
         instance_path=str(instance.resolve()),
         database=dataclasses.replace(
             settings.database, url=_absolute_sqlite_url(settings.database.url, base)
         ),
-        telephony=dataclasses.replace(settings.telephony, recordings_dir=str(recordings.resolve())),
+        telephony=dataclasses.replace(
+            tel,
+            recordings_dir=str(recordings.resolve()),
+            tls_certificate=in_instance(tel.tls_certificate),
+            tls_private_key=in_instance(tel.tls_private_key),
+            tls_ca_file=in_instance(tel.tls_ca_file),
+        ),
     )
 
 
@@ -568,6 +589,23 @@ def _validate_telephony(tel: TelephonySettings) -> None:
         raise SettingsError("telephony.sip_realm: 1-64 letters, digits, dot, dash or underscore")
     if tel.acd_secret and not re.fullmatch(r"[A-Za-z0-9_-]{24,128}", tel.acd_secret):
         raise SettingsError("telephony.acd_secret: 24-128 letters, digits, dash or underscore")
+    _validate_tls(tel)
+
+
+def _validate_tls(tel: TelephonySettings) -> None:
+    if not 0 <= tel.tls_port <= 65535 or (tel.tls_port and tel.tls_port == tel.sip_port):
+        raise SettingsError("telephony.tls_port: 0 (off) or a port other than sip_port")
+    if tel.tls_port and not (tel.tls_certificate and tel.tls_private_key):
+        raise SettingsError(
+            "telephony.tls_port: TLS needs telephony.tls_certificate and "
+            "telephony.tls_private_key (PEM files of the edge's certificate and key)"
+        )
+    if tel.tls_required and not tel.tls_port:
+        raise SettingsError("telephony.tls_required: set telephony.tls_port too")
+    for name in ("tls_certificate", "tls_private_key", "tls_ca_file"):
+        # They go verbatim into the generated Kamailio configuration, inside double quotes.
+        if re.search(r'["\\\x00-\x1f]', getattr(tel, name)):
+            raise SettingsError(f"telephony.{name}: no quotes, backslashes or control characters")
 
 
 def _validate_kb(kb: KbSettings) -> None:

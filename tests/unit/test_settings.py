@@ -73,6 +73,30 @@ def test_relative_paths_are_made_absolute_against_the_config_files_folder(
     assert loaded.telephony.recordings_dir == str(folder / "data" / "wav")
 
 
+def test_tls_port_without_certificate_and_key_says_what_is_missing() -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings(None, environ={"HOTLINE_TELEPHONY__TLS_PORT": "5061"})
+
+    message = str(excinfo.value)
+    assert "telephony.tls_certificate" in message and "telephony.tls_private_key" in message
+
+
+def test_tls_files_are_found_under_the_instance_folder_unless_absolute(tmp_path: Path) -> None:
+    config = write_yaml(
+        tmp_path,
+        "instance_path: data\n"
+        "telephony:\n  tls_port: 5061\n  tls_certificate: tls/edge.crt\n"
+        "  tls_private_key: /etc/hotline/edge.key\n  tls_ca_file: tls/ca.crt\n",
+    )
+
+    tel = load_settings(config, environ={}).telephony
+
+    assert tel.tls_certificate == str(tmp_path / "data" / "tls" / "edge.crt")
+    assert tel.tls_private_key == "/etc/hotline/edge.key"
+    assert tel.tls_ca_file == str(tmp_path / "data" / "tls" / "ca.crt")
+    assert load_settings(None, environ={}).telephony.tls_ca_file == ""  # off stays empty
+
+
 def test_absolute_paths_and_other_databases_are_kept(tmp_path: Path) -> None:
     environ = {
         "HOTLINE_INSTANCE_PATH": str(tmp_path / "inst"),
@@ -201,6 +225,29 @@ def test_environment_text_that_is_not_json_stays_text() -> None:
             "telephony:\n  keepalive_seconds: 5\n",
             "telephony.keepalive_seconds",
             id="keepalive-below-kamailio-least",
+        ),
+        pytest.param(
+            "telephony:\n  tls_port: 5061\n  tls_certificate: edge.crt\n",
+            "telephony.tls_private_key",
+            id="tls-without-key",
+        ),
+        pytest.param(
+            "telephony:\n  tls_required: true\n", "telephony.tls_port", id="tls-required-off"
+        ),
+        pytest.param(
+            "telephony:\n  tls_port: 5060\n  tls_certificate: a\n  tls_private_key: b\n",
+            "telephony.tls_port",
+            id="tls-port-is-the-udp-port",
+        ),
+        pytest.param(
+            "telephony:\n  tls_port: 70000\n  tls_certificate: a\n  tls_private_key: b\n",
+            "telephony.tls_port",
+            id="tls-port-out-of-range",
+        ),
+        pytest.param(
+            "telephony:\n  tls_ca_file: 'ca\".crt'\n",
+            "telephony.tls_ca_file",
+            id="quote-in-a-tls-path",
         ),
     ],
 )
