@@ -33,14 +33,14 @@ log_stderror=yes
 memdbg=5
 memlog=5
 children={children}
-disable_tcp=yes
+{tcp}
 auto_aliases=no
 # Each wait (async_route) suspends the transaction with a blind branch: 30 is the most tm allows.
 max_branches=30
 listen=udp:{host}:{port}
-alias="{host}:{port}"
+alias="{host}:{port}"{tls_listen}
 
-loadmodule "kex.so"
+{tls_module}loadmodule "kex.so"
 loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
@@ -160,7 +160,7 @@ request_route {{
 # password argument is an HA1). No credentials or a stale nonce: a challenge (401/407); a
 # wrong password, an unknown or disabled name, or credentials of another name: 403.
 route[AUTH] {{
-    if (is_method("REGISTER")) {{
+{tls_gate}    if (is_method("REGISTER")) {{
         if (!is_present_hf("Authorization")) {{ www_challenge("{realm}", "1"); exit; }}
     }} else if (!is_present_hf("Proxy-Authorization")) {{
         proxy_challenge("{realm}", "1");
@@ -287,6 +287,36 @@ event_route[tm:local-request] {{
 """
 
 
+# With telephony.tls_port, our user agents may speak SIP over TLS (TCP). A seat is reached
+# through the connection it registered over and never through a new one (tcp_no_connect: the
+# edge does not dial addresses a Contact names), so that connection must outlive the
+# registration (seats re-register every 300 s, send keepalives every 90 s).
+TLS_CORE = """enable_tls=yes
+tcp_no_connect=yes
+tcp_connection_lifetime=3605"""
+
+# OpenSSL must be set up by the tls module before anything else loads libssl (libcurl of
+# http_client): it is loaded first. TLS 1.2 or newer; seats prove themselves with digest
+# credentials, not client certificates.
+TLS_MODULE = """loadmodule "tls.so"
+modparam("tls", "tls_method", "TLSv1.2+")
+modparam("tls", "certificate", "{certificate}")
+modparam("tls", "private_key", "{private_key}")
+modparam("tls", "verify_certificate", 0)
+modparam("tls", "require_certificate", 0)
+
+"""
+
+# telephony.tls_required: the digest exchange of our user agents happens over TLS or not at
+# all. Refused before the challenge, so a seat never sends its response in clear.
+TLS_GATE = """    if (proto != TLS) {
+        xlog("L_WARN", "$rm of '$fU' from $si:$sp refused: not over TLS\n");
+        sl_send_reply("403", "TLS Required");
+        exit;
+    }
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class SipEdge:
     host: str = "127.0.0.1"
@@ -303,6 +333,11 @@ class SipEdge:
     keepalive_seconds: int = 30
     realm: str = "hotline"  # digest realm of our user agents' passwords
     acd_secret: str = ""  # sent to the ACD in every question (X-Hotline-Acd-Secret)
+    # TLS for our user agents (seats on a LAN): off while tls_port is 0.
+    tls_port: int = 0
+    tls_certificate: str = ""  # PEM, the edge's certificate (its chain after it)
+    tls_private_key: str = ""  # PEM, unencrypted: Kamailio starts unattended
+    tls_required: bool = False  # our user agents' REGISTERs and calls over TLS only
 
     def config(self) -> str:
         targets = "^(" + "|".join(sorted(self.transfer_targets) or ["-"]) + ")$"
@@ -332,7 +367,21 @@ class SipEdge:
             realm=self.realm,
             acd_header=f"{ACD_SECRET_HEADER}: {self.acd_secret}",
             wait_step=wait_step_seconds(self.max_wait_seconds),
+            **self._tls_parts(),
         )
+
+    def _tls_parts(self) -> dict[str, str]:
+        """The pieces of the configuration that TLS adds; without it, what UDP alone needs."""
+        if not self.tls_port:
+            return {"tcp": "disable_tcp=yes", "tls_listen": "", "tls_module": "", "tls_gate": ""}
+        return {
+            "tcp": TLS_CORE,
+            "tls_listen": f'\nlisten=tls:{self.host}:{self.tls_port}\nalias="{self.host}:{self.tls_port}"',
+            "tls_module": TLS_MODULE.format(
+                certificate=self.tls_certificate, private_key=self.tls_private_key
+            ),
+            "tls_gate": TLS_GATE if self.tls_required else "",
+        }
 
 
 def wait_step_seconds(max_wait_seconds: float) -> int:
@@ -354,4 +403,8 @@ def edge_from_settings(tel: TelephonySettings, acd_secret: str) -> SipEdge:
         keepalive_seconds=tel.keepalive_seconds,
         realm=tel.sip_realm,
         acd_secret=acd_secret,
+        tls_port=tel.tls_port,
+        tls_certificate=tel.tls_certificate,
+        tls_private_key=tel.tls_private_key,
+        tls_required=tel.tls_required,
     )

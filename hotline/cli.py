@@ -353,9 +353,19 @@ def sip(ctx: click.Context, print_config: bool) -> None:
         raise click.ClickException(
             "找不到 kamailio（Debian 软件包 kamailio、kamailio-utils-modules）"
         )
+    if edge.tls_port:
+        _readable(edge.tls_certificate, "telephony.tls_certificate")
+        _readable(edge.tls_private_key, "telephony.tls_private_key")
     path = Path(settings.instance_path) / "kamailio.cfg"
     write_secret_file(path, text)  # it holds the ACD secret
     os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
+
+
+def _readable(path: str, setting: str) -> None:
+    try:
+        Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{setting}：无法读取 {path}（{exc.strerror}）") from exc
 
 
 PASSWORD_FILE_HELP = (

@@ -347,3 +347,25 @@ def test_call_refuses_a_caller_number_that_is_not_digits(db_url: str) -> None:
     result = run(db_url, "call", "--from", "13912abc")
     assert result.exit_code == 1
     assert "主叫号码只能是数字" in result.output
+
+
+# ---------------------------------------------------------------- TLS at the SIP edge
+
+
+def tls_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "HOTLINE_TELEPHONY__TLS_PORT": "5061",
+        "HOTLINE_TELEPHONY__TLS_CERTIFICATE": str(tmp_path / "edge.crt"),
+        "HOTLINE_TELEPHONY__TLS_PRIVATE_KEY": str(tmp_path / "edge.key"),
+        "HOTLINE_TELEPHONY__TLS_REQUIRED": "true",
+        "HOTLINE_TELEPHONY__ACD_SECRET": "cli-test-secret-0123456789abcdef",
+    }
+
+
+def test_sip_print_config_renders_tls_from_the_settings(db_url: str, tmp_path: Path) -> None:
+    result = run(db_url, "sip", "--print-config", **tls_env(tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert "listen=tls:127.0.0.1:5061" in result.stdout
+    assert f'modparam("tls", "certificate", "{tmp_path / "edge.crt"}")' in result.stdout
+    assert 'sl_send_reply("403", "TLS Required");' in result.stdout

@@ -1,4 +1,5 @@
-"""The SIP edge's generated Kamailio configuration and the seat's small helpers."""
+"""The SIP edge's generated Kamailio configuration (UDP, and TLS for seats on a LAN) and the
+seat's small helpers."""
 
 import shutil
 import subprocess
@@ -68,3 +69,101 @@ def test_recordings_are_filed_by_day_under_a_safe_name(tmp_path: Path) -> None:
     tone = write_tone(tmp_path / "t.wav", [440.0, 880.0], 0.25)
     with wave.open(str(tone)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getnframes()) == (1, 2, 4000)
+
+
+# ---------------------------------------------------------------- TLS for seats on a LAN
+
+
+def _tls_edge(**more: object) -> SipEdge:
+    return SipEdge(
+        port=5060,
+        tls_port=5061,
+        tls_certificate="/etc/hotline/tls/edge.crt",
+        tls_private_key="/etc/hotline/tls/edge.key",
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def test_without_tls_the_edge_speaks_udp_only() -> None:
+    text = SipEdge().config()
+    assert "disable_tcp=yes" in text
+    for tls in ("enable_tls", "listen=tls", "tls.so", "proto != TLS", "tcp_"):
+        assert tls not in text
+
+
+def test_tls_adds_a_listener_and_the_module_and_keeps_seats_connections() -> None:
+    text = _tls_edge().config()
+    assert "disable_tcp=yes" not in text and "enable_tls=yes" in text
+    assert "listen=udp:127.0.0.1:5060\n" in text  # citizens and the gateway stay on UDP
+    assert 'listen=tls:127.0.0.1:5061\nalias="127.0.0.1:5061"' in text
+    # loaded before anything else that links OpenSSL (libcurl of http_client)
+    assert text.index('loadmodule "tls.so"') < text.index('loadmodule "kex.so"')
+    assert 'modparam("tls", "tls_method", "TLSv1.2+")' in text
+    assert 'modparam("tls", "certificate", "/etc/hotline/tls/edge.crt")' in text
+    assert 'modparam("tls", "private_key", "/etc/hotline/tls/edge.key")' in text
+    # A seat is reached only through the connection it registered over, which must outlive
+    # its registration; the edge never dials a TLS connection to an address a Contact names.
+    assert "tcp_no_connect=yes" in text
+    lifetime = int(text.split("tcp_connection_lifetime=")[1].split("\n")[0])
+    assert lifetime > int(text.split('"max_expires", ')[1].split(")")[0])
+    assert "proto != TLS" not in text  # UDP agents still welcome unless tls_required
+
+
+def test_tls_required_refuses_our_agents_in_clear_before_any_challenge() -> None:
+    text = _tls_edge(tls_required=True).config()
+    auth = text.split("route[AUTH] {")[1]
+    gate = auth.index("if (proto != TLS)")
+    assert gate < auth.index("www_challenge") and gate < auth.index("http_client_query")
+    assert 'sl_send_reply("403", "TLS Required");' in auth[gate : auth.index("www_challenge")]
+    # citizens' calls to the hotline number never pass route(AUTH): they stay on UDP
+    hotline = text.split('if (is_method("INVITE") && $rU == "12345") {')[1].split("\n    }\n")[0]
+    assert "route(QUEUE);" in hotline and "exit;" in hotline and "AUTH" not in hotline
+
+
+def test_tls_changes_nothing_else_in_the_routing() -> None:
+    from callcenter.sip import TLS_CORE
+    from callcenter.sip import TLS_GATE
+    from callcenter.sip import TLS_MODULE
+
+    edge = _tls_edge(tls_required=True)
+    text = edge.config()
+    for part in (
+        TLS_MODULE.format(certificate=edge.tls_certificate, private_key=edge.tls_private_key),
+        TLS_GATE,
+        '\nlisten=tls:127.0.0.1:5061\nalias="127.0.0.1:5061"',
+    ):
+        text = text.replace(part, "", 1)
+    assert text.replace(TLS_CORE, "disable_tcp=yes") == SipEdge(port=5060).config()
+
+
+def _tls_module_installed() -> bool:
+    return (
+        any(Path("/usr/lib").glob("*/kamailio/modules/tls.so"))
+        or Path("/usr/lib/kamailio/modules/tls.so").exists()
+    )
+
+
+@pytest.mark.skipif(
+    not (shutil.which("kamailio") and shutil.which("openssl") and _tls_module_installed()),
+    reason="kamailio, its tls module (kamailio-tls-modules) or openssl is not installed",
+)
+def test_kamailio_accepts_the_generated_tls_configuration(tmp_path: Path) -> None:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", "edge.key", "-out", "edge.crt", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        cwd=tmp_path, check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    edge = SipEdge(
+        port=5999,
+        tls_port=5998,
+        tls_certificate=str(tmp_path / "edge.crt"),
+        tls_private_key=str(tmp_path / "edge.key"),
+        tls_required=True,
+    )
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text(edge.config(), encoding="utf-8")
+    result = subprocess.run(
+        ["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
