@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -67,6 +68,14 @@ class SeatConfig:
     # which the edge refuses.
     password: str | None = None
     acd_secret: str = ""  # proves the seat's reports to the ACD (X-Hotline-Acd-Secret)
+    # "tls": SIP to the edge's tls_port over TLS, its certificate checked against
+    # tls_ca_file (telephony.tls_*); "udp": to edge_port in clear (loopback, the demo).
+    transport: str = "udp"
+    tls_port: int = 0
+    tls_ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        check_transport(self.transport, self.tls_port, self.tls_ca_file)
 
 
 COMMANDS = (
@@ -141,9 +150,38 @@ def write_tone(path: Path, freqs: list[float], seconds_each: float, rate: int = 
     return path
 
 
-def start_endpoint(pj: Any, sip_port: int, log_level: int, max_calls: int | None = None) -> Any:
+TRANSPORTS = ("udp", "tls")
+
+
+def check_transport(transport: str, tls_port: int, tls_ca_file: str) -> None:
+    """Refuse a softphone configuration that could not reach the edge as asked."""
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be udp or tls, got {transport!r}")
+    if transport == "tls" and not (tls_port and tls_ca_file):
+        raise ValueError("transport tls needs the edge's tls_port and the tls_ca_file to check it")
+
+
+def local_address(edge_host: str) -> str:
+    """The address of this machine on the way to the edge: loopback for an edge on loopback,
+    the LAN address for an edge on another PC (the softphone's Contact must be reachable)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((edge_host, 9))  # UDP: nothing is sent, the kernel picks the route
+        return str(probe.getsockname()[0])
+
+
+def start_endpoint(
+    pj: Any,
+    sip_port: int,
+    log_level: int,
+    max_calls: int | None = None,
+    *,
+    edge_host: str = "127.0.0.1",
+    transport: str = "udp",
+    tls_ca_file: str = "",
+) -> Any:
     """Create and start pjsua2's endpoint as every softphone here needs it: no threads of its
-    own (one loop polls `libHandleEvents`), UDP on loopback `sip_port`, no sound card."""
+    own (one loop polls `libHandleEvents`), SIP on `sip_port` (UDP, or TLS that checks the
+    edge's certificate), no sound card."""
     ep = pj.Endpoint()
     ep.libCreate()
     ep_cfg = pj.EpConfig()
@@ -154,13 +192,37 @@ def start_endpoint(pj: Any, sip_port: int, log_level: int, max_calls: int | None
     ep_cfg.logConfig.level = log_level
     ep_cfg.logConfig.consoleLevel = log_level
     ep.libInit(ep_cfg)
-    transport = pj.TransportConfig()
-    transport.port = sip_port
-    transport.boundAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    tp_cfg = pj.TransportConfig()
+    tp_cfg.port = sip_port
+    tp_cfg.boundAddress = local_address(edge_host)
+    if transport == "tls":
+        tls = tp_cfg.tlsConfig
+        tls.CaListFile = tls_ca_file
+        # Only an edge whose certificate our CA issued, for the name or address we dial
+        # (pjsip matches it against the next hop's host); never older than TLS 1.2.
+        tls.verifyServer = True
+        tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tp_cfg)
+    else:
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tp_cfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
     return ep
+
+
+def reach_edge(acc_cfg: Any, edge_host: str, edge_port: int, tls_port: int | None) -> None:
+    """Register at the edge, over UDP to `edge_port` or, with `tls_port`, over TLS.
+
+    Over TLS the edge is also the account's outbound proxy: every request goes to it over
+    TLS while request URIs stay what they are over UDP (sip:NUMBER@edge), so the edge routes
+    them alike.
+    """
+    if tls_port is None:
+        acc_cfg.regConfig.registrarUri = f"sip:{edge_host}:{edge_port}"
+        return
+    edge = f"sip:{edge_host}:{tls_port};transport=tls"
+    acc_cfg.regConfig.registrarUri = edge
+    acc_cfg.sipConfig.proxies.append(f"{edge};lr")
 
 
 def digest_credentials(pj: Any, name: str, password: str) -> Any:
@@ -495,11 +557,19 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    ep = start_endpoint(pj, cfg.sip_port, cfg.log_level)
+    ep = start_endpoint(
+        pj,
+        cfg.sip_port,
+        cfg.log_level,
+        edge_host=cfg.edge_host,
+        transport=cfg.transport,
+        tls_ca_file=cfg.tls_ca_file,
+    )
 
     acc_cfg = pj.AccountConfig()
     acc_cfg.idUri = f"sip:{cfg.name}@{cfg.edge_host}"
-    acc_cfg.regConfig.registrarUri = f"sip:{cfg.edge_host}:{cfg.edge_port}"
+    tls_port = cfg.tls_port if cfg.transport == "tls" else None
+    reach_edge(acc_cfg, cfg.edge_host, cfg.edge_port, tls_port)
     acc_cfg.regConfig.timeoutSec = 300
     if cfg.password is not None:
         acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
@@ -508,7 +578,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         acc_cfg.mediaConfig.transportConfig.portRange = 20
     account = SeatAccount()
     account.create(acc_cfg)
-    log.info("seat %s up on udp 127.0.0.1:%s", cfg.name, cfg.sip_port)
+    log.info("seat %s up on %s port %s", cfg.name, cfg.transport, cfg.sip_port)
 
     commands = None
     if cfg.redis_url:

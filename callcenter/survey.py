@@ -43,7 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.seat import active_audio
+from callcenter.seat import check_transport
 from callcenter.seat import digest_credentials
+from callcenter.seat import reach_edge
 from callcenter.seat import speak_wav
 from callcenter.seat import start_endpoint
 from dispatch.followup import TASKS_KEY  # the list the follow-up sweep fills
@@ -184,10 +186,15 @@ class SurveyConfig:
     caller_name: str = "12345"  # the From display name the citizen's phone shows
     tasks_key: str = TASKS_KEY
     password: str | None = None  # its SIP password (系统管理 → 话机账号); None: refused
+    # As a seat's (SeatConfig): "tls" reaches the edge's tls_port, checked with tls_ca_file.
+    transport: str = "udp"
+    tls_port: int = 0
+    tls_ca_file: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_calls <= 4:
             raise ValueError("max_calls must be 1..4 (pjsua2 holds at most 4 calls)")
+        check_transport(self.transport, self.tls_port, self.tls_ca_file)
 
 
 @dataclass(slots=True)
@@ -317,14 +324,24 @@ def run_survey(  # noqa: C901, PLR0915 - one loop owns pjsua2
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    ep = start_endpoint(pj, cfg.sip_port, cfg.log_level, cfg.max_calls)
+    ep = start_endpoint(
+        pj,
+        cfg.sip_port,
+        cfg.log_level,
+        cfg.max_calls,
+        edge_host=cfg.edge_host,
+        transport=cfg.transport,
+        tls_ca_file=cfg.tls_ca_file,
+    )
     for codec in ep.codecEnum2():  # G.711 only: what a telephone network speaks
         keep = codec.codecId.split("/")[0] in ("PCMU", "PCMA")
         ep.codecSetPriority(codec.codecId, codec.priority if keep else 0)
 
     acc_cfg = pj.AccountConfig()
     acc_cfg.idUri = f'"{cfg.caller_name}" <sip:{cfg.name}@{cfg.edge_host}>'
-    acc_cfg.regConfig.registrarUri = f"sip:{cfg.edge_host}:{cfg.edge_port}"
+    reach_edge(
+        acc_cfg, cfg.edge_host, cfg.edge_port, cfg.tls_port if cfg.transport == "tls" else None
+    )
     acc_cfg.regConfig.timeoutSec = 300
     if cfg.password is not None:
         acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
@@ -333,7 +350,7 @@ def run_survey(  # noqa: C901, PLR0915 - one loop owns pjsua2
         acc_cfg.mediaConfig.transportConfig.portRange = RTP_PORT_RANGE
     account: Any = SurveyAccount()
     account.create(acc_cfg)
-    log.info("survey %s up on udp 127.0.0.1:%s", cfg.name, cfg.sip_port)
+    log.info("survey %s up on %s port %s", cfg.name, cfg.transport, cfg.sip_port)
 
     conn = redis.Redis.from_url(cfg.redis_url)
     pop_after = 0.0  # no task is popped before then (Redis down, no free call slot)

@@ -368,6 +368,26 @@ def _readable(path: str, setting: str) -> None:
         raise click.ClickException(f"{setting}：无法读取 {path}（{exc.strerror}）") from exc
 
 
+TRANSPORT_HELP = (
+    "到 SIP 边缘的传输：udp（本机）或 tls（局域网）；默认 telephony.tls_required 时为 tls"
+)
+
+
+def _transport(settings: Settings, transport: str | None) -> dict[str, Any]:
+    """A softphone's way to the edge (SeatConfig/SurveyConfig fields) from the option and the
+    settings: TLS needs the edge's tls_port and the CA file that issued its certificate."""
+    tel = settings.telephony
+    chosen = transport or ("tls" if tel.tls_required else "udp")
+    if chosen == "udp":
+        return {"transport": "udp"}
+    if not (tel.tls_port and tel.tls_ca_file):
+        raise click.ClickException(
+            "--transport tls 需要 telephony.tls_port 与 telephony.tls_ca_file（签发边缘证书的 CA）"
+        )
+    _readable(tel.tls_ca_file, "telephony.tls_ca_file")
+    return {"transport": "tls", "tls_port": tel.tls_port, "tls_ca_file": tel.tls_ca_file}
+
+
 PASSWORD_FILE_HELP = (
     "SIP 密码文件（系统管理 → 话机账号签发）；未指定时读环境变量 HOTLINE_SIP_PASSWORD，"
     "再读 instance/sip/NAME.password"
@@ -381,6 +401,7 @@ PASSWORD_FILE_HELP = (
 )
 @click.option("--auto-answer", type=float, default=None, help="自动应答延迟（秒），压测与测试用")
 @click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
+@click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
 @click.pass_context
 def seat(
     ctx: click.Context,
@@ -388,6 +409,7 @@ def seat(
     index: int,
     auto_answer: float | None,
     password_file: str | None,
+    transport: str | None,
 ) -> None:
     """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
     from callcenter.credentials import acd_secret
@@ -397,6 +419,7 @@ def seat(
 
     settings = _settings(ctx)
     tel = settings.telephony
+    way = _transport(settings, transport)
     password = _sip_password(settings, name, password_file)
     run_seat(
         SeatConfig(
@@ -411,6 +434,7 @@ def seat(
             prompts_dir=str(Path(settings.instance_path) / "prompts"),
             password=password,
             acd_secret=acd_secret(settings),
+            **way,
         )
     )
 
@@ -427,8 +451,11 @@ def _sip_password(settings: Settings, name: str, password_file: str | None) -> s
 @cli.command()
 @click.argument("index", type=int, default=1)
 @click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
+@click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
 @click.pass_context
-def survey(ctx: click.Context, index: int, password_file: str | None) -> None:
+def survey(
+    ctx: click.Context, index: int, password_file: str | None, transport: str | None
+) -> None:
     """Run survey process N (自动回访外呼, pjsua2): takes the follow-up calls off Redis."""
     from callcenter.survey import RTP_PORT_BASE
     from callcenter.survey import SurveyConfig
@@ -438,6 +465,7 @@ def survey(ctx: click.Context, index: int, password_file: str | None) -> None:
 
     settings = _settings(ctx)
     tel, followup = settings.telephony, settings.followup
+    way = _transport(settings, transport)
     password = _sip_password(settings, f"survey{index}", password_file)
     container = bootstrap(settings)
 
@@ -457,6 +485,7 @@ def survey(ctx: click.Context, index: int, password_file: str | None) -> None:
                 prompts_dir=str(Path(settings.instance_path) / "prompts"),
                 caller_name=tel.number,
                 password=password,
+                **way,
             ),
             report,
         )

@@ -369,3 +369,17 @@ def test_sip_print_config_renders_tls_from_the_settings(db_url: str, tmp_path: P
     assert "listen=tls:127.0.0.1:5061" in result.stdout
     assert f'modparam("tls", "certificate", "{tmp_path / "edge.crt"}")' in result.stdout
     assert 'sl_send_reply("403", "TLS Required");' in result.stdout
+
+
+def test_with_tls_required_a_seat_defaults_to_tls_and_needs_the_ca_file(
+    db_url: str, tmp_path: Path
+) -> None:
+    # No --transport: TLS, as the edge requires; without the CA it cannot check the edge.
+    for command in (["seat", "s01"], ["survey", "1"]):
+        result = run(db_url, *command, **tls_env(tmp_path))
+
+        assert result.exit_code == 1, result.output
+        assert "telephony.tls_ca_file" in result.output
+    missing = tls_env(tmp_path) | {"HOTLINE_TELEPHONY__TLS_CA_FILE": "/nowhere/ca.crt"}
+    refused = run(db_url, "seat", "s01", "--transport", "tls", **missing)
+    assert refused.exit_code == 1 and "/nowhere/ca.crt" in refused.output

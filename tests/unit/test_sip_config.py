@@ -5,15 +5,20 @@ import shutil
 import subprocess
 import wave
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from callcenter.seat import SeatConfig
+from callcenter.seat import local_address
 from callcenter.seat import prompt_text
+from callcenter.seat import reach_edge
 from callcenter.seat import recording_name
 from callcenter.seat import staff_number
 from callcenter.seat import write_tone
 from callcenter.sip import SipEdge
 from callcenter.sip import edge_from_settings
+from callcenter.survey import SurveyConfig
 from hotline.settings import Settings
 
 
@@ -167,3 +172,30 @@ def test_kamailio_accepts_the_generated_tls_configuration(tmp_path: Path) -> Non
         ["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_softphone_over_tls_needs_the_edges_tls_port_and_the_ca() -> None:
+    assert SeatConfig("s01", 5071).transport == "udp"
+    ok = SeatConfig("s01", 5071, transport="tls", tls_port=5061, tls_ca_file="/x/ca.crt")
+    assert ok.tls_port == 5061
+    with pytest.raises(ValueError, match="tls_ca_file"):
+        SeatConfig("s01", 5071, transport="tls", tls_port=5061)
+    with pytest.raises(ValueError, match="tls_port"):
+        SurveyConfig("survey1", 5171, transport="tls", tls_ca_file="/x/ca.crt")
+    with pytest.raises(ValueError, match="udp or tls"):
+        SeatConfig("s01", 5071, transport="tcp")
+
+
+def test_over_tls_the_edge_is_registrar_and_outbound_proxy() -> None:
+    udp = SimpleNamespace(regConfig=SimpleNamespace(), sipConfig=SimpleNamespace(proxies=[]))
+    reach_edge(udp, "10.0.0.2", 5060, None)
+    assert (udp.regConfig.registrarUri, udp.sipConfig.proxies) == ("sip:10.0.0.2:5060", [])
+    tls = SimpleNamespace(regConfig=SimpleNamespace(), sipConfig=SimpleNamespace(proxies=[]))
+    reach_edge(tls, "10.0.0.2", 5060, 5061)
+    assert tls.regConfig.registrarUri == "sip:10.0.0.2:5061;transport=tls"
+    # every request (calls too) goes to the edge over TLS, whatever its request URI
+    assert tls.sipConfig.proxies == ["sip:10.0.0.2:5061;transport=tls;lr"]
+
+
+def test_a_softphone_binds_to_its_address_on_the_way_to_the_edge() -> None:
+    assert local_address("127.0.0.1") == "127.0.0.1"  # the demo and the tests: loopback
