@@ -10,8 +10,9 @@ packages=(python3 python3-venv redis-server espeak-ng kamailio kamailio-utils-mo
 # The weekly brief: Pango and HarfBuzz for weasyprint's PDF, CJK fonts for it and the charts.
 packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
 if [ "$purpose" = test ]; then
-    # PostgreSQL for the second backend; chromium for the browser tests.
-    packages+=(postgresql chromium)
+    # PostgreSQL for the second backend; chromium for the browser tests; Kamailio's tls module
+    # and openssl (an internal CA made per test) for TLS between seats and the edge.
+    packages+=(postgresql chromium kamailio-tls-modules openssl)
 fi
 
 missing=()

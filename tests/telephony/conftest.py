@@ -43,6 +43,12 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -72,6 +78,7 @@ class Stack:
         self.container = container
         self.acd_secret = acd_secret(container.settings)
         self.port = free_udp_port()
+        self.tls_port = free_tcp_port()  # used when a test turns TLS on (start_edge options)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.callers: list[subprocess.Popen[str]] = []
         self.logs: dict[str, Path] = {}
@@ -101,9 +108,11 @@ class Stack:
         auto_answer: float | None = 0.2,
         redis_url: str | None = None,
         acd_prefix: str = "acd:",
+        registered: str = "registration: 200",
         **options: Any,
     ) -> None:
-        """A seat softphone; `options` are more SeatConfig fields (recordings_dir, ...)."""
+        """A seat softphone; `options` are more SeatConfig fields (recordings_dir, ...).
+        Returns once its log shows `registered` (another status for a refused seat)."""
         options = {"password": self.password(name), "acd_secret": self.acd_secret} | options
         extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
@@ -115,7 +124,7 @@ class Stack:
         )
         log = self._spawn(name, [sys.executable, "-u", "-c", code])
         wait_for(
-            lambda: "registration: 200" in log.read_text(errors="replace"),
+            lambda: registered in log.read_text(errors="replace"),
             15,
             f"{name} to register",
         )
@@ -127,9 +136,12 @@ class Stack:
         provision(self.container.uow(), name, kind, realm, path)
         return read_password_file(path)
 
-    def phone(self, name: str, auto_answer: float | None = None, acd_prefix: str = "acd:") -> Path:
+    def phone(
+        self, name: str, auto_answer: float | None = None, acd_prefix: str = "acd:", **options: Any
+    ) -> Path:
         """A softphone that obeys commands, reports to the app and records every call into
-        its own folder (returned); prompts are spoken into a folder all phones share."""
+        its own folder (returned); prompts are spoken into a folder all phones share.
+        `options` are more SeatConfig fields (transport, ...)."""
         folder = self.tmp / f"rec-{name}"
         self.start_seat(
             name,
@@ -139,6 +151,7 @@ class Stack:
             acd_url=self.acd_url,
             recordings_dir=str(folder),
             prompts_dir=str(self.tmp / "prompts"),
+            **options,
         )
         return folder
 
