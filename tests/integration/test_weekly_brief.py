@@ -176,7 +176,12 @@ def test_a_case_in_the_brief_carries_no_callers_name_or_number(
     api.act(
         t["id"],
         "follow_up",
-        {"reached": True, "solved": False, "satisfaction": "dissatisfied", "note": "张三说还在施工"},
+        {
+            "reached": True,
+            "solved": False,
+            "satisfaction": "dissatisfied",
+            "note": "张三说还在施工",
+        },
         as_="lead",
     )
     clock.set(at(23, 9))

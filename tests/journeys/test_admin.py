@@ -103,3 +103,30 @@ def test_the_admin_creates_a_user_and_an_api_key(journey: Journey) -> None:
 
 def _absent(secret: str, text: str) -> None:
     assert secret not in text, "the key is on the page again"
+
+
+def test_the_admin_issues_a_desk_phones_password_and_disables_it(journey: Journey) -> None:
+    """话机账号 on the demo: a password shown once with a working 复制 (a script the page's CSP
+    must let run), the 停用 confirmation, and the edge refusing the disabled account."""
+    n = random.randrange(1000, 10000)
+    page = journey.sign_in("admin")
+    page.get_by_role("link", name="话机账号").click()
+    expect(page.get_by_role("heading", name="新建话机账号")).to_be_visible()
+    name = f"s9{n}"
+    form = page.locator("#new-sip")
+    form.get_by_label("账号名", exact=False).fill(name)
+    form.get_by_label("备注").fill("三楼备用坐席")
+    form.get_by_role("button", name="创建并生成密码").click()
+    secret = page.locator("#new-sip-password").inner_text().strip()
+    assert len(secret) >= 16, secret
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="复制").click()
+    expect(page.locator("#copy-key-status")).to_contain_text("复制")  # the script ran
+    journey.seen(page, "admin-sip-password-issued", allow=(name,))
+
+    row = page.locator("#sip-accounts tbody tr", has_text=name)
+    page.once("dialog", lambda dialog: dialog.accept())  # 停用 asks first
+    row.get_by_role("button", name=f"停用 {name}").click()
+    expect(page.locator("#sip-accounts tbody tr", has_text=name)).to_contain_text("已停用")
+    journey.seen(page, "admin-sip-account-disabled", allow=(name,))
+    journey.assert_clean()
