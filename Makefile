@@ -50,27 +50,27 @@ screenshots: services $(STAMP)
 
 ## Sustained create+dispatch rate through the HTTP API on PostgreSQL (prints JSON).
 bench-tickets: services $(STAMP)
-	$(BIN)/python bench/tickets.py
+	$(BIN)/python -m bench.tickets
 
 ## Routing classifier: 5-fold macro-F1, training time and latency on ../shared/data (prints JSON).
 bench-routing: $(STAMP)
-	$(BIN)/python bench/routing.py
+	$(BIN)/python -m bench.routing
 
 ## Auto-dispatch threshold: share dispatched and precision per threshold, real data and demo (prints JSON).
 bench-threshold: $(STAMP)
-	$(BIN)/python bench/threshold.py
+	$(BIN)/python -m bench.threshold
 
 ## Knowledge-base search on the shared replies with 10,000+ distractors (prints JSON).
 bench-kb: $(STAMP)
-	$(BIN)/python bench/knowledge.py
+	$(BIN)/python -m bench.knowledge
 
 ## Reports: 1,000,000 tickets in PostgreSQL; a month's KPIs and one weekly brief PDF (prints JSON).
 bench-reports: services $(STAMP)
-	$(BIN)/python bench/reports.py
+	$(BIN)/python -m bench.reporting
 
 ## Calls through Kamailio, the ACD and 50 auto-answering seats, driven by sipp (prints JSON).
 bench-sip: services $(STAMP)
-	$(BIN)/python bench/sip.py
+	$(BIN)/python -m bench.sip
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ one core), the index build time from text (cutting every article with jieba, wha
 job does once per article) and from stored terms (what each web process does when the live
 set changes the first time), and the update of that index when one article changes.
 
-    python bench/knowledge.py [--data ../shared/data] [--questions N]
+    python -m bench.knowledge [--data ../shared/data] [--questions N]
 """
 
 import argparse

@@ -7,20 +7,18 @@ filed so far, up to open311.max_requests). Rate limits count in Redis at
 HOTLINE_BENCH_REDIS_URL (default db 13; the bench's keys expire within two minutes; when
 Redis is down requests pass uncounted). Prints one JSON object as the last line.
 
-    python bench/open311.py [-n 200]
+    python -m bench.open311 [-n 200]
 """
 
 import argparse
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 MATTERS = (
     ("城乡建设/物业管理/电梯", ["电梯故障", "电梯停运"]),

@@ -4,21 +4,19 @@ Loads the demo city (300 tickets) into a fresh SQLite database, signs in as each
 renders each page `--repeat` times in-process; prints one JSON object as the last line with
 p50 and max milliseconds per page. Browser time (network, layout) is not included.
 
-    python bench/pages.py [--repeat 20]
+    python -m bench.pages [--repeat 20]
 """
 
 import argparse
 import dataclasses
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 PAGES: dict[str, list[str]] = {
     "operator1": ["/console", "/tickets", "/tickets?light=red", "/tickets/{ticket}"],

@@ -6,7 +6,7 @@ one CPU core, and prints per-fold lines on stderr and, as the last line on stdou
 object with the mean scores, the slowest training and the pooled p50/p99 latency of one
 prediction (one ticket at a time).
 
-    python bench/routing.py [--data ../shared/data/gov_messages_train.tsv] [--folds 5]
+    python -m bench.routing [--data ../shared/data/gov_messages_train.tsv] [--folds 5]
 """
 
 import argparse

@@ -7,7 +7,7 @@ has ended and prints, as the last line, one JSON object: offered, answered, aban
 INVITE → first 180 (sipp's response-time timer, through Kamailio, the ACD's HTTP answer and the
 seat) and of the ACD's offer → answer, and the peak number of calls talking at once.
 
-    python bench/sip.py [--seats 50] [--rate 20] [--calls 600] [--talk-ms 2000]
+    python -m bench.sip [--seats 50] [--rate 20] [--calls 600] [--talk-ms 2000]
 """
 
 import argparse
@@ -71,7 +71,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     parser.add_argument("--rate", type=float, default=20.0, help="new calls per second")
     parser.add_argument("--calls", type=int, default=600)
     parser.add_argument("--talk-ms", type=int, default=2000)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sip-"))

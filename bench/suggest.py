@@ -5,7 +5,7 @@ Loads the demo city into a fresh SQLite database, trains its routing model, then
 templates, one at a time, and prints one JSON object: p50/p99 of the router alone and of
 the whole request.
 
-    python bench/suggest.py [--drafts 500]
+    python -m bench.suggest [--drafts 500]
 """
 
 import argparse

@@ -34,7 +34,7 @@ dispatched at once (`n`) and their share, how many of those went to the right un
 precision (with a Wilson 95% lower bound), and the lowest threshold from which precision
 stays at or above `--target` (0.97) at every higher threshold.
 
-    python bench/threshold.py [--data ../shared/data/gov_messages_train.tsv] [--folds 5]
+    python -m bench.threshold [--data ../shared/data/gov_messages_train.tsv] [--folds 5]
                               [--seeds 10] [--target 0.97]
 """
 
@@ -78,10 +78,7 @@ from hotline.settings import load_settings
 if TYPE_CHECKING:
     from hotline.bootstrap import Container
 
-# This file's folder comes first on sys.path, and bench/reports.py would hide the `reports`
-# package: the repository goes first, and what imports `reports` is imported where used.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gov_messages_train.tsv"
 # The shared data's README maps its 7 categories onto these departments (codes as the demo's).

@@ -5,7 +5,7 @@ over keep-alive connections (each ticket = POST /api/tickets, then POST .../acti
 and prints one JSON object as the last line: tickets per second, requests per second and
 latency percentiles. Everything runs on loopback and stops by itself.
 
-    python bench/tickets.py [--seconds 20] [--clients 8] [--workers 2] [--threads 8]
+    python -m bench.tickets [--seconds 20] [--clients 8] [--workers 2] [--threads 8]
 """
 
 import argparse
@@ -24,7 +24,6 @@ from typing import Any
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -14,7 +14,7 @@ and overall) and `reports.weekly.build(container, monday, "pdf")` for the last f
 week, and prints one JSON object. The database is dropped at the end unless --keep;
 --database reuses a loaded one (no load, never dropped).
 
-    python bench/reports.py [--tickets 1000000] [--seed 12345] [--until YYYY-MM-DD]
+    python -m bench.reporting [--tickets 1000000] [--seed 12345] [--until YYYY-MM-DD]
                             [--keep] [--database NAME] [--out-dir /tmp]
 """
 
@@ -51,11 +51,7 @@ from hotline import demo_content as content
 if TYPE_CHECKING:
     from hotline.bootstrap import Container
 
-# This file is bench/reports.py: run as a script, its folder comes first on sys.path and its
-# name would hide the `reports` package. The repository goes first, and the modules that
-# import `reports` are imported inside the functions below.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
