@@ -9,7 +9,11 @@ the API with the user's own rights.
 """
 
 import logging
+import os
+import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -119,6 +123,71 @@ def _sweep_absent(c: Any) -> None:
         log.exception("could not sweep seats whose console is gone")
 
 
+Push = tuple[str, dict[str, Any], list[str]]
+
+
+class BackgroundPusher:
+    """Sends live pushes from one thread per process, so no request waits on Redis.
+
+    A push is sent after its change committed; with Redis slow or frozen, python-socketio's
+    publish retries for seconds, and a request that already committed must not be held for
+    it. Pushes queue here (in order) and a daemon thread sends them; when the queue is full
+    (Redis gone for long) the newest are dropped and counted, and a page catches up at its
+    next push or reload. The thread starts on first use in each process (after gunicorn forks).
+    """
+
+    def __init__(
+        self, send: Callable[[str, dict[str, Any], list[str]], None], capacity: int = 1000
+    ):
+        self._send = send
+        self._queue: queue.Queue[Push] = queue.Queue(maxsize=capacity)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.dropped = 0
+        self._last_warning = 0.0
+
+    def __call__(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait((event, payload, rooms))
+        except queue.Full:
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_warning > 10:
+                self._last_warning = now
+                log.warning(
+                    "live pushes dropped (%d so far): the message queue is not keeping up",
+                    self.dropped,
+                )
+
+    def join(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued push was handed on (tests, shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="live-pusher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            event, payload, rooms = self._queue.get()
+            try:
+                self._send(event, payload, rooms)
+            except Exception:  # noqa: BLE001 - a lost push must not stop the ones after it
+                log.warning("live push %s not sent", event, exc_info=True)
+            finally:
+                self._queue.task_done()
+
+
 def init_realtime(app: Flask, message_queue: str | None) -> None:
     """Attach Socket.IO to the app and route the services' pushes through it."""
     socketio.init_app(
@@ -131,9 +200,12 @@ def init_realtime(app: Flask, message_queue: str | None) -> None:
     )
     socketio.on_namespace(LiveNamespace(NAMESPACE))
 
-    def publish(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+    def emit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
         # One emit for all rooms: one message on the Redis queue, and a browser that is in
         # two of the rooms gets it once.
         socketio.emit(event, payload, to=rooms, namespace=NAMESPACE)
 
+    # Through Redis, pushes leave from a background thread (a frozen Redis must not hold a
+    # committed request); in-process pushes cannot block and stay synchronous.
+    publish = BackgroundPusher(emit) if message_queue else emit
     app.extensions["hotline"].dispatch.publish = publish

@@ -1,0 +1,112 @@
+"""Issue 18, item 2: a frozen Redis must not hold a request that already committed.
+
+Live pushes go through Redis (Socket.IO's message queue) after a change commits. Redis is
+frozen here for real (SIGSTOP on a redis-server of the test's own): the create still
+answers while Redis is stopped, and the push is not lost, only late: it reaches Redis once
+the server runs again.
+"""
+
+import dataclasses
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from hotline.settings import RedisSettings
+from hotline.settings import Settings
+from tests.conftest import World
+
+pytestmark = pytest.mark.redis
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, "subprocess.Popen[bytes]"]]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server not found (make test installs Debian's redis-server)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.1)
+    yield url, proc
+    proc.send_signal(signal.SIGCONT)
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def settings(settings: Settings, own_redis: tuple[str, Any]) -> Settings:
+    """The app's live pushes go through the test's own Redis, as in the demo."""
+    return dataclasses.replace(
+        settings,
+        redis=RedisSettings(url=own_redis[0]),
+        web=dataclasses.replace(settings.web, live_updates_via_redis=True),
+    )
+
+
+def test_a_frozen_redis_holds_no_committed_request_and_loses_no_push(
+    client: Any, world: World, own_redis: tuple[str, "subprocess.Popen[bytes]"]
+) -> None:
+    url, proc = own_redis
+    listener = redis.Redis.from_url(url).pubsub()
+    listener.subscribe("hotline")  # Socket.IO's channel (init_realtime)
+    listener.get_message(timeout=2)  # the subscription's confirmation
+
+    proc.send_signal(signal.SIGSTOP)  # Redis frozen, its connections open
+    answers: list[Any] = []
+    request = threading.Thread(
+        target=lambda: answers.append(
+            client.post(
+                "/api/tickets",
+                json={"request_type": "complaint", "title": "路灯不亮", "content": "小区路灯坏了"},
+                headers={"Authorization": f"Bearer {world.tokens['operator']}"},
+            )
+        ),
+        daemon=True,
+    )
+    request.start()
+    request.join(timeout=5)
+    answered_while_frozen = not request.is_alive()
+    proc.send_signal(signal.SIGCONT)
+    request.join(timeout=30)
+
+    assert answered_while_frozen, "the create waited for the frozen Redis"
+    assert answers and answers[0].status_code == 201, answers
+    ticket_id = answers[0].get_json()["id"]
+    pushed = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not pushed:
+        message = listener.get_message(timeout=1)
+        if message and message["type"] == "message" and str(ticket_id) in str(message["data"]):
+            pushed.append(message)
+    assert pushed, "the push of the committed change never reached Redis"
+    assert "路灯" not in json.dumps(str(pushed[0]["data"]))  # pushes carry no content
