@@ -289,11 +289,30 @@ def web(
     ctx: click.Context, host: str | None, port: int | None, workers: int | None, threads: int | None
 ) -> None:
     """Serve the web app and API with gunicorn (threaded workers)."""
-    s = _settings(ctx).web
-    serve(host or s.host, port or s.port, workers or s.workers, threads or s.threads)
+    settings = _settings(ctx)
+    s = settings.web
+    serve(
+        host or s.host,
+        port or s.port,
+        workers or s.workers,
+        threads or s.threads,
+        control_socket(settings.instance_path),
+    )
 
 
-def serve(host: str, port: int, workers: int, threads: int) -> None:
+def control_socket(instance_path: str) -> Path:
+    """Where this instance's gunicorn keeps its control socket (for `gunicornc -s PATH`).
+
+    gunicorn (25.1+) defaults to one path per user, `$XDG_RUNTIME_DIR/gunicorn.ctl` or
+    `~/.gunicorn/gunicorn.ctl`: a second instance on the machine would take it over and
+    delete it on exit, leaving the first one unreachable. Each instance folder gets its own.
+    """
+    run = Path(instance_path).resolve() / "run"
+    run.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return run / "gunicorn.ctl"
+
+
+def serve(host: str, port: int, workers: int, threads: int, ctl: Path) -> None:
     from gunicorn.app.base import BaseApplication
 
     from hotline.app import create_app
@@ -306,6 +325,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", None)
             self.cfg.set("graceful_timeout", 5)
+            # A path of 108 bytes or more cannot be bound: gunicorn then logs a warning
+            # and runs without its control socket.
+            self.cfg.set("control_socket", str(ctl))
 
         def load(self) -> Any:
             return create_app()
@@ -562,7 +584,8 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     children.append(subprocess.Popen([*hotline_cmd, "cron"]))
     children += _start_telephony(settings, hotline_cmd)
     try:
-        serve(settings.web.host, settings.web.port, settings.web.workers, settings.web.threads)
+        web = settings.web
+        serve(web.host, web.port, web.workers, web.threads, control_socket(settings.instance_path))
     finally:
         for proc in reversed(children):
             proc.send_signal(signal.SIGTERM)
