@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 from rq import Queue
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus
@@ -172,20 +173,50 @@ def sweep_followup() -> dict[str, Any]:
 
 
 def build_weekly_brief(week: str | None = None) -> list[dict[str, Any]]:
-    """Build and keep a week's brief in every format (default: the week that just ended)."""
+    """Build and keep a week's brief in every format (default: the week that just ended).
+
+    Idempotent: a week the schedule already kept in every format is returned as it is, so
+    a retry, a catch-up or a second scheduler adds no second set of rows.
+    """
     from hotline.bootstrap import bootstrap
     from reports.services import parse_week
+    from reports.weekly import FORMATS
     from reports.weekly import Sources
+    from reports.weekly import scheduled
     from reports.weekly import store
 
     container = bootstrap(load_settings(settings_path()))
     try:
         today = container.dispatch.today()
         monday = parse_week(week) if week else today - dt.timedelta(days=today.weekday() + 7)
+        iso = monday.isocalendar()
+        kept = scheduled(container.uow(), f"{iso.year}-W{iso.week:02d}")
+        if {k["format"] for k in kept} >= set(FORMATS):
+            return kept
         src = Sources(uow=container.uow, ctx=container.dispatch, settings=container.settings)
-        return store(src, monday, trigger="schedule")
+        missing = tuple(f for f in FORMATS if f not in {k["format"] for k in kept})
+        return kept + store(src, monday, trigger="schedule", formats=missing)
     finally:
         container.close()
+
+
+def catch_up_weekly_brief() -> list[dict[str, Any]]:
+    """Build last week's brief if its scheduled time has passed and it is not kept yet.
+
+    The Monday job can be lost (its worker killed mid-run, no worker at 07:00, Redis down):
+    this runs every few minutes and fills the gap; it does nothing once the brief is kept.
+    """
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    settings = load_settings(settings_path())
+    tz = ZoneInfo(settings.calendar.timezone)
+    now = dt.datetime.now(tz)
+    due = croniter(settings.reports.brief_cron, now).get_prev(dt.datetime)
+    monday = due.date() - dt.timedelta(days=due.weekday() + 7)
+    iso = monday.isocalendar()
+    return build_weekly_brief(f"{iso.year}-W{iso.week:02d}")
 
 
 def _emitter(settings: Settings) -> Any:
@@ -219,6 +250,8 @@ def enqueue_retrain(conn: "redis.Redis", user_id: int | None) -> tuple[Job, bool
         job_timeout=RETRAIN_TIMEOUT,
         result_ttl=86400,
         failure_ttl=86400,
+        # A retraining that fails or is abandoned (its worker killed) runs again.
+        retry=Retry(max=2, interval=[60, 300]),
     )
     return job, True
 
@@ -304,4 +337,6 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
         cron=utc_cron(settings.reports.brief_cron, tz),
         job_timeout=1800,
     )
+    # a lost Monday brief is built within 10 minutes (idempotent: nothing twice)
+    cron.register(catch_up_weekly_brief, queue_name="reports", interval=600, job_timeout=1800)
     return cron

@@ -458,6 +458,20 @@ def store(
     return kept
 
 
+def scheduled(uow: UnitOfWork, week: str) -> list[dict[str, Any]]:
+    """The briefs the schedule already kept for a week, newest per format (empty: none)."""
+    with uow:
+        rows = uow.session.scalars(
+            sa.select(WeeklyBrief)
+            .where(WeeklyBrief.week == week, WeeklyBrief.trigger == "schedule")
+            .order_by(WeeklyBrief.id.desc())
+        )
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            newest.setdefault(row.format, brief_view(row))
+        return list(newest.values())
+
+
 def brief_view(row: WeeklyBrief) -> dict[str, Any]:
     return {
         "id": row.id,

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from docx import Document
 from pypdf import PdfReader
 
 from hotline.bootstrap import Container
 from reports import weekly
+from reports.models import WeeklyBrief
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock
@@ -195,3 +197,39 @@ def test_a_case_in_the_brief_carries_no_callers_name_or_number(
     topics = api.get("/api/reports/topics?week=2026-W47", as_="leader").get_json()
     titles = [e["title"] for topic in topics["topics"] for e in topic["examples"]]
     assert titles and not any("张三" in title or "13812345678" in title for title in titles)
+
+
+def test_the_monday_job_run_twice_keeps_one_brief(
+    week: dict[str, int], db_url: str, monkeypatch: pytest.MonkeyPatch, container: Container
+) -> None:
+    """A retried or doubled Monday job (issue 18, item 3) adds no second set of rows."""
+    from hotline.jobs import build_weekly_brief
+
+    monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
+    first = build_weekly_brief("2026-W47")
+    again = build_weekly_brief("2026-W47")
+
+    assert sorted(k["id"] for k in again) == sorted(k["id"] for k in first)
+    with container.uow() as uow:
+        rows = uow.session.scalars(sa.select(WeeklyBrief).where(WeeklyBrief.week == "2026-W47"))
+        assert sorted(r.format for r in rows) == ["docx", "html", "pdf"]
+
+
+def test_a_lost_monday_brief_is_caught_up_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, container: Container, world: World
+) -> None:
+    """The Monday job was lost: the catch-up builds last week's brief, and only once."""
+    from hotline.jobs import catch_up_weekly_brief
+
+    monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
+    monkeypatch.setenv("HOTLINE_REPORTS__BRIEF_CRON", "0 7 * * 1")
+    kept = catch_up_weekly_brief()
+    again = catch_up_weekly_brief()
+
+    assert {k["format"] for k in kept} == {"html", "pdf", "docx"}
+    assert sorted(k["id"] for k in again) == sorted(k["id"] for k in kept)
+    # Last week as of the latest Monday 07:00 (Shanghai) that has passed.
+    now = dt.datetime.now(SHANGHAI)
+    back = now.weekday() if (now.weekday() > 0 or now.hour >= 7) else 7
+    iso = (now.date() - dt.timedelta(days=back + 7)).isocalendar()
+    assert {k["week"] for k in kept} == {f"{iso.year}-W{iso.week:02d}"}
