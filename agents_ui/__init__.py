@@ -32,6 +32,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
 
     def error_page(message: str) -> str:
         from flask import render_template
+        from sqlalchemy.exc import SQLAlchemyError
 
         from dispatch.domain import ROLE_LABELS
         from dispatch.domain import DomainError
@@ -40,6 +41,8 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
         try:
             actor = current_actor()
         except DomainError:  # not signed in, or the request itself was refused (CSRF)
+            actor = None
+        except SQLAlchemyError:  # the database is down: the page says so, without a menu
             actor = None
         role_label = ROLE_LABELS[actor.role] if actor else ""
         return render_template("error.html", message=message, actor=actor, role_label=role_label)

@@ -8,6 +8,7 @@ from flask import Flask
 from flask import Response
 from flask import jsonify
 from flask import request
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -44,6 +45,36 @@ HTTP_MESSAGES = {
     415: "不支持的内容类型",
     429: "请求过于频繁，请稍后再试",
 }
+
+# An outage answers 503 with this Retry-After: long enough for a restart or fail-over to
+# finish, short enough that a citizen's form is sent again while they still wait.
+DATABASE_RETRY_SECONDS = 5
+DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
+# PostgreSQL's deadlock_detected, serialization_failure and lock_not_available: the
+# transaction lost a race with another one and was rolled back; the same request may succeed.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def database_outage(exc: BaseException) -> bool:
+    """Whether a database error means "cannot reach the database now", not a bug.
+
+    Lost or refused connections (OperationalError, InterfaceError, any DBAPIError whose
+    connection was invalidated) and an exhausted pool are outages; integrity and
+    programming errors are not.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether the database rolled the transaction back for a concurrent one (deadlock)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -136,7 +167,36 @@ def register_error_handlers(app: Flask) -> None:
             return page(message), status
         return error_response(status, code, message)
 
+    @app.errorhandler(sa_exc.DBAPIError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def database_error(exc: sa_exc.SQLAlchemyError) -> Response | tuple[str, int, dict[str, str]]:
+        if lost_race(exc):
+            log.warning("request lost a race in the database: %s", _first_line(exc))
+            return error_response(409, "conflict", "与他人的操作同时发生，未能保存，请重试")
+        if not database_outage(exc):
+            return unexpected(exc)
+        log.warning("database unavailable: %s", _first_line(exc))
+        retry = {"Retry-After": str(DATABASE_RETRY_SECONDS)}
+        page = app.extensions.get("hotline_error_page")
+        if page is not None and not _wants_json():
+            return page(DATABASE_UNAVAILABLE), 503, retry
+        response = error_response(
+            503,
+            "database_unavailable",
+            DATABASE_UNAVAILABLE,
+            {"retry_after": DATABASE_RETRY_SECONDS},
+        )
+        response.headers.update(retry)
+        return response
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return error_response(500, "internal_error", "服务器内部错误，请稍后重试或联系管理员")
+
+
+def _first_line(exc: sa_exc.SQLAlchemyError) -> str:
+    """The driver's message without SQLAlchemy's SQL and background link: one log line."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return f"{type(orig).__name__}: {text.splitlines()[0] if text else ''}"

@@ -41,7 +41,14 @@ ERROR_RESPONSES = {
     "422": "字段校验失败（details.fields 给出每个字段的错误）",
     "415": "请求体须为 JSON（Content-Type: application/json）",
     "429": "密码错误次数过多：账号已锁定或本地址须等待（Retry-After 给出秒数）",
-    "503": "依赖的服务（话务服务的 Redis）暂不可用",
+    "503": (
+        "依赖的服务暂不可用：数据库（database_unavailable，Retry-After 给出建议的等待秒数）"
+        "或话务服务的 Redis"
+    ),
+}
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "建议等待的秒数，之后可重试同一请求",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -95,6 +102,23 @@ def _responses(ok: str, schema: dict[str, Any], *codes: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref("Error")}},
         }
     return out
+
+
+def _database_outages(paths: dict[str, Any]) -> None:
+    """Every API operation may answer 503 when the database cannot be reached (hotline.errors)."""
+    for path, item in paths.items():
+        if not path.startswith("/api/") or path == "/api/openapi.json":
+            continue
+        for operation in item.values():
+            responses = operation["responses"]
+            responses.setdefault(
+                "503",
+                {
+                    "description": ERROR_RESPONSES["503"],
+                    "content": {"application/json": {"schema": _ref("Error")}},
+                },
+            )
+            responses["503"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -725,6 +749,7 @@ def build_openapi() -> dict[str, Any]:
                 ),
             }
         }
+    _database_outages(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 政务服务便民热线 API", "version": "1"},

@@ -1,18 +1,32 @@
 """Faults that used to answer misleadingly: an outage, NUL characters, opposite merges,
 a chunked body too large, and two `hotline web` on one machine (issue 18, items 6, 9, 10)."""
 
+import dataclasses
+import logging
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import exc as sa_exc
 
+from hotline.app import create_app
+from hotline.bootstrap import bootstrap
+from hotline.errors import database_outage
+from hotline.settings import DatabaseSettings
+from hotline.settings import Settings
 from tests.conftest import SKIP_PG
+from tests.conftest import Clock
+from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = ROOT / ".venv" / "bin" / "hotline"
@@ -109,3 +123,178 @@ def test_two_web_instances_keep_their_own_control_socket(tmp_path: Path) -> None
         if second is not None:
             _stop(second)
         _stop(first)
+
+
+# ---------------------------------------------------------------- item 6: database outage
+
+
+class Proxy:
+    """A TCP relay in front of PostgreSQL that the test takes down and brings back.
+
+    Down: nothing listens on its port (new connections are refused) and every relayed
+    connection is cut, as when the server stops or fails over.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = _free_port()
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not, and
+            # the socket would go on accepting.
+            self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            with self._lock:
+                self._open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def outage(db_url: str, settings: Settings, clock: Clock) -> Iterator[tuple[Flask, Proxy]]:
+    """An app that reaches PostgreSQL through a relay the test can take down."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a database server outage: PostgreSQL only")
+    target = sa.make_url(db_url)
+    proxy = Proxy(target.host or "127.0.0.1", target.port or 5432)
+    proxy.up()
+    url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    c = bootstrap(dataclasses.replace(settings, database=DatabaseSettings(url=url)), now=clock)
+    app = create_app(container=c)
+    app.config["TESTING"] = True
+    yield app, proxy
+    proxy.down()
+    c.close()
+
+
+def test_a_database_outage_answers_503_with_retry_after(
+    outage: tuple[Flask, Proxy], world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, proxy = outage
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {world.tokens['operator']}"}
+    assert client.get("/api/tickets", headers=headers).status_code == 200
+
+    proxy.down()  # the pooled connection dies, and new ones are refused
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            resp = client.get("/api/tickets", headers=headers)
+            assert resp.status_code == 503
+            assert resp.headers["Retry-After"] == "5"
+            assert resp.get_json() == {
+                "error": "database_unavailable",
+                "message": "数据库暂时不可用，请稍后重试",
+                "details": {"retry_after": 5},
+            }
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+
+    proxy.up()
+    assert client.get("/api/tickets", headers=headers).status_code == 200
+
+
+def test_a_page_during_a_database_outage_says_so_in_chinese(
+    outage: tuple[Flask, Proxy], world: World
+) -> None:
+    app, proxy = outage
+    client = app.test_client()
+    signed = client.post(
+        "/api/auth/login", json={"username": "operator", "password": world.password}
+    )
+    assert signed.status_code == 200
+    assert client.get("/tickets").status_code == 200
+
+    proxy.down()
+    resp = client.get("/tickets")
+    assert resp.status_code == 503
+    assert resp.mimetype == "text/html"
+    assert resp.headers["Retry-After"] == "5"
+    assert "数据库暂时不可用，请稍后重试" in resp.get_data(as_text=True)
+
+    proxy.up()
+    assert client.get("/tickets").status_code == 200
+
+
+def test_an_app_started_while_postgresql_is_down_answers_503(
+    outage: tuple[Flask, Proxy], world: World
+) -> None:
+    app, proxy = outage
+    proxy.down()  # nothing listens on the app's database port
+    resp = app.test_client().get(
+        "/api/tickets", headers={"Authorization": f"Bearer {world.tokens['operator']}"}
+    )
+    assert resp.status_code == 503
+    assert resp.get_json()["error"] == "database_unavailable"
+    # /healthz keeps naming the failing check
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["checks"]["database"].startswith("error:")
+
+
+def test_the_api_document_names_the_503_and_its_retry_after() -> None:
+    from hotline.openapi import build_openapi
+
+    paths = build_openapi()["paths"]
+    for path, method in (("/api/tickets", "get"), ("/api/tickets", "post")):
+        answer = paths[path][method]["responses"]["503"]
+        assert "database_unavailable" in answer["description"]
+        assert "Retry-After" in answer["headers"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "outage"),
+    [
+        (sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused")), True),
+        (sa_exc.InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
+        (sa_exc.DBAPIError("SELECT 1", {}, Exception("lost"), connection_invalidated=True), True),
+        (sa_exc.TimeoutError("QueuePool limit reached"), True),
+        (sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (sa_exc.ProgrammingError("SELEC", {}, Exception("syntax error")), False),
+        (sa_exc.DBAPIError("SELECT 1", {}, Exception("other")), False),
+    ],
+)
+def test_only_lost_connections_count_as_an_outage(exc: Exception, outage: bool) -> None:
+    assert database_outage(exc) is outage
