@@ -316,7 +316,10 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
 
     def forget_on_call(call_id: str, name: str) -> None:
         if conn is not None and call_id:
-            conn.hdel(f"{cfg.acd_prefix}call:{call_id}", name)
+            try:
+                conn.hdel(f"{cfg.acd_prefix}call:{call_id}", name)
+            except Exception:  # noqa: BLE001 - Redis away: the call goes on
+                log.warning("seat %s: could not clear %s on %s", cfg.name, name, call_id)
 
     def target_uri(number: str) -> str:
         return f"sip:{number}@{cfg.edge_host}:{cfg.edge_port}"
@@ -452,7 +455,11 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         """Speak the signed-in operator's prompt while the seat rings (cached per 工号)."""
         if not (cfg.announce and cfg.prompts_dir and conn is not None):
             return
-        agent = conn.hget(f"{cfg.acd_prefix}seat:{cfg.name}", "agent")
+        try:
+            agent = conn.hget(f"{cfg.acd_prefix}seat:{cfg.name}", "agent")
+        except Exception:  # noqa: BLE001 - Redis away: the call rings without the prompt
+            log.warning("seat %s: no operator prompt (redis unreachable)", cfg.name)
+            return
         staff_no = staff_number(agent.decode() if isinstance(agent, bytes) else str(agent or ""))
         if not staff_no:
             return
@@ -584,9 +591,11 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     if cfg.redis_url:
         import redis
 
+        from callcenter.channel import CommandChannel
+
         conn = redis.Redis.from_url(cfg.redis_url)
-        commands = conn.pubsub(ignore_subscribe_messages=True)
-        commands.subscribe(command_channel(cfg.acd_prefix, cfg.name))
+        # Survives Redis outages: the seat keeps its calls and subscribes again.
+        commands = CommandChannel(cfg.redis_url, command_channel(cfg.acd_prefix, cfg.name))
 
     def place(role: str, uri: str, token: str = "", **extras: str) -> _Leg:
         call = SeatCall(account)
@@ -685,9 +694,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         while not stop:
             ep.libHandleEvents(20)
             if commands is not None:
-                message = commands.get_message(timeout=0)
-                if message is not None and message.get("type") == "message":
-                    obey(message["data"])
+                data = commands.poll()
+                if data is not None:
+                    obey(data)
             now = time.monotonic()
             for leg in legs:
                 if leg.answer_at is not None and now >= leg.answer_at and not leg.gone:

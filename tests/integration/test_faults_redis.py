@@ -1,0 +1,115 @@
+"""Issue 18, item 1: a seat's command channel outlives a Redis outage (a real redis-server).
+
+Redis is stopped (the process ends) and started again on the same port: polling never
+raises while it is away, and once it is back the channel is subscribed again and the next
+command arrives.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from callcenter.channel import CommandChannel
+
+pytestmark = pytest.mark.redis
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        self.folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            pytest.fail("redis-server not found (make test installs Debian's redis-server)")
+        self.proc = subprocess.Popen(
+            [server, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path)
+    s.start()
+    yield s
+    s.stop()
+
+
+def _next(channel: CommandChannel, publisher: redis.Redis, text: str, seconds: float) -> object:
+    """Publish until the channel hears it (a re-subscription may be under way)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        publisher.publish("acd:seatcmd:s01", text)
+        for _ in range(20):
+            data = channel.poll()
+            if data is not None:
+                return data
+            time.sleep(0.05)
+    return None
+
+
+def test_a_seat_channel_survives_redis_going_away_and_coming_back(server: Server) -> None:
+    channel = CommandChannel(server.url, "acd:seatcmd:s01")
+    publisher = redis.Redis.from_url(server.url)
+    assert _next(channel, publisher, '{"action": "answer"}', 5) == b'{"action": "answer"}'
+
+    server.stop()  # Redis gone: polling goes on quietly
+    for _ in range(50):
+        assert channel.poll() is None
+        time.sleep(0.02)
+    assert not channel.connected
+
+    server.start()  # back on the same port
+    publisher = redis.Redis.from_url(server.url)
+    assert _next(channel, publisher, '{"action": "hangup"}', 15) == b'{"action": "hangup"}'
+    assert channel.connected
+    channel.close()
+
+
+def test_a_seat_started_while_redis_is_away_subscribes_once_it_is_up(tmp_path: Path) -> None:
+    server = Server(tmp_path)  # not started yet
+    channel = CommandChannel(server.url, "acd:seatcmd:s01")
+    assert channel.poll() is None and not channel.connected
+    server.start()
+    try:
+        publisher = redis.Redis.from_url(server.url)
+        assert _next(channel, publisher, "x", 15) == b"x"
+    finally:
+        channel.close()
+        server.stop()
