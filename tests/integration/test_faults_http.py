@@ -25,6 +25,7 @@ from hotline.errors import database_outage
 from hotline.settings import DatabaseSettings
 from hotline.settings import Settings
 from tests.conftest import SKIP_PG
+from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
 
@@ -298,3 +299,54 @@ def test_the_api_document_names_the_503_and_its_retry_after() -> None:
 )
 def test_only_lost_connections_count_as_an_outage(exc: Exception, outage: bool) -> None:
     assert database_outage(exc) is outage
+
+
+# ---------------------------------------------------------------- item 9: opposite merges
+
+
+def test_opposite_merges_at_the_same_moment_never_answer_500(
+    db_url: str, app: Flask, world: World, api: Api
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks and deadlocks: PostgreSQL (SQLite serialises writers)")
+    headers = {"Authorization": f"Bearer {world.tokens['operator']}"}
+    answers: list[int] = []
+    for _ in range(10):
+        a, b = api.create()["id"], api.create(title="同一小区电梯故障")["id"]
+        barrier = threading.Barrier(2)
+        statuses: dict[int, int] = {}
+        errors: list[str] = []
+
+        def merge(
+            ticket: int,
+            master: int,
+            statuses: Any = statuses,
+            errors: Any = errors,
+            barrier: Any = barrier,
+        ) -> None:
+            client = app.test_client()
+            barrier.wait()
+            resp = client.post(
+                f"/api/tickets/{ticket}/actions/merge", json={"master_id": master}, headers=headers
+            )
+            statuses[ticket] = resp.status_code
+            errors.append(resp.get_json().get("error", ""))
+
+        threads = [threading.Thread(target=merge, args=pair) for pair in ((a, b), (b, a))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(statuses.values()) in ([200, 409], [409, 409]), (statuses, errors)
+        assert set(errors) <= {"", "conflict", "rule_violation"}
+        merged = [
+            t["id"]
+            for t in (
+                api.get(f"/api/tickets/{a}").get_json(),
+                api.get(f"/api/tickets/{b}").get_json(),
+            )
+            if t["status"] == "merged"
+        ]
+        assert merged == [n for n, status in statuses.items() if status == 200]
+        answers += statuses.values()
+    assert 200 in answers
