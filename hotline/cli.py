@@ -347,12 +347,22 @@ def worker(ctx: click.Context, burst: bool) -> None:
 
     import dispatch.models  # noqa: F401
     import hotline.models  # noqa: F401
+    from hotline.lifeline import keep_running
 
     # Preload before rq forks work horses, so each job does not pay for it (rq docs).
     configure_mappers()
-    conn = redis.Redis.from_url(_settings(ctx).redis.url)
-    queues = [Queue(name, connection=conn) for name in QUEUES]
-    Worker(queues, connection=conn).work(with_scheduler=True, burst=burst)
+    url = _settings(ctx).redis.url
+
+    def work() -> None:
+        # A new Worker each time: after an outage the old one's registration is stale.
+        conn = redis.Redis.from_url(url)
+        queues = [Queue(name, connection=conn) for name in QUEUES]
+        # Abandoned jobs (a killed work horse) are looked for every 30 s, not every 10 min.
+        Worker(queues, connection=conn, maintenance_interval=30).work(
+            with_scheduler=True, burst=burst
+        )
+
+    keep_running("worker", work)  # a Redis outage restarts the loop, never ends the worker
 
 
 @cli.command()
@@ -522,9 +532,14 @@ def cron(ctx: click.Context) -> None:
     import redis
 
     from hotline.jobs import schedule
+    from hotline.lifeline import keep_running
 
-    conn = redis.Redis.from_url(_settings(ctx).redis.url)
-    schedule(_settings(ctx), conn).start()
+    settings = _settings(ctx)
+
+    def run() -> None:
+        schedule(settings, redis.Redis.from_url(settings.redis.url)).start()
+
+    keep_running("cron", run)  # a Redis outage restarts the schedule, never ends it
 
 
 # ---------------------------------------------------------------- demo
