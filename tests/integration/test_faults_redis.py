@@ -113,3 +113,51 @@ def test_a_seat_started_while_redis_is_away_subscribes_once_it_is_up(tmp_path: P
     finally:
         channel.close()
         server.stop()
+
+
+def _hotline(*args: str, url: str, log: Path) -> "subprocess.Popen[bytes]":
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env["HOTLINE_REDIS__URL"] = url
+    env["HOTLINE_INSTANCE_PATH"] = str(log.parent)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def test_the_worker_and_the_schedule_outlive_a_redis_outage(server: Server, tmp_path: Path) -> None:
+    """Redis down for a few seconds used to end `hotline worker` and `hotline cron` for good."""
+    from rq import Queue
+
+    worker = _hotline("worker", url=server.url, log=tmp_path / "worker.log")
+    cron = _hotline("cron", url=server.url, log=tmp_path / "cron.log")
+    try:
+        time.sleep(3)  # both up and registered
+        server.stop()
+        time.sleep(4)  # Redis away
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        assert cron.poll() is None, (tmp_path / "cron.log").read_text()[-2000:]
+        server.start()
+
+        job = Queue("default", connection=redis.Redis.from_url(server.url)).enqueue("os.getpid")
+        deadline = time.monotonic() + 60
+        while job.get_status(refresh=True).value != "finished" and time.monotonic() < deadline:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+            time.sleep(0.5)
+        assert job.get_status(refresh=True).value == "finished"
+        assert job.return_value() not in (None, 0)
+        assert cron.poll() is None, (tmp_path / "cron.log").read_text()[-2000:]
+    finally:
+        for proc in (worker, cron):
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
