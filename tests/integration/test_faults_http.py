@@ -2,6 +2,8 @@
 a chunked body too large, and two `hotline web` on one machine (issue 18, items 6, 9, 10)."""
 
 import dataclasses
+import http.client
+import json
 import logging
 import os
 import signal
@@ -18,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import exc as sa_exc
+from werkzeug.serving import make_server
 
 from hotline.app import create_app
 from hotline.bootstrap import bootstrap
@@ -350,3 +353,67 @@ def test_opposite_merges_at_the_same_moment_never_answer_500(
         assert merged == [n for n, status in statuses.items() if status == 200]
         answers += statuses.values()
     assert 200 in answers
+
+
+# ---------------------------------------------------------------- item 9: chunked bodies
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def _send_chunked(host: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(host, timeout=30)
+    try:
+        conn.putrequest("POST", path)
+        for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        try:
+            for start in range(0, len(body), 65536):
+                chunk = body[start : start + 65536]
+                conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            conn.send(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server may answer and close before reading it all
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path", ["/api/tickets", "/api/auth/login"])
+def test_a_large_chunked_body_is_413_like_one_with_content_length(
+    live_url: str, world: World, path: str
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {world.tokens['operator']}",
+        "Content-Type": "application/json",
+    }
+    status, body = _send_chunked(live_url, path, headers, b"x" * 20 * 1024 * 1024)
+    assert status == 413, body
+    assert body["error"] == "request_entity_too_large"
+
+
+def test_a_small_chunked_body_is_read_whole(live_url: str, world: World) -> None:
+    headers = {
+        "Authorization": f"Bearer {world.tokens['operator']}",
+        "Content-Type": "application/json",
+    }
+    ticket = {
+        "request_type": "complaint",
+        "title": "小区电梯故障",
+        "content": "电梯停运三天",
+        "caller_phone": "13812345678",
+    }
+    # 600 kB in ten chunks (JSON allows the trailing spaces), under the 1 MiB limit
+    data = json.dumps(ticket).encode() + b" " * 600_000
+    status, body = _send_chunked(live_url, "/api/tickets", headers, data)
+    assert status == 201, body
+    assert body["title"] == "小区电梯故障"
