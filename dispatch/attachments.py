@@ -27,6 +27,7 @@ from dispatch.domain import NotFound
 from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
 from dispatch.domain import ValidationError
+from dispatch.idempotency import Once
 from dispatch.models import Attachment
 from dispatch.models import Ticket
 from dispatch.ooxml import NotAPackage
@@ -222,11 +223,13 @@ def reply_with_files(
     ticket_id: int,
     cmd: c.Reply,
     uploads: list[Upload],
+    once: Once | None = None,
 ) -> dict[str, Any]:
     """回复 with its files: the reply and its files are written together, or neither.
 
     A refused reply (empty text, wrong status, a bad file) keeps no file, so trying again
-    does not attach them twice.
+    does not attach them twice. A retry with the same idempotency key (`once`) answers the
+    first reply and stores nothing.
 
     :raises ValidationError: a file is refused, or the reply itself is.
     :raises PermissionDenied, IllegalTransition, RuleViolation: as `perform_action`.
@@ -253,7 +256,14 @@ def reply_with_files(
             return cmd.model_copy(update={"attachment_ids": ids})
 
         return perform_action(
-            uow, ctx, actor, ticket_id, Action.REPLY, cmd, before=attach if uploads else None
+            uow,
+            ctx,
+            actor,
+            ticket_id,
+            Action.REPLY,
+            cmd,
+            before=attach if uploads else None,
+            once=once,
         )
 
 

@@ -58,10 +58,14 @@ class Ticket(Base):
         sa.Index("ix_tickets_reply_due_at", "reply_due_at"),
         sa.Index("ix_tickets_closed_at", "closed_at"),
         sa.Index("ix_tickets_followed_up_at", "followed_up_at"),
+        sa.UniqueConstraint(
+            "created_by_id", "client_token", name="uq_tickets_created_by_id_client_token"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # A double submit's token, unique per creating user (one user's token is not another's).
+    client_token: Mapped[str | None] = mapped_column(sa.String(64))
     channel: Mapped[Channel]
     caller_phone: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     citizen_name: Mapped[str | None] = mapped_column(sa.String(50))
@@ -367,3 +371,27 @@ def _keep_events_append_only(session: Session, _ctx: Any, _instances: Any) -> No
             obj in session.deleted or session.is_modified(obj)
         ):
             raise RuntimeError("ticket_events is append-only")
+
+
+class ActionRequest(Base):
+    """A ticket action sent with an idempotency key, and its first answer (dispatch.idempotency).
+
+    Keys are the user's own: another user's same key is another row.
+    """
+
+    __tablename__ = "action_requests"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "key"),
+        sa.Index("ix_action_requests_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(sa.String(64))
+    # sha256 of (ticket id, action, the body's hash): the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    status_code: Mapped[int]
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch import commands as c
+from dispatch import idempotency
 from dispatch.clock import Deadline
 from dispatch.clock import Duration
 from dispatch.clock import DurationUnit
@@ -204,7 +205,8 @@ def create_ticket(
 
     Then, in the same transaction, dispatch it (`cmd.dispatch`, or the router's `auto`
     decision) or merge it into a master ticket (`cmd.merge_into`).
-    A repeated `client_token` returns the ticket made the first time (a double submit).
+    A repeated `client_token` of the same user returns the ticket that user made the first
+    time (a double submit); another user's same token makes a new ticket.
 
     :raises PermissionDenied: the role may not accept tickets.
     :raises ValidationError: a locality id is unknown or does not fit the others.
@@ -214,9 +216,7 @@ def create_ticket(
     with uow:
         session = uow.session
         if cmd.client_token:
-            existing = session.scalar(
-                sa.select(Ticket).where(Ticket.client_token == cmd.client_token)
-            )
+            existing = _ticket_by_token(session, actor, cmd.client_token)
             if existing is not None:
                 return _audited_view(uow, ctx, actor, existing), False
         locality = _locality(session, cmd)
@@ -276,14 +276,27 @@ def create_ticket(
         except IntegrityError:
             # Two submits with the same token raced; the first one won.
             uow.session.rollback()
-            existing = uow.session.scalar(
-                sa.select(Ticket).where(Ticket.client_token == cmd.client_token)
+            existing = (
+                _ticket_by_token(uow.session, actor, cmd.client_token) if cmd.client_token else None
             )
             if existing is None:
                 raise
             return _audited_view(uow, ctx, actor, existing), False
         log.info("ticket %s accepted by user %s", ticket.id, actor.user_id)
         return _audited_view(uow, ctx, actor, ticket), True
+
+
+def _ticket_by_token(session: Session, actor: Actor, token: str) -> Ticket | None:
+    # A token is the creating user's own: another user's same token is another ticket.
+    # (Outside channels have no user and send no token; agents_ui.intake keeps their forms.)
+    return session.scalar(
+        sa.select(Ticket).where(
+            Ticket.client_token == token,
+            Ticket.created_by_id == actor.user_id
+            if actor.user_id is not None
+            else Ticket.created_by_id.is_(None),
+        )
+    )
 
 
 def _first_step(
@@ -383,22 +396,35 @@ def perform_action(
     cmd: c.Command,
     *,
     before: Callable[[Session, Ticket], c.Command] | None = None,
+    once: idempotency.Once | None = None,
 ) -> dict[str, Any]:
     """Apply one lifecycle action to a ticket and return the ticket's new view.
 
     `before` adds what the command refers to (a reply's files) in the same transaction,
     once the actor may act and the transition is possible, and returns the command to run.
 
+    `once` is the request's idempotency key (dispatch.idempotency): if the user already sent
+    this request with it, the first answer is returned and `once.replayed` set, and nothing
+    runs again; otherwise a success's answer is stored in the action's transaction.
+
     :raises PermissionDenied: wrong role, or a liaison acting on another unit's ticket.
     :raises NotFound: no such ticket (or unit named in the command).
     :raises IllegalTransition: the action is not possible in the ticket's status.
     :raises RuleViolation: a guard failed (return window, one extension, ...).
     :raises Conflict: someone else changed the ticket at the same moment.
+    :raises IdempotencyKeyReused: the key was used for another request.
     """
     check_role(action, actor.role)
     with uow:
         session = uow.session
         ticket = _load_for_update(session, ticket_id)
+        # Looked up under the ticket's lock: a concurrent send of the same key waits here,
+        # then finds the first one's answer.
+        fingerprint = once.fingerprint(ticket_id, action) if once is not None else None
+        if once is not None and fingerprint is not None and actor.user_id is not None:
+            stored = idempotency.find(session, actor.user_id, once, fingerprint, ctx.utcnow())
+            if stored is not None:
+                return stored  # type: ignore[no-any-return]
         if actor.role is Role.LIAISON:
             _check_lead_unit(session, actor, ticket)
         event = _event_for(action, cmd)
@@ -430,6 +456,8 @@ def perform_action(
             unit_id=step.unit_id or ticket.lead_unit_id,
         )
         _announce(uow, ctx, ticket, event, units_before)
+        if once is not None and fingerprint is not None and actor.user_id is not None:
+            return _commit_once(uow, ctx, actor, actor.user_id, ticket, action, once, fingerprint)
         try:
             uow.commit()
         except StaleDataError:
@@ -443,6 +471,40 @@ def perform_action(
             actor.user_id,
         )
         return _audited_view(uow, ctx, actor, ticket)
+
+
+def _commit_once(
+    uow: UnitOfWork,
+    ctx: DispatchContext,
+    actor: Actor,
+    user_id: int,
+    ticket: Ticket,
+    action: Action,
+    once: idempotency.Once,
+    fingerprint: str,
+) -> dict[str, Any]:
+    """Commit an action with its idempotency key and answer, in one transaction."""
+    session = uow.session
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict("工单已被他人同时修改，请刷新后重试", {"ticket_id": ticket.id}) from None
+    view = ticket_view(session, ctx, actor, ticket, detail=True)
+    now = ctx.utcnow()
+    idempotency.remember(session, user_id, once, fingerprint, ticket.id, action, view, now)
+    try:
+        uow.commit()
+    except IntegrityError:
+        # The same key sent at the same moment for another ticket: the first one counts.
+        session.rollback()
+        stored = idempotency.find(session, user_id, once, fingerprint, now)
+        if stored is None:
+            raise
+        return stored  # type: ignore[no-any-return]
+    except StaleDataError:
+        raise Conflict("工单已被他人同时修改，请刷新后重试", {"ticket_id": ticket.id}) from None
+    log.info("ticket %s: %s by user %s (key %s)", ticket.id, action.value, user_id, once.key)
+    return view
 
 
 def _audited_view(

@@ -23,6 +23,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from dispatch import idempotency
 from dispatch.clock import Duration
 from dispatch.clock import DurationUnit
 from dispatch.domain import Role
@@ -167,6 +168,9 @@ def sweep(
         ids = _candidates(uow.session, now, floor)
     for start in range(0, len(ids), batch):
         _sweep_batch(uow, ctx, ids[start : start + batch], now, notice_after, notifier, result)
+    with uow:  # the periodic cleanup of expired idempotency keys rides along
+        idempotency.purge_expired(uow.session, now)
+        uow.commit()
     if any((result.reminded, result.supervised, result.noticed, result.escalated)):
         log.info(
             "supervision sweep: %d reminded, %d supervised, %d noticed, %d escalated",

@@ -1,6 +1,8 @@
 """JSON API for tickets and units: parse, call a service, serialise. No rules here."""
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
@@ -14,6 +16,7 @@ from pydantic import Field
 
 from dispatch import assist
 from dispatch import attachments
+from dispatch import idempotency
 from dispatch import learning
 from dispatch import pending
 from dispatch import services
@@ -150,16 +153,37 @@ def act(ticket_id: int, action: str) -> Response:
             {"action": f"未知操作，可选：{', '.join(a.value for a in Action)}"}, "未知的工单操作"
         ) from None
     c = container()
+    # A retry with the same Idempotency-Key gets the first answer back (dispatch.idempotency).
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     if chosen is Action.REPLY and request.mimetype == "multipart/form-data":
         # 回复 with its files in one request: both are written, or neither.
         reply, uploads = _reply_form()
-        return jsonify(
-            attachments.reply_with_files(
-                c.uow(), c.dispatch, c.attachments, actor, ticket_id, reply, uploads
-            )
+        once = _once(key, lambda: _form_digest(uploads))
+        view = attachments.reply_with_files(
+            c.uow(), c.dispatch, c.attachments, actor, ticket_id, reply, uploads, once
         )
+        return _answer(view, once)
     cmd = parse_body(ACTION_COMMANDS[chosen])
-    return jsonify(services.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd))
+    once = _once(key, lambda: idempotency.digest_json(json.loads(request.get_data() or b"{}")))
+    view = services.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd, once=once)
+    return _answer(view, once)
+
+
+def _once(key: str | None, digest: Callable[[], str]) -> idempotency.Once | None:
+    return None if key is None else idempotency.Once(key, digest())
+
+
+def _form_digest(uploads: list[attachments.Upload]) -> str:
+    fields = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf"]
+    return idempotency.digest_form(fields, [(u.filename, u.data) for u in uploads])
+
+
+def _answer(view: dict[str, Any], once: idempotency.Once | None) -> Response:
+    response = jsonify(view)
+    if once is not None and once.replayed:
+        response.status_code = once.status
+        response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return response
 
 
 def _reply_form() -> tuple[Reply, list[attachments.Upload]]:
