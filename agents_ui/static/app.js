@@ -4,10 +4,10 @@
   "use strict";
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
-  async function api(method, url, body) {
+  async function api(method, url, body, headers = {}) {
     const resp = await fetch(url, {
       method, credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf()},
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf(), ...headers},
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     let data = null;
@@ -208,11 +208,22 @@
 
   /* 回复 with its files: one request, so that the reply and its files succeed or fail
      together (a refused reply keeps no file, and trying again adds none twice). */
-  async function postWithFiles(url, body, files) {
+  // A ticket action's Idempotency-Key (docs/api.md): one per user action. Sending the same
+  // request again (after a network error lost the answer) reuses its key, so an action that
+  // did succeed is answered, not refused; any other request gets a fresh key.
+  function actionKey(holder, request) {
+    if (!holder._idem || holder._idem.request !== request) {
+      const id = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + String(Math.random());
+      holder._idem = {request, key: "act-" + id.replace(/[^A-Za-z0-9-]/g, "")};
+    }
+    return {"Idempotency-Key": holder._idem.key};
+  }
+
+  async function postWithFiles(url, body, files, headers = {}) {
     const data = new FormData();
     for (const [k, v] of Object.entries(body)) if (v !== null && typeof v !== "object") data.append(k, String(v));
     for (const file of files) data.append("files", file, file.name);
-    const resp = await fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}, body: data});
+    const resp = await fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": csrf(), ...headers}, body: data});
     let payload = {};
     try { payload = await resp.json(); } catch (e) {
       payload = {message: resp.status === 413 ? "附件总大小超过上限，请分次上传或压缩后重试" : "提交失败"};
@@ -241,8 +252,12 @@
           const body = readForm(form);
           const files = form.querySelector("input[type=file]");
           const url = `/api/tickets/${form.dataset.ticketId}/actions/${form.dataset.action}`;
-          const r = files && files.files.length ? await postWithFiles(url, body, files.files)
-            : await api("POST", url, body);
+          const chosen = files ? [...files.files] : [];
+          const request = JSON.stringify([url, body, chosen.map((f) => [f.name, f.size, f.lastModified])]);
+          const key = actionKey(form, request);
+          const r = chosen.length ? await postWithFiles(url, body, chosen, key)
+            : await api("POST", url, body, key);
+          form._idem = null;  // answered: the next action is a new one
           if (r.ok) { form.reset(); toast(`已${button.textContent}`); await refresh("#live-region"); }
           else showErrors(form, r.data);
         } catch (e) { showErrors(form, {message: "网络错误，请重试"}); }
@@ -327,7 +342,14 @@
     const out = document.getElementById("created");
     const dispatchTo = async (t, unitId, unitName, button) => {
       button.disabled = true;
-      const r = await api("POST", `/api/tickets/${t.id}/actions/dispatch`, {lead_unit_id: unitId});
+      const url = `/api/tickets/${t.id}/actions/dispatch`;
+      let r;
+      try {
+        r = await api("POST", url, {lead_unit_id: unitId}, actionKey(button, `${url}:${unitId}`));
+        button._idem = null;  // answered: another click is a new action
+      } catch (e) {
+        r = {ok: false, data: {message: "网络错误，请重试"}};  // the same click again reuses the key
+      }
       if (r.ok) {
         out.replaceChildren(el("p", {class: "created-ok", id: "dispatched-now"}, `已派单：`,
           el("a", {href: `/tickets/${t.id}`, text: t.number}), ` → ${unitName}`));
@@ -768,7 +790,7 @@
     if (panel && form) unitPreview(form, panel);
   });
 
-  window.Hotline = {api, el, live, bindActions, ticketForm, routingAssist, seatPanel, unitPreview, readForm, toast, refresh,
+  window.Hotline = {api, actionKey, el, live, bindActions, ticketForm, routingAssist, seatPanel, unitPreview, readForm, toast, refresh,
                     refresher};
   // Pages that ask for nothing special still get the live connection (and units their
   // notices); pages that call Hotline.live themselves run first.

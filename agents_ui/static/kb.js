@@ -161,7 +161,8 @@
         return;
       }
       const answer = `依据知识《${article.data.title}》答复：` + article.data.body.slice(0, 19000);
-      const done = await H.api("POST", `/api/tickets/${t.id}/actions/resolve_directly`, {answer});
+      const url = `/api/tickets/${t.id}/actions/resolve_directly`;
+      const done = await H.api("POST", url, {answer}, H.actionKey(t, url));
       if (done.ok) report(`已直接办结：依据知识《${article.data.title}》答复`, "ok", "kb-resolve-result");
       else report(`直接办结未成功：${message(done, "请在工单页面办结")}（工单已受理）`, "error", "kb-resolve-result");
     };
