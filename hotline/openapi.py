@@ -570,7 +570,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "/api/tickets": {
             "post": {
-                "summary": "受理工单（client_token 相同的重复提交返回原工单，状态码 200）",
+                "summary": "受理工单（同一用户重复提交同一 client_token 返回其原工单，状态码 200）",
                 "requestBody": _json_body(_add_model(schemas, CreateTicket)),
                 "responses": {
                     **_responses("201", _ref("TicketDetail"), "400", "401", "403", "422"),
@@ -732,21 +732,41 @@ def build_openapi() -> dict[str, Any]:
     _followup_paths(paths, schema_of)
     _kb_paths(paths, schema_of)
     _reports_paths(paths)
+    idempotency_key = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            "幂等键（每次用户操作一个新键，网络故障后重发同一请求时沿用）：同一用户以同一键重发"
+            "同一请求，返回首次成功的结果（状态码与内容相同，并带 Idempotent-Replayed: true），"
+            "不再执行；同一键用于不同请求则 422 idempotency_key_reused。被拒绝的操作不保存，"
+            "重发时重新判断。键按用户区分，保存 24 小时"
+        ),
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,64}$"},
+    }
+    replayed = {
+        "Idempotent-Replayed": {
+            "description": "true：这是同一幂等键首次请求的结果，本次未再执行",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+    }
     for action, model in ACTION_COMMANDS.items():
         roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         body = _json_body(_add_model(schemas, model), required=False)
         if action is Action.REPLY:
             # 回复 with its files in one request: both are written, or neither
             body["content"]["multipart/form-data"] = {"schema": REPLY_FORM}
+        responses = _responses(
+            "200", _ref("TicketDetail"), "400", "401", "403", "404", "409", "422"
+        )
+        responses["200"]["headers"] = replayed
         paths[f"/api/tickets/{{ticket_id}}/actions/{action.value}"] = {
             "post": {
                 "summary": f"{ACTION_LABELS[action]}（{roles}）",
                 "description": model.__doc__ or "",
-                "parameters": [ticket_id],
+                "parameters": [ticket_id, idempotency_key],
                 "requestBody": body,
-                "responses": _responses(
-                    "200", _ref("TicketDetail"), "400", "401", "403", "404", "409", "422"
-                ),
+                "responses": responses,
             }
         }
     _database_outages(paths)
