@@ -118,6 +118,26 @@ def test_a_key_expires(api: Api, clock: Clock) -> None:
     assert again.get_json()["remind_count"] == 2
 
 
+def test_the_supervision_sweep_removes_expired_keys(
+    api: Api, container: Container, clock: Clock
+) -> None:
+    from dispatch.clock import Duration
+    from dispatch.supervision import sweep
+
+    t = api.signed("zjj")
+    assert (
+        _act(api, t["id"], "remind", {"note": "一"}, "sweep-key-01", as_="lead").status_code == 200
+    )
+    clock.advance(hours=23)
+    _act(api, t["id"], "remind", {"note": "二"}, "sweep-key-02", as_="lead")
+    clock.advance(hours=2)
+
+    sweep(container.uow(), container.dispatch, notice_after=Duration.parse("5wd"))
+
+    with container.uow() as uow:
+        assert list(uow.session.scalars(sa.select(ActionRequest.key))) == ["sweep-key-02"]
+
+
 def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (30, 120, 200)).save(out, format="PNG")
