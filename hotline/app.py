@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
 from hotline.errors import register_error_handlers
+from hotline.http import refuse_nul_characters
 from hotline.ids import register_converters
 from hotline.logs import configure_logging
 from hotline.logs import request_id_var
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             request.max_content_length = settings.web.max_body_bytes
         if "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             _spool_chunked_body(request.max_content_length)
+        refuse_nul_characters()  # PostgreSQL cannot store them: 422 before any view runs
         ticket = (request.view_args or {}).get("ticket_id")
         ticket_id_var.set(str(ticket) if ticket is not None else "-")
 

@@ -12,7 +12,9 @@ be younger than `auth.session_hours` and have been used within the role's idle l
 import dataclasses
 import functools
 import hmac
+import json
 import logging
+import re
 import secrets
 import unicodedata
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from flask import session
 from dispatch.domain import DomainError
 from dispatch.domain import PermissionDenied
 from dispatch.domain import Role
+from dispatch.domain import ValidationError
 from dispatch.services import Actor
 from hotline.audit import record_audit
 from hotline.auth import TOUCH_SECONDS
@@ -318,7 +321,78 @@ def login_required(*roles: Role) -> Callable[[F], F]:
 def parse_body(model: type[M]) -> M:
     """Parse the JSON body strictly into `model`; an empty body counts as `{}`.
 
-    Raises pydantic.ValidationError, which the error handlers turn into 400/422.
+    Raises pydantic.ValidationError, which the error handlers turn into 400/422, or
+    ValidationError for a NUL character in its text.
     """
     raw = request.get_data(cache=True) or b"{}"
+    refuse_nul_in_json(raw)  # whatever the Content-Type said
     return model.model_validate_json(raw, strict=True)
+
+
+NUL = "\x00"
+NUL_MESSAGE = "不能包含空字符"
+# A NUL in a JSON body is either a raw byte (not JSON at all: 400 later) or this escape.
+_NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
+_FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_TEXT_BODIES = frozenset({"", "application/json", "text/plain"})
+
+
+def refuse_nul_characters() -> None:
+    """Refuse a NUL character in the query, a form field or a JSON body's text (422).
+
+    PostgreSQL cannot store NUL in text (it raised, a 500) and SQLite stores it: neither is
+    input anyone means to send. Checked once for every request, before any view reads it.
+
+    :raises ValidationError: naming the first field holding one (`tags.1` for a list item).
+    """
+    for key, value in request.args.items(multi=True):
+        if NUL in key or NUL in value:
+            _refuse(key)
+    if request.mimetype in _FORMS:
+        for key, value in request.form.items(multi=True):
+            if NUL in key or NUL in value:
+                _refuse(key)
+        for key, upload in request.files.items(multi=True):
+            if NUL in key or NUL in (upload.filename or ""):
+                _refuse(key)
+        return
+    # Other bodies (files sent raw) are left to their views; parse_body checks JSON itself.
+    if request.mimetype in _TEXT_BODIES or request.mimetype.endswith("+json"):
+        refuse_nul_in_json(request.get_data(cache=True))
+
+
+def refuse_nul_in_json(raw: bytes) -> None:
+    """Refuse a JSON body whose text (a value or a key) holds an escaped NUL (422)."""
+    if not raw or not _NUL_ESCAPE.search(raw):
+        return
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return  # not JSON: the view answers 400
+    field = _nul_field(body, ())
+    if field is not None:
+        _refuse(field or "_body")
+
+
+def _nul_field(value: object, path: tuple[str, ...]) -> str | None:
+    """The dotted path of the first text (or object key) in `value` holding a NUL."""
+    if isinstance(value, str):
+        return ".".join(path) if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                return ".".join((*path, key))
+            found = _nul_field(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_field(item, (*path, str(index)))
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse(field: str) -> None:
+    name = field.replace(NUL, "\\0")[:64]
+    raise ValidationError({name: NUL_MESSAGE}, f"输入内容{NUL_MESSAGE}（字段：{name}）")

@@ -417,3 +417,65 @@ def test_a_small_chunked_body_is_read_whole(live_url: str, world: World) -> None
     status, body = _send_chunked(live_url, "/api/tickets", headers, data)
     assert status == 201, body
     assert body["title"] == "小区电梯故障"
+
+
+# ---------------------------------------------------------------- item 9: NUL characters
+
+
+def _ticket_count(api: Api) -> int:
+    return int(api.get("/api/tickets").get_json()["total"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"title": "电梯\u0000故障"}, "title"),
+        ({"tags": ["电梯", "故\u0000障"]}, "tags.1"),
+        ({"citizen_name": "\u0000"}, "citizen_name"),
+    ],
+)
+def test_a_nul_in_a_json_body_is_a_422_naming_the_field(
+    api: Api, fields: dict[str, Any], field: str
+) -> None:
+    before = _ticket_count(api)
+    body = {
+        "request_type": "complaint",
+        "title": "小区电梯故障",
+        "content": "电梯停运三天",
+        "caller_phone": "13812345678",
+        **fields,
+    }
+    resp = api.post("/api/tickets", body)
+    assert resp.status_code == 422, resp.get_json()
+    answer = resp.get_json()
+    assert answer["error"] == "validation_error"
+    assert answer["details"]["fields"] == {field: "不能包含空字符"}
+    assert _ticket_count(api) == before
+
+
+def test_a_nul_in_the_query_is_a_422(api: Api) -> None:
+    resp = api.get("/api/tickets?q=%E7%94%B5%00%E6%A2%AF")
+    assert resp.status_code == 422
+    assert resp.get_json()["details"]["fields"] == {"q": "不能包含空字符"}
+
+
+def test_a_nul_in_the_api_login_name_is_a_422(api: Api, world: World) -> None:
+    resp = api.post(
+        "/api/auth/login", {"username": "operator\u0000", "password": world.password}, as_=None
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["details"]["fields"] == {"username": "不能包含空字符"}
+
+
+def test_a_nul_in_the_login_form_answers_a_chinese_page(client: Any, world: World) -> None:
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    resp = client.post(
+        "/login", data={"csrf": csrf, "username": "oper\u0000ator", "password": world.password}
+    )
+    assert resp.status_code == 422
+    assert resp.mimetype == "text/html"
+    assert "不能包含空字符" in resp.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "user_id" not in session
