@@ -168,6 +168,14 @@ route[AUTH] {{
     }}
     $var(ha1) = "";
     http_client_query("{acd}/sip_ha1?user=$(au{{s.escape.param}})", "", "{acd_header}", "$var(ha1)");
+    if ($var(ha1) == "") {{
+        # The app did not answer (starting, restarting): no verdict on the password. 503
+        # asks the agent to try again soon, where a 403 would keep it away for good.
+        xlog("L_WARN", "SIP auth of '$au': the app did not answer; 503\n");
+        append_to_reply("Retry-After: 5\r\n");
+        sl_send_reply("503", "Service Unavailable");
+        exit;
+    }}
     if (is_method("REGISTER")) {{
         pv_www_authenticate("{realm}", "$var(ha1)", "1");
     }} else {{

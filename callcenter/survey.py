@@ -343,6 +343,9 @@ def run_survey(  # noqa: C901, PLR0915 - one loop owns pjsua2
         acc_cfg, cfg.edge_host, cfg.edge_port, cfg.tls_port if cfg.transport == "tls" else None
     )
     acc_cfg.regConfig.timeoutSec = 300
+    # A failed registration (edge or app not up yet, 503) is tried again within seconds.
+    acc_cfg.regConfig.firstRetryIntervalSec = 2
+    acc_cfg.regConfig.retryIntervalSec = 10
     if cfg.password is not None:
         acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
     if cfg.rtp_port:

@@ -82,3 +82,18 @@ def test_the_acd_refuses_a_local_client_without_the_secret(app: Any) -> None:
     assert anyone.get("/acd/sip_ha1?user=s01").status_code == 403
     wrong = anyone.get("/acd/route?call_id=x", headers={"X-Hotline-Acd-Secret": "guess"})
     assert wrong.status_code == 403
+
+
+def test_register_while_the_app_is_away_is_asked_to_retry_not_refused(
+    tmp_path: Path, container: Container
+) -> None:
+    """The app down or still starting is no verdict on a password: 503 with Retry-After,
+    which softphones retry within seconds (a 403 kept the demo's seats away for 5 min)."""
+    away = free_udp_port()  # nothing listens there over TCP either, in practice
+    stack = Stack(tmp_path, f"http://127.0.0.1:{away}/acd", container)
+    try:
+        stack.start_edge()
+        result = _sipp(stack, "sip_register_app_away.xml", "-au", "s01", "-ap", "any-password-1")
+        assert result.returncode == 0, result.stdout[-2000:]
+    finally:
+        stack.stop()
