@@ -594,17 +594,24 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
         for proc in children:
             proc.terminate()
         return
+    from hotline.lifeline import Keeper
+
+    # Every process but the web app (gunicorn keeps its own workers) is started again
+    # when it dies; the Redis the demo started is stopped last.
+    keeper = Keeper()
     hotline_cmd = [sys.executable, "-m", "hotline.cli"]
-    children.append(subprocess.Popen([*hotline_cmd, "worker"]))
-    children.append(subprocess.Popen([*hotline_cmd, "cron"]))
-    children += _start_telephony(settings, hotline_cmd)
+    keeper.start("worker", [*hotline_cmd, "worker"])
+    keeper.start("cron", [*hotline_cmd, "cron"])
+    for name, argv in _telephony_commands(settings, hotline_cmd):
+        keeper.start(name, argv)
+    keeper.watch()
     try:
         web = settings.web
         serve(web.host, web.port, web.workers, web.threads, control_socket(settings.instance_path))
     finally:
-        for proc in reversed(children):
-            proc.send_signal(signal.SIGTERM)
+        keeper.stop()
         for proc in children:
+            proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=10)
 
 
@@ -629,23 +636,23 @@ def _provision_demo_agents(settings: Settings) -> None:
         container.close()
 
 
-def _start_telephony(settings: Settings, hotline_cmd: list[str]) -> "list[subprocess.Popen[bytes]]":
+def _telephony_commands(settings: Settings, hotline_cmd: list[str]) -> list[tuple[str, list[str]]]:
     """The SIP edge and the demo seats' softphones, when Kamailio is installed."""
     tel = settings.telephony
     if not (shutil.which("kamailio") or Path("/usr/sbin/kamailio").exists()):
         click.echo("  （未安装 kamailio：电话功能未启动）", err=True)
         return []
     _provision_demo_agents(settings)
-    procs = [subprocess.Popen([*hotline_cmd, "sip"])]
+    procs = [("sip", [*hotline_cmd, "sip"])]
     for index, name in enumerate(DEMO_SEATS, start=1):
-        procs.append(subprocess.Popen([*hotline_cmd, "seat", name, "--index", str(index)]))
+        procs.append((f"seat {name}", [*hotline_cmd, "seat", name, "--index", str(index)]))
     click.echo(
         f"  电话: SIP 边缘 sip:{tel.number}@{tel.sip_host}:{tel.sip_port}，"
         f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号）"
     )
     click.echo("  模拟市民来电: .venv/bin/hotline call --from 13912345678")
     if settings.followup.enabled and settings.followup.channel == "voice":
-        procs.append(subprocess.Popen([*hotline_cmd, "survey", "1"]))
+        procs.append(("survey 1", [*hotline_cmd, "survey", "1"]))
         hours = settings.followup.call_hours
         click.echo(f"  自动回访外呼: hotline survey 1（待回访工单在 {hours} 之间自动拨打）")
     return procs

@@ -1,5 +1,7 @@
 """The restart loop of `hotline worker` and `hotline cron` (hotline.lifeline)."""
 
+from pathlib import Path
+
 import pytest
 import redis
 
@@ -56,3 +58,34 @@ def test_a_bug_is_not_swallowed() -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         keep_running("worker", run, sleep=lambda s: None)
+
+
+def test_the_keeper_starts_a_killed_process_again_and_leaves_a_stopped_one(
+    tmp_path: Path,
+) -> None:
+    """Real processes: one killed (SIGKILL) comes back, one stopped (SIGTERM) stays stopped."""
+    import signal
+    import sys
+
+    from hotline.lifeline import Keeper
+
+    clock = Clock()
+    keeper = Keeper(clock=clock)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    killed = keeper.start("seat s01", sleeper)
+    stopped = keeper.start("cron", sleeper)
+    try:
+        killed.send_signal(signal.SIGKILL)
+        stopped.send_signal(signal.SIGTERM)
+        killed.wait()
+        stopped.wait()
+        assert keeper.check() == []  # noticed: s01 is due in 1 s, cron is left alone
+        clock.now += 1
+        assert keeper.check() == ["seat s01"]
+        alive = [p for p in keeper.processes() if p.poll() is None]
+        assert len(alive) == 1 and alive[0] is not killed
+        clock.now += 100
+        assert keeper.check() == []  # cron stays stopped
+    finally:
+        keeper.stop(timeout=5)
+    assert all(p.poll() is not None for p in keeper.processes())
