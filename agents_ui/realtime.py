@@ -190,6 +190,9 @@ class BackgroundPusher:
 
 def init_realtime(app: Flask, message_queue: str | None) -> None:
     """Attach Socket.IO to the app and route the services' pushes through it."""
+    # flask-socketio keeps the previous init_app's Redis client manager in server_options:
+    # an app built after one with a message queue would still publish through that Redis.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",

@@ -596,23 +596,32 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
         return
     from hotline.lifeline import Keeper
 
-    # Every process but the web app (gunicorn keeps its own workers) is started again
-    # when it dies; the Redis the demo started is stopped last.
+    # This process only watches: every process of the demo, the web app too, is its child
+    # and is started again when it dies (a gunicorn master here would reap the others'
+    # exit statuses). The Redis the demo started is stopped last.
     keeper = Keeper()
     hotline_cmd = [sys.executable, "-m", "hotline.cli"]
+    keeper.start("web", [*hotline_cmd, "web"])
     keeper.start("worker", [*hotline_cmd, "worker"])
     keeper.start("cron", [*hotline_cmd, "cron"])
     for name, argv in _telephony_commands(settings, hotline_cmd):
         keeper.start(name, argv)
-    keeper.watch()
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C
     try:
-        web = settings.web
-        serve(web.host, web.port, web.workers, web.threads, control_socket(settings.instance_path))
+        keeper.watch()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("  正在停止演示……")
     finally:
         keeper.stop()
         for proc in children:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=10)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 DEMO_SEATS = ("s01", "s02", "s03", "s04")

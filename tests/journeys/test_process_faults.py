@@ -13,10 +13,10 @@ from tests.journeys.conftest import Journey
 BACK_WITHIN_SECONDS = 60  # a generous bound for a loaded CI machine; the figure is in the note
 
 
-def _descendants(root: int) -> dict[int, str]:
-    """Pid → command line of every process below `root`."""
-    children: dict[int, list[int]] = {}
-    lines: dict[int, str] = {}
+def _children(root: int) -> dict[int, str]:
+    """Pid → command line of the processes `root` started (not their own children: an rq
+    worker forks a work horse with the same command line for each job)."""
+    found: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -25,15 +25,8 @@ def _descendants(root: int) -> dict[int, str]:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-        lines[int(entry.name)] = cmd.strip()
-    found: dict[int, str] = {}
-    todo = [root]
-    while todo:
-        for pid in children.get(todo.pop(), []):
-            found[pid] = lines.get(pid, "")
-            todo.append(pid)
+        if int(stat.rsplit(")", 1)[1].split()[1]) == root:
+            found[int(entry.name)] = cmd.strip()
     return found
 
 
@@ -41,7 +34,7 @@ def _one(journey: Journey, pattern: str) -> int:
     assert journey.demo.proc is not None
     pids = [
         pid
-        for pid, cmd in _descendants(journey.demo.proc.pid).items()
+        for pid, cmd in _children(journey.demo.proc.pid).items()
         if re.search(pattern, cmd) and "python" in cmd
     ]
     assert len(pids) == 1, (pattern, pids)
