@@ -346,19 +346,24 @@ def refuse_nul_characters() -> None:
     :raises ValidationError: naming the first field holding one (`tags.1` for a list item).
     """
     for key, value in request.args.items(multi=True):
-        if NUL in key or NUL in value:
+        if _has_nul(key, value):
             _refuse(key)
     if request.mimetype in _FORMS:
         for key, value in request.form.items(multi=True):
-            if NUL in key or NUL in value:
+            if _has_nul(key, value):
                 _refuse(key)
         for key, upload in request.files.items(multi=True):
-            if NUL in key or NUL in (upload.filename or ""):
+            if _has_nul(key, upload.filename):
                 _refuse(key)
         return
     # Other bodies (files sent raw) are left to their views; parse_body checks JSON itself.
     if request.mimetype in _TEXT_BODIES or request.mimetype.endswith("+json"):
         refuse_nul_in_json(request.get_data(cache=True))
+
+
+def _has_nul(*texts: object) -> bool:
+    # A malformed multipart part may come without a name (None): nothing to refuse there.
+    return any(isinstance(text, str) and NUL in text for text in texts)
 
 
 def refuse_nul_in_json(raw: bytes) -> None:
@@ -393,6 +398,6 @@ def _nul_field(value: object, path: tuple[str, ...]) -> str | None:
     return None
 
 
-def _refuse(field: str) -> None:
-    name = field.replace(NUL, "\\0")[:64]
+def _refuse(field: object) -> None:
+    name = str(field).replace(NUL, "\\0")[:64]
     raise ValidationError({name: NUL_MESSAGE}, f"输入内容{NUL_MESSAGE}（字段：{name}）")
