@@ -358,7 +358,8 @@ def worker(ctx: click.Context, burst: bool) -> None:
         conn = redis.Redis.from_url(url)
         queues = [Queue(name, connection=conn) for name in QUEUES]
         # Abandoned jobs (a killed work horse) are looked for every 30 s, not every 10 min.
-        Worker(queues, connection=conn, maintenance_interval=30).work(
+        # worker_ttl 60: a heartbeat at least every 45 s, which /healthz reads as alive.
+        Worker(queues, connection=conn, maintenance_interval=30, worker_ttl=60).work(
             with_scheduler=True, burst=burst
         )
 

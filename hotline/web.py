@@ -110,9 +110,42 @@ def healthz() -> tuple[Response, int]:
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks}), (
-        200 if healthy else 503
-    )
+    processes = _processes(c.redis) if checks["redis"] == "ok" else {}
+    running = all(p["status"] == "ok" for p in processes.values())
+    body = {
+        "status": "ok" if healthy and running else "degraded",
+        "checks": checks,
+        "processes": processes,
+    }
+    # 503 when this web process cannot serve; a background kind that is down is named
+    # (status "degraded") without taking the web app out of a load balancer.
+    return jsonify(body), (200 if healthy else 503)
+
+
+LIVE_SECONDS = 120  # a heartbeat older than this is a process that is gone
+
+
+def _processes(conn: Any) -> dict[str, dict[str, Any]]:
+    """Which background process kinds are alive, from their heartbeats in Redis."""
+    import time
+
+    from rq import Worker
+    from rq.cron_scheduler_registry import get_registry_key
+
+    now = time.time()
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        workers = [
+            w
+            for w in Worker.all(connection=conn)
+            if w.last_heartbeat is not None and now - w.last_heartbeat.timestamp() <= LIVE_SECONDS
+        ]
+        out["worker"] = {"alive": len(workers), "status": "ok" if workers else "down"}
+        schedulers = conn.zrangebyscore(get_registry_key(), now - LIVE_SECONDS, "+inf")
+        out["scheduler"] = {"alive": len(schedulers), "status": "ok" if schedulers else "down"}
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        out["worker"] = out["scheduler"] = {"alive": 0, "status": f"error: {type(exc).__name__}"}
+    return out
 
 
 @bp.get("/api/openapi.json")

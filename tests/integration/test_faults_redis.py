@@ -153,6 +153,15 @@ def test_the_worker_and_the_schedule_outlive_a_redis_outage(server: Server, tmp_
         assert job.get_status(refresh=True).value == "finished"
         assert job.return_value() not in (None, 0)
         assert cron.poll() is None, (tmp_path / "cron.log").read_text()[-2000:]
+        # /healthz reads both kinds as alive from their heartbeats in this Redis.
+        from hotline.web import _processes
+
+        deadline = time.monotonic() + 60
+        seen = _processes(redis.Redis.from_url(server.url))
+        while any(p["status"] != "ok" for p in seen.values()) and time.monotonic() < deadline:
+            time.sleep(1)
+            seen = _processes(redis.Redis.from_url(server.url))
+        assert {k: p["status"] for k, p in seen.items()} == {"worker": "ok", "scheduler": "ok"}
     finally:
         for proc in (worker, cron):
             proc.terminate()
