@@ -37,7 +37,9 @@ def read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def build_base(data: Path) -> tuple[list[Article], list[tuple[str, int]]]:
+def build_base(
+    data: Path, distractors: int | None = None
+) -> tuple[list[Article], list[tuple[str, int]]]:
     """The articles and the questions with the id of their right article."""
     replies = read(data / "gov_replies.tsv")
     asked_ids = {r["id"] for r in replies}
@@ -49,11 +51,13 @@ def build_base(data: Path) -> tuple[list[Article], list[tuple[str, int]]]:
             if row["id"] in asked_ids or row["title"] in asked_titles:
                 continue  # the question itself is no distractor
             articles.append(Article(len(articles), row["title"], row["text"]))
+    if distractors is not None:
+        articles = articles[: len(replies) + distractors]
     return articles, questions
 
 
-def run(data: Path, n_questions: int, seed: int) -> dict[str, Any]:
-    articles, questions = build_base(data)
+def run(data: Path, n_questions: int, seed: int, distractors: int | None = None) -> dict[str, Any]:
+    articles, questions = build_base(data, distractors)
     started = time.perf_counter()
     index = SearchIndex(articles)
     build = time.perf_counter() - started
@@ -99,6 +103,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--questions", type=int, default=2776, help="at least 300")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--distractors", type=int, help="only this many other messages (quick runs; default all)"
+    )
     args = parser.parse_args()
     if not (args.data / "gov_replies.tsv").exists():
         sys.exit(f"shared data not found in {args.data} (it lives beside the repository)")
@@ -106,7 +113,9 @@ def main() -> None:
         sys.exit("--questions: at least 300")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    print(json.dumps(run(args.data, args.questions, args.seed), ensure_ascii=False))
+    print(
+        json.dumps(run(args.data, args.questions, args.seed, args.distractors), ensure_ascii=False)
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def main() -> None:
         base,
         database=DatabaseSettings(url=url),
         redis=RedisSettings(
-            url=os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+            url=os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
         ),
         web=WebSettings(secret_key="bench", live_updates_via_redis=False),
         instance_path=tmp,

@@ -1694,6 +1694,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database; print its URL")
     parser.add_argument("--database", help="reuse this loaded bench database (no load)")
+    parser.add_argument(
+        "--name", help="the throwaway database's name (default: hotline_bench_<random>)"
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("/tmp"), help="where the PDF goes")
     args = parser.parse_args()
     if args.until:
@@ -1706,7 +1709,7 @@ def main() -> None:
     from hotline.migrate import upgrade
 
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = args.database or f"hotline_bench_{uuid.uuid4().hex[:10]}"
+    name = args.database or args.name or f"hotline_bench_{uuid.uuid4().hex[:10]}"
     url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     created = False
     load_seconds: float | None = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from sklearn.model_selection import StratifiedKFold
 
+from bench._data import sample_rows
 from dispatch.classifier import FIELDS
 from dispatch.classifier import evaluate
 from dispatch.classifier import read_labelled_tsv
@@ -27,8 +28,10 @@ from dispatch.classifier import read_labelled_tsv
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gov_messages_train.tsv"
 
 
-def run(path: str, folds: int, fields_list: list[str], seed: int) -> dict[str, Any]:
-    docs, labels = read_labelled_tsv(path)
+def run(
+    path: str, folds: int, fields_list: list[str], seed: int, rows: int | None = None
+) -> dict[str, Any]:
+    docs, labels = sample_rows(*read_labelled_tsv(path), rows, seed)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     out: dict[str, Any] = {"data": Path(path).name, "rows": len(docs), "folds": folds}
     for fields in fields_list:
@@ -77,13 +80,14 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--fields", nargs="+", default=["title+text", "title"], choices=FIELDS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rows", type=int, help="a seeded sample of the messages (quick runs)")
     args = parser.parse_args()
     if not Path(args.data).exists():
         sys.exit(f"labelled data not found: {args.data} (the shared data lives beside the repo)")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as stated
     started = time.perf_counter()
-    result = run(args.data, args.folds, args.fields, args.seed)
+    result = run(args.data, args.folds, args.fields, args.seed, args.rows)
     result["cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, ensure_ascii=False))

@@ -58,6 +58,7 @@ from typing import Any
 import sqlalchemy as sa
 from sklearn.model_selection import StratifiedKFold
 
+from bench._data import sample_rows
 from dispatch.classifier import read_labelled_tsv
 from dispatch.domain import UnitKind
 from dispatch.learning import history_examples
@@ -187,9 +188,11 @@ def _log(message: str) -> None:
 # ---------------------------------------------------------------------- real messages
 
 
-def real_cases(path: str, folds: int, seed: int) -> tuple[list[Case], Router | None]:
+def real_cases(
+    path: str, folds: int, seed: int, rows: int | None = None
+) -> tuple[list[Case], Router | None]:
     """Every message once held back: 5-fold cross-validation through `retrain`."""
-    docs, labels = read_labelled_tsv(path)
+    docs, labels = sample_rows(*read_labelled_tsv(path), rows, seed)
     unknown = sorted(set(labels) - set(DEPARTMENTS))
     if unknown:
         sys.exit(f"{path}: labels with no department: {', '.join(unknown)}")
@@ -272,11 +275,11 @@ def demo_cases(seed: int) -> tuple[list[Case], list[Case], Router]:
     return warm, cold, router
 
 
-def demo_on_real_cases(path: str) -> tuple[list[Case], Router]:
+def demo_on_real_cases(path: str, rows: int | None = None) -> tuple[list[Case], Router]:
     """The real messages put to the demo's live version, as citizens' own words reach it."""
     from hotline.demo import load_demo
 
-    docs, labels = read_labelled_tsv(path)
+    docs, labels = sample_rows(*read_labelled_tsv(path), rows, 0)
     with tempfile.TemporaryDirectory(prefix="hotline-bench-threshold-") as folder:
         container = _container(folder)
         try:
@@ -306,6 +309,7 @@ def main() -> None:
     parser.add_argument("--high", type=float, default=0.95)
     parser.add_argument("--step", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0, help="cross-validation shuffle")
+    parser.add_argument("--rows", type=int, help="a seeded sample of the messages (quick runs)")
     args = parser.parse_args()
     logging.disable(logging.INFO)
     # The catalogue's matter model has about as many labels as examples; sklearn says so.
@@ -317,7 +321,7 @@ def main() -> None:
     out: dict[str, Any] = {"target_precision": args.target, "duplicate_check": "left out"}
 
     if Path(args.data).exists():
-        cases, router = real_cases(args.data, args.folds, args.seed)
+        cases, router = real_cases(args.data, args.folds, args.seed, args.rows)
         assert router is not None
         out["real"] = {"data": Path(args.data).name, "folds": args.folds} | summary(
             router, cases, grid, args.target
@@ -341,7 +345,7 @@ def main() -> None:
     out["demo"] = {"seeds": seeds} | summary(router, warm, grid, args.target)
     out["demo_cold_start"] = {"seeds": seeds} | summary(router, cold, grid, args.target)
     if Path(args.data).exists():
-        cases, router = demo_on_real_cases(args.data)
+        cases, router = demo_on_real_cases(args.data, args.rows)
         out["demo_on_real"] = {
             "note": "right = the department of the message's category; the demo has 13 "
             "targets for 7 categories, so this precision is a lower bound"

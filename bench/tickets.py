@@ -163,12 +163,15 @@ def main() -> None:
         help="two-step: POST ticket then POST dispatch action; one-step: POST "
         "ticket with its dispatch (受理并派单); both: run each in turn",
     )
+    parser.add_argument(
+        "--name", help="the throwaway database's name (default: hotline_bench_<random>)"
+    )
     args = parser.parse_args()
 
     from hotline.migrate import upgrade
 
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
+    name = args.name or f"hotline_bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
