@@ -27,7 +27,6 @@ from hotline.bootstrap import bootstrap
 from hotline.errors import database_outage
 from hotline.settings import DatabaseSettings
 from hotline.settings import Settings
-from tests.conftest import SKIP_PG
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
@@ -35,7 +34,6 @@ from tests.conftest import World
 ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = ROOT / ".venv" / "bin" / "hotline"
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
-needs_pg = pytest.mark.skipif(SKIP_PG, reason="HOTLINE_TEST_SKIP_POSTGRES=1")
 
 
 def _free_port() -> int:
