@@ -16,8 +16,8 @@ this machine:
   (`hotline`) have fixed names, so a second demo on the same server would answer the other
   demo's calls and pop its calls up in the other demo's consoles (same seats, same user
   ids). HOTLINE_TEST_JOURNEY_REDIS_URL names a server and database to use instead;
-- XDG_RUNTIME_DIR inside the journey's folder: gunicorn keeps its control socket there
-  (else `~/.gunicorn/gunicorn.ctl`, which a second gunicorn takes over and deletes on exit).
+- XDG_RUNTIME_DIR inside the journey's folder, for whatever else keeps per-user runtime
+  files (gunicorn's control socket is in the instance folder since issue 18).
 
 Calls are placed with `.venv/bin/hotline call` under the same environment, so they dial
 this demo's edge. The folder is removed afterwards; the demo's log is kept in pytest's
