@@ -8,9 +8,7 @@ the server runs again.
 
 import dataclasses
 import json
-import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -24,43 +22,19 @@ import redis
 from hotline.settings import RedisSettings
 from hotline.settings import Settings
 from tests.conftest import World
+from tests.redis_server import Server
 
 pytestmark = pytest.mark.redis
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[tuple[str, "subprocess.Popen[bytes]"]]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server not found (make test installs Debian's redis-server)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.1)
-    yield url, proc
-    proc.send_signal(signal.SIGCONT)
-    proc.kill()
-    proc.wait()
+    server = Server(tmp_path)
+    server.start()
+    assert server.proc is not None
+    yield server.url, server.proc
+    server.proc.send_signal(signal.SIGCONT)
+    server.stop()
 
 
 @pytest.fixture
