@@ -180,17 +180,17 @@ def build_weekly_brief(week: str | None = None) -> list[dict[str, Any]]:
     """
     from hotline.bootstrap import bootstrap
     from reports.services import parse_week
+    from reports.services import week_text
     from reports.weekly import FORMATS
     from reports.weekly import Sources
-    from reports.weekly import scheduled
+    from reports.weekly import latest
     from reports.weekly import store
 
     container = bootstrap(load_settings(settings_path()))
     try:
         today = container.dispatch.today()
         monday = parse_week(week) if week else today - dt.timedelta(days=today.weekday() + 7)
-        iso = monday.isocalendar()
-        kept = scheduled(container.uow(), f"{iso.year}-W{iso.week:02d}")
+        kept = latest(container.uow(), week_text(monday), trigger="schedule")
         if {k["format"] for k in kept} >= set(FORMATS):
             return kept
         src = Sources(uow=container.uow, ctx=container.dispatch, settings=container.settings)
@@ -210,13 +210,13 @@ def catch_up_weekly_brief() -> list[dict[str, Any]]:
 
     from croniter import croniter
 
+    from reports.services import week_text
+
     settings = load_settings(settings_path())
     tz = ZoneInfo(settings.calendar.timezone)
     now = dt.datetime.now(tz)
     due = croniter(settings.reports.brief_cron, now).get_prev(dt.datetime)
-    monday = due.date() - dt.timedelta(days=due.weekday() + 7)
-    iso = monday.isocalendar()
-    return build_weekly_brief(f"{iso.year}-W{iso.week:02d}")
+    return build_weekly_brief(week_text(due.date() - dt.timedelta(days=due.weekday() + 7)))
 
 
 def _emitter(settings: Settings) -> Any:

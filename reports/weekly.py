@@ -458,20 +458,6 @@ def store(
     return kept
 
 
-def scheduled(uow: UnitOfWork, week: str) -> list[dict[str, Any]]:
-    """The briefs the schedule already kept for a week, newest per format (empty: none)."""
-    with uow:
-        rows = uow.session.scalars(
-            sa.select(WeeklyBrief)
-            .where(WeeklyBrief.week == week, WeeklyBrief.trigger == "schedule")
-            .order_by(WeeklyBrief.id.desc())
-        )
-        newest: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            newest.setdefault(row.format, brief_view(row))
-        return list(newest.values())
-
-
 def brief_view(row: WeeklyBrief) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -485,12 +471,17 @@ def brief_view(row: WeeklyBrief) -> dict[str, Any]:
     }
 
 
-def latest(uow: UnitOfWork, week: str | None = None) -> list[dict[str, Any]]:
-    """The newest kept brief of each (week, format), newest week first (or of one week)."""
+def latest(
+    uow: UnitOfWork, week: str | None = None, trigger: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest kept brief of each (week, format), newest week first (or of one week; or
+    only those kept by one trigger, such as "schedule")."""
     with uow:
         query = sa.select(WeeklyBrief).order_by(WeeklyBrief.id.desc())
         if week is not None:
             query = query.where(WeeklyBrief.week == week)
+        if trigger is not None:
+            query = query.where(WeeklyBrief.trigger == trigger)
         seen: set[tuple[str, str]] = set()
         out = []
         for row in uow.session.scalars(query.limit(500)):
