@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Annotated
 from typing import Any
+from typing import Literal
 
 import phonenumbers
 import sqlalchemy as sa
@@ -64,7 +65,9 @@ class AgentStateChange(Command):
     """就绪, 示忙 with a reason, or 签出."""
 
     state: Annotated[str, StringConstraints(pattern=r"^(ready|not_ready|logout)$")]
-    reason: NotReadyReason | None = None
+    # The operator's own reasons only: 未接来电, 班长设置 and 话机未连通 are the ACD's and a
+    # supervisor's to set, and not-ready time by reason must not be forged.
+    reason: Literal["break", "meal", "training", "after_call_work"] | None = None
 
 
 class CallCommand(Command):
@@ -223,7 +226,7 @@ def change_state() -> Response:
         if cmd.state == "ready":
             acd.ready(seat)
         elif cmd.state == "not_ready":
-            acd.not_ready(seat, cmd.reason or NotReadyReason.BREAK)
+            acd.not_ready(seat, NotReadyReason(cmd.reason or NotReadyReason.BREAK))
         else:
             acd.logout(seat)
             container().redis.delete(f"{acd.prefix}user:{actor.user_id}")

@@ -36,6 +36,11 @@ def test_bad_requests_and_roles(api: Api, real_redis: Any) -> None:
     api.post("/api/cti/seat", {"seat": "s1"})
     assert api.post("/api/cti/state", {"state": "dancing"}).status_code == 422
     assert api.post("/api/cti/state", {"state": "not_ready", "reason": "nap"}).status_code == 422
+    # The reasons the ACD and a supervisor set cannot be claimed by an operator: not-ready
+    # time by reason would be forged (a break booked as 班长设置 or 话机未连通).
+    for forged in ("supervisor", "missed", "unreachable"):
+        refused = api.post("/api/cti/state", {"state": "not_ready", "reason": forged})
+        assert refused.status_code == 422, forged
     assert api.post("/api/cti/seat", {"seat": "s2"}, as_="zjj").status_code == 403
     # Leaders take calls only inside a duty window (test_leader_duty.py).
     assert api.post("/api/cti/seat", {"seat": "s3"}, as_="leader").status_code == 409
