@@ -20,10 +20,15 @@ expired, because the browser was closed or the network lost, is set offline (rea
 signs the seat out (at the end of its call, if it is in one).
 
 Kamailio asks through the web app (`/acd/...`, next step); seats report through it too.
+Kamailio reports each answer and end once; the seats' softphones report the same facts about
+their own calls again until the web app has them (`seat_sync`), so calls answered or ended
+while the web app was away still get their answer and end. Every report may come twice: a
+repeat changes nothing.
 """
 
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -67,6 +72,9 @@ class AcdConfig:
     retry_ms: int = 1000  # how soon a waiting call should ask again
     # a console seat whose console has not been heard from for this long takes no calls
     console_grace_seconds: float = 20.0
+    # how often seat softphones report their calls (`seat_sync`): a talking call a seat does
+    # not hold is ended as unreported only once it is older than this
+    seat_sync_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,85 +282,242 @@ return {'wait', call, '', '', retry}
 """
 )
 
-# ARGV: prefix, now, stale, call, seat
-_ANSWERED = """
-local P, NOW, call, seat = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
-local key = P .. 'call:' .. call
-if redis.call('HGET', key, 'state') ~= 'ringing' or redis.call('HGET', key, 'seat') ~= seat then
-  return 'call is not ringing at this seat'
+# The steps of a call that Kamailio and the seats report (answered, ended), shared by the
+# scripts that apply their reports. Each step may be reported more than once (the edge and the
+# seat's own journal both report an end; a report is sent again until it is accepted), so a
+# repeat changes nothing. Needs P and NOW.
+_STEPS = """
+local function event(kind, fields)
+  local args = {P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', kind, 'at', NOW}
+  for i = 1, #fields, 2 do
+    if fields[i + 1] ~= '' then table.insert(args, fields[i]); table.insert(args, fields[i + 1]) end
+  end
+  redis.call('XADD', unpack(args))
 end
-redis.call('HSET', key, 'state', 'talking', 'answered_at', NOW)
-redis.call('ZREM', P .. 'ringing', seat)
-redis.call('HSET', P .. 'seat:' .. seat, 'state', 'talking', 'since', NOW, 'misses', 0)
-redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'answered', 'at', NOW,
-           'call', call, 'seat', seat)
-return 'ok'
+-- A reported time, kept between what the ACD knows came before it and now.
+local function clamp(at, low, high)
+  if not at then return high end
+  if low and at < low then at = low end
+  if at > high then at = high end
+  return at
+end
+-- The seat answered the call ringing at it, at `at` (nil: now). 'ok' for a repeat too.
+local function answer(call, seat, at, via)
+  local key = P .. 'call:' .. call
+  local h = redis.call('HMGET', key, 'state', 'seat', 'rang_at', 'answered_at')
+  if h[2] == seat and h[4] and (h[1] == 'talking' or h[1] == 'ended') then return 'ok' end
+  if h[1] ~= 'ringing' or h[2] ~= seat then return 'call is not ringing at this seat' end
+  local t = clamp(at, tonumber(h[3]), NOW)
+  redis.call('HSET', key, 'state', 'talking', 'answered_at', t)
+  redis.call('ZREM', P .. 'ringing', seat)
+  redis.call('HSET', P .. 'seat:' .. seat, 'state', 'talking', 'since', t, 'misses', 0)
+  event('answered', {'call', call, 'seat', seat, 'via', via})
+  return 'ok'
+end
+-- The call ended at `at` (nil: now); `by` says who ended it (caller, seat, lost, edge,
+-- unreported, supervisor_reset, or ''). 'ok', 'repeat' when it had ended already, or an error.
+-- The seat follows only while it is still in this call.
+local function finish(call, by, at, wrap, via)
+  local key = P .. 'call:' .. call
+  local state = redis.call('HGET', key, 'state')
+  if not state then return 'unknown call' end
+  if state == 'ended' or state == 'abandoned' or state == 'overflow' then return 'repeat' end
+  local h = redis.call('HMGET', key, 'seat', 'answered_at', 'rang_at', 'arrived')
+  local seat = h[1]
+  local t = clamp(at, tonumber(h[2] or h[3] or h[4]), NOW)
+  local skey = P .. 'seat:' .. (seat or '')
+  local ours = seat and seat ~= '' and redis.call('HGET', skey, 'call') == call
+  local final = 'ended'
+  if state == 'queued' then
+    redis.call('ZREM', P .. 'queue', call)
+    final = 'abandoned'
+  elseif state == 'ringing' then
+    final = 'abandoned'
+    if ours then
+      redis.call('ZREM', P .. 'ringing', seat)
+      redis.call('HDEL', skey, 'call')
+      local pending = redis.call('HGET', skey, 'pending')
+      redis.call('HDEL', skey, 'pending')
+      if pending == 'offline' then
+        -- the operator signed out while the seat rang
+        redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
+      elseif pending == 'not_ready' then
+        -- a supervisor's not-ready, ordered while the seat rang
+        redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
+      else
+        redis.call('HSET', skey, 'state', 'ready', 'since', NOW)
+        redis.call('ZADD', P .. 'idle', NOW, seat)
+      end
+    end
+  elseif state == 'talking' then
+    if ours then
+      redis.call('HDEL', skey, 'call')
+      redis.call('HSET', skey, 'last_call', call)
+      local pending = redis.call('HGET', skey, 'pending')
+      if by == 'lost' then
+        -- the seat's softphone is gone: nobody is there to wrap up or take the next call
+        redis.call('HDEL', skey, 'pending')
+        redis.call('HSET', skey, 'state', 'offline', 'reason', 'seat_lost', 'since', t)
+        redis.call('HSET', key, 'wrapped_at', t)
+        event('agent_state', {'seat', seat, 'state', 'offline', 'reason', 'seat_lost'})
+      elseif pending == 'offline' then
+        -- the operator signed out during the call: no wrap-up, no next call
+        redis.call('HDEL', skey, 'pending')
+        redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', t)
+        redis.call('HSET', key, 'wrapped_at', t)
+      elseif pending == 'not_ready' then
+        -- a supervisor set this seat not ready during the call
+        redis.call('HDEL', skey, 'pending')
+        redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', t)
+        redis.call('HSET', key, 'wrapped_at', t)
+      else
+        -- wrap-up from the call's end: one reported late may have none left
+        redis.call('HSET', skey, 'state', 'wrap_up', 'since', t)
+        redis.call('ZADD', P .. 'wrapup', t + wrap, seat)
+        redis.call('HSET', key, 'wrap_until', t + wrap)
+      end
+    end
+  else
+    return 'already ' .. state
+  end
+  local reason = by
+  if by == 'seat' and redis.call('HEXISTS', key, 'transfer_target') == 1 then
+    reason = 'transfer'
+  end
+  redis.call('HSET', key, 'state', final, 'ended_at', t, 'end_reason', reason)
+  event(final, {'call', call, 'seat', seat or '', 'by', reason, 'via', via})
+  return 'ok'
+end
 """
 
-# ARGV: prefix, now, stale, call, wrap_up_seconds, by (caller, seat, lost or '')
-_ENDED = """
-local P, NOW, call, wrap, by = ARGV[1], tonumber(ARGV[2]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local key = P .. 'call:' .. call
-local state = redis.call('HGET', key, 'state')
-if not state then return 'unknown call' end
-local seat = redis.call('HGET', key, 'seat')
-local final = 'ended'
-if state == 'queued' then
-  redis.call('ZREM', P .. 'queue', call)
-  final = 'abandoned'
-elseif state == 'ringing' then
-  final = 'abandoned'
-  local skey = P .. 'seat:' .. seat
-  redis.call('ZREM', P .. 'ringing', seat)
-  redis.call('HDEL', skey, 'call')
-  local pending = redis.call('HGET', skey, 'pending')
-  redis.call('HDEL', skey, 'pending')
-  if pending == 'offline' then
-    -- the operator signed out while the seat rang
-    redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
-  elseif pending == 'not_ready' then
-    -- a supervisor's not-ready, ordered while the seat rang
-    redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
-  else
-    redis.call('HSET', skey, 'state', 'ready', 'since', NOW)
-    redis.call('ZADD', P .. 'idle', NOW, seat)
-  end
-elseif state == 'talking' then
-  local skey = P .. 'seat:' .. seat
-  redis.call('HDEL', skey, 'call')
-  redis.call('HSET', skey, 'last_call', call)
-  if by == 'lost' then
-    -- the seat's softphone is gone: nobody is there to wrap up or take the next call
-    redis.call('HDEL', skey, 'pending')
-    redis.call('HSET', skey, 'state', 'offline', 'reason', 'seat_lost', 'since', NOW)
-    redis.call('HSET', key, 'wrapped_at', NOW)
-    redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'agent_state',
-               'at', NOW, 'seat', seat, 'state', 'offline', 'reason', 'seat_lost')
-  elseif redis.call('HGET', skey, 'pending') == 'offline' then
-    -- the operator signed out during the call: no wrap-up, no next call
-    redis.call('HDEL', skey, 'pending')
-    redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
-    redis.call('HSET', key, 'wrapped_at', NOW)
-  elseif redis.call('HGET', skey, 'pending') == 'not_ready' then
-    -- a supervisor set this seat not ready during the call
-    redis.call('HDEL', skey, 'pending')
-    redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
-    redis.call('HSET', key, 'wrapped_at', NOW)
-  else
-    redis.call('HSET', skey, 'state', 'wrap_up', 'since', NOW)
-    redis.call('ZADD', P .. 'wrapup', NOW + wrap, seat)
-    redis.call('HSET', key, 'wrap_until', NOW + wrap)
-  end
-else
-  return 'already ' .. state
-end
-local reason = by
-if redis.call('HEXISTS', key, 'transfer_target') == 1 and by == 'seat' then reason = 'transfer' end
-redis.call('HSET', key, 'state', final, 'ended_at', NOW, 'end_reason', reason)
-redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', final, 'at', NOW,
-           'call', call, 'seat', seat or '', 'by', reason)
-return 'ok'
+# ARGV: prefix, now, stale, call, seat, at ('' for now)
+_ANSWERED = (
+    """
+local P, NOW = ARGV[1], tonumber(ARGV[2])
 """
+    + _STEPS
+    + """
+return answer(ARGV[4], ARGV[5], tonumber(ARGV[6]), '')
+"""
+)
+
+# ARGV: prefix, now, stale, call, wrap_up_seconds, by (caller, seat, lost, edge or ''), at
+_ENDED = (
+    """
+local P, NOW = ARGV[1], tonumber(ARGV[2])
+"""
+    + _STEPS
+    + """
+return finish(ARGV[4], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[5]), '')
+"""
+)
+
+# ARGV: prefix, now, stale, seat, wrap_up_seconds, quiet_before, then for each call the seat
+# reports: call, answered_at, ended_at, by ('' for none). What the seat's softphone says of its
+# calls (its journal, `callcenter.seatsync`) is applied to the calls of this seat only: the
+# answer and the end the edge could not report (the web app was away), and the end of a call
+# the seat does not hold at all (its softphone restarted, or the end was never reported).
+# Returns the calls it changed.
+_SEAT_SYNC = (
+    """
+local P, NOW = ARGV[1], tonumber(ARGV[2])
+"""
+    + _STEPS
+    + """
+local seat, wrap, quiet = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local skey = P .. 'seat:' .. seat
+-- A call the ACD closed by itself while nobody reported on it (a reservation released as
+-- stale, or the edge's silence: `forgotten`), which the seat says it answered: answered.
+local function revive(call, ans, fin, by)
+  local key = P .. 'call:' .. call
+  local t = clamp(ans, tonumber(redis.call('HGET', key, 'rang_at')), NOW)
+  redis.call('HDEL', key, 'ended_at', 'end_reason', 'wrap_until', 'wrapped_at')
+  redis.call('HSET', key, 'state', 'talking', 'answered_at', t, 'revived', '1')
+  event('answered', {'call', call, 'seat', seat, 'via', 'seat'})
+  if fin then return finish(call, by, fin, wrap, 'seat') end
+  -- still talking: the seat is back in the call if the ACD had only set it free
+  local s = redis.call('HMGET', skey, 'state', 'reason', 'call')
+  local freed = s[1] == 'ready' or (s[1] == 'not_ready'
+    and (s[2] == 'missed' or s[2] == 'unreachable'))
+  if freed and not s[3] then
+    redis.call('ZREM', P .. 'idle', seat)
+    redis.call('HSET', skey, 'state', 'talking', 'since', t, 'call', call, 'misses', 0,
+               'reason', '')
+    event('agent_state', {'seat', seat, 'state', 'talking', 'call', call})
+  end
+end
+local held, changed = {}, {}
+for i = 7, #ARGV, 4 do
+  local call, ans, fin, by = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
+  held[call] = true
+  local h = redis.call('HMGET', P .. 'call:' .. call, 'state', 'seat', 'answered_at', 'end_reason')
+  if h[2] == seat then  -- only this seat's own calls: a seat cannot end another seat's call
+    local state, touched = h[1], false
+    if state == 'abandoned' and ans and not h[3] and (not h[4] or h[4] == '' or h[4] == 'edge') then
+      revive(call, ans, fin, by)
+      touched = true
+    else
+      if state == 'ringing' and ans then
+        answer(call, seat, ans, 'seat')
+        state, touched = 'talking', true
+      end
+      -- a call that rang here and ended unanswered is left to the edge: the seat cannot tell
+      -- the caller's hang-up from the edge taking the call on to the next seat
+      if state == 'talking' and fin then
+        finish(call, by, fin, wrap, 'seat')
+        touched = true
+      end
+    end
+    if touched then table.insert(changed, call) end
+  end
+end
+local current = redis.call('HGET', skey, 'call')
+if current and not held[current] then
+  local h = redis.call('HMGET', P .. 'call:' .. current, 'state', 'seat', 'answered_at')
+  local answered = tonumber(h[3])
+  if h[1] == 'talking' and h[2] == seat and answered and answered < quiet then
+    finish(current, 'unreported', nil, wrap, 'seat')
+    table.insert(changed, current)
+  end
+end
+return changed
+"""
+)
+
+# ARGV: prefix, now, stale, seat. A supervisor frees a seat stuck in a call: the call is
+# ended (a final record) and the seat set apart, not ready (offline if its operator signed out).
+_RESET = (
+    """
+local P, NOW = ARGV[1], tonumber(ARGV[2])
+"""
+    + _STEPS
+    + """
+local seat = ARGV[4]
+local skey = P .. 'seat:' .. seat
+local s = redis.call('HMGET', skey, 'state', 'call', 'pending')
+if s[1] ~= 'ringing' and s[1] ~= 'talking' then return {'idle', ''} end
+local call = s[2] or ''
+local apart = s[3] == 'offline' and 'offline' or 'not_ready'
+if call ~= '' then
+  redis.call('HSET', skey, 'pending', apart)  -- no wrap-up, no next call: set apart below
+  finish(call, 'supervisor_reset', nil, 0, 'supervisor')
+end
+-- what ending the call did not free (no call, its hash gone, or it had ended already)
+local now_state = redis.call('HGET', skey, 'state')
+if now_state == 'ringing' or now_state == 'talking' then
+  redis.call('ZREM', P .. 'ringing', seat)
+  redis.call('HDEL', skey, 'call', 'pending')
+  if apart == 'offline' then
+    redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
+  else
+    redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
+  end
+end
+local state = redis.call('HGET', skey, 'state')
+event('agent_state', {'seat', seat, 'state', state, 'reason', 'supervisor_reset', 'call', call})
+return {'ok', call}
+"""
+)
 
 # ARGV: prefix, now, stale, seat, state, reason
 _SET_STATE = """
@@ -434,6 +599,8 @@ class Acd:
         self._ended = conn.register_script(_ENDED)
         self._set_state = conn.register_script(_SET_STATE)
         self._sweep_absent = conn.register_script(_SWEEP_ABSENT)
+        self._seat_sync = conn.register_script(_SEAT_SYNC)
+        self._reset = conn.register_script(_RESET)
 
     # ------------------------------------------------------------------ agents
 
@@ -535,25 +702,80 @@ class Acd:
         self._watch(call_id, open_=True)
         return _decision(out)
 
-    def answered(self, call_id: str, seat: str) -> None:
-        outcome = self._run(self._answered, call_id, seat)
+    def answered(self, call_id: str, seat: str, at: float | None = None) -> None:
+        """The seat answered the call ringing at it, `at` (epoch seconds; None: now).
+
+        A time reported late is kept between the start of the ringing and now. Told again
+        (the edge and the seat both report an answer) it changes nothing.
+
+        :raises AcdError: the call is not ringing (nor talking) at this seat.
+        """
+        outcome = self._run(self._answered, call_id, seat, _when(at))
         if outcome != "ok":
             raise AcdError(outcome)
         self._watch(call_id, open_=False)  # a talking call ends by BYE or the keepalive
 
-    def ended(self, call_id: str, by: str = "") -> str:
-        """The call ended (hang-up, or CANCEL while waiting or ringing: abandoned).
+    def ended(self, call_id: str, by: str = "", at: float | None = None) -> str:
+        """The call ended (hang-up, or CANCEL while waiting or ringing: abandoned); its final
+        state. A call that had ended already stays as it was (one end, however many reports).
 
         `by` is who ended it: "caller", "seat" (a seat that had handed the call on with a
         blind transfer: "transfer"), "lost" (the seat's softphone stopped answering; the
         seat goes offline), or "edge" (the SIP edge forgot a waiting call: `forgotten`).
+        `at` is when (epoch seconds; None: now), kept between the answer (or the ringing, or
+        the offer) and now.
+
+        :raises AcdError: the call is unknown.
         """
         wrap = self.config.wrap_up_seconds
-        outcome = str(self._run(self._ended, call_id, wrap, by if by in _BY else ""))
+        by = by if by in _BY else ""
+        outcome = str(self._run(self._ended, call_id, wrap, by, _when(at)))
         self._watch(call_id, open_=False)
-        if outcome != "ok":
+        if outcome not in ("ok", "repeat"):
             raise AcdError(outcome)
         return str(self.call(call_id)["state"])
+
+    def seat_sync(
+        self, seat: str, calls: Sequence["ReportedCall"], as_of: float | None = None
+    ) -> list[str]:
+        """Apply what the seat's softphone says of its calls (`callcenter.seatsync`); the calls
+        changed. Only calls of this seat are touched:
+
+        - ringing here, and the seat answered it: answered at the seat's time;
+        - talking here, and the seat says it ended: ended at that time, by whom it says;
+        - closed by the ACD itself for want of reports (released as stale, or `forgotten`)
+          while the seat answered it: answered after all (talking again, or ended);
+        - talking here, and the seat does not hold it at all (its softphone restarted, or the
+          end was never reported): ended now, by "unreported", if it was answered before the
+          seat's report was taken (`as_of`) and more than `seat_sync_seconds` ago.
+
+        Repeating a report changes nothing.
+        """
+        quiet = self.clock() - self.config.seat_sync_seconds
+        if as_of is not None:
+            quiet = min(quiet, as_of)
+        args: list[Any] = []
+        for c in calls:
+            args += [c.call_id, _when(c.answered_at), _when(c.ended_at), c.by]
+        wrap = self.config.wrap_up_seconds
+        changed = self._run(self._seat_sync, seat, wrap, quiet, *args)
+        for call_id in changed:
+            self._watch(call_id, open_=False)
+        return list(changed)
+
+    def reset(self, seat: str) -> str:
+        """复位: free a seat stuck ringing or talking. Its call (returned; "" when the seat held
+        none) is ended, by "supervisor_reset", and the seat set not ready (reason supervisor),
+        or offline if its operator had signed out during the call.
+
+        :raises AcdError: the seat is not in a call.
+        """
+        status, call_id = self._run(self._reset, seat)
+        if status != "ok":
+            raise AcdError("seat is not in a call")
+        if call_id:
+            self._watch(call_id, open_=False)
+        return str(call_id)
 
     def forgotten(self) -> list[str]:
         """Calls waiting or ringing that the edge has not spoken of for `stale_ring_seconds`.
@@ -605,6 +827,21 @@ class Acd:
 
 
 _BY = ("caller", "seat", "lost", "edge")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedCall:
+    """One call as a seat's softphone reports it: when it was answered and ended (epoch
+    seconds, None: not yet) and who ended it ("seat", "caller", or "")."""
+
+    call_id: str
+    answered_at: float | None = None
+    ended_at: float | None = None
+    by: str = ""
+
+
+def _when(at: float | None) -> str:
+    return "" if at is None else repr(float(at))
 
 
 def _s(value: Any) -> str:
