@@ -347,6 +347,7 @@ def worker(ctx: click.Context, burst: bool) -> None:
 
     import dispatch.models  # noqa: F401
     import hotline.models  # noqa: F401
+    from hotline.jobs import rescue_abandoned
     from hotline.lifeline import keep_running
 
     # Preload before rq forks work horses, so each job does not pay for it (rq docs).
@@ -357,6 +358,7 @@ def worker(ctx: click.Context, burst: bool) -> None:
         # A new Worker each time: after an outage the old one's registration is stale.
         conn = redis.Redis.from_url(url)
         queues = [Queue(name, connection=conn) for name in QUEUES]
+        rescue_abandoned(conn, queues)  # a worker killed before this one: its jobs run again
         # Abandoned jobs (a killed work horse) are looked for every 30 s, not every 10 min.
         # worker_ttl 60: a heartbeat at least every 45 s, which /healthz reads as alive.
         Worker(queues, connection=conn, maintenance_interval=30, worker_ttl=60).work(

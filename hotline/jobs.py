@@ -6,6 +6,7 @@ Jobs take plain values, never objects, and build their own container from the se
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -340,3 +341,68 @@ def schedule(settings: Settings, conn: "redis.Redis") -> Any:
     # a lost Monday brief is built within 10 minutes (idempotent: nothing twice)
     cron.register(catch_up_weekly_brief, queue_name="reports", interval=600, job_timeout=1800)
     return cron
+
+
+def rescue_abandoned(conn: "redis.Redis", queues: list[Queue]) -> list[str]:
+    """Hand back at once the jobs a dead worker of this machine held (SIGKILL, OOM).
+
+    rq finds an abandoned job only when its last heartbeat's lease (60 s and more) runs out,
+    then at its next maintenance: a minute and a half in all. A worker started again (by
+    `hotline demo` or systemd) looks for workers of this host whose process is gone and moves
+    their jobs on now, through rq's own cleanup (a retry if the job has retries left, else
+    failed). Returns the ids of the jobs handed back.
+    """
+    import socket
+
+    from rq import Worker
+    from rq import worker_registration
+    from rq.registry import StartedJobRegistry
+    from rq.scheduler import RQScheduler
+
+    host = socket.gethostname()
+
+    def dead_here(hostname: Any, pid: Any) -> bool:
+        return _str(hostname) == host and bool(pid) and not _running(int(pid))
+
+    # A dead scheduler's lock would hold the retries below back until it expires (60 s+).
+    for queue in queues:
+        lock = RQScheduler.get_locking_key(queue.name)
+        holder: Any = conn.get(lock)
+        if holder is not None:
+            owner = conn.hmget(f"rq:scheduler:{_str(holder)}", "hostname", "pid")
+            if dead_here(*owner):
+                conn.delete(lock)
+    gone = [w for w in Worker.all(connection=conn) if dead_here(w.hostname, w.pid)]
+    if not gone:
+        return []
+    dead = {w.name for w in gone}
+    rescued: list[str] = []
+    for queue in queues:
+        registry = StartedJobRegistry(queue.name, connection=conn)
+        members: Any = conn.zrange(registry.key, 0, -1)
+        for member in members:
+            entry = _str(member)
+            job = Job.fetch_many([entry.split(":", 1)[0]], connection=conn)[0]
+            if job is not None and job.worker_name in dead:
+                conn.zadd(registry.key, {entry: 0})  # expired: the cleanup below takes it
+                rescued.append(job.id)
+        registry.cleanup()
+    for worker in gone:  # nor does /healthz count them alive any longer
+        worker_registration.unregister(worker)
+        conn.delete(worker.key)
+    if rescued:
+        log.warning("jobs of dead workers %s handed back: %s", sorted(dead), rescued)
+    return rescued
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs: a killed one may linger as a zombie until it is reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
