@@ -40,6 +40,10 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from callcenter.seatsync import SYNC_SECONDS
+from callcenter.seatsync import CallJournal
+from callcenter.seatsync import SeatSync
+from callcenter.seatsync import post_json
 from callcenter.sip import ACD_SECRET_HEADER
 from callcenter.spytoken import TOKEN_HEADER
 from callcenter.spytoken import take_spy_token
@@ -68,6 +72,9 @@ class SeatConfig:
     # which the edge refuses.
     password: str | None = None
     acd_secret: str = ""  # proves the seat's reports to the ACD (X-Hotline-Acd-Secret)
+    # How often the seat reports its calls to the ACD (`/acd/seat_sync`), besides at once on
+    # each answer and end (`callcenter.seatsync`).
+    sync_seconds: float = SYNC_SECONDS
     # "tls": SIP to the edge's tls_port over TLS, its certificate checked against
     # tls_ca_file (telephony.tls_*); "udp": to edge_port in clear (loopback, the demo).
     transport: str = "udp"
@@ -80,7 +87,7 @@ class SeatConfig:
 
 COMMANDS = (
     "answer", "hangup", "hold", "unhold", "mute", "unmute", "dtmf",
-    "transfer", "conference", "conference_end", "spy", "spy_end", "dial",
+    "transfer", "conference", "conference_end", "spy", "spy_end", "dial", "reregister",
 )  # fmt: skip
 SPY_MODES = ("monitor", "whisper", "barge")
 _SPY_HEADER = re.compile(r"^X-Hotline-Spy:\s*(\w+)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -253,6 +260,7 @@ class _Leg:
     player: Any = None
     confirmed: bool = False
     gone: bool = False
+    hung_up_here: bool = False  # this side ended the call (the journal says "seat")
     answer_at: float | None = None
     prompt: Path | None = None
     extras: dict[str, str] = field(default_factory=dict)
@@ -269,6 +277,18 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     conn: Any = None
     account: Any = None
     speaking: set[str] = set()  # 工号 whose prompt is being spoken
+    # What the seat tells the ACD of its calls, until the web app has heard it: the edge's
+    # own reports are lost while the app is away.
+    journal = CallJournal(cfg.name)
+    sync: SeatSync | None = None
+    if cfg.acd_url:
+        url = f"{cfg.acd_url.rstrip('/')}/seat_sync"
+        sync = SeatSync(post_json(url, ACD_SECRET_HEADER, cfg.acd_secret), cfg.sync_seconds)
+
+    def journal_changed() -> None:
+        """Report the journal at once (from the sending thread, never this loop)."""
+        if sync is not None:
+            sync.offer(journal.snapshot(time.time()), urgent=True)
 
     def leg_of(call: Any) -> _Leg | None:
         for leg in legs:
@@ -335,6 +355,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not leg.confirmed:
                 leg.confirmed = True
                 dirty[0] = True
+                if leg.role == "inbound":
+                    journal.answered(leg.sip_call_id, time.time())
+                    journal_changed()
                 if leg.role == "party":
                     main = main_leg()
                     if main is not None:
@@ -345,6 +368,10 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 leg.gone = True
                 dirty[0] = True
+                if leg.role == "inbound":
+                    by_seat = leg.hung_up_here or stop
+                    journal.ended(leg.sip_call_id, time.time(), by_seat=by_seat)
+                    journal_changed()
                 code = str(info.lastStatusCode)
                 if leg.role == "party":
                     main = main_leg()
@@ -380,6 +407,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             target = leg.extras.get("transfer", "")
             if 200 <= code < 300:
                 report("transferred", leg.sip_call_id, target)
+                leg.hung_up_here = True
                 self.hangup(pj.CallOpParam(True))
             else:
                 forget_on_call(leg.sip_call_id, "transfer_target")
@@ -388,6 +416,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     class SeatAccount(pj.Account):  # type: ignore[misc]
         def onRegState(self, prm: Any) -> None:  # noqa: N802
             log.info("seat %s registration: %s %s", cfg.name, prm.code, prm.reason)
+            # Registered: the ACD may give the seat calls again if the edge had set it aside.
+            journal.registered = int(prm.code) == 200 and int(prm.expiration) > 0
+            journal_changed()
 
         def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
             call = SeatCall(self, prm.callId)
@@ -413,8 +444,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
                 op.statusCode = 486  # one citizen at a time; the ACD knows
                 call.answer(op)
                 return
-            leg = _Leg(call, "inbound")
+            leg = _Leg(call, "inbound", sip_call_id=call.getInfo().callIdString)
             legs.append(leg)
+            journal.ringing(leg.sip_call_id, time.time())
             op.statusCode = 180
             call.answer(op)
             if cfg.auto_answer_seconds is not None:
@@ -577,7 +609,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
     acc_cfg.idUri = f"sip:{cfg.name}@{cfg.edge_host}"
     tls_port = cfg.tls_port if cfg.transport == "tls" else None
     reach_edge(acc_cfg, cfg.edge_host, cfg.edge_port, tls_port)
-    acc_cfg.regConfig.timeoutSec = 300
+    # Registrations live in the edge's memory: one that restarted knows no seat until each
+    # registers again. The edge asks at once (`reregister`); this refresh is the backstop.
+    acc_cfg.regConfig.timeoutSec = 60
     # A failed registration (edge or app not up yet, 503) is tried again within seconds.
     acc_cfg.regConfig.firstRetryIntervalSec = 2
     acc_cfg.regConfig.retryIntervalSec = 10
@@ -649,6 +683,8 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
                 spying = role_leg("spy_out")
                 if spying is not None:
                     spying.call.hangup(op)
+            elif action == "reregister":  # the edge restarted and forgot its registrations
+                account.setRegistration(True)
             elif main is None:
                 log.info("seat %s: %s ignored (no call)", cfg.name, action)
                 return
@@ -658,6 +694,7 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             elif action == "hangup":
                 for leg in (role_leg("party"), main):
                     if leg is not None:
+                        leg.hung_up_here = True
                         leg.call.hangup(pj.CallOpParam(True))
             elif action == "hold":
                 main.call.setHold(op)
@@ -693,6 +730,10 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
             elif action == "spy":
                 report("spy_failed", "", str(cmd.get("seat", "")))
 
+    if sync is not None:
+        sync.offer(journal.snapshot(time.time()), urgent=True)  # on start: nothing held
+        sync.start()
+    offered = time.monotonic()
     try:
         while not stop:
             ep.libHandleEvents(20)
@@ -701,6 +742,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
                 if data is not None:
                     obey(data)
             now = time.monotonic()
+            if sync is not None and now - offered >= 1.0:
+                offered = now  # a fresh snapshot for the periodic report (its as_of, pruning)
+                sync.offer(journal.snapshot(time.time()))
             for leg in legs:
                 if leg.answer_at is not None and now >= leg.answer_at and not leg.gone:
                     leg.answer_at = None
@@ -725,6 +769,9 @@ def run_seat(cfg: SeatConfig) -> None:  # noqa: C901, PLR0915 - one loop owns pj
         ep.hangupAllCalls()
         for _ in range(10):
             ep.libHandleEvents(20)
+        if sync is not None:
+            sync.stop()
+            sync.send_once()  # the ends of the calls just hung up, if the app is there
         links.clear()
         legs.clear()
         account.shutdown()
