@@ -119,7 +119,13 @@ def note_call(session: Session, record: CallRecord, before: str | None) -> Chang
     changed; `before` is the record's outcome before this change (None: a new record).
     Only the step into a final outcome counts, so repeated reports of one end add nothing.
     """
-    if before not in _BEFORE_FINAL or not callable_number(record.caller):
+    if not callable_number(record.caller):
+        return None
+    if before in MISSED and record.outcome in ANSWERED:
+        # Taken back: the ACD had given the call up as missed for want of reports (the web
+        # app was away), and the seat's own report says it was answered.
+        return _answered(session, record)
+    if before not in _BEFORE_FINAL:
         return None
     if record.outcome in MISSED:
         return _missed(session, record)

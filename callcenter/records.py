@@ -81,10 +81,15 @@ def sync_record(
                     row = CallRecord(call_id=call_id, **values)
                     session.add(row)
                 else:
+                    revived = _revived(call, row.outcome)
                     if _RANK.get(str(values["outcome"]), 0) < _RANK.get(row.outcome, 0):
-                        return  # an older view of the call than the record has
+                        if not revived:
+                            return  # an older view of the call than the record has
                     before = row.outcome
-                    # A record never loses what it had.
+                    # A record never loses what it had, but for the end of a call that
+                    # turned out to be going on.
+                    if revived and values["ended_at"] is None:
+                        row.ended_at = row.end_reason = row.wrap_up_seconds = None
                     for key, value in values.items():
                         if value is not None:
                             setattr(row, key, value)
@@ -96,6 +101,12 @@ def sync_record(
             except IntegrityError:  # two processes wrote the first version at once
                 if attempt == 2:
                     raise
+
+
+def _revived(call: dict[str, str], outcome: str) -> bool:
+    """Whether the ACD has taken back an end it had guessed: a call closed as abandoned for
+    want of reports (stale, or forgotten by the edge) that the seat says it answered."""
+    return call.get("revived") == "1" and outcome == "abandoned"
 
 
 def close_forgotten(

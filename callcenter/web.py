@@ -8,23 +8,30 @@ the digest HA1 of our SIP user agents (`/acd/sip_ha1`).
 
 import hmac
 import logging
+from typing import Annotated
 from typing import Any
+from typing import Literal
 
 from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import request
+from pydantic import Field
+from pydantic import StringConstraints
 
 from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.acd import Decision
+from callcenter.acd import ReportedCall
 from callcenter.credentials import ACD_SECRET_HEADER
 from callcenter.credentials import acd_secret
 from callcenter.credentials import ha1_of
 from callcenter.hall import notify_hall
 from callcenter.records import close_forgotten
 from callcenter.records import sync_record
+from dispatch.commands import Command
 from hotline.http import container
+from hotline.http import parse_body
 
 log = logging.getLogger(__name__)
 
@@ -159,18 +166,66 @@ def answered() -> Response:
 
 @bp.get("/ended")
 def ended() -> Response:
-    """BYE or CANCEL seen by Kamailio; repeated reports of one end are harmless."""
+    """BYE or CANCEL seen by Kamailio; repeated reports of one end are harmless (one end,
+    whoever reports it: the edge, or the seat's own journal through `/acd/seat_sync`)."""
     acd = _acd()
     call_id = _arg("call_id")
+    final = acd.call(call_id).get("state") in _FINAL
     try:
         outcome = acd.ended(call_id, request.args.get("by", ""))
     except AcdError as exc:
         return _text(f"error {exc}")
     _record(acd, call_id)
     seat = acd.call(call_id).get("seat")
-    if seat:
+    if seat and not final:
         _tell_seat(acd, seat, "call.state", {"call_id": call_id, "state": outcome})
     return _text(outcome)
+
+
+_FINAL = ("ended", "abandoned", "overflow")
+_Time = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class SyncedCall(Command):
+    """One of the seat's calls: when it was answered and ended, and who ended it."""
+
+    call_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    answered_at: _Time | None = None
+    ended_at: _Time | None = None
+    by: Literal["seat", "caller", ""] = ""
+
+
+class SeatSync(Command):
+    """What a seat's softphone holds (`callcenter.seatsync.CallJournal.snapshot`)."""
+
+    seat: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    as_of: _Time
+    registered: bool = False
+    calls: Annotated[list[SyncedCall], Field(max_length=200)] = []
+
+
+@bp.post("/seat_sync")
+def seat_sync() -> Response:
+    """A seat's softphone reports its calls (at once on each answer and end, and every few
+    seconds): what the edge could not report while this app was away is applied now, once.
+    A seat that says it is registered takes calls again if the edge had set it aside."""
+    acd = _acd()
+    body = parse_body(SeatSync)
+    calls = [ReportedCall(c.call_id, c.answered_at, c.ended_at, c.by) for c in body.calls]
+    changed = acd.seat_sync(body.seat, calls, as_of=body.as_of)
+    for call_id in changed:
+        state = acd.call(call_id).get("state", "")
+        log.warning(
+            "call %s: seat %s reported what the ACD had missed; now %s", call_id, body.seat, state
+        )
+        _record(acd, call_id)
+        _tell_seat(acd, body.seat, "call.state", {"call_id": call_id, "state": state})
+    # `Acd.reachable` comes with the edge's "unreachable" seats (issue 18, item 4).
+    reachable = getattr(acd, "reachable", None)
+    if body.registered and reachable is not None and reachable(body.seat):
+        log.info("seat %s is registered again: back in the pool", body.seat)
+        notify_hall()
+    return _text(f"ok {len(changed)}")
 
 
 SEAT_EVENTS = {
