@@ -25,6 +25,8 @@ from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from callcenter.acd import AgentState
 from callcenter.acd import NotReadyReason
+from callcenter.records import close_record
+from callcenter.records import sync_record
 from dispatch.domain import SUPERVISE_ROLES
 from dispatch.domain import NotFound
 from dispatch.domain import Role
@@ -272,6 +274,64 @@ def force_not_ready(seat: str) -> Response:
         uow.commit()
     notify_hall()
     return jsonify({"seat": seat, "outcome": outcome})
+
+
+@bp.post("/seats/<seat>/reset")
+@login_required(*SUPERVISE_ROLES)
+def reset_seat(seat: str) -> Response:
+    """复位: free a seat the ACD believes is ringing or talking when it is not (the reports of
+    the call's end were lost). The call is ended (`end_reason` supervisor_reset) and its record
+    follows; the seat is not ready (班长设置), or offline if its operator had signed out."""
+    c = container()
+    acd = c.acd
+    if not _SEAT.match(seat) or not acd.r.sismember(f"{acd.prefix}seats", seat):
+        raise NotFound("坐席不存在", {"seat": seat})
+    before = acd.seat(seat)
+    try:
+        call_id = acd.reset(seat)
+    except AcdError as exc:
+        raise RuleViolation("该坐席不在通话中，无需复位", {"seat": seat}) from exc
+    call = acd.call(call_id) if call_id else {}
+    if call_id:
+        # The record gets its final state: from the ACD's hash, or (the hash expired after a
+        # day stuck) closed as it stands.
+        if call:
+            sync_record(c.uow(), call_id, call, c.dispatch.publish)
+        else:
+            at = dt.datetime.fromtimestamp(acd.clock(), dt.UTC)
+            close_record(c.uow(), call_id, "supervisor_reset", at, c.dispatch.publish)
+    after = acd.seat(seat)
+    outcome = {
+        "seat": seat,
+        "call_id": call_id or None,
+        "call_state": call.get("state") or None,
+        "state": after.get("state", ""),
+    }
+    with c.uow() as uow:
+        audit_act(
+            uow.session,
+            current_actor(),
+            "reset_seat",
+            None,
+            {"agent": before.get("agent", ""), "was": before.get("state", ""), **outcome},
+        )
+        uow.commit()
+    log.warning("seat %s reset by a supervisor (call %s)", seat, call_id or "-")
+    state = {"call_id": call_id, "state": outcome["call_state"], "reason": "supervisor_reset"}
+    _tell_operator(before, "call.state", state)
+    notify_hall()
+    return jsonify(outcome)
+
+
+def _tell_operator(seat: dict[str, str], event: str, payload: dict[str, Any]) -> None:
+    """Tell the operator signed in at the seat (their console follows); never raises."""
+    user_id = _user_id(seat)
+    if user_id is None or not payload.get("call_id"):
+        return
+    try:
+        container().dispatch.publish(event, payload, [f"user:{user_id}"])
+    except Exception:  # noqa: BLE001 - a missed push must not undo the reset
+        log.exception("could not push %s", event)
 
 
 @bp.get("/duties")

@@ -103,6 +103,29 @@ def sync_record(
                     raise
 
 
+def close_record(
+    uow: UnitOfWork, call_id: str, end_reason: str, at: dt.datetime, publish: Publish | None = None
+) -> None:
+    """Give a call's record its final state when the ACD no longer has the call (its hash
+    expires a day after the offer): answered if it was, otherwise abandoned; ended `at`."""
+    with uow:
+        session = uow.session
+        row = session.scalar(
+            sa.select(CallRecord).where(CallRecord.call_id == call_id).with_for_update()
+        )
+        if row is None or _RANK.get(row.outcome, 0) >= _RANK["answered"]:
+            return
+        before = row.outcome
+        row.outcome = "answered" if row.answered_at is not None else "abandoned"
+        row.ended_at = at
+        row.end_reason = end_reason
+        row.talk_seconds = _seconds(row.answered_at, at)
+        change = callbacks.note_call(session, row, before)
+        if change is not None and publish is not None:
+            uow.after_commit(functools.partial(callbacks.announce, publish, change))
+        uow.commit()
+
+
 def _revived(call: dict[str, str], outcome: str) -> bool:
     """Whether the ACD has taken back an end it had guessed: a call closed as abandoned for
     want of reports (stale, or forgotten by the edge) that the seat says it answered."""

@@ -242,6 +242,13 @@ def _hall_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], An
         "200", "401", "403", "404", "409",
     )  # fmt: skip
     paths["/api/cti/seats/{seat}/not_ready"] = {"post": not_ready | {"parameters": [seat]}}
+    reset = _operation(
+        "复位：坐席卡在振铃或通话中（通话结束未上报）时结束其当前通话（end_reason 为 "
+        "supervisor_reset，通话记录随之结束）并置为示忙（话务员已退出则离线）；"
+        "不在通话中为 409；记入审计日志",
+        "200", "401", "403", "404", "409",
+    )  # fmt: skip
+    paths["/api/cti/seats/{seat}/reset"] = {"post": reset | {"parameters": [seat]}}
     paths["/api/cti/duties"] = {
         "get": _operation("尚未结束的领导接听值班，按开始时间排列", "200", "401", "403"),
         "post": _operation(

@@ -742,7 +742,8 @@
         form.querySelector("#title").focus();
         return;
       }
-      if (msg.state === "abandoned") callEvent("来电已挂断（未接通）");
+      if (msg.reason === "supervisor_reset") callEvent("班长已复位本坐席，通话记录已结束");
+      else if (msg.state === "abandoned") callEvent("来电已挂断（未接通）");
       endCall();
       api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
     });

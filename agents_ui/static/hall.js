@@ -1,5 +1,5 @@
 /* 坐席监控: draw the hall from GET /api/cti/hall, again on `hall.changed` (at most every
-   half second) and every 5 s; 强制示忙, 监听/耳语/强插 on a seat; the leaders' duty schedule.
+   half second) and every 5 s; 强制示忙, 复位, 监听/耳语/强插 on a seat; the leaders' duty schedule.
    Everything from the API is put in the page as text, never as HTML. */
 (function () {
   "use strict";
@@ -84,6 +84,13 @@
       "aria-label": `强制示忙 ${s.seat}`, text: "强制示忙",
       disabled: s.state === "offline" || forced,
     }));
+    if (busy || s.state === "ringing") {
+      // 复位: for a seat the ACD believes in a call when it is not (the end was never reported)
+      actions.append(el("button", {
+        type: "button", "data-action": "reset", "data-seat": s.seat,
+        "aria-label": `复位 ${s.seat}`, text: "复位",
+      }));
+    }
     if (busy) {
       for (const [mode, word] of Object.entries(SPY)) {
         actions.append(el("button", {
@@ -170,9 +177,16 @@
     const button = ev.target.closest("button[data-action]");
     if (!button) return;
     const seat = button.dataset.seat;
+    if (button.dataset.action === "reset" && !window.confirm(
+      `确定复位坐席 ${seat} 吗？\n\n复位会结束该坐席在系统中的当前通话记录，并释放坐席（置为示忙，话务员可再点就绪）。` +
+      "只在坐席状态卡在振铃或通话中、实际已无通话时使用；不会挂断话机上正在进行的通话。")) return;
     button.disabled = true;
     try {
-      if (button.dataset.action === "not_ready") {
+      if (button.dataset.action === "reset") {
+        const r = await Hotline.api("POST", `/api/cti/seats/${encodeURIComponent(seat)}/reset`);
+        if (r.ok) notice(`坐席 ${seat} 已复位：通话记录已结束，坐席已${r.data.state === "offline" ? "离线" : "示忙"}`);
+        else alarm(`复位 ${seat}：${(r.data && r.data.message) || "操作失败"}`);
+      } else if (button.dataset.action === "not_ready") {
         const r = await Hotline.api("POST", `/api/cti/seats/${encodeURIComponent(seat)}/not_ready`);
         if (r.ok) {
           notice(r.data.outcome === "pending" ? `坐席 ${seat} 正在通话，通话结束后示忙` : `坐席 ${seat} 已示忙`);

@@ -72,6 +72,31 @@ def test_supervisor_watches_the_hall_and_forces_seats_not_ready(
     expect(talking.locator('[data-col="caller"]')).to_have_text("—")
 
 
+def test_supervisor_resets_a_stuck_seat_once_they_confirm(
+    signed_in: Open, live_server: str, api: Api, container: Container, real_redis: Any
+) -> None:
+    sign_in(api, "operator", "s01")
+    assert kamailio(live_server, "route?call_id=h3&from=13812345678").startswith("ring s01")
+    assert kamailio(live_server, "answered?call_id=h3&seat=s01") == "ok"
+    page = open_hall(signed_in)
+    row = page.locator('#hall-seats tr[data-seat="s01"]')
+    expect(row.locator('[data-col="state"]')).to_have_text("通话中")
+
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    row.get_by_role("button", name="复位").click()
+    expect(page.locator("#hall-notice")).to_be_hidden()
+    assert container.acd.seat("s01")["state"] == "talking"  # 取消: nothing happened
+    assert "结束该坐席在系统中的当前通话记录" in asked[0] and "不会挂断" in asked[0]
+
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="复位").click()
+    expect(page.locator("#hall-notice")).to_have_text("坐席 s01 已复位：通话记录已结束，坐席已示忙")
+    expect(row.locator('[data-col="state"]')).to_have_text("示忙（班长设置）")
+    expect(row.get_by_role("button", name="复位")).to_have_count(0)
+    assert container.acd.call("h3")["end_reason"] == "supervisor_reset"
+
+
 def test_a_spy_button_says_why_it_was_refused(
     signed_in: Open, live_server: str, api: Api, real_redis: Any
 ) -> None:
