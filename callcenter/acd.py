@@ -10,7 +10,9 @@ are matched oldest first to the best free seat for each (the seat must have the 
 and must not have missed it already; lower penalty first, then longest idle). A call that asks
 again finds the seat reserved for it. A call waiting longer than `max_wait_seconds` overflows
 (busy, and a missed-call record for call-back). A seat that does not answer goes back to the
-pool, or to not-ready after `max_misses` misses in a row, and the call is matched again.
+pool, or to not-ready after `max_misses` misses in a row, and the call is matched again. A
+seat the edge could not reach (its softphone not registered, or silent) is no miss: it is set
+aside (not ready, reason `unreachable`) until its softphone reports that it is registered.
 
 Presence: a seat signed in from an operator's console (`login(console=True)`) is only given
 calls while that console is alive: the console renews `<prefix>alive:<seat>` (a key that
@@ -51,6 +53,9 @@ class NotReadyReason(StrEnum):
     TRAINING = "training"  # 培训
     AFTER_CALL_WORK = "after_call_work"  # 话后处理
     MISSED = "missed"  # set by the ACD after missed calls
+    # set by the ACD: the edge could not reach the seat's softphone (not registered, no
+    # reply). Not a miss; the seat takes calls again when its softphone reports (`reachable`).
+    UNREACHABLE = "unreachable"
     SUPERVISOR = "supervisor"  # forced by a supervisor
 
 
@@ -238,7 +243,7 @@ return {'gone', call, '', '', ''}
 """
 )
 
-# ARGV: prefix, now, stale, call, seat, max_misses, retry_ms
+# ARGV: prefix, now, stale, call, seat, max_misses, retry_ms, unreachable ('1' or '')
 _NO_ANSWER = (
     """
 local P, NOW, STALE = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -246,14 +251,22 @@ local P, NOW, STALE = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     + _MATCH
     + """
 local call, seat, max_misses, retry = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local unreachable = ARGV[8] == '1'
 local key = call_key(call)
 if redis.call('HGET', key, 'state') ~= 'ringing' or redis.call('HGET', key, 'seat') ~= seat then
   return {'error', 'call is not ringing at this seat'}
 end
 redis.call('ZREM', P .. 'ringing', seat)
-local misses = redis.call('HINCRBY', seat_key(seat), 'misses', 1)
 redis.call('HDEL', seat_key(seat), 'call')
-emit('no_answer', {call = call, seat = seat, misses = misses})
+local misses = tonumber(redis.call('HGET', seat_key(seat), 'misses') or '0')
+if unreachable then
+  -- the edge could not reach the softphone: no miss for the operator
+  emit('unreachable', {call = call, seat = seat})
+  redis.call('HSET', key, 'unreached', (redis.call('HGET', key, 'unreached') or '') .. seat .. ',')
+else
+  misses = redis.call('HINCRBY', seat_key(seat), 'misses', 1)
+  emit('no_answer', {call = call, seat = seat, misses = misses})
+end
 local pending = redis.call('HGET', seat_key(seat), 'pending')
 redis.call('HDEL', seat_key(seat), 'pending')
 if pending == 'offline' then
@@ -264,6 +277,9 @@ elseif pending == 'not_ready' then
   -- a supervisor's not-ready, ordered while the seat rang
   redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
   emit('agent_state', {seat = seat, state = 'not_ready', reason = 'supervisor'})
+elseif unreachable then
+  redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'unreachable', 'since', NOW)
+  emit('agent_state', {seat = seat, state = 'not_ready', reason = 'unreachable'})
 elseif misses >= max_misses then
   redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'missed', 'since', NOW)
   emit('agent_state', {seat = seat, state = 'not_ready', reason = 'missed'})
@@ -558,6 +574,20 @@ return 'ok'
 """
 
 
+# ARGV: prefix, now, stale, seat. A seat the edge could not reach takes calls again.
+_REACHABLE = """
+local P, NOW, seat = ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local key = P .. 'seat:' .. seat
+local h = redis.call('HMGET', key, 'state', 'reason')
+if h[1] ~= 'not_ready' or h[2] ~= 'unreachable' then return 0 end
+redis.call('HSET', key, 'state', 'ready', 'since', NOW, 'reason', '')
+redis.call('ZADD', P .. 'idle', NOW, seat)
+redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'type', 'agent_state', 'at', NOW,
+           'seat', seat, 'state', 'ready', 'reason', 'reachable')
+return 1
+"""
+
+
 # ARGV: prefix, now, stale. Every console seat not in a call whose console went quiet.
 _SWEEP_ABSENT = (
     """
@@ -599,6 +629,7 @@ class Acd:
         self._ended = conn.register_script(_ENDED)
         self._set_state = conn.register_script(_SET_STATE)
         self._sweep_absent = conn.register_script(_SWEEP_ABSENT)
+        self._reachable = conn.register_script(_REACHABLE)
         self._seat_sync = conn.register_script(_SEAT_SYNC)
         self._reset = conn.register_script(_RESET)
 
@@ -693,14 +724,27 @@ class Acd:
         self._watch(call_id, open_=decision.action in ("wait", "ring"))
         return decision
 
-    def no_answer(self, call_id: str, seat: str) -> Decision:
+    def no_answer(self, call_id: str, seat: str, *, unreachable: bool = False) -> Decision:
+        """The seat did not take the call: a miss (it rang out), or `unreachable` (the edge
+        could not reach its softphone: no miss; the seat is set not ready with reason
+        "unreachable" until `reachable`). Either way the call is matched again."""
         out = self._run(
-            self._no_answer, call_id, seat, self.config.max_misses, self.config.retry_ms
+            self._no_answer,
+            call_id,
+            seat,
+            self.config.max_misses,
+            self.config.retry_ms,
+            "1" if unreachable else "",
         )
         if out[0] == "error":
             raise AcdError(out[1])
         self._watch(call_id, open_=True)
         return _decision(out)
+
+    def reachable(self, seat: str) -> bool:
+        """The seat's softphone is registered again: a seat set aside as unreachable takes
+        calls again (no other state changes). Returns whether it did."""
+        return str(self._run(self._reachable, seat)) == "1"
 
     def answered(self, call_id: str, seat: str, at: float | None = None) -> None:
         """The seat answered the call ringing at it, `at` (epoch seconds; None: now).
@@ -805,6 +849,10 @@ class Acd:
 
     def call(self, call_id: str) -> dict[str, str]:
         return _text(self.r.hgetall(f"{self.prefix}call:{call_id}"))
+
+    def seats(self) -> list[str]:
+        """Every seat ever signed in (in any state), by name."""
+        return sorted(_s(x) for x in self.r.smembers(f"{self.prefix}seats"))
 
     def queue(self) -> list[str]:
         return [_s(x) for x in self.r.zrange(f"{self.prefix}queue", 0, -1)]

@@ -63,6 +63,7 @@ REASON_LABELS = {
     NotReadyReason.AFTER_CALL_WORK: "话后整理",
     NotReadyReason.MISSED: "未接来电",
     NotReadyReason.SUPERVISOR: "班长设置",
+    NotReadyReason.UNREACHABLE: "话机未连通",
 }
 # Set by the ACD: the seat's softphone is gone, its console is gone, its operator signed out.
 OFFLINE_REASONS = {

@@ -58,7 +58,7 @@ def sync_record(
         "rang_at": _at(call.get("rang_at")),
         "answered_at": answered,
         "ended_at": ended,
-        "missed_seats": call.get("tried", "").strip(",")[:300],
+        "missed_seats": _missed(call)[:300],
         "wait_seconds": _seconds(offered, answered or ended),
         "talk_seconds": _seconds(answered, ended) if answered else None,
         "wrap_up_seconds": _wrap_up(call, ended),
@@ -190,3 +190,10 @@ def ticket_calls(uow: UnitOfWork, ticket_id: int) -> list[dict[str, Any]]:
             }
             for r in rows
         ]
+
+
+def _missed(call: dict[str, str]) -> str:
+    """The seats that rang out this call: every seat tried but those the edge could not reach
+    (their softphone gone or unregistered; no operator's miss)."""
+    unreached = set(call.get("unreached", "").split(","))
+    return ",".join(s for s in call.get("tried", "").split(",") if s and s not in unreached)

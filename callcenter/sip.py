@@ -20,8 +20,15 @@ ACD secret.
 """
 
 import math
+import os
+import secrets
+import signal
+import socket
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from hotline.lifeline import running
 from hotline.settings import TelephonySettings
 
 ACD_SECRET_HEADER = "X-Hotline-Acd-Secret"  # what the ACD wants to see (callcenter.web)
@@ -214,9 +221,12 @@ route[DECIDE] {{
         $avp(seat) = $(var(r){{s.select,1, }});
         $ru = "sip:" + $avp(seat) + "@{host}";
         if (!lookup("location")) {{
+            # Not the operator's miss: the edge has no registration for the seat (the edge
+            # restarted, the softphone is gone). The ACD takes the seat out of the pool and
+            # asks its softphone to register again.
             xlog("L_WARN", "seat $avp(seat) is not registered\n");
             $var(r) = "";
-            http_client_query("{acd}/no_answer?call_id=$(ci{{s.escape.param}})&seat=$avp(seat)", "", "{acd_header}", "$var(r)");
+            http_client_query("{acd}/no_answer?call_id=$(ci{{s.escape.param}})&seat=$avp(seat)&cause=unreachable", "", "{acd_header}", "$var(r)");
             route(DECIDE);
             exit;
         }}
@@ -253,8 +263,13 @@ onreply_route[SEAT_REPLY] {{
 
 failure_route[SEAT_FAILED] {{
     if (t_is_canceled()) {{ exit; }}
+    # A miss is the seat ringing out its ring time (it replied, then timed out). No reply at
+    # all (a softphone that is gone) or a refusal (no operator action refuses) is the
+    # edge's or the softphone's failure, never counted against the operator.
+    $var(cause) = "missed";
+    if (!(t_branch_timeout() && t_branch_replied())) {{ $var(cause) = "unreachable"; }}
     $var(r) = "";
-    http_client_query("{acd}/no_answer?call_id=$(ci{{s.escape.param}})&seat=$avp(seat)", "", "{acd_header}", "$var(r)");
+    http_client_query("{acd}/no_answer?call_id=$(ci{{s.escape.param}})&seat=$avp(seat)&cause=$var(cause)", "", "{acd_header}", "$var(r)");
     $var(action) = $(var(r){{s.select,0, }});
     if ($var(action) == "ring") {{
         $avp(seat) = $(var(r){{s.select,1, }});
@@ -283,6 +298,14 @@ route[ENDED] {{
     http_client_query("{acd}/ended?call_id=$(ci{{s.escape.param}})&by=$var(by)", "", "{acd_header}", "$var(e)");
 }}
 
+# Registrations live in this process's memory: a restarted edge knows no seat. Tell the app
+# once at start; it asks every seat's softphone to register again (within a second, where
+# their refresh would take up to a minute).
+event_route[core:worker-one-init] {{
+    $var(s) = "";
+    http_client_query("{acd}/edge_started", "", "{acd_header}", "$var(s)");
+}}
+
 # The edge itself sends a BYE only when a dialog is ended for it: the seat stopped answering
 # the keepalives (or the 12-hour limit). Tell the ACD; both BYEs (to the caller and to the
 # silent seat) pass here, and the second report changes nothing.
@@ -298,7 +321,7 @@ event_route[tm:local-request] {{
 # With telephony.tls_port, our user agents may speak SIP over TLS (TCP). A seat is reached
 # through the connection it registered over and never through a new one (tcp_no_connect: the
 # edge does not dial addresses a Contact names), so that connection must outlive the
-# registration (seats re-register every 300 s, send keepalives every 90 s).
+# registration (seats re-register every 60 s, send keepalives every 90 s).
 TLS_CORE = """enable_tls=yes
 tcp_no_connect=yes
 tcp_connection_lifetime=3605"""
@@ -415,4 +438,67 @@ def edge_from_settings(tel: TelephonySettings, acd_secret: str) -> SipEdge:
         tls_certificate=tel.tls_certificate,
         tls_private_key=tel.tls_private_key,
         tls_required=tel.tls_required,
+    )
+
+
+def edge_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether the SIP edge answers an OPTIONS over UDP (any response: a challenge is an
+    answer). For /healthz: a live Kamailio answers within milliseconds."""
+    tag = secrets.token_hex(8)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect((host, port))
+            local = sock.getsockname()
+            message = (
+                f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch=z9hG4bK{tag};rport\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:healthz@{host}>;tag={tag}\r\n"
+                f"To: <sip:{host}:{port}>\r\n"
+                f"Call-ID: {tag}@healthz\r\n"
+                "CSeq: 1 OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n"
+            )
+            sock.send(message.encode())
+            reply = sock.recv(4096)
+        except OSError:
+            return False
+    return reply.startswith(b"SIP/2.0 ")
+
+
+def stop_stale_edges(config: Path, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every Kamailio process still running `config`; return their pids.
+
+    Kamailio's main process forks its SIP workers, and when the main process alone is
+    killed (SIGKILL, OOM) the workers live on holding the SIP port: a new Kamailio could not
+    bind it, and its supervisor would start it again and again for nothing. `hotline sip`
+    clears them first. Only processes started with this very configuration file (one per
+    instance) are touched.
+    """
+    wanted = str(config)
+    stale: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        args = [a.decode(errors="replace") for a in argv if a]
+        if args and Path(args[0]).name == "kamailio" and _runs(args, wanted):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                stale.append(int(entry.name))
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    while stale and time.monotonic() < deadline and any(running(p) for p in stale):
+        time.sleep(0.05)
+    return stale
+
+
+def _runs(args: list[str], config: str) -> bool:
+    return any(
+        a == "-f" and i + 1 < len(args) and args[i + 1] == config for i, a in enumerate(args)
     )

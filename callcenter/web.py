@@ -7,6 +7,7 @@ the digest HA1 of our SIP user agents (`/acd/sip_ha1`).
 """
 
 import hmac
+import json
 import logging
 from typing import Annotated
 from typing import Any
@@ -140,14 +141,47 @@ def _screen_pop(acd: Acd, call_id: str, seat: str) -> None:
 
 @bp.get("/no_answer")
 def no_answer() -> Response:
+    """A seat did not take its call: `cause=missed` (it rang out: the operator's miss) or
+    `cause=unreachable` (the edge could not reach the softphone: set aside, no miss, and the
+    softphone is asked to register again)."""
     acd = _acd()
     call_id = _arg("call_id")
+    seat = _arg("seat")
+    unreachable = request.args.get("cause") == "unreachable"
     try:
-        decision = acd.no_answer(call_id, _arg("seat"))
+        decision = acd.no_answer(call_id, seat, unreachable=unreachable)
     except AcdError as exc:
         return _text(f"error {exc}")
+    if unreachable:
+        log.warning("call %s: the edge could not reach seat %s", call_id, seat)
+        _ask_to_register(acd, [seat])
     _record(acd, call_id)
     return _decision(decision)
+
+
+@bp.get("/edge_started")
+def edge_started() -> Response:
+    """The SIP edge (re)started and knows no registration: every seat's softphone is asked
+    to register again now rather than at its next refresh."""
+    acd = _acd()
+    seats = acd.seats()
+    log.warning("the SIP edge started; asking %d seats to register again", len(seats))
+    heard = _ask_to_register(acd, seats)
+    return _text(f"ok {heard}")
+
+
+def _ask_to_register(acd: Acd, seats: list[str]) -> int:
+    """Publish `reregister` to each seat's command channel; how many softphones heard it."""
+    from callcenter.seat import command_channel
+
+    heard = 0
+    message = json.dumps({"action": "reregister"})
+    for seat in seats:
+        try:
+            heard += int(acd.r.publish(command_channel(acd.prefix, seat), message))
+        except Exception:  # noqa: BLE001 - the refresh (60 s) still brings the seat back
+            log.exception("could not ask seat %s to register again", seat)
+    return heard
 
 
 @bp.get("/answered")

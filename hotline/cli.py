@@ -376,6 +376,7 @@ def sip(ctx: click.Context, print_config: bool) -> None:
     from callcenter.credentials import acd_secret
     from callcenter.credentials import write_secret_file
     from callcenter.sip import edge_from_settings
+    from callcenter.sip import stop_stale_edges
 
     settings = _settings(ctx)
     edge = edge_from_settings(settings.telephony, acd_secret(settings))
@@ -392,6 +393,9 @@ def sip(ctx: click.Context, print_config: bool) -> None:
         _readable(edge.tls_certificate, "telephony.tls_certificate")
         _readable(edge.tls_private_key, "telephony.tls_private_key")
     path = Path(settings.instance_path) / "kamailio.cfg"
+    # Workers of a Kamailio whose main process was killed still hold the SIP port.
+    for pid in stop_stale_edges(path):
+        click.echo(f"stopped a stale kamailio process {pid} of this instance", err=True)
     write_secret_file(path, text)  # it holds the ACD secret
     os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
 

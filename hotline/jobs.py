@@ -6,7 +6,6 @@ Jobs take plain values, never objects, and build their own container from the se
 
 import datetime as dt
 import logging
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -359,10 +358,12 @@ def rescue_abandoned(conn: "redis.Redis", queues: list[Queue]) -> list[str]:
     from rq.registry import StartedJobRegistry
     from rq.scheduler import RQScheduler
 
+    from hotline.lifeline import running
+
     host = socket.gethostname()
 
     def dead_here(hostname: Any, pid: Any) -> bool:
-        return _str(hostname) == host and bool(pid) and not _running(int(pid))
+        return _str(hostname) == host and bool(pid) and not running(int(pid))
 
     # A dead scheduler's lock would hold the retries below back until it expires (60 s+).
     for queue in queues:
@@ -393,15 +394,6 @@ def rescue_abandoned(conn: "redis.Redis", queues: list[Queue]) -> list[str]:
     if rescued:
         log.warning("jobs of dead workers %s handed back: %s", sorted(dead), rescued)
     return rescued
-
-
-def _running(pid: int) -> bool:
-    """Whether the process runs: a killed one may linger as a zombie until it is reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _str(value: Any) -> str:

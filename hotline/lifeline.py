@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -25,6 +26,16 @@ MAX_BACKOFF_SECONDS = 30.0
 STEADY_SECONDS = 60.0  # a run this long resets the backoff
 # Exit statuses of a process that was stopped, not one that died: not started again.
 STOPPED_ON_PURPOSE = (0, -signal.SIGINT, -signal.SIGTERM)
+
+
+def running(pid: int) -> bool:
+    """Whether a process of this machine runs. A killed one may linger as a zombie until it
+    is reaped; it holds no port, lock or job any more, so it counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def keep_running(

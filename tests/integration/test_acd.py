@@ -135,6 +135,36 @@ def test_a_seat_that_does_not_answer_is_skipped_and_set_not_ready_after_two_miss
         acd.no_answer("c2", "s1")  # no longer ringing there
 
 
+def test_a_seat_the_edge_cannot_reach_is_set_aside_without_a_miss(acd: Acd, clock: Clock) -> None:
+    """Issue 18: after the edge restarted, every call counted a miss against every seat and
+    left them all not ready. A seat the edge cannot reach is no operator's miss."""
+    ready_seats(acd, clock, "s1", "s2")
+    acd.r.hset(f"{acd.prefix}seat:s1", "misses", 1)  # one real miss earlier
+    assert acd.route("c1").seat == "s1"
+    again = acd.no_answer("c1", "s1", unreachable=True)
+    assert again.seat == "s2"
+    seat = acd.seat("s1")
+    assert (seat["state"], seat["reason"], seat["misses"]) == ("not_ready", "unreachable", "1")
+    kinds = [(e["type"], e.get("seat")) for e in acd.events()]
+    assert ("unreachable", "s1") in kinds and ("no_answer", "s1") not in kinds
+    acd.answered("c1", "s2")
+    assert acd.route("c2").action == "wait"  # s1 is set aside, s2 talks
+    assert not acd.reachable("s2")  # only a seat set aside comes back
+    assert acd.reachable("s1")
+    assert acd.seat("s1")["state"] == "ready" and acd.route("c2").seat == "s1"
+    assert not acd.reachable("s1")  # a repeat changes nothing
+    assert acd.seats() == ["s1", "s2"]
+
+
+def test_an_operator_not_ready_is_not_undone_by_the_softphone_registering(
+    acd: Acd, clock: Clock
+) -> None:
+    ready_seats(acd, clock, "s1")
+    acd.not_ready("s1", NotReadyReason.MEAL)
+    assert not acd.reachable("s1")
+    assert acd.seat("s1")["reason"] == "meal"
+
+
 def test_skills_and_penalties(acd: Acd, clock: Clock) -> None:
     acd.login("general", "a1")
     acd.login("enterprise", "a2", skills=("enterprise",), penalty=1)

@@ -1,5 +1,6 @@
 """The ACD's HTTP face for Kamailio, and the call records it keeps, on both databases."""
 
+import time
 from typing import Any
 
 import pytest
@@ -148,3 +149,49 @@ def test_a_seat_event_comes_from_this_machine_and_names_a_known_event(
     [(event, payload)] = pushed
     assert event == "call.event"
     assert (payload["text"], payload["detail"]) == ("转接失败", "110 480")
+
+
+def test_an_unreachable_seat_is_asked_to_register_and_the_edge_start_asks_every_seat(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    """Issue 18: a restarted edge knows no registration. The edge's word "unreachable" sets
+    the seat aside without a miss and asks its softphone, on its command channel, to register
+    again; the edge's start asks every seat."""
+    from callcenter.seat import command_channel
+
+    acd = container.acd
+    for seat in ("s01", "s02"):
+        acd.login(seat, f"agent-{seat}")
+        acd.ready(seat)
+    listener = acd.r.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(*(command_channel(acd.prefix, s) for s in ("s01", "s02")))
+
+    def heard() -> list[tuple[str, str]]:
+        out = []
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            m = listener.get_message(timeout=0.1)  # None for subscribe confirmations too
+            if m is not None:
+                out.append((m["channel"].decode().rsplit(":", 1)[1], m["data"].decode()))
+        return out
+
+    first = ask(client, "route", call_id="u1").split()[1]
+    other = "s02" if first == "s01" else "s01"
+    assert ask(client, "no_answer", call_id="u1", seat=first, cause="unreachable").startswith(
+        f"ring {other}"
+    )
+    assert heard() == [(first, '{"action": "reregister"}')]
+    assert (acd.seat(first)["state"], acd.seat(first)["misses"]) == ("not_ready", "0")
+    # The other seat rings out: that is a miss, and nobody is asked to register.
+    assert ask(client, "no_answer", call_id="u1", seat=other, cause="missed").startswith("wait")
+    assert acd.seat(other)["misses"] == "1" and heard() == []
+    assert ask(client, "ended", call_id="u1", by="caller") == "abandoned"
+    assert record(container, "u1").missed_seats == other  # the unreached seat missed nothing
+    assert ask(client, "edge_started") == "ok 2"
+    assert sorted(heard()) == [
+        ("s01", '{"action": "reregister"}'),
+        ("s02", '{"action": "reregister"}'),
+    ]
+    listener.close()
+    forged = client.get("/acd/edge_started", headers={"X-Hotline-Acd-Secret": "guess"})
+    assert forged.status_code == 403

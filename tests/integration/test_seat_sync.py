@@ -371,3 +371,17 @@ def test_a_sync_without_the_secret_or_from_afar_or_malformed_is_refused(
     ):
         assert client.post("/acd/seat_sync", json=bad).status_code in (400, 422), bad
     assert acd.call("c1")["state"] == "ringing"
+
+
+def test_a_registered_seat_the_edge_had_set_aside_takes_calls_again(
+    client: FlaskClient, container: Container, hall: tuple[Acd, Clock]
+) -> None:
+    acd, clock = hall
+    ready(acd, "s01")
+    acd.route("c1")
+    acd.no_answer("c1", "s01", unreachable=True)
+    assert acd.seat("s01")["reason"] == "unreachable"
+    assert sync(client, "s01", clock.now, registered=False).status_code == 200
+    assert acd.seat("s01")["state"] == "not_ready"
+    assert sync(client, "s01", clock.now).status_code == 200
+    assert acd.seat("s01")["state"] in ("ready", "ringing")  # back in the pool: c1 rings it
