@@ -741,6 +741,19 @@ class Acd:
         self._watch(call_id, open_=True)
         return _decision(out)
 
+    def heard_from(self, seat: str, *, registered: bool) -> None:
+        """The seat's softphone reported (`/acd/seat_sync`): it runs, and is or is not
+        registered at the edge. Remembered for three sync intervals (`softphones`)."""
+        ttl_ms = max(1, int(self.config.seat_sync_seconds * 3 * 1000))
+        self.r.set(f"{self.prefix}softphone:{seat}", "1" if registered else "0", px=ttl_ms)
+
+    def softphones(self) -> dict[str, bool]:
+        """The seats whose softphone was heard from lately, and whether it is registered."""
+        cut = len(f"{self.prefix}softphone:")
+        keys = [_s(k) for k in self.r.scan_iter(match=f"{self.prefix}softphone:*", count=500)]
+        values = self.r.mget(keys) if keys else []
+        return {k[cut:]: _s(v) == "1" for k, v in zip(keys, values, strict=True) if v is not None}
+
     def reachable(self, seat: str) -> bool:
         """The seat's softphone is registered again: a seat set aside as unreachable takes
         calls again (no other state changes). Returns whether it did."""

@@ -254,9 +254,8 @@ def seat_sync() -> Response:
         )
         _record(acd, call_id)
         _tell_seat(acd, body.seat, "call.state", {"call_id": call_id, "state": state})
-    # `Acd.reachable` comes with the edge's "unreachable" seats (issue 18, item 4).
-    reachable = getattr(acd, "reachable", None)
-    if body.registered and reachable is not None and reachable(body.seat):
+    acd.heard_from(body.seat, registered=body.registered)
+    if body.registered and acd.reachable(body.seat):
         log.info("seat %s is registered again: back in the pool", body.seat)
         notify_hall()
     return _text(f"ok {len(changed)}")

@@ -111,6 +111,9 @@ def healthz() -> tuple[Response, int]:
         checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
     processes = _processes(c.redis) if checks["redis"] == "ok" else {}
+    processes["edge"] = _edge(c.settings.telephony)
+    if checks["redis"] == "ok":
+        processes["seats"] = _seats(c.acd)
     running = all(p["status"] == "ok" for p in processes.values())
     body = {
         "status": "ok" if healthy and running else "degraded",
@@ -146,6 +149,24 @@ def _processes(conn: Any) -> dict[str, dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         out["worker"] = out["scheduler"] = {"alive": 0, "status": f"error: {type(exc).__name__}"}
     return out
+
+
+def _edge(tel: Any) -> dict[str, Any]:
+    """Whether the SIP edge (Kamailio) answers on its UDP port."""
+    from callcenter.sip import edge_answers
+
+    up = edge_answers(tel.sip_host, tel.sip_port)
+    return {"alive": int(up), "status": "ok" if up else "down"}
+
+
+def _seats(acd: Any) -> dict[str, Any]:
+    """The seat softphones heard from lately (`/acd/seat_sync`) and how many are registered."""
+    try:
+        heard = acd.softphones()
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return {"alive": 0, "registered": 0, "status": f"error: {type(exc).__name__}"}
+    registered = sum(heard.values())
+    return {"alive": len(heard), "registered": registered, "status": "ok" if registered else "down"}
 
 
 @bp.get("/api/openapi.json")

@@ -81,6 +81,7 @@ def test_healthz_reports_database_and_redis(client: FlaskClient, container: Cont
     assert body["status"] == "degraded"
     assert body["processes"]["worker"] == {"alive": 0, "status": "down"}
     assert body["processes"]["scheduler"] == {"alive": 0, "status": "down"}
+    assert body["processes"]["seats"] == {"alive": 0, "registered": 0, "status": "down"}
 
 
 def test_healthz_is_503_when_redis_is_down(client: FlaskClient, container: Container) -> None:

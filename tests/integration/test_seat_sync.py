@@ -383,5 +383,10 @@ def test_a_registered_seat_the_edge_had_set_aside_takes_calls_again(
     assert acd.seat("s01")["reason"] == "unreachable"
     assert sync(client, "s01", clock.now, registered=False).status_code == 200
     assert acd.seat("s01")["state"] == "not_ready"
+    assert acd.softphones() == {"s01": False}
     assert sync(client, "s01", clock.now).status_code == 200
     assert acd.seat("s01")["state"] in ("ready", "ringing")  # back in the pool: c1 rings it
+    # /healthz counts the softphones heard from, and how many are registered.
+    assert acd.softphones() == {"s01": True}
+    seats = client.get("/healthz").get_json()["processes"]["seats"]
+    assert seats == {"alive": 1, "registered": 1, "status": "ok"}
