@@ -671,6 +671,7 @@ class Acd:
             },
         )
         self.r.hdel(key, "pending")
+        self.r.zrem(f"{self.prefix}idle", seat)  # signed in anew: not ready until they say so
         if console:
             self.alive(seat)
         self.r.sadd(f"{self.prefix}seats", seat)
