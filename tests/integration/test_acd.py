@@ -165,14 +165,12 @@ def test_an_operator_not_ready_is_not_undone_by_the_softphone_registering(
     assert acd.seat("s1")["reason"] == "meal"
 
 
-
-def test_signing_in_again_to_a_ready_seat_takes_it_out_of_the_pool(
-    acd: Acd, clock: Clock
-) -> None:
+def test_signing_in_again_to_a_ready_seat_takes_it_out_of_the_pool(acd: Acd, clock: Clock) -> None:
     ready_seats(acd, clock, "s1")
     acd.login("s1", "agent-2")  # another operator signs in: not ready until they say so
     assert acd.seat("s1")["state"] == "not_ready"
     assert acd.route("c1").action == "wait"
+
 
 def test_skills_and_penalties(acd: Acd, clock: Clock) -> None:
     acd.login("general", "a1")
