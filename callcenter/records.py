@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from callcenter.models import CallRecord
 from dispatch.services import Publish
 from hotline.db import UnitOfWork
 from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _FINAL = {"ended": "answered", "abandoned": "abandoned", "overflow": "overflow"}
 # Reports can arrive out of order (two web processes): an outcome only moves forward.
@@ -132,6 +135,42 @@ def _revived(call: dict[str, str], outcome: str) -> bool:
     return call.get("revived") == "1" and outcome == "abandoned"
 
 
+def record_or_defer(
+    uow_factory: Callable[[], UnitOfWork], acd: Acd, call_id: str, publish: Publish | None = None
+) -> bool:
+    """`sync_record` from the ACD's hash of the call; when the database cannot take it (down,
+    restarting), the call is remembered in `<prefix>unsynced` and `sync_deferred` writes it
+    later, from the ACD's hash as it is then. The call itself goes on either way."""
+    try:
+        sync_record(uow_factory(), call_id, acd.call(call_id), publish)
+        return True
+    except Exception:  # noqa: BLE001 - kept for later; the ACD's hash still has it all
+        log.exception("could not write the record of call %s; kept for later", call_id)
+        try:
+            acd.r.sadd(f"{acd.prefix}unsynced", call_id)
+        except Exception:  # noqa: BLE001 - Redis away too: its next report tries again
+            log.exception("could not keep call %s for later", call_id)
+        return False
+
+
+def sync_deferred(
+    uow_factory: Callable[[], UnitOfWork], acd: Acd, publish: Publish | None = None
+) -> list[str]:
+    """Write the records `record_or_defer` could not (every 30 s, `hotline cron`); stops at
+    the first failure (the database is still away) and returns the calls written."""
+    written = []
+    for raw in acd.r.smembers(f"{acd.prefix}unsynced"):
+        call_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        try:
+            sync_record(uow_factory(), call_id, acd.call(call_id), publish)
+        except Exception:  # noqa: BLE001 - still away: the next round tries again
+            log.warning("the record of call %s still cannot be written", call_id)
+            break
+        acd.r.srem(f"{acd.prefix}unsynced", call_id)
+        written.append(call_id)
+    return written
+
+
 def close_forgotten(
     uow_factory: Callable[[], UnitOfWork], acd: Acd, publish: Publish | None = None
 ) -> list[str]:
@@ -144,7 +183,7 @@ def close_forgotten(
             acd.ended(call_id, by="edge")
         except AcdError:
             pass  # already closed (a reservation released as stale): only the record lags
-        sync_record(uow_factory(), call_id, acd.call(call_id), publish)
+        record_or_defer(uow_factory, acd, call_id, publish)
         closed.append(call_id)
     return closed
 

@@ -29,7 +29,7 @@ from callcenter.credentials import acd_secret
 from callcenter.credentials import ha1_of
 from callcenter.hall import notify_hall
 from callcenter.records import close_forgotten
-from callcenter.records import sync_record
+from callcenter.records import record_or_defer
 from dispatch.commands import Command
 from hotline.http import container
 from hotline.http import parse_body
@@ -75,11 +75,9 @@ def _arg(name: str) -> str:
 
 
 def _record(acd: Acd, call_id: str) -> None:
-    """Bring the call's record (CDR) up to date; the call goes on even if this fails."""
-    try:
-        sync_record(container().uow(), call_id, acd.call(call_id), container().dispatch.publish)
-    except Exception:  # noqa: BLE001 - logged; the ACD's event stream still has it all
-        log.exception("could not write the record of call %s", call_id)
+    """Bring the call's record (CDR) up to date; the call goes on even if this fails (the
+    database away: the record is written later, `record_or_defer`)."""
+    record_or_defer(container().uow, acd, call_id, container().dispatch.publish)
     notify_hall()
 
 

@@ -40,9 +40,11 @@ def retrain_routing(trigger: str = "schedule", user_id: int | None = None) -> di
 
 
 def close_forgotten_calls() -> list[str]:
-    """Finish the records of calls the SIP edge forgot, when no new call comes to do it, and
-    take out the seats whose console has gone quiet."""
+    """Finish the records of calls the SIP edge forgot, when no new call comes to do it,
+    write the records the database could not take when they changed, and take out the seats
+    whose console has gone quiet."""
     from callcenter.records import close_forgotten
+    from callcenter.records import sync_deferred
     from hotline.bootstrap import bootstrap
 
     settings = load_settings(settings_path())
@@ -53,7 +55,8 @@ def close_forgotten_calls() -> list[str]:
         if container.acd.sweep_absent():
             emit("hall.changed", {"v": 1}, ["hall"])
         # the 漏接回拨 pages hear of the call-back tasks these records open
-        return close_forgotten(container.uow, container.acd, emit)
+        closed = close_forgotten(container.uow, container.acd, emit)
+        return closed + sync_deferred(container.uow, container.acd, emit)
     finally:
         container.close()
 

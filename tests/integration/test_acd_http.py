@@ -195,3 +195,36 @@ def test_an_unreachable_seat_is_asked_to_register_and_the_edge_start_asks_every_
     listener.close()
     forged = client.get("/acd/edge_started", headers={"X-Hotline-Acd-Secret": "guess"})
     assert forged.status_code == 403
+
+
+def test_a_record_the_database_could_not_take_is_written_once_it_is_back(
+    client: FlaskClient, container: Container, real_redis: Any
+) -> None:
+    """Issue 18 (the chaos bench): the database away while a call was answered and ended left
+    its record "ringing" for ever. The call goes on, and the record is written later."""
+    from callcenter.records import sync_deferred
+    from hotline.db import make_engine
+    from hotline.db import make_session_factory
+    from hotline.settings import DatabaseSettings
+
+    acd = container.acd
+    acd.login("s01", "agent-1")
+    acd.ready("s01")
+    assert ask(client, "route", call_id="d1").startswith("ring s01")
+    live = container.session_factory
+    # Nothing listens on port 9: every connection is refused, as by a database that is down.
+    away = make_engine(DatabaseSettings(url="postgresql+psycopg://postgres@127.0.0.1:9/none"))
+    container.session_factory = make_session_factory(away)
+    try:
+        assert ask(client, "answered", call_id="d1", seat="s01") == "ok"  # the call goes on
+        assert ask(client, "ended", call_id="d1", by="caller") == "ended"
+        assert sync_deferred(container.uow, acd) == []  # still away: kept for later
+    finally:
+        container.session_factory = live
+        away.dispose()
+    assert record(container, "d1").outcome == "ringing"  # all it had before going away
+    assert sync_deferred(container.uow, acd) == ["d1"]
+    row = record(container, "d1")
+    assert (row.outcome, row.seat, row.end_reason) == ("answered", "s01", "caller")
+    assert row.answered_at is not None and row.ended_at is not None
+    assert sync_deferred(container.uow, acd) == []  # written once
