@@ -28,14 +28,11 @@ Set HOTLINE_TEST_SCREENSHOTS=docs/screenshots to also keep every page as journey
 import hashlib
 import itertools
 import os
-import random
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -48,6 +45,12 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from tests.demo_process import SEATS
+from tests.demo_process import Ports
+from tests.demo_process import demo_environment
+from tests.demo_process import healthy
+from tests.demo_process import registered
+from tests.demo_process import stop
 from tests.journeys.watch import PageWatcher
 from tests.journeys.watch import assert_clean
 
@@ -56,48 +59,12 @@ HOTLINE = ROOT / ".venv" / "bin" / "hotline"
 PASSWORD = "hotline2026"  # every demo account's (README)
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-SEATS = ("s01", "s02", "s03", "s04")  # hotline.cli.DEMO_SEATS
-# Ports are drawn from here: clear of the default demo's (8000, 5060, 5070-5080,
-# 5170-5180), of pjsua2's RTP ports (4000 up, 31000 up) and of the kernel's ephemeral range.
-PORT_RANGE = (20000, 30000)
 STARTUP_SECONDS = 240  # migrate, load the demo city, train the router, start every process
 REDIS_DB = 1
 # Live pages wait on pushes and a busy 2-core machine: 15 s before a step counts as not done.
 expect.set_options(timeout=15_000)
 DEMO_KEY = pytest.StashKey["Demo"]()
 JOURNEY_KEY = pytest.StashKey["Journey"]()
-
-
-# ---------------------------------------------------------------- ports
-
-
-def _free(port: int, kind: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-class Ports:
-    """Free loopback ports, none handed out twice."""
-
-    def __init__(self) -> None:
-        self.taken: set[int] = set()
-
-    def run(self, count: int, kind: int) -> int:
-        """A base such that base+1 ... base+count are free (`seat_port_base` style)."""
-        for _ in range(500):
-            base = random.randrange(*PORT_RANGE)
-            wanted = range(base + 1, base + count + 1)
-            if not self.taken & set(wanted) and all(_free(p, kind) for p in wanted):
-                self.taken.update(wanted)
-                return base
-        raise RuntimeError(f"no free ports in {PORT_RANGE}")
-
-    def one(self, kind: int) -> int:
-        return self.run(1, kind) + 1
 
 
 # ---------------------------------------------------------------- the demo
@@ -174,41 +141,6 @@ def _start_redis(ports: Ports, folder: Path) -> "tuple[str, subprocess.Popen[byt
     pytest.fail(f"redis-server on port {port} did not start")
 
 
-def _environment(name: str, ports: Ports, redis_url: str, run_dir: Path) -> dict[str, str]:
-    web = ports.one(socket.SOCK_STREAM)
-    # A developer's or CI's own HOTLINE_ settings must not leak into the demo: it runs on the
-    # shipped config.yaml and the overrides below only.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(
-        {
-            "HOTLINE_INSTANCE_PATH": f".journeys/{name}/instance",
-            "HOTLINE_DATABASE__URL": f"sqlite:///.journeys/{name}/instance/hotline.db",
-            "HOTLINE_WEB__PORT": str(web),
-            "HOTLINE_TELEPHONY__ACD_URL": f"http://127.0.0.1:{web}/acd",
-            "HOTLINE_TELEPHONY__SIP_PORT": str(ports.one(socket.SOCK_DGRAM)),
-            "HOTLINE_TELEPHONY__SEAT_PORT_BASE": str(ports.run(len(SEATS), socket.SOCK_DGRAM)),
-            "HOTLINE_FOLLOWUP__SURVEY_PORT_BASE": str(ports.run(1, socket.SOCK_DGRAM)),
-            "HOTLINE_REDIS__URL": redis_url,
-            "XDG_RUNTIME_DIR": str(run_dir),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except Exception:  # noqa: BLE001 - not up yet
-        return False
-
-
-def _registered(log: Path) -> set[str]:
-    text = log.read_text(encoding="utf-8", errors="replace")
-    return set(re.findall(r"seat (s\d+) registration: 200", text))
-
-
 def _wait_ready(demo: Demo) -> None:
     """The ready banner, /healthz, and every seat registered at the edge."""
     assert demo.proc is not None
@@ -222,40 +154,10 @@ def _wait_ready(demo: Demo) -> None:
         text = demo.log.read_text(encoding="utf-8", errors="replace")
         if "未安装 kamailio" in text:  # the demo then runs without its edge and seats
             pytest.fail("kamailio is not installed (make test installs it): no telephony")
-        if "热线演示已就绪" in text and _healthy(demo.url) and _registered(demo.log) >= set(SEATS):
+        if "热线演示已就绪" in text and healthy(demo.url) and registered(demo.log) >= set(SEATS):
             return
         time.sleep(0.5)
     pytest.fail(f"hotline demo not ready after {STARTUP_SECONDS} s:\n{demo.tail()}")
-
-
-def _stop(proc: "subprocess.Popen[bytes]", group: bool) -> None:
-    """SIGTERM (to the whole process group), then SIGKILL after 20 s."""
-    if proc.poll() is None or group:
-        try:
-            if group:
-                os.killpg(proc.pid, signal.SIGTERM)
-            else:
-                proc.terminate()
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        alive = proc.poll() is None
-        if group and not alive:
-            try:
-                os.killpg(proc.pid, 0)  # children of the demo still there?
-                alive = True
-            except ProcessLookupError:
-                alive = False
-        if not alive:
-            break
-        time.sleep(0.2)
-    else:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL) if group else proc.kill()
-        except ProcessLookupError:
-            pass
-    proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -273,7 +175,13 @@ def demo(
     logs = tmp_path_factory.mktemp("journeys-demo")
     redis_url, redis_proc = _start_redis(ports, folder)
     _redis(redis_url).flushdb()
-    env = _environment(name, ports, redis_url, run_dir)
+    env = demo_environment(
+        ports,
+        redis_url,
+        run_dir,
+        instance=f".journeys/{name}/instance",
+        database_url=f"sqlite:///.journeys/{name}/instance/hotline.db",
+    )
     demo = Demo(
         url=f"http://127.0.0.1:{env['HOTLINE_WEB__PORT']}",
         env=env,
@@ -299,13 +207,13 @@ def demo(
         _wait_ready(demo)
         yield demo
     finally:
-        _stop(demo.proc, group=True)
+        stop(demo.proc, group=True)
         try:
             _redis(redis_url).flushdb()
         except Exception:  # noqa: BLE001 - the server may be gone already
             pass
         if redis_proc is not None:
-            _stop(redis_proc, group=False)
+            stop(redis_proc, group=False)
         shutil.rmtree(folder, ignore_errors=True)
         try:
             folder.parent.rmdir()  # .journeys, when no other run is using it

@@ -6,35 +6,18 @@ import os
 import re
 import signal
 import time
-from pathlib import Path
 
+from tests.demo_process import children
 from tests.journeys.conftest import Journey
 
 BACK_WITHIN_SECONDS = 60  # a generous bound for a loaded CI machine; the figure is in the note
-
-
-def _children(root: int) -> dict[int, str]:
-    """Pid → command line of the processes `root` started (not their own children: an rq
-    worker forks a work horse with the same command line for each job)."""
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == root:
-            found[int(entry.name)] = cmd.strip()
-    return found
 
 
 def _one(journey: Journey, pattern: str) -> int:
     assert journey.demo.proc is not None
     pids = [
         pid
-        for pid, cmd in _children(journey.demo.proc.pid).items()
+        for pid, cmd in children(journey.demo.proc.pid).items()
         if re.search(pattern, cmd) and "python" in cmd
     ]
     assert len(pids) == 1, (pattern, pids)
