@@ -22,6 +22,7 @@ from callcenter.credentials import provision
 from callcenter.credentials import read_password_file
 from callcenter.models import CallRecord
 from callcenter.sip import SipEdge
+from callcenter.sip import stop_stale_edges
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
 from tests.e2e.conftest import engine  # noqa: F401
@@ -285,6 +286,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # Workers of a Kamailio whose main process a test killed outlive it.
+        stop_stale_edges(self.tmp / "kamailio.cfg")
 
 
 @pytest.fixture
