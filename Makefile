@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-threshold bench-sip bench-kb bench-reports system-demo system-test services clean
+.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-threshold bench-sip bench-kb bench-reports bench-chaos system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ bench-reports: services $(STAMP)
 ## Calls through Kamailio, the ACD and 50 auto-answering seats, driven by sipp (prints JSON).
 bench-sip: services $(STAMP)
 	$(BIN)/python -m bench.sip
+
+## Kills and outages in turn on the real demo under calls and tickets; goal figures (prints JSON).
+bench-chaos: system-test $(STAMP)
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
