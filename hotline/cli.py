@@ -555,8 +555,9 @@ def cron(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--reset", is_flag=True, help="删除并重建演示数据库")
 @click.option("--no-serve", is_flag=True, help="只准备数据，不启动服务")
+@click.option("--auto-answer", type=float, default=None, help="演示座席自动应答延迟（秒），压测用")
 @click.pass_context
-def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
+def demo(ctx: click.Context, reset: bool, no_serve: bool, auto_answer: float | None) -> None:
     """Start the whole system on this machine with demo data."""
     from hotline.bootstrap import bootstrap
     from hotline.demo import DEMO_API_KEY
@@ -611,7 +612,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool) -> None:
     keeper.start("web", [*hotline_cmd, "web"])
     keeper.start("worker", [*hotline_cmd, "worker"])
     keeper.start("cron", [*hotline_cmd, "cron"])
-    for name, argv in _telephony_commands(settings, hotline_cmd):
+    for name, argv in _telephony_commands(settings, hotline_cmd, auto_answer):
         keeper.start(name, argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C
     try:
@@ -652,8 +653,11 @@ def _provision_demo_agents(settings: Settings) -> None:
         container.close()
 
 
-def _telephony_commands(settings: Settings, hotline_cmd: list[str]) -> list[tuple[str, list[str]]]:
-    """The SIP edge and the demo seats' softphones, when Kamailio is installed."""
+def _telephony_commands(
+    settings: Settings, hotline_cmd: list[str], auto_answer: float | None = None
+) -> list[tuple[str, list[str]]]:
+    """The SIP edge and the demo seats' softphones, when Kamailio is installed (answering
+    by themselves after `auto_answer` seconds when given: the chaos bench)."""
     tel = settings.telephony
     if not (shutil.which("kamailio") or Path("/usr/sbin/kamailio").exists()):
         click.echo("  （未安装 kamailio：电话功能未启动）", err=True)
@@ -661,7 +665,10 @@ def _telephony_commands(settings: Settings, hotline_cmd: list[str]) -> list[tupl
     _provision_demo_agents(settings)
     procs = [("sip", [*hotline_cmd, "sip"])]
     for index, name in enumerate(DEMO_SEATS, start=1):
-        procs.append((f"seat {name}", [*hotline_cmd, "seat", name, "--index", str(index)]))
+        argv = [*hotline_cmd, "seat", name, "--index", str(index)]
+        if auto_answer is not None:
+            argv += ["--auto-answer", str(auto_answer)]
+        procs.append((f"seat {name}", argv))
     click.echo(
         f"  电话: SIP 边缘 sip:{tel.number}@{tel.sip_host}:{tel.sip_port}，"
         f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号）"
