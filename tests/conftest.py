@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from callcenter.models import CallRecord
 from dispatch.domain import Role
 from dispatch.domain import UnitKind
 from dispatch.models import Matter
@@ -37,6 +38,7 @@ from hotline.settings import DatabaseSettings
 from hotline.settings import Settings
 from hotline.settings import WebSettings
 from hotline.settings import load_settings
+from tests.redis_server import Server
 
 PG_URL = os.environ.get(
     "HOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -430,3 +432,20 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def call_record(container: Any, call_id: str) -> CallRecord:
+    """The call's record (CDR) as the database has it now."""
+    with container.uow() as uow:
+        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
+        uow.session.expunge(row)
+        return row
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Server]:
+    """A redis-server of the test's own, to stop, freeze and start again (fault tests)."""
+    s = Server(tmp_path)
+    s.start()
+    yield s
+    s.stop()

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from callcenter.models import CallRecord
 from hotline.bootstrap import Container
+from tests.conftest import call_record as record
 
 pytestmark = pytest.mark.redis
 
@@ -17,14 +18,6 @@ def ask(client: FlaskClient, path: str, **args: str) -> str:
     resp = client.get(f"/acd/{path}", query_string=args)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_data(as_text=True).strip()
-
-
-def record(container: Container, call_id: str) -> CallRecord:
-    with container.uow() as uow:
-        row = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
-        assert row is not None
-        uow.session.expunge(row)
-        return row
 
 
 def test_a_call_goes_from_offer_to_end_and_its_record_follows(

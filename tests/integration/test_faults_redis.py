@@ -7,7 +7,6 @@ command arrives.
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,8 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path)
-    s.start()
-    yield s
-    s.stop()
+def server(redis_server: Server) -> Server:
+    return redis_server
 
 
 def _next(channel: CommandChannel, publisher: redis.Redis, text: str, seconds: float) -> object:

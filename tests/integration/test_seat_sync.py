@@ -18,9 +18,9 @@ from callcenter.acd import AcdError
 from callcenter.acd import ReportedCall
 from callcenter.credentials import ACD_SECRET_HEADER
 from callcenter.models import CallbackTask
-from callcenter.models import CallRecord
 from hotline.bootstrap import Container
 from tests.conftest import T0
+from tests.conftest import call_record as record
 
 pytestmark = pytest.mark.redis
 
@@ -74,14 +74,6 @@ def sync(client: FlaskClient, seat: str, as_of: float, *calls: dict[str, Any], *
 
 def entry(call_id: str, answered: float | None, ended: float | None = None, by: str = "") -> Any:
     return {"call_id": call_id, "answered_at": answered, "ended_at": ended, "by": by}
-
-
-def record(container: Container, call_id: str) -> CallRecord:
-    with container.uow() as uow:
-        row = uow.session.scalar(sa.select(CallRecord).where(CallRecord.call_id == call_id))
-        assert row is not None
-        uow.session.expunge(row)
-        return row
 
 
 def tasks(container: Container) -> list[CallbackTask]:

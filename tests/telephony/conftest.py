@@ -20,10 +20,10 @@ import pytest
 from callcenter.credentials import acd_secret
 from callcenter.credentials import provision
 from callcenter.credentials import read_password_file
-from callcenter.models import CallRecord
 from callcenter.sip import SipEdge
 from callcenter.sip import stop_stale_edges
 from tests.conftest import REDIS_URL
+from tests.conftest import call_record  # noqa: F401 - the telephony tests' import
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests
 from tests.e2e.conftest import engine  # noqa: F401
 from tests.e2e.conftest import live_server  # noqa: F401 - the app on a loopback port
@@ -309,14 +309,6 @@ def edge(tmp_path: Path, acd_url: str, container: Any) -> Iterator[Stack]:
     s.start_edge()
     yield s
     s.stop()
-
-
-def call_record(container: Any, call_id: str) -> CallRecord:
-    """The call's record (CDR) as the database has it now."""
-    with container.uow() as uow:
-        row = uow.session.query(CallRecord).filter_by(call_id=call_id).one()
-        uow.session.expunge(row)
-        return row
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
