@@ -8,15 +8,14 @@ the ACD, finishes its record, sets the seat apart and is audited.
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from callcenter.acd import Acd
 from callcenter.acd import AcdError
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
 from tests.conftest import Api
 from tests.conftest import World
+from tests.integration.test_hall import audit_rows
 from tests.integration.test_seat_sync import NUMBER
 from tests.integration.test_seat_sync import Clock
 from tests.integration.test_seat_sync import ask
@@ -72,16 +71,6 @@ def test_reset_frees_a_seat_whose_call_is_long_gone(hall: tuple[Acd, Clock]) -> 
 def sign_in(api: Api, who: str, seat: str) -> None:
     assert api.post("/api/cti/seat", {"seat": seat}, as_=who).status_code == 200
     assert api.post("/api/cti/state", {"state": "ready"}, as_=who).status_code == 200
-
-
-def audit_rows(container: Container, action: str) -> list[tuple[int | None, dict[str, Any]]]:
-    with container.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(AuditEntry.user_id, AuditEntry.details)
-            .where(AuditEntry.action == action)
-            .order_by(AuditEntry.id)
-        )
-        return [(user_id, details) for user_id, details in rows]
 
 
 def test_a_supervisor_resets_a_stuck_seat_and_it_is_audited(
