@@ -1,12 +1,19 @@
-"""Demo content for the 12345 hotline of the fictional city 江城市.
+"""Demo content of the fictional city 江城市, read from the YAML files in demo_data/.
 
-Pure data, standard library only: the 派单目录 (dispatch catalogue) of city departments,
-utilities, districts, streets and communities, ticket templates in the citizens' voice,
-addresses, caller names and the stock phrases units and operators use. Everything here is
-fictional and written for this project; seeding and demo generators import it.
+The 派单目录 (dispatch catalogue) of city departments, utilities, districts, streets and
+communities (units.yaml), ticket templates in the citizens' voice (templates.yaml),
+addresses and caller names (callers.yaml) and the stock phrases units and operators use
+(phrases.yaml). Everything is fictional and written for this project; seeding and demo
+generators import the names in ``__all__``. The files are read once, on import, and
+checked: a value of the wrong type, a missing or an unknown key stops the import with the
+file and the place.
 """
 
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
 
 __all__ = [
     "FOLLOW_UP_NOTES",
@@ -20,6 +27,10 @@ __all__ = [
     "TicketTemplate",
     "UnitSpec",
 ]
+
+DATA_DIR = "demo_data"
+# libyaml's parser when PyYAML was built with it: the import is then about ten times faster.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,1903 +59,189 @@ class TicketTemplate:
     local: bool = False  # handled by the street (属地管理) rather than a city unit
 
 
+class DemoDataError(ValueError):
+    """A demo data file does not have the shape this module reads."""
+
+
+# ---------------------------------------------------------------------------
+# Reading and checking
+# ---------------------------------------------------------------------------
+
+
+def read_data(name: str) -> object:
+    """Parse one file of demo_data/ (shipped as package data, so any working directory)."""
+    text = resources.files("hotline").joinpath(DATA_DIR, name).read_text(encoding="utf-8")
+    data: object = yaml.load(text, Loader=_LOADER)
+    return data
+
+
+def _text(value: object, where: str) -> str:
+    # YAML reads some bare words as other types (no -> False, 12 -> 12): say where.
+    if not isinstance(value, str):
+        raise DemoDataError(f"{where}: expected text, got {value!r}")
+    return value
+
+
+def _list(value: object, where: str) -> list[object]:
+    if not isinstance(value, list):
+        raise DemoDataError(f"{where}: expected a list, got {value!r}")
+    return value
+
+
+def _texts(value: object, where: str) -> tuple[str, ...]:
+    return tuple(_text(item, f"{where}[{n}]") for n, item in enumerate(_list(value, where)))
+
+
+def _fields(
+    value: object, where: str, required: frozenset[str], optional: frozenset[str] = frozenset()
+) -> dict[str, object]:
+    """A mapping with all of ``required`` and maybe some of ``optional``: a typo fails."""
+    if not isinstance(value, dict):
+        raise DemoDataError(f"{where}: expected a mapping, got {value!r}")
+    record = {_text(key, f"{where} key"): item for key, item in value.items()}
+    if missing := required - record.keys():
+        raise DemoDataError(f"{where}: missing {sorted(missing)}")
+    if unknown := record.keys() - required - optional:
+        raise DemoDataError(f"{where}: unknown {sorted(unknown)}")
+    return record
+
+
+def _records(value: object, where: str, required: frozenset[str]) -> list[dict[str, object]]:
+    return [_fields(item, f"{where}[{n}]", required) for n, item in enumerate(_list(value, where))]
+
+
+def _text_lists(value: object, where: str) -> dict[str, tuple[str, ...]]:
+    """A mapping of text lists, in the file's order."""
+    if not isinstance(value, dict):
+        raise DemoDataError(f"{where}: expected a mapping, got {value!r}")
+    return {_text(key, f"{where} key"): _texts(v, f"{where}.{key}") for key, v in value.items()}
+
+
 # ---------------------------------------------------------------------------
 # 派单目录
 # ---------------------------------------------------------------------------
 
-_CITY_UNITS: tuple[UnitSpec, ...] = (
-    UnitSpec(
-        "zjj",
-        "住房和城乡建设局",
-        "department",
-        None,
-        (
-            "负责全市住房保障、房地产市场监管和物业服务行业管理工作。负责建筑工程质量安全、"
-            "建筑市场及城镇燃气行业的监督管理。负责住宅专项维修资金监管，"
-            "统筹推进老旧小区改造和既有住宅加装电梯工作。"
-        ),
-        (
-            "物业",
-            "物业费",
-            "电梯",
-            "房屋维修",
-            "房屋质量",
-            "维修资金",
-            "公租房",
-            "住房保障",
-            "燃气",
-            "停气",
-            "商品房",
-            "开发商",
-            "老旧小区改造",
-            "加装电梯",
-            "公积金",
-            "建筑工地",
-        ),
-        "0710-88881201",
-    ),
-    UnitSpec(
-        "rsj",
-        "人力资源和社会保障局",
-        "department",
-        None,
-        (
-            "负责全市就业创业、职业技能培训和人才服务工作。负责养老、失业、"
-            "工伤等社会保险政策的组织实施和经办服务。负责劳动关系协调和劳动保障监察，"
-            "依法查处拖欠工资、未签劳动合同等违法行为。"
-        ),
-        (
-            "工资",
-            "欠薪",
-            "农民工",
-            "劳动合同",
-            "社保",
-            "养老保险",
-            "失业保险",
-            "工伤",
-            "社保卡",
-            "退休",
-            "就业",
-            "创业贷款",
-            "技能培训",
-            "劳动仲裁",
-        ),
-        "0710-88881202",
-    ),
-    UnitSpec(
-        "jyj",
-        "教育局",
-        "department",
-        None,
-        (
-            "负责全市各级各类学校的教育教学管理和义务教育招生入学工作。负责规范办学行为、"
-            "教育收费管理和校外培训机构监管。负责学生资助、教师队伍管理及师德师风建设。"
-        ),
-        (
-            "入学",
-            "学区",
-            "转学",
-            "招生",
-            "学校",
-            "老师",
-            "教辅",
-            "乱收费",
-            "校外培训",
-            "课后服务",
-            "助学金",
-            "幼儿园",
-            "学籍",
-        ),
-        "0710-88881203",
-    ),
-    UnitSpec(
-        "swj",
-        "商务局",
-        "department",
-        None,
-        (
-            "负责全市商贸流通、消费促进和商业网点规划建设工作。负责单用途商业预付卡、农贸市场、"
-            "报废机动车回收和成品油流通等行业的监督管理。"
-            "负责外贸和利用外资相关扶持政策的组织实施。"
-        ),
-        (
-            "预付卡",
-            "会员卡",
-            "退卡",
-            "以旧换新",
-            "消费券",
-            "农贸市场",
-            "菜市场",
-            "早餐店",
-            "便民网点",
-            "报废汽车",
-            "外贸",
-            "出口",
-            "加油站",
-        ),
-        "0710-88881204",
-    ),
-    UnitSpec(
-        "sthjj",
-        "生态环境局",
-        "department",
-        None,
-        (
-            "负责全市生态环境监督管理，组织查处大气、水、土壤、噪声等环境污染违法行为。"
-            "负责建设项目环境影响评价审批和排污许可管理。负责河湖、湿地等生态保护的监督工作。"
-        ),
-        (
-            "污染",
-            "排污",
-            "废气",
-            "异味",
-            "污水",
-            "偷排",
-            "噪音",
-            "夜间施工",
-            "工业噪声",
-            "环评",
-            "排污许可",
-            "河道",
-            "湿地",
-            "扬尘",
-        ),
-        "0710-88881205",
-    ),
-    UnitSpec(
-        "wjw",
-        "卫生健康委员会",
-        "department",
-        None,
-        (
-            "负责全市医疗机构和医疗服务行业的监督管理，受理医疗服务质量、医德医风方面的投诉。"
-            "负责疾病预防控制、预防接种和卫生监督执法工作。负责家庭医生签约服务、"
-            "生育登记和人口监测等工作。"
-        ),
-        (
-            "医院",
-            "医生",
-            "看病",
-            "医疗收费",
-            "服务态度",
-            "疫苗",
-            "接种",
-            "非法行医",
-            "诊所",
-            "家庭医生",
-            "生育登记",
-            "育儿补贴",
-            "卫生监督",
-        ),
-        "0710-88881206",
-    ),
-    UnitSpec(
-        "jtj",
-        "交通运输局",
-        "department",
-        None,
-        (
-            "负责全市公共交通、出租汽车和网络预约出租汽车行业的监督管理。"
-            "负责公路和城市道路的养护管理，以及交通运输市场秩序的监管。负责公交线路规划、"
-            "站点设置和运营服务质量的监督考核。"
-        ),
-        (
-            "公交",
-            "公交站",
-            "公交线路",
-            "出租车",
-            "拒载",
-            "绕路",
-            "网约车",
-            "道路",
-            "路面破损",
-            "坑洼",
-            "客运",
-            "驾驶员",
-        ),
-        "0710-88881207",
-    ),
-    UnitSpec(
-        "gaj",
-        "公安局",
-        "department",
-        None,
-        (
-            "负责全市社会治安管理，依法查处违反治安管理的行为和违法犯罪活动。负责户籍、"
-            "居民身份证和出入境证件的管理与办理。负责道路交通安全管理，"
-            "查处违法停车等交通违法行为。"
-        ),
-        (
-            "派出所",
-            "报警",
-            "噪音扰民",
-            "赌博",
-            "治安",
-            "户口",
-            "落户",
-            "身份证",
-            "护照",
-            "走失",
-            "违停",
-            "交警",
-            "诈骗",
-        ),
-        "0710-88881208",
-    ),
-    UnitSpec(
-        "scjgj",
-        "市场监督管理局",
-        "department",
-        None,
-        (
-            "负责全市市场主体登记注册和市场秩序的监督管理。负责食品安全、价格、计量、"
-            "特种设备等方面的监督检查，依法查处相关违法行为。负责受理消费者投诉举报，"
-            "开展消费维权和商标知识产权服务。"
-        ),
-        (
-            "营业执照",
-            "个体户",
-            "食品安全",
-            "餐馆",
-            "食物中毒",
-            "价格欺诈",
-            "明码标价",
-            "短斤少两",
-            "假冒伪劣",
-            "商品质量",
-            "退换货",
-            "消费维权",
-            "商标",
-            "无证经营",
-        ),
-        "0710-88881209",
-    ),
-    UnitSpec(
-        "cgj",
-        "城市管理局",
-        "department",
-        None,
-        (
-            "负责全市市容环境卫生、市政设施和城市照明的管理维护工作。负责城市管理综合行政执法，"
-            "查处违法建设、占道经营、餐饮油烟等违法行为。负责渣土运输、"
-            "户外广告和公共厕所等的监督管理。"
-        ),
-        (
-            "城管",
-            "窨井盖",
-            "路灯",
-            "市政设施",
-            "违建",
-            "违章搭建",
-            "油烟",
-            "占道经营",
-            "渣土车",
-            "环卫",
-            "公厕",
-            "店招",
-            "户外广告",
-            "垃圾",
-        ),
-        "0710-88881210",
-    ),
-    UnitSpec(
-        "swjt",
-        "水务集团",
-        "utility",
-        None,
-        (
-            "负责全市城市公共供水的生产、输配和供水设施的运行维护。负责供水管网抢修、"
-            "水质检测和用户水压保障。负责用水报装、水表管理及水费收缴等客户服务工作。"
-        ),
-        (
-            "停水",
-            "供水",
-            "自来水",
-            "水压",
-            "水质",
-            "水管爆裂",
-            "漏水",
-            "水表",
-            "水费",
-            "报装",
-            "二次供水",
-        ),
-        "0710-88881211",
-    ),
-    UnitSpec(
-        "gdgs",
-        "供电公司",
-        "utility",
-        None,
-        (
-            "负责全市电网的运行维护和电力供应保障工作。负责停电故障抢修、"
-            "电力设施安全隐患处置和供电质量管理。负责用电报装、"
-            "电费电价咨询及充电桩接电等客户服务。"
-        ),
-        (
-            "停电",
-            "电线",
-            "断线",
-            "电压",
-            "跳闸",
-            "电费",
-            "阶梯电价",
-            "峰谷电价",
-            "充电桩",
-            "报装",
-            "变压器",
-            "电杆",
-        ),
-        "0710-88881212",
-    ),
-)
-
-_DISTRICT_KEYWORDS = (
-    "区政府",
-    "辖区",
-    "协调",
-    "督办",
-    "街道",
-    "社区",
-    "征收",
-    "拆迁",
-    "基层治理",
-)
-
-_STREET_KEYWORDS = (
-    "占道经营",
-    "流动摊贩",
-    "噪音扰民",
-    "垃圾清运",
-    "楼道堆物",
-    "飞线充电",
-    "广场舞",
-    "僵尸车",
-    "私搭乱建",
-    "高龄津贴",
-    "临时救助",
-    "老旧小区",
-    "流浪狗",
-    "排水沟",
-)
-
-_COMMUNITY_KEYWORDS = (
-    "网格员",
-    "居委会",
-    "邻里纠纷",
-    "楼道",
-    "环境卫生",
-    "独居老人",
-    "居住证明",
-    "志愿服务",
-    "物业协调",
-)
+_LOCAL_KINDS = ("district", "street", "community")
+_UNIT = frozenset({"code", "name", "phone"})
+_CITY_UNIT = _UNIT | {"kind", "responsibility", "keywords"}
 
 
-def _district(code: str, name: str, phone: str) -> UnitSpec:
+def _city_unit(record: dict[str, object], where: str) -> UnitSpec:
     return UnitSpec(
-        code,
-        name,
-        "district",
-        None,
-        (
-            f"负责{name}辖区内的经济社会管理和公共服务事项。"
-            "统筹协调各街道和区直部门办理涉及辖区的群众诉求。对跨街道、"
-            "跨部门的复杂事项进行协调督办。"
-        ),
-        (name, *_DISTRICT_KEYWORDS),
-        phone,
+        code=_text(record["code"], f"{where}.code"),
+        name=_text(record["name"], f"{where}.name"),
+        kind=_text(record["kind"], f"{where}.kind"),
+        parent=None,
+        responsibility=_text(record["responsibility"], f"{where}.responsibility"),
+        keywords=_texts(record["keywords"], f"{where}.keywords"),
+        phone=_text(record["phone"], f"{where}.phone"),
     )
 
 
-def _street(code: str, name: str, parent: str, phone: str) -> UnitSpec:
+def _local_unit(
+    record: dict[str, object],
+    kind: str,
+    parent: str | None,
+    kinds: dict[str, dict[str, object]],
+    where: str,
+) -> UnitSpec:
+    """A district, street or community: its kind's responsibility with its name put in, and
+    its kind's keywords after its name."""
+    name = _text(record["name"], f"{where}.name")
+    own = f"{where}: local_kinds.{kind}"
     return UnitSpec(
-        code,
-        name,
-        "street",
-        parent,
-        (
-            f"负责{name}辖区内的市容秩序、环境卫生和社会治安综合治理等基层事务。组织处理占道经营、"
-            "噪音扰民、私搭乱建、垃圾清运等属地管理问题。负责辖区民政服务、"
-            "社区建设及居民诉求的协调化解。"
-        ),
-        (name, *_STREET_KEYWORDS),
-        phone,
+        code=_text(record["code"], f"{where}.code"),
+        name=name,
+        kind=kind,
+        parent=parent,
+        responsibility=_text(kinds[kind]["responsibility"], own).format(name=name),
+        keywords=(name, *_texts(kinds[kind]["keywords"], f"{own}.keywords")),
+        phone=_text(record["phone"], f"{where}.phone"),
     )
 
 
-def _community(code: str, name: str, parent: str, phone: str) -> UnitSpec:
-    return UnitSpec(
-        code,
-        name,
-        "community",
-        parent,
-        (
-            f"负责{name}居民自治、网格化服务和邻里纠纷调解工作。协助街道做好环境卫生、"
-            "安全隐患排查和民政服务等事项。"
-        ),
-        (name, *_COMMUNITY_KEYWORDS),
-        phone,
+def parse_units(data: object, where: str = "units.yaml") -> tuple[UnitSpec, ...]:
+    """The catalogue: the city units, then each district followed by its streets, each
+    street followed by its communities."""
+    top = _fields(data, where, frozenset({"city_units", "local_kinds", "districts"}))
+    listed = _records(top["city_units"], f"{where}: city_units", _CITY_UNIT)
+    units = [_city_unit(record, f"{where}: city_units[{n}]") for n, record in enumerate(listed)]
+    entry = frozenset({"responsibility", "keywords"})
+    by_kind = _fields(top["local_kinds"], f"{where}: local_kinds", frozenset(_LOCAL_KINDS))
+    kinds = {k: _fields(v, f"{where}: local_kinds.{k}", entry) for k, v in by_kind.items()}
+    at = f"{where}: districts"
+    for i, record in enumerate(_records(top["districts"], at, _UNIT | {"streets"})):
+        district = _local_unit(record, "district", None, kinds, f"{at}[{i}]")
+        units.append(district)
+        at_s = f"{at}[{i}].streets"
+        for j, s_record in enumerate(_records(record["streets"], at_s, _UNIT | {"communities"})):
+            street = _local_unit(s_record, "street", district.code, kinds, f"{at_s}[{j}]")
+            units.append(street)
+            at_c = f"{at_s}[{j}].communities"
+            units += [
+                _local_unit(c_record, "community", street.code, kinds, f"{at_c}[{k}]")
+                for k, c_record in enumerate(_records(s_record["communities"], at_c, _UNIT))
+            ]
+    return tuple(units)
+
+
+# ---------------------------------------------------------------------------
+# 工单模板
+# ---------------------------------------------------------------------------
+
+_TEMPLATE = frozenset({"unit", "request_type", "urgency", "category", "title", "content"})
+
+
+def _template(record: dict[str, object], where: str) -> TicketTemplate:
+    local = record.get("local", False)
+    if not isinstance(local, bool):
+        raise DemoDataError(f"{where}.local: expected true or false, got {local!r}")
+    return TicketTemplate(
+        unit=_text(record["unit"], f"{where}.unit"),
+        request_type=_text(record["request_type"], f"{where}.request_type"),
+        urgency=_text(record["urgency"], f"{where}.urgency"),
+        category=_text(record["category"], f"{where}.category"),
+        title=_text(record["title"], f"{where}.title"),
+        content=_text(record["content"], f"{where}.content"),
+        local=local,
     )
 
 
-# Each district is followed by its streets, each street by its communities.
-_LOCAL_UNITS: tuple[UnitSpec, ...] = (
-    _district("dh", "东湖区", "0710-86112345"),
-    _street("dh-hbjd", "湖滨街道", "dh", "0710-86113101"),
-    _community("dh-hbjd-01", "滨江社区", "dh-hbjd", "0710-86113111"),
-    _community("dh-hbjd-02", "柳岸社区", "dh-hbjd", "0710-86113112"),
-    _street("dh-jfjd", "解放街道", "dh", "0710-86113201"),
-    _community("dh-jfjd-01", "解放路社区", "dh-jfjd", "0710-86113211"),
-    _street("dh-lyjd", "梨园街道", "dh", "0710-86113301"),
-    _community("dh-lyjd-01", "梨园社区", "dh-lyjd", "0710-86113311"),
-    _community("dh-lyjd-02", "金桥社区", "dh-lyjd", "0710-86113312"),
-    _district("xs", "西山区", "0710-87212345"),
-    _street("xs-cpjd", "翠屏街道", "xs", "0710-87213101"),
-    _community("xs-cpjd-01", "翠屏社区", "xs-cpjd", "0710-87213111"),
-    _community("xs-cpjd-02", "松林社区", "xs-cpjd", "0710-87213112"),
-    _street("xs-ghjd", "桂花街道", "xs", "0710-87213201"),
-    _community("xs-ghjd-01", "桂花园社区", "xs-ghjd", "0710-87213211"),
-    _district("nc", "南城区", "0710-85312345"),
-    _street("nc-nhjd", "南湖街道", "nc", "0710-85313101"),
-    _community("nc-nhjd-01", "南湖社区", "nc-nhjd", "0710-85313111"),
-    _community("nc-nhjd-02", "长青社区", "nc-nhjd", "0710-85313112"),
-    _street("nc-xhjd", "新华街道", "nc", "0710-85313201"),
-    _community("nc-xhjd-01", "新华里社区", "nc-xhjd", "0710-85313211"),
-    _street("nc-bsjd", "白沙街道", "nc", "0710-85313301"),
-    _community("nc-bsjd-01", "白沙洲社区", "nc-bsjd", "0710-85313311"),
-    _community("nc-bsjd-02", "江岸社区", "nc-bsjd", "0710-85313312"),
-)
-
-UNITS: tuple[UnitSpec, ...] = _CITY_UNITS + _LOCAL_UNITS
+def parse_templates(data: object, where: str = "templates.yaml") -> tuple[TicketTemplate, ...]:
+    """The ticket templates, in the file's order (the demo draws from them by position)."""
+    return tuple(
+        _template(_fields(item, f"{where}[{n}]", _TEMPLATE, frozenset({"local"})), f"{where}[{n}]")
+        for n, item in enumerate(_list(data, where))
+    )
 
 
 # ---------------------------------------------------------------------------
-# 工单模板 (as recorded by the operator)
+# The public names
 # ---------------------------------------------------------------------------
 
-_T = TicketTemplate
+UNITS: tuple[UnitSpec, ...] = parse_units(read_data("units.yaml"))
+TEMPLATES: tuple[TicketTemplate, ...] = parse_templates(read_data("templates.yaml"))
 
-TEMPLATES: tuple[TicketTemplate, ...] = (
-    # --- 住房和城乡建设局 ---------------------------------------------------
-    _T(
-        "zjj",
-        "complaint",
-        "normal",
-        "城乡建设/物业管理/物业服务",
-        "小区电梯频繁故障无人维修",
-        (
-            "来电人反映{address}3号楼电梯近一个月内多次停运，曾有老人被困电梯内二十多分钟。"
-            "已多次向物业公司反映，物业仅表示会联系维保单位，至今未彻底修复。"
-            "希望相关部门督促物业尽快维修并排查安全隐患。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "enquiry",
-        "normal",
-        "城乡建设/住房保障/公租房申请",
-        "咨询公共租赁住房申请条件",
-        (
-            "来电人{name}表示目前在江城市务工，租住在{address}附近，家庭收入较低。"
-            "想咨询外地户籍人员能否申请公共租赁住房，需要满足哪些条件、准备哪些材料、到哪里办理。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "help",
-        "critical",
-        "城乡建设/燃气管理/燃气安全",
-        "楼道内闻到明显燃气味",
-        (
-            "来电人反映{address}5栋2单元楼道内有很浓的燃气味道，已持续约半小时，"
-            "敲门询问邻居均表示未在使用燃气。来电人担心发生燃气泄漏，已提醒邻居开窗通风、"
-            "不要开关电器，请求尽快派人到现场排查处置。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "help",
-        "urgent",
-        "城乡建设/燃气管理/燃气供应",
-        "小区突然停气未提前通知",
-        (
-            "来电人反映{address}从今天上午起整个小区停止供气，燃气公司事先未张贴任何通知。"
-            "居民无法做饭，家中老人和小孩吃饭成问题，请求尽快了解停气原因并恢复供气。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "complaint",
-        "normal",
-        "城乡建设/房屋安全/房屋质量",
-        "新购商品房墙体开裂渗水",
-        (
-            "来电人反映其去年在{address}购买的商品房交付不到一年，客厅和卧室墙面出现多处裂缝，"
-            "下雨时窗台渗水。多次联系开发商维修均被推诿，希望住建部门督促开发商履行保修责任。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "enquiry",
-        "normal",
-        "城乡建设/维修资金/维修资金使用",
-        "咨询住宅专项维修资金使用流程",
-        (
-            "来电人反映{address}楼顶防水层老化，顶楼多户家中漏水，"
-            "业主委员会计划申请使用住宅专项维修资金进行维修。"
-            "想咨询申请使用维修资金需要经过哪些程序，需要多少业主签字同意。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "suggestion",
-        "normal",
-        "城乡建设/老旧小区改造/加装电梯",
-        "建议完善老旧小区加装电梯协调机制",
-        (
-            "来电人表示{address}为上世纪九十年代建成的老小区，住户中老年人居多，上下楼十分困难。"
-            "目前加装电梯需要同一单元业主协商一致，低层住户普遍不愿意，"
-            "建议出台更明确的协调办法和补贴政策，推动加装电梯落地。"
-        ),
-    ),
-    _T(
-        "zjj",
-        "enquiry",
-        "normal",
-        "城乡建设/住房公积金/公积金提取",
-        "咨询租房提取住房公积金",
-        (
-            "来电人表示其在江城市无自有住房，目前租住在{address}，单位正常缴存住房公积金。"
-            "咨询租房提取公积金每年可以提取多少、是否需要提供租赁合同，能否通过手机办理。"
-        ),
-    ),
-    # --- 人力资源和社会保障局 -----------------------------------------------
-    _T(
-        "rsj",
-        "help",
-        "normal",
-        "劳动和社会保障/劳动关系/拖欠工资",
-        "装修项目拖欠农民工工资",
-        (
-            "来电人{name}反映其与十几名工友在{address}的装修项目务工三个多月，工程已经完工，"
-            "包工头以甲方未结款为由一直拖欠工资，共计约八万元。工友们多次讨要无果，"
-            "请求劳动监察部门介入帮助追讨。"
-        ),
-    ),
-    _T(
-        "rsj",
-        "enquiry",
-        "normal",
-        "劳动和社会保障/社会保险/养老保险",
-        "咨询灵活就业人员养老保险缴费",
-        (
-            "来电人表示已与原单位解除劳动合同，目前在{address}附近做个体经营，"
-            "想以灵活就业人员身份继续缴纳职工养老保险。咨询缴费基数如何选择、"
-            "在哪里办理以及能否网上缴费。"
-        ),
-    ),
-    _T(
-        "rsj",
-        "enquiry",
-        "normal",
-        "劳动和社会保障/社会保险/失业保险",
-        "咨询失业保险金申领条件",
-        (
-            "来电人反映其在{address}一家企业工作四年，近期公司经营困难被裁员。"
-            "想咨询自己是否符合领取失业保险金的条件，可以领取多长时间，需要携带哪些材料办理。"
-        ),
-    ),
-    _T(
-        "rsj",
-        "help",
-        "normal",
-        "劳动和社会保障/社会保障卡/社保卡补办",
-        "社保卡丢失急需补办",
-        (
-            "来电人称其社保卡前几天在{address}附近遗失，近期需要住院治疗，担心影响医保结算。"
-            "询问如何挂失和补办，补卡需要几天，补办期间能否先用电子社保卡结算。"
-        ),
-    ),
-    _T(
-        "rsj",
-        "complaint",
-        "normal",
-        "劳动和社会保障/劳动关系/劳动合同",
-        "公司未签劳动合同也未缴社保",
-        (
-            "来电人反映其在{address}的一家餐饮公司工作已半年，公司一直未与其签订书面劳动合同，"
-            "也没有为员工缴纳社会保险。来电人向老板提出后被告知试用期不交，请求相关部门核查处理。"
-        ),
-    ),
-    _T(
-        "rsj",
-        "enquiry",
-        "normal",
-        "劳动和社会保障/就业创业/创业担保贷款",
-        "咨询高校毕业生创业担保贷款",
-        (
-            "来电人是今年的高校毕业生，计划在{address}租门面开一家奶茶店。"
-            "咨询江城市针对高校毕业生的创业担保贷款额度、贴息政策和申请流程。"
-        ),
-    ),
-    _T(
-        "rsj",
-        "enquiry",
-        "normal",
-        "劳动和社会保障/社会保险/退休办理",
-        "咨询办理退休手续所需材料",
-        (
-            "来电人表示其在{address}附近一家企业工作，即将达到法定退休年龄。"
-            "咨询办理退休手续需要提前多久申请、由单位还是个人办理、需要准备哪些材料，"
-            "以及养老金从何时开始发放。"
-        ),
-    ),
-    # --- 教育局 -------------------------------------------------------------
-    _T(
-        "jyj",
-        "enquiry",
-        "normal",
-        "教育文体/招生入学/小学入学",
-        "咨询小学划片入学政策",
-        (
-            "来电人表示家中孩子今年满六周岁，全家户籍在外区，但在{address}购买了住房并已居住两年。"
-            "想咨询孩子能否在房产所在学区的小学就读，需要提供哪些证明材料，网上报名什么时候开始。"
-        ),
-    ),
-    _T(
-        "jyj",
-        "complaint",
-        "normal",
-        "教育文体/校外培训/违规培训",
-        "校外培训机构预收学费后停课",
-        (
-            "来电人反映{address}一家学科类培训机构上月以优惠为由让家长一次性缴纳一年学费，"
-            "近日突然停课关门，负责人联系不上。涉及学员五十余人，请求教育部门介入协调退费。"
-        ),
-    ),
-    _T(
-        "jyj",
-        "complaint",
-        "normal",
-        "教育文体/学校管理/教育收费",
-        "学校要求学生统一购买教辅资料",
-        (
-            "来电人反映{address}附近某初中要求学生统一购买指定的教辅资料，每人费用约三百元，"
-            "班主任称不买会影响学习进度。来电人认为属于变相强制收费，希望教育部门核实处理。"
-        ),
-    ),
-    _T(
-        "jyj",
-        "suggestion",
-        "normal",
-        "教育文体/学校管理/课后服务",
-        "建议延长小学课后服务时间",
-        (
-            "来电人表示其孩子在{address}附近的小学就读，学校课后服务下午五点结束，"
-            "双职工家庭难以按时接送。建议学校将课后服务延长至六点左右，并丰富课后服务内容。"
-        ),
-    ),
-    _T(
-        "jyj",
-        "enquiry",
-        "normal",
-        "教育文体/学生资助/助学金",
-        "咨询家庭经济困难学生资助政策",
-        (
-            "来电人家住{address}，家庭为低保户，孩子就读高中一年级。"
-            "想咨询国家助学金和学费减免政策，如何申请以及申请时需要提交哪些证明材料。"
-        ),
-    ),
-    _T(
-        "jyj",
-        "praise",
-        "normal",
-        "教育文体/学校管理/师德师风",
-        "表扬小学教师悉心关爱学生",
-        (
-            "来电人表示其孩子在{address}附近的实验小学就读，前段时间因病休学一个月，"
-            "班主任利用业余时间多次上门为孩子补课且不收取任何费用。家长十分感动，"
-            "特致电表扬该教师。"
-        ),
-    ),
-    _T(
-        "jyj",
-        "enquiry",
-        "normal",
-        "教育文体/招生入学/转学",
-        "咨询随迁子女转学手续",
-        (
-            "来电人因工作调动从外地来到江城市，租住在{address}，孩子目前读小学三年级。"
-            "咨询办理转学需要哪些手续，能否就近安排学校，转学申请一般在什么时间提交。"
-        ),
-    ),
-    # --- 商务局 -------------------------------------------------------------
-    _T(
-        "swj",
-        "complaint",
-        "normal",
-        "商贸旅游/预付卡管理/单用途预付卡",
-        "健身房停业预付卡无法退费",
-        (
-            "来电人反映其在{address}一家健身房办理了两年会员卡，费用四千八百元，目前仅使用三个月。"
-            "近日健身房贴出装修停业通知后再未营业，工作人员无法联系，"
-            "请求相关部门帮助退还剩余费用。"
-        ),
-    ),
-    _T(
-        "swj",
-        "enquiry",
-        "normal",
-        "商贸旅游/消费促进/以旧换新",
-        "咨询家电以旧换新补贴申领",
-        (
-            "来电人表示准备在{address}附近的家电卖场更换冰箱和空调，"
-            "听说江城市正在开展家电以旧换新补贴活动。想咨询补贴标准、"
-            "参与门店范围以及补贴如何领取。"
-        ),
-    ),
-    _T(
-        "swj",
-        "complaint",
-        "normal",
-        "商贸旅游/市场管理/农贸市场",
-        "农贸市场环境脏乱差",
-        (
-            "来电人反映{address}附近的农贸市场地面积水严重，垃圾随处堆放，夏季蚊蝇滋生、气味难闻。"
-            "希望相关部门督促市场管理方加强日常保洁，并对市场进行改造提升。"
-        ),
-    ),
-    _T(
-        "swj",
-        "enquiry",
-        "normal",
-        "商贸旅游/对外贸易/外贸扶持",
-        "咨询出口信用保险保费补贴",
-        (
-            "来电人称其在{address}经营一家小型外贸企业，主要出口家具配件。"
-            "想咨询江城市对中小外贸企业投保出口信用保险是否有保费补贴，申请条件和办理流程是什么。"
-        ),
-    ),
-    _T(
-        "swj",
-        "suggestion",
-        "normal",
-        "商贸旅游/商业网点/便民服务",
-        "建议新建小区周边增设便民早餐点",
-        (
-            "来电人表示{address}周边新建小区较多，入住居民已超过五千户，"
-            "但附近没有正规的早餐店和菜店，居民买菜吃早餐很不方便。"
-            "建议商务部门规划增设便民早餐点和社区菜店。"
-        ),
-    ),
-    _T(
-        "swj",
-        "enquiry",
-        "normal",
-        "商贸旅游/报废汽车回收/报废更新",
-        "咨询报废汽车回收及更新补贴",
-        (
-            "来电人有一辆使用十五年的燃油小轿车停放在{address}，准备报废后购买新车。"
-            "咨询江城市具备资质的报废机动车回收企业有哪些，以及报废更新补贴如何申请。"
-        ),
-    ),
-    # --- 生态环境局 ---------------------------------------------------------
-    _T(
-        "sthjj",
-        "complaint",
-        "normal",
-        "环境保护/噪声污染/建筑施工噪声",
-        "工地夜间施工噪音扰民",
-        (
-            "来电人反映{address}旁边的建筑工地连续多日夜间施工至凌晨一两点，"
-            "打桩机和渣土车噪音很大，周边居民无法正常休息。"
-            "来电人询问该工地是否办理了夜间施工许可，要求相关部门依法查处。"
-        ),
-    ),
-    _T(
-        "sthjj",
-        "complaint",
-        "normal",
-        "环境保护/大气污染/工业废气",
-        "工厂夜间排放刺鼻废气",
-        (
-            "来电人反映{address}附近一家化工厂近期经常在夜间排放废气，气味刺鼻，"
-            "居民开窗后喉咙不适。怀疑该厂未正常使用污染防治设施，要求环保部门夜间突击检查。"
-        ),
-    ),
-    _T(
-        "sthjj",
-        "report",
-        "normal",
-        "环境保护/水污染/偷排污水",
-        "举报企业向河道偷排污水",
-        (
-            "来电人举报{address}附近的一家小型洗涤厂通过暗管向旁边的河道排放污水，"
-            "排口附近河水发黑发臭并漂浮泡沫，多在傍晚以后排放。来电人已拍摄照片，"
-            "请求环保部门核查处理。"
-        ),
-    ),
-    _T(
-        "sthjj",
-        "enquiry",
-        "normal",
-        "环境保护/环评审批/环境影响评价",
-        "咨询小型餐饮项目是否需办环评",
-        (
-            "来电人计划在{address}开一家小型面馆，面积约六十平方米。"
-            "咨询此类餐饮项目是否需要办理环境影响评价手续，如需办理应提交登记表还是报告表。"
-        ),
-    ),
-    _T(
-        "sthjj",
-        "complaint",
-        "normal",
-        "环境保护/噪声污染/工业噪声",
-        "厂房设备噪音持续扰民",
-        (
-            "来电人反映{address}隔壁一家加工厂的冷却塔和风机二十四小时运行，低频噪音明显，"
-            "晚上在卧室内都能听到嗡嗡声，家中老人长期失眠。"
-            "希望相关部门进行噪声监测并督促企业整改。"
-        ),
-    ),
-    _T(
-        "sthjj",
-        "suggestion",
-        "normal",
-        "环境保护/生态保护/湿地保护",
-        "建议加强湿地公园生态保护",
-        (
-            "来电人表示经常到{address}附近的湿地公园散步，发现近期有人在湿地内垂钓、"
-            "烧烤并随意丢弃垃圾，部分水鸟栖息区被破坏。建议增设宣传标识和巡查人员，"
-            "加强湿地生态保护。"
-        ),
-    ),
-    # --- 卫生健康委员会 -----------------------------------------------------
-    _T(
-        "wjw",
-        "complaint",
-        "normal",
-        "卫生计生/医疗服务/服务态度",
-        "医院儿科医生服务态度差",
-        (
-            "来电人反映其昨天带孩子到{address}附近的区人民医院儿科就诊，"
-            "接诊医生问诊不到两分钟就开具检查单，对家长的询问表现得很不耐烦，态度生硬。"
-            "希望卫健部门督促医院改进服务态度。"
-        ),
-    ),
-    _T(
-        "wjw",
-        "enquiry",
-        "normal",
-        "卫生计生/疾病预防/预防接种",
-        "咨询儿童疫苗接种地点和预约方式",
-        (
-            "来电人表示刚搬到{address}居住，孩子一岁半，需要继续接种免疫规划疫苗。"
-            "想咨询现居住地对应的预防接种门诊在哪里，是否需要提前预约，原来的接种档案如何转过来。"
-        ),
-    ),
-    _T(
-        "wjw",
-        "enquiry",
-        "normal",
-        "卫生计生/生育服务/生育登记",
-        "咨询生育登记办理及育儿补贴",
-        (
-            "来电人夫妻双方均为江城市户籍，家住{address}，二孩即将出生。咨询生育登记如何网上办理，"
-            "以及目前有哪些育儿补贴政策，应当如何申领。"
-        ),
-    ),
-    _T(
-        "wjw",
-        "report",
-        "normal",
-        "卫生计生/医疗监管/非法行医",
-        "举报无证诊所非法行医",
-        (
-            "来电人举报{address}附近一处民房内有人挂着中医理疗的招牌为居民输液、开药，"
-            "未见任何执业证照。来电人担心存在医疗安全隐患，请求卫生监督部门依法查处。"
-        ),
-    ),
-    _T(
-        "wjw",
-        "complaint",
-        "normal",
-        "卫生计生/医疗服务/医疗收费",
-        "医院重复收取检查费用",
-        (
-            "来电人反映其母亲在{address}附近一家医院住院期间，"
-            "出院结算清单中同一项彩超检查被收取了两次费用。向医院收费处反映后未得到明确答复，"
-            "请求相关部门核实并退还多收费用。"
-        ),
-    ),
-    _T(
-        "wjw",
-        "help",
-        "normal",
-        "卫生计生/基层卫生/家庭医生签约",
-        "卧床老人申请家庭医生上门服务",
-        (
-            "来电人{name}反映其父亲八十五岁，中风后长期卧床，居住在{address}，"
-            "每月需要到医院开药和更换尿管，出行十分困难。咨询能否签约家庭医生并提供上门服务，"
-            "具体如何申请。"
-        ),
-    ),
-    # --- 交通运输局 ---------------------------------------------------------
-    _T(
-        "jtj",
-        "complaint",
-        "normal",
-        "交通运输/公共交通/公交服务",
-        "公交车早高峰不按站停靠",
-        (
-            "来电人反映途经{address}的12路公交车在早高峰时段经常不靠站直接驶过，"
-            "站台上候车乘客较多时也不停车，导致附近居民上班迟到。请求公交公司加强驾驶员管理。"
-        ),
-    ),
-    _T(
-        "jtj",
-        "suggestion",
-        "normal",
-        "交通运输/公共交通/线路优化",
-        "建议延伸公交线路方便居民出行",
-        (
-            "来电人表示{address}周边新建小区入住居民逐年增多，"
-            "但距离最近的公交站步行需要二十多分钟，居民出行极不方便。"
-            "建议延伸现有公交线路或增设社区微循环公交。"
-        ),
-    ),
-    _T(
-        "jtj",
-        "complaint",
-        "normal",
-        "交通运输/出租车管理/拒载绕路",
-        "出租车司机绕路且不打表",
-        (
-            "来电人反映其昨晚在火车站乘坐一辆出租车前往{address}，司机不按计价器收费，"
-            "要求一口价八十元，且明显绕行。来电人已记下车牌号，要求交通运输部门查处。"
-        ),
-    ),
-    _T(
-        "jtj",
-        "help",
-        "urgent",
-        "交通运输/道路养护/路面破损",
-        "道路路面出现大面积坑洼",
-        (
-            "来电人反映{address}门前的道路路面破损严重，出现多处深坑，雨天积水后看不清，"
-            "已有电动车骑行者摔倒受伤。希望尽快修补路面，消除安全隐患。"
-        ),
-    ),
-    _T(
-        "jtj",
-        "enquiry",
-        "normal",
-        "交通运输/网约车管理/从业资格",
-        "咨询网约车驾驶员证办理条件",
-        (
-            "来电人家住{address}，想利用业余时间从事网约车运营。"
-            "咨询在江城市办理网络预约出租汽车驾驶员证需要满足哪些条件、如何报名考试，"
-            "车辆需要办理哪些手续。"
-        ),
-    ),
-    _T(
-        "jtj",
-        "praise",
-        "normal",
-        "交通运输/公共交通/公交服务",
-        "表扬公交司机帮助老人上下车",
-        (
-            "来电人表示前天乘坐途经{address}的公交车时，一位老人行动不便，"
-            "驾驶员主动下车将老人扶上车并安排座位，到站后又帮老人拿东西下车。"
-            "来电人对这位司机的热心服务表示感谢，希望给予表扬。"
-        ),
-    ),
-    # --- 公安局 -------------------------------------------------------------
-    _T(
-        "gaj",
-        "complaint",
-        "normal",
-        "治安管理/噪声扰民/社会生活噪声",
-        "楼上住户深夜噪音扰民",
-        (
-            "来电人反映{address}楼上住户近一个月经常在深夜十二点以后大声播放音乐、拖动家具，"
-            "严重影响休息。来电人多次上门沟通无果，也找过物业协调未解决，请求派出所出面处理。"
-        ),
-    ),
-    _T(
-        "gaj",
-        "enquiry",
-        "normal",
-        "治安管理/户籍管理/户口迁移",
-        "咨询购房落户办理流程",
-        (
-            "来电人表示已在{address}购买商品房并取得不动产权证，户口目前在外省。"
-            "想咨询在江城市购房落户需要满足哪些条件、准备哪些材料，到哪个派出所办理。"
-        ),
-    ),
-    _T(
-        "gaj",
-        "enquiry",
-        "normal",
-        "治安管理/证件办理/居民身份证",
-        "咨询异地补办身份证",
-        (
-            "来电人为外省户籍，目前在{address}居住和工作，身份证不慎丢失。"
-            "咨询能否在江城市就近补办居民身份证，需要多长时间，办理期间能否开具临时身份证明。"
-        ),
-    ),
-    _T(
-        "gaj",
-        "report",
-        "normal",
-        "治安管理/社会治安/涉赌问题",
-        "举报棋牌室聚众赌博",
-        (
-            "来电人举报{address}底楼一家棋牌室每天晚上有大量人员聚集打牌，涉及金额较大，"
-            "疑似聚众赌博。出入人员复杂，经常吵闹到深夜，请求公安部门核查处理。"
-        ),
-    ),
-    _T(
-        "gaj",
-        "help",
-        "urgent",
-        "治安管理/社会治安/走失人员",
-        "患病老人走失请求协助寻找",
-        (
-            "来电人{name}称其患有阿尔茨海默病的母亲今天上午从{address}家中独自外出后一直未归，"
-            "身穿灰色外套，没有随身携带手机。家属已在周边寻找无果，请求公安部门协助查找。"
-        ),
-    ),
-    _T(
-        "gaj",
-        "complaint",
-        "normal",
-        "治安管理/交通管理/违法停车",
-        "小区门口车辆乱停堵塞消防通道",
-        (
-            "来电人反映{address}小区大门两侧及消防通道长期被社会车辆占用停放，"
-            "早晚高峰居民进出困难，一旦发生火灾消防车无法进入。"
-            "请求交警部门加强巡查并对违停车辆依法处理。"
-        ),
-    ),
-    _T(
-        "gaj",
-        "enquiry",
-        "normal",
-        "治安管理/出入境管理/护照办理",
-        "咨询首次办理护照所需材料",
-        (
-            "来电人家住{address}，计划暑假带孩子出国旅游，首次办理护照。咨询护照在哪里可以办理、"
-            "需要带哪些材料、办理时限多久，未成年人办理是否需要监护人陪同。"
-        ),
-    ),
-    # --- 市场监督管理局 -----------------------------------------------------
-    _T(
-        "scjgj",
-        "complaint",
-        "urgent",
-        "市场监管/食品安全/餐饮服务",
-        "餐馆就餐后多人腹泻呕吐",
-        (
-            "来电人反映其一家三口昨晚在{address}附近一家餐馆就餐，回家后陆续出现腹泻、呕吐症状，"
-            "已到医院就诊。来电人怀疑该餐馆食材不新鲜，保留了消费小票和病历，"
-            "要求市场监管部门调查处理。"
-        ),
-    ),
-    _T(
-        "scjgj",
-        "complaint",
-        "normal",
-        "市场监管/消费维权/商品质量",
-        "新买电动车有质量问题商家拒不退换",
-        (
-            "来电人反映其上周在{address}的一家电动车店购买了一辆电动自行车，"
-            "使用不到十天电池就无法充电。商家以人为损坏为由拒绝退换，来电人要求依法维权。"
-        ),
-    ),
-    _T(
-        "scjgj",
-        "report",
-        "normal",
-        "市场监管/价格监管/价格欺诈",
-        "举报超市标价与结算价格不一致",
-        (
-            "来电人举报{address}一家连锁超市货架上标示的食用油促销价与收银结算价格不一致，"
-            "每桶多收十余元。来电人称已多次遇到这种情况，怀疑商家存在价格欺诈行为。"
-        ),
-    ),
-    _T(
-        "scjgj",
-        "enquiry",
-        "normal",
-        "市场监管/登记注册/个体工商户",
-        "咨询个体工商户营业执照办理",
-        (
-            "来电人计划在{address}开一家小型便利店，店面已经租好。咨询办理个体工商户营业执照"
-            "需要哪些材料，是否可以网上办理，同时销售预包装食品还需要办理什么手续。"
-        ),
-    ),
-    _T(
-        "scjgj",
-        "report",
-        "normal",
-        "市场监管/食品安全/食品生产",
-        "举报小作坊无证生产豆制品",
-        (
-            "来电人举报{address}附近一处出租屋内有人无证生产豆制品，生产环境脏乱，污水直排，"
-            "产品每天清晨批发到周边菜市场销售。请求市场监管部门查处。"
-        ),
-    ),
-    _T(
-        "scjgj",
-        "complaint",
-        "normal",
-        "市场监管/计量监管/计量器具",
-        "菜市场摊贩短斤少两",
-        (
-            "来电人反映在{address}附近菜市场买了两斤猪肉，回家用自家电子秤称重只有一斤六两。"
-            "来电人认为该摊贩的秤有问题，希望相关部门对市场内的计量器具进行检查。"
-        ),
-    ),
-    _T(
-        "scjgj",
-        "enquiry",
-        "normal",
-        "市场监管/知识产权/商标注册",
-        "咨询商标注册办理途径",
-        (
-            "来电人在{address}经营一家特色糕点店，想为自家品牌注册商标。"
-            "咨询商标注册可以在哪里办理、大概需要多长时间和多少费用，"
-            "对小微企业注册商标是否有补贴。"
-        ),
-    ),
-    # --- 城市管理局 ---------------------------------------------------------
-    _T(
-        "cgj",
-        "help",
-        "critical",
-        "城市管理/市政设施/窨井盖",
-        "人行道窨井盖缺失",
-        (
-            "来电人反映{address}门前人行道上有一个窨井盖缺失，井口直径约六十厘米，"
-            "夜间光线昏暗不易察觉，已有行人险些踩空。来电人临时放置了树枝警示，"
-            "请求尽快派人补装井盖。"
-        ),
-    ),
-    _T(
-        "cgj",
-        "complaint",
-        "normal",
-        "城市管理/市容环境/餐饮油烟",
-        "烧烤店油烟直排扰民",
-        (
-            "来电人反映{address}楼下新开的烧烤店未安装油烟净化设施，油烟直接排向居民楼，"
-            "每天傍晚至深夜楼上住户无法开窗，晾晒的衣服上都是烟味。请求城管部门督促整改。"
-        ),
-    ),
-    _T(
-        "cgj",
-        "report",
-        "normal",
-        "城市管理/违法建设/违章搭建",
-        "举报顶楼住户违规搭建阳光房",
-        (
-            "来电人举报{address}顶楼住户近期正在楼顶平台搭建钢结构阳光房，"
-            "占用公共屋面约四十平方米，施工还造成楼顶防水层损坏。请求城管执法部门及时制止。"
-        ),
-    ),
-    _T(
-        "cgj",
-        "help",
-        "urgent",
-        "城市管理/市政设施/路灯照明",
-        "道路路灯成片不亮",
-        (
-            "来电人反映{address}附近约五百米的路段路灯已连续多晚全部不亮，附近还有一所小学，"
-            "夜间行人和车辆通行存在安全隐患。请求尽快派人维修。"
-        ),
-    ),
-    _T(
-        "cgj",
-        "complaint",
-        "normal",
-        "城市管理/渣土管理/渣土运输",
-        "渣土车沿路抛洒污染路面",
-        (
-            "来电人反映每天夜间有大量渣土车经过{address}门前道路，车辆未密闭运输，"
-            "沿途泥土抛洒严重，白天路面尘土飞扬，雨天泥泞不堪。请求城管部门加强渣土运输监管。"
-        ),
-    ),
-    _T(
-        "cgj",
-        "suggestion",
-        "normal",
-        "城市管理/环境卫生/公共厕所",
-        "建议在街心公园附近增设公厕",
-        (
-            "来电人表示{address}附近的街心公园每天早晚锻炼人员很多，但周边一公里内没有公共厕所，"
-            "老人和孩子如厕很不方便。建议在公园附近增设公厕，或引导沿街单位厕所对外开放。"
-        ),
-    ),
-    _T(
-        "cgj",
-        "enquiry",
-        "normal",
-        "城市管理/户外广告/店招设置",
-        "咨询门店招牌设置审批",
-        (
-            "来电人在{address}新开了一家服装店，准备制作安装门头招牌。咨询设置店招是否需要审批，"
-            "有无尺寸、材质方面的规定，到哪里办理手续。"
-        ),
-    ),
-    # --- 水务集团 -----------------------------------------------------------
-    _T(
-        "swjt",
-        "help",
-        "urgent",
-        "供水服务/停水/突发停水",
-        "小区突然停水未接到通知",
-        (
-            "来电人反映{address}从今天早上七点开始停水，小区内没有看到任何停水通知，"
-            "询问物业也不清楚原因。家中有老人和婴儿，生活受到很大影响，请求尽快查明原因恢复供水。"
-        ),
-    ),
-    _T(
-        "swjt",
-        "help",
-        "critical",
-        "供水服务/管网维护/爆管抢修",
-        "路边供水管道爆裂大量冒水",
-        (
-            "来电人反映{address}门前道路下的供水管道突然爆裂，大量自来水从路面涌出，"
-            "水流已漫到人行道和附近商铺门口，路面有下沉迹象。请求水务部门立即派人抢修。"
-        ),
-    ),
-    _T(
-        "swjt",
-        "complaint",
-        "normal",
-        "供水服务/水质水压/水质问题",
-        "自来水发黄有铁锈味",
-        (
-            "来电人反映{address}近一周打开水龙头流出的自来水颜色发黄，放一段时间后仍有明显铁锈味，"
-            "家人不敢直接饮用。请求水务部门检测水质并查找原因。"
-        ),
-    ),
-    _T(
-        "swjt",
-        "help",
-        "normal",
-        "供水服务/水质水压/水压不足",
-        "高层住户用水高峰水压不足",
-        (
-            "来电人反映其居住在{address}18楼，近两个月每天早晚用水高峰时段水压明显不足，"
-            "热水器无法正常启动，有时甚至没水。物业称二次供水设备运行正常，请求水务部门核查。"
-        ),
-    ),
-    _T(
-        "swjt",
-        "enquiry",
-        "normal",
-        "供水服务/水费收缴/水费查询",
-        "咨询本月水费异常偏高",
-        (
-            "来电人表示{address}家中只有两位老人居住，平时用水量不大，"
-            "但本月水费账单比以往高出三倍。咨询如何核查水表读数，是否可能存在水表故障或管道暗漏，"
-            "是否需要申请校表。"
-        ),
-    ),
-    _T(
-        "swjt",
-        "enquiry",
-        "normal",
-        "供水服务/用水报装/新装水表",
-        "咨询商铺新装水表办理流程",
-        (
-            "来电人在{address}租赁了一间临街商铺准备开餐馆，目前商铺没有独立水表。"
-            "咨询申请新装水表需要提供哪些材料、费用标准和办理时限。"
-        ),
-    ),
-    # --- 供电公司 -----------------------------------------------------------
-    _T(
-        "gdgs",
-        "help",
-        "critical",
-        "供电服务/电力设施/线路隐患",
-        "电线断落在人行道旁",
-        (
-            "来电人反映{address}门前一根电线从电杆上断落，垂落在人行道旁边，今天下雨路面有积水，"
-            "来往行人较多，存在触电危险。来电人已提醒路人绕行，请求供电部门立即派人处置。"
-        ),
-    ),
-    _T(
-        "gdgs",
-        "help",
-        "urgent",
-        "供电服务/停电/故障停电",
-        "整栋楼突然停电",
-        (
-            "来电人反映{address}整栋楼从今天下午三点起突然停电，至今已超过四个小时，"
-            "物业称是外部线路故障。正值夏季高温，家中有老人，请求尽快抢修恢复供电。"
-        ),
-    ),
-    _T(
-        "gdgs",
-        "help",
-        "normal",
-        "供电服务/供电质量/电压异常",
-        "家中电压不稳频繁跳闸",
-        (
-            "来电人反映{address}近一个月晚上用电高峰时段电压明显偏低，灯光忽明忽暗，空调无法启动，"
-            "家中已损坏一台电器。请求供电部门检测线路电压并整改。"
-        ),
-    ),
-    _T(
-        "gdgs",
-        "enquiry",
-        "normal",
-        "供电服务/用电业务/电费电价",
-        "咨询阶梯电价计算方式",
-        (
-            "来电人表示{address}家中本月电费较上月明显增加，但用电习惯没有变化。"
-            "想咨询江城市居民阶梯电价的分档标准和计算方式，以及如何申请峰谷分时电价。"
-        ),
-    ),
-    _T(
-        "gdgs",
-        "enquiry",
-        "normal",
-        "供电服务/用电业务/充电桩报装",
-        "咨询私家车位安装充电桩",
-        (
-            "来电人在{address}地下车库购买了固定车位，准备安装新能源汽车充电桩。"
-            "咨询向供电公司申请报装需要哪些材料，物业不出具同意证明时应该如何处理。"
-        ),
-    ),
-    _T(
-        "gdgs",
-        "enquiry",
-        "normal",
-        "供电服务/停电/计划停电",
-        "咨询计划停电具体时段",
-        (
-            "来电人表示在{address}看到供电部门张贴的计划停电通知，"
-            "但通知上没有写清具体恢复供电时间。来电人家中有需要使用制氧机的病人，"
-            "咨询停电具体时段，以便提前做好准备。"
-        ),
-    ),
-    # --- 属地事项 (街道) ----------------------------------------------------
-    _T(
-        "dh-hbjd",
-        "complaint",
-        "normal",
-        "城市管理/市容秩序/占道经营",
-        "流动摊贩占道经营影响通行",
-        (
-            "来电人反映{address}附近路口每天傍晚有十多家流动摊贩占用人行道和非机动车道摆摊经营，"
-            "行人只能走到机动车道上，存在安全隐患，收摊后地面垃圾遍地。请求街道组织清理。"
-        ),
-        local=True,
-    ),
-    _T(
-        "dh-hbjd",
-        "complaint",
-        "normal",
-        "环境保护/噪声污染/商业经营噪声",
-        "商铺门口音响噪音扰民",
-        (
-            "来电人反映{address}沿街一家手机店和一家服装店每天在门口摆放大功率音响循环播放促销广告"
-            "，从早上九点持续到晚上十点，楼上居民不堪其扰。请求督促商户整改。"
-        ),
-        local=True,
-    ),
-    _T(
-        "dh-jfjd",
-        "help",
-        "normal",
-        "城市管理/环境卫生/垃圾清运",
-        "小区生活垃圾多日未清运",
-        (
-            "来电人反映{address}内的垃圾收集点已经三天没有清运，垃圾桶已满，大量垃圾堆放在地面，"
-            "天气炎热散发恶臭，引来蚊蝇老鼠。请求尽快安排清运。"
-        ),
-        local=True,
-    ),
-    _T(
-        "dh-jfjd",
-        "enquiry",
-        "normal",
-        "城乡建设/老旧小区改造/改造申请",
-        "咨询老旧小区改造如何申请",
-        (
-            "来电人表示{address}建成已近三十年，楼道墙皮脱落、雨污管道老化，小区没有物业管理。"
-            "咨询该小区能否纳入今年的老旧小区改造计划，居民需要如何申请。"
-        ),
-        local=True,
-    ),
-    _T(
-        "dh-lyjd",
-        "report",
-        "normal",
-        "安全生产/消防安全/电动车充电",
-        "居民私拉电线给电动车充电",
-        (
-            "来电人反映{address}有多户居民从楼上窗户私拉电线到楼下给电动自行车充电，"
-            "电线横跨公共通道，夜间充电无人看管，存在很大的火灾隐患。请求社区和街道进行清理，"
-            "并引导居民使用集中充电桩。"
-        ),
-        local=True,
-    ),
-    _T(
-        "dh-lyjd",
-        "enquiry",
-        "normal",
-        "民政服务/养老服务/高龄津贴",
-        "咨询高龄津贴申领",
-        (
-            "来电人{name}表示其父亲今年满八十周岁，户籍和居住地均在{address}。"
-            "咨询八十岁以上老人高龄津贴的发放标准，需要到街道还是社区办理，需要准备哪些材料。"
-        ),
-        local=True,
-    ),
-    _T(
-        "xs-cpjd",
-        "help",
-        "normal",
-        "城市管理/市容环境/楼道堆物",
-        "楼道堆放杂物堵塞安全通道",
-        (
-            "来电人反映{address}2单元楼道内长期被部分住户堆放旧家具、纸箱和废品，"
-            "楼梯只剩一人通过的宽度，存在消防安全隐患。多次向社区反映，清理后不久又恢复原样，"
-            "请求彻底整治。"
-        ),
-        local=True,
-    ),
-    _T(
-        "xs-cpjd",
-        "help",
-        "normal",
-        "城市管理/市容环境/废弃车辆",
-        "废弃车辆长期占用公共车位",
-        (
-            "来电人反映{address}内有三辆破旧轿车长期停放在公共停车位上，车身积满灰尘、轮胎瘪气，"
-            "已经停放一年多，小区车位本就紧张。请求相关部门联系车主挪走或依法清理。"
-        ),
-        local=True,
-    ),
-    _T(
-        "xs-ghjd",
-        "complaint",
-        "normal",
-        "环境保护/噪声污染/广场舞噪声",
-        "广场舞音响音量过大扰民",
-        (
-            "来电人反映{address}附近的小广场每晚七点至九点半有两支广场舞队伍同时播放音乐，"
-            "音响音量很大，周边居民家中孩子无法写作业。希望街道协调舞队降低音量并控制活动时间。"
-        ),
-        local=True,
-    ),
-    _T(
-        "xs-ghjd",
-        "help",
-        "normal",
-        "城市管理/环境卫生/沟渠清淤",
-        "背街小巷排水沟堵塞污水外溢",
-        (
-            "来电人反映{address}后面的背街小巷排水沟被生活垃圾和淤泥堵塞，下雨后污水溢出路面，"
-            "散发臭味，居民出行需要绕道。请求尽快组织清淤疏通。"
-        ),
-        local=True,
-    ),
-    _T(
-        "nc-nhjd",
-        "complaint",
-        "normal",
-        "城市管理/园林绿化/毁绿种菜",
-        "小区公共绿地被毁种菜",
-        (
-            "来电人反映{address}内有部分住户将公共绿地围起来种植蔬菜，还使用粪水浇灌，气味难闻，"
-            "原有绿化也遭到破坏。请求社区和街道进行劝导清理，恢复绿化。"
-        ),
-        local=True,
-    ),
-    _T(
-        "nc-nhjd",
-        "help",
-        "normal",
-        "民政服务/社会救助/临时救助",
-        "家庭突遭变故申请临时救助",
-        (
-            "来电人{name}反映其丈夫近期突发重病住院，花费较大，家中还有两个孩子上学，"
-            "生活陷入困境。来电人家住{address}，咨询能否申请临时救助，需要到哪里提出申请。"
-        ),
-        local=True,
-    ),
-    _T(
-        "nc-xhjd",
-        "complaint",
-        "normal",
-        "城市管理/市容秩序/店外经营",
-        "餐馆占用人行道摆桌经营",
-        (
-            "来电人反映{address}沿街几家餐馆夏季晚上将桌椅摆到人行道上经营夜宵，"
-            "占用了大半个人行道，食客喧哗至凌晨，垃圾和油污遗留在地面。请求街道加强管理。"
-        ),
-        local=True,
-    ),
-    _T(
-        "nc-xhjd",
-        "praise",
-        "normal",
-        "民政服务/社区服务/社区工作",
-        "表扬社区网格员帮助独居老人",
-        (
-            "来电人表示其母亲独自居住在{address}，前几天家中水管漏水，"
-            "社区网格员接到求助后立即上门，帮忙联系维修师傅并全程陪同处理。"
-            "来电人对社区工作人员的热心帮助表示感谢。"
-        ),
-        local=True,
-    ),
-    _T(
-        "nc-bsjd",
-        "help",
-        "urgent",
-        "城市管理/流浪动物/流浪犬",
-        "流浪狗聚集已有老人被咬伤",
-        (
-            "来电人反映{address}附近近期有七八只流浪狗聚集，经常追逐小孩和骑车的居民，"
-            "前几天还有一名老人被咬伤。请求相关部门尽快组织捕捉收容。"
-        ),
-        local=True,
-    ),
-    _T(
-        "nc-bsjd",
-        "complaint",
-        "normal",
-        "城市管理/违法建设/私搭乱建",
-        "一楼住户扩建院墙占用公共通道",
-        (
-            "来电人反映{address}一楼有住户近期将自家院墙向外扩建约两米，"
-            "占用了小区公共通道和部分绿地，导致消防车无法通行。请求街道执法队核查处理。"
-        ),
-        local=True,
-    ),
+_callers = _fields(
+    read_data("callers.yaml"),
+    "callers.yaml",
+    frozenset({"street_addresses", "surnames", "given_names"}),
 )
-
-
-# ---------------------------------------------------------------------------
-# Addresses and callers
-# ---------------------------------------------------------------------------
-
-STREET_ADDRESSES: dict[str, tuple[str, ...]] = {
-    "dh-hbjd": (
-        "东湖区湖滨街道滨江路88号阳光花园",
-        "东湖区湖滨街道湖滨东路126号湖滨新村",
-        "东湖区湖滨街道柳岸路15号柳岸小区",
-        "东湖区湖滨街道沿湖大道302号东湖国际",
-        "东湖区湖滨街道滨江路27号江景苑",
-    ),
-    "dh-jfjd": (
-        "东湖区解放街道解放路45号百货大楼宿舍",
-        "东湖区解放街道中山路210号中山花园",
-        "东湖区解放街道胜利街18号胜利小区",
-        "东湖区解放街道人民路66号人民商厦",
-        "东湖区解放街道和平巷9号和平里小区",
-    ),
-    "dh-lyjd": (
-        "东湖区梨园街道梨园路101号梨园新城",
-        "东湖区梨园街道金桥大道58号金桥家园",
-        "东湖区梨园街道果园路33号果园小区",
-        "东湖区梨园街道青年路8号青年公寓",
-        "东湖区梨园街道金桥大道199号锦绣华庭",
-    ),
-    "xs-cpjd": (
-        "西山区翠屏街道翠屏路16号翠屏山庄",
-        "西山区翠屏街道松林路72号松林小区",
-        "西山区翠屏街道西山大道405号西城时代广场",
-        "西山区翠屏街道工业路21号机械厂宿舍",
-        "西山区翠屏街道翠屏路133号翠屏雅苑",
-    ),
-    "xs-ghjd": (
-        "西山区桂花街道桂花路52号桂花园",
-        "西山区桂花街道香樟路18号香樟苑",
-        "西山区桂花街道西山大道88号御景湾",
-        "西山区桂花街道学府路6号学府小区",
-        "西山区桂花街道桂花路210号桂花村安置小区",
-    ),
-    "nc-nhjd": (
-        "南城区南湖街道南湖大道168号南湖花园",
-        "南城区南湖街道长青路29号长青小区",
-        "南城区南湖街道文昌路77号文昌苑",
-        "南城区南湖街道南湖大道520号南湖春天",
-        "南城区南湖街道育才路12号育才新村",
-    ),
-    "nc-xhjd": (
-        "南城区新华街道新华路36号新华里小区",
-        "南城区新华街道建设路150号建设大厦",
-        "南城区新华街道民主街22号民主小区",
-        "南城区新华街道新华路208号新华嘉园",
-    ),
-    "nc-bsjd": (
-        "南城区白沙街道白沙洲大道66号白沙洲小区",
-        "南城区白沙街道江岸路11号江岸人家",
-        "南城区白沙街道白沙洲大道301号万象城",
-        "南城区白沙街道码头路5号码头新村",
-        "南城区白沙街道临江路90号临江花园",
-    ),
-}
-
-SURNAMES: tuple[str, ...] = (
-    "王",
-    "李",
-    "张",
-    "刘",
-    "陈",
-    "杨",
-    "黄",
-    "赵",
-    "吴",
-    "周",
-    "徐",
-    "孙",
-    "马",
-    "朱",
-    "胡",
-    "郭",
-    "何",
-    "高",
-    "林",
-    "罗",
-    "郑",
-    "梁",
-    "谢",
-    "宋",
-    "唐",
-    "许",
-    "韩",
-    "冯",
-    "邓",
-    "曹",
+STREET_ADDRESSES: dict[str, tuple[str, ...]] = _text_lists(
+    _callers["street_addresses"], "callers.yaml: street_addresses"
 )
+SURNAMES: tuple[str, ...] = _texts(_callers["surnames"], "callers.yaml: surnames")
+GIVEN_NAMES: tuple[str, ...] = _texts(_callers["given_names"], "callers.yaml: given_names")
 
-GIVEN_NAMES: tuple[str, ...] = (
-    "伟",
-    "芳",
-    "娜",
-    "秀英",
-    "敏",
-    "静",
-    "丽",
-    "强",
-    "磊",
-    "军",
-    "洋",
-    "勇",
-    "艳",
-    "杰",
-    "娟",
-    "涛",
-    "明",
-    "超",
-    "秀兰",
-    "霞",
-    "平",
-    "刚",
-    "桂英",
-    "建华",
-    "建国",
-    "志强",
-    "海燕",
-    "玉兰",
-    "红梅",
-    "文",
-    "斌",
-    "俊",
-    "丹",
-    "晨",
-    "宇轩",
-    "子涵",
-    "欣怡",
-    "浩然",
-    "雪",
-    "婷",
+_phrases = _fields(
+    read_data("phrases.yaml"),
+    "phrases.yaml",
+    frozenset({"follow_up_notes", "reply_texts", "return_reasons"}),
 )
-
-
-# ---------------------------------------------------------------------------
-# Stock phrases
-# ---------------------------------------------------------------------------
-
-FOLLOW_UP_NOTES: tuple[str, ...] = (
-    "市民表示问题已解决，对处理结果满意。",
-    "市民表示承办单位已与其联系，问题正在处理中，基本满意。",
-    "市民表示问题尚未解决，对处理结果不满意。",
-    "市民表示工作人员态度很好，对答复内容表示理解。",
-    "回访电话三次无人接听，暂未获取市民评价。",
-    "市民表示承办单位未与其联系，要求重新办理。",
-    "市民认可答复内容，但希望相关部门后续加强监管。",
-    "市民表示问题已部分解决，仍有遗留问题需要持续关注。",
-    "市民对处置速度表示满意，感谢相关部门及时处理。",
-    "市民表示问题已自行解决，同意办结。",
-    "市民对答复不认可，表示将继续向上级部门反映。",
+FOLLOW_UP_NOTES: tuple[str, ...] = _texts(
+    _phrases["follow_up_notes"], "phrases.yaml: follow_up_notes"
 )
-
-REPLY_TEXTS: dict[str, tuple[str, ...]] = {
-    "zjj": (
-        (
-            "经核实，来电反映的问题属实。我局已约谈相关物业服务企业，"
-            "责令其联系维保单位对设备进行全面检修，目前已整改完毕，后续将持续跟踪督促。"
-        ),
-        (
-            "经核实，我局已会同燃气经营企业安排人员到现场排查，对相关管道和阀门进行了检修，"
-            "经检测无泄漏，已向来电人说明情况。"
-        ),
-        (
-            "您好，关于您咨询的住房保障政策，申请人需持身份证、户口簿、"
-            "收入证明等材料到所在街道便民服务中心提交申请，具体条件已电话告知来电人。"
-        ),
-    ),
-    "rsj": (
-        (
-            "经核实，我局劳动保障监察人员已约谈用人单位负责人，责令其限期支付拖欠工资，"
-            "目前相关款项已足额发放到位，来电人表示认可。"
-        ),
-        (
-            "您好，您咨询的社会保险业务可携带本人身份证到就近的社保经办窗口办理，"
-            "也可通过江城人社网上服务大厅办理，具体政策已电话告知来电人。"
-        ),
-        (
-            "经调查，该单位确实存在未依法缴纳社会保险的情况，"
-            "我局已下达劳动保障监察限期改正指令书，责令其为员工补缴社会保险。"
-        ),
-    ),
-    "jyj": (
-        (
-            "您好，我市义务教育阶段实行划片就近入学，具体招生范围和报名时间将于每年五月在市教育局"
-            "网站公布，已告知来电人及时关注。"
-        ),
-        (
-            "经核实，我局已责成该校立即停止统一征订教辅资料的行为，对相关负责人进行了约谈，"
-            "并在全市范围内开展规范办学行为专项检查。"
-        ),
-        (
-            "经查，我局已会同市场监管、公安等部门成立工作专班，督促该培训机构负责人制定退费方案，"
-            "目前退费工作正在有序推进。"
-        ),
-    ),
-    "swj": (
-        (
-            "经核实，我局已联系该经营者并约谈负责人，督促其按预付卡剩余金额办理退费，"
-            "目前已与来电人达成退款协议。"
-        ),
-        (
-            "您好，以旧换新补贴活动的参与门店名单和补贴标准已在江城商务公众号公布，"
-            "消费者购买时出示身份证明即可直接享受立减优惠。"
-        ),
-        (
-            "经现场检查，该市场确实存在保洁不到位的问题，我局已责令市场开办方增加保洁人员、"
-            "加强日常巡查，并将其纳入今年标准化改造计划。"
-        ),
-    ),
-    "sthjj": (
-        (
-            "经核实，我局执法人员已于当晚到现场检查，该工地未取得夜间施工许可，已依法立案调查，"
-            "并责令其立即停止夜间施工作业。"
-        ),
-        (
-            "经现场监测，该企业厂界噪声超过国家排放标准，我局已责令其限期安装隔音降噪设施，"
-            "整改完成后将组织复测。"
-        ),
-        (
-            "经调查，执法人员已对涉事企业排污口取样送检，检测结果显示污染物超标，"
-            "我局已依法立案处罚，并责令其封堵暗管。"
-        ),
-    ),
-    "wjw": (
-        (
-            "经核实，我委已将来电反映情况转至涉事医院，医院已对相关医生进行批评教育，"
-            "并安排科室负责人与来电人当面沟通致歉。"
-        ),
-        (
-            "您好，预防接种服务可在居住地所属社区卫生服务中心的接种门诊办理，"
-            "可通过江城健康小程序预约，接种档案可现场办理转入。"
-        ),
-        (
-            "经查，卫生监督执法人员已到现场检查，该场所未取得医疗机构执业许可证，已依法予以取缔，"
-            "并没收相关药品和器械。"
-        ),
-    ),
-    "jtj": (
-        (
-            "经核实，我局已责成公交公司对该线路驾驶员进行调查，"
-            "对涉事驾驶员予以批评教育和考核扣分，并对全线驾驶员开展规范服务培训。"
-        ),
-        (
-            "经调取车辆营运记录，该出租车驾驶员存在不按计价器收费的违规行为，我局已依法予以处罚，"
-            "并责令其退还多收车费。"
-        ),
-        "经现场查看，该路段路面确有破损，我局已安排道路养护单位进行修补，目前路面已恢复平整。",
-    ),
-    "gaj": (
-        (
-            "经核实，辖区派出所民警已到现场进行调解，对当事人进行了批评教育，"
-            "当事人承诺今后不再深夜制造噪音。"
-        ),
-        (
-            "您好，您咨询的户籍业务可携带相关证件到居住地派出所户籍窗口办理，"
-            "具体材料清单可通过江城公安政务服务平台查询。"
-        ),
-        (
-            "经查，辖区派出所已对该场所开展检查，依法对相关违法人员进行了处理，"
-            "并将该场所列为重点巡查对象。"
-        ),
-    ),
-    "scjgj": (
-        "经核实，我局执法人员已到该经营场所进行检查，责令其对存在的问题立即整改，并依法立案调查。",
-        "经调解，商家同意为来电人办理退货退款手续，来电人对处理结果表示认可。",
-        (
-            "您好，个体工商户登记可通过江城市政务服务网全程网上办理，"
-            "也可携带身份证和经营场所证明到所在区政务服务中心市场监管窗口办理。"
-        ),
-    ),
-    "cgj": (
-        (
-            "经核实，我局已安排市政设施养护人员到现场处置，缺失的井盖已补装到位，"
-            "并对周边井盖进行了排查。"
-        ),
-        (
-            "经现场检查，该店铺确实未安装油烟净化设施，执法人员已下达责令整改通知书，"
-            "目前该店已完成油烟净化设备安装。"
-        ),
-        (
-            "经查，当事人搭建的构筑物未取得规划许可，属于违法建设，我局已下达限期拆除通知书，"
-            "并将依法督促其自行拆除。"
-        ),
-    ),
-    "swjt": (
-        (
-            "经核实，停水系市政供水管道突发故障所致，我集团已组织抢修人员连夜处置，"
-            "目前该区域已恢复正常供水。"
-        ),
-        (
-            "经现场检查，我集团已对该小区供水管网进行冲洗并取样检测，"
-            "水质各项指标符合国家生活饮用水卫生标准。"
-        ),
-        (
-            "您好，我集团已安排工作人员上门核查，经检测水表运行正常，户内存在管道暗漏情况，"
-            "已告知来电人联系维修。"
-        ),
-    ),
-    "gdgs": (
-        "经核实，停电系该区域配电线路故障所致，我公司已安排抢修人员到现场处置，目前已恢复供电。",
-        (
-            "接到工单后，我公司抢修人员第一时间到达现场，对断落线路进行了断电隔离并重新架设，"
-            "现场安全隐患已消除。"
-        ),
-        (
-            "您好，居民阶梯电价按年度用电量分档计费，峰谷分时电价可通过网上国网APP申请办理，"
-            "具体标准已向来电人详细解释。"
-        ),
-    ),
-    "street": (
-        (
-            "经核实，街道已组织城管执法中队和社区工作人员到现场处理，相关问题已整治到位，"
-            "后续将加强日常巡查，防止问题反弹。"
-        ),
-        "经核实，社区已上门与相关住户沟通协调，当事人同意整改，目前问题已处理完毕。",
-        (
-            "您好，街道已安排工作人员与来电人联系，对所咨询的政策进行了详细解答，"
-            "并告知办理地点和所需材料。"
-        ),
-    ),
-}
-
-RETURN_REASONS: tuple[str, ...] = (
-    "该事项属于城市管理局职责范围，建议改派。",
-    "该事项属于市场监督管理局职责范围，建议改派。",
-    "经核实，来电反映地址不在我单位管辖范围内，请重新派单。",
-    "工单地址信息不详，且无法联系到来电人核实具体位置，请补充后重新派单。",
-    "该事项已进入司法程序，不属于行政处理范围，建议退回。",
-    "该事项系企业与个人之间的民事纠纷，建议来电人通过协商或司法途径解决。",
+REPLY_TEXTS: dict[str, tuple[str, ...]] = _text_lists(
+    _phrases["reply_texts"], "phrases.yaml: reply_texts"
 )
+RETURN_REASONS: tuple[str, ...] = _texts(_phrases["return_reasons"], "phrases.yaml: return_reasons")

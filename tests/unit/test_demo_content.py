@@ -1,10 +1,14 @@
-"""Invariants of the demo catalogue and ticket templates in hotline.demo_content."""
+"""Invariants of the demo catalogue and ticket templates in hotline.demo_content, and how
+that module reads them from hotline/demo_data/."""
 
+import dataclasses
 import re
 import string
 from collections import Counter
+from importlib import resources
 
 import pytest
+import yaml
 
 from hotline import demo_content as dc
 
@@ -177,3 +181,122 @@ def test_reply_texts_cover_city_units_and_streets() -> None:
     assert set(dc.REPLY_TEXTS) == CITY_CODES | {"street"}
     for code, replies in dc.REPLY_TEXTS.items():
         assert 2 <= len(replies) <= 3, code
+
+
+# ---------------------------------------------------------------- reading demo_data/
+
+
+def test_the_data_files_ship_with_the_package() -> None:
+    shipped = resources.files("hotline").joinpath(dc.DATA_DIR)
+    names = {entry.name for entry in shipped.iterdir() if entry.name.endswith(".yaml")}
+    assert names == {"units.yaml", "templates.yaml", "callers.yaml", "phrases.yaml"}
+
+
+def test_what_is_read_is_immutable_like_the_literals_it_replaced() -> None:
+    # Tuples, not YAML's lists: the specs stay hashable and nobody appends to the demo city.
+    assert hash(dc.UNITS) and hash(dc.TEMPLATES)
+    for texts in (dc.SURNAMES, dc.GIVEN_NAMES, dc.FOLLOW_UP_NOTES, dc.RETURN_REASONS):
+        assert type(texts) is tuple
+    for mapping in (dc.STREET_ADDRESSES, dc.REPLY_TEXTS):
+        assert all(type(texts) is tuple for texts in mapping.values())
+    assert all(type(tpl.local) is bool for tpl in dc.TEMPLATES)
+
+
+def test_local_units_get_their_kinds_text_with_their_name() -> None:
+    for kind in ("district", "street", "community"):
+        units = [u for u in dc.UNITS if u.kind == kind]
+        assert {u.keywords[1:] for u in units} == {units[0].keywords[1:]}, kind
+        for unit in units:
+            assert unit.keywords[0] == unit.name
+            assert unit.responsibility.startswith("负责" + unit.name), unit.code
+            assert "{" not in unit.responsibility
+
+
+SMALL_CITY = """
+city_units:
+  - {code: zjj, name: 住建局, kind: department, phone: 0710-1, responsibility: 管住房。,
+     keywords: [物业]}
+local_kinds:
+  district: {responsibility: "负责{name}。", keywords: [区政府]}
+  street: {responsibility: "街道{name}。", keywords: [占道经营, 噪音]}
+  community: {responsibility: "社区{name}。", keywords: [网格员]}
+districts:
+  - code: dh
+    name: 东湖区
+    phone: 0710-2
+    streets:
+      - code: dh-a
+        name: 甲街道
+        phone: 0710-3
+        communities:
+          - {code: dh-a-01, name: 一社区, phone: 0710-4}
+      - {code: dh-b, name: 乙街道, phone: 0710-5, communities: []}
+"""
+
+
+def test_parse_units_walks_the_hierarchy_in_catalogue_order() -> None:
+    units = dc.parse_units(yaml.safe_load(SMALL_CITY))
+    assert [(u.code, u.kind, u.parent) for u in units] == [
+        ("zjj", "department", None),
+        ("dh", "district", None),
+        ("dh-a", "street", "dh"),
+        ("dh-a-01", "community", "dh-a"),
+        ("dh-b", "street", "dh"),
+    ]
+    street = units[2]
+    assert street == dc.UnitSpec(
+        "dh-a", "甲街道", "street", "dh", "街道甲街道。", ("甲街道", "占道经营", "噪音"), "0710-3"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # YAML 1.1 reads a bare no as False: the loader must not let a bool become a code.
+        (("code: zjj", "code: no"), "city_units[0].code: expected text, got False"),
+        (("{code: dh-a-01,", "{code: dh-a-01, nmae: 乙,"), "communities[0]: unknown ['nmae']"),
+        (("phone: 0710-4", "fone: 0710-4"), "missing ['phone']"),
+        (("keywords: [物业]", "keywords: 物业"), "expected a list"),
+        (("  community: ", "  commune: "), "local_kinds: missing ['community']"),
+    ],
+)
+def test_parse_units_rejects_a_file_of_the_wrong_shape(
+    change: tuple[str, str], message: str
+) -> None:
+    assert change[0] in SMALL_CITY
+    broken = yaml.safe_load(SMALL_CITY.replace(*change))
+    with pytest.raises(dc.DemoDataError, match=re.escape(message)):
+        dc.parse_units(broken)
+
+
+TEMPLATE = {
+    "unit": "zjj",
+    "request_type": "help",
+    "urgency": "normal",
+    "category": "城乡建设/燃气管理/燃气安全",
+    "title": "楼道燃气味",
+    "content": "来电人反映{address}有燃气味。",
+}
+
+
+def test_parse_templates_keeps_order_and_the_local_flag() -> None:
+    second = TEMPLATE | {"title": "第二条", "local": True}
+    first, parsed = dc.parse_templates([TEMPLATE, second])
+    assert dataclasses.asdict(first) == TEMPLATE | {"local": False}
+    assert parsed.title == "第二条" and parsed.local is True
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (TEMPLATE | {"locl": True}, "[0]: unknown ['locl']"),
+        (TEMPLATE | {"local": "yes please"}, "[0].local: expected true or false"),
+        ({k: v for k, v in TEMPLATE.items() if k != "title"}, "[0]: missing ['title']"),
+        (TEMPLATE | {"urgency": 1}, "[0].urgency: expected text, got 1"),
+    ],
+)
+def test_parse_templates_rejects_a_template_of_the_wrong_shape(
+    record: dict[str, object], message: str
+) -> None:
+    with pytest.raises(dc.DemoDataError, match=re.escape(message)):
+        dc.parse_templates([record])
