@@ -451,142 +451,189 @@ def _contact_time(
     return start + dt.timedelta(seconds=max(60.0, min(after, span - 60.0)))
 
 
-def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  # noqa: C901
-    rng = world.rng
-    ticket_id, tpl = _create(world, start)
-    t = start
-    lead = world.units[tpl.unit]
-    desk, op = world.desk, world.desk[Role.OPERATOR]
-    lead1, sup = desk[Role.TEAM_LEAD], desk[Role.SUPERVISOR]
+@dataclass
+class _Story:
+    """One demo ticket on its way through the services: its clock ``t`` only moves when a
+    step goes through, and ``lead`` is the unit that has it now."""
 
-    def act(actor: services.Actor, action: Action, cmd: c.Command, after: dt.timedelta) -> bool:
-        nonlocal t
-        when = t + after
-        if when > now:
+    world: _World
+    tpl: content.TicketTemplate
+    ticket_id: int
+    now: dt.datetime
+    t: dt.datetime
+    lead: int
+    round_start: dt.datetime  # when the lead unit got it: its 联系时间 is measured from here
+
+    def act(
+        self, actor: services.Actor, action: Action, cmd: c.Command, after: dt.timedelta
+    ) -> bool:
+        when = self.t + after
+        if when > self.now:
             return False
         try:
             services.perform_action(
-                world.container.uow(), _at(world, when), actor, ticket_id, action, cmd
+                self.world.container.uow(),
+                _at(self.world, when),
+                actor,
+                self.ticket_id,
+                action,
+                cmd,
             )
         except DomainError as exc:  # a guard said no (e.g. late return): keep the story going
-            log.debug("demo step %s on %s refused: %s", action.value, ticket_id, exc.message)
+            log.debug("demo step %s on %s refused: %s", action.value, self.ticket_id, exc.message)
             return False
-        t = when
+        self.t = when
         return True
 
-    def liaison() -> services.Actor:
-        return world.liaisons[lead]
+    def liaison(self) -> services.Actor:
+        return self.world.liaisons[self.lead]
 
-    def minutes(low: float, high: float) -> dt.timedelta:
-        return dt.timedelta(minutes=rng.uniform(low, high))
+    def minutes(self, low: float, high: float) -> dt.timedelta:
+        return dt.timedelta(minutes=self.world.rng.uniform(low, high))
 
-    # Some recent tickets stop part-way, so every state and every light shows up: the stops
-    # are taken in turn, so even a small demo has each of them.
+
+def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:
+    ticket_id, tpl = _create(world, start)
+    story = _Story(world, tpl, ticket_id, now, start, world.units[tpl.unit], start)
+    stop = _stop(world, start, now)
+    if stop == "accepted" or not _intake(story, stop):
+        return
+    if _return_round(story, stop) and _sign_and_reply(story, stop):
+        _review_and_close(story, stop)
+
+
+def _stop(world: _World, start: dt.datetime, now: dt.datetime) -> str | None:
+    """Some recent tickets stop part-way, so every state and every light shows up: the stops
+    are taken in turn, so even a small demo has each of them."""
     stop = None
-    if now - start < dt.timedelta(days=21) and rng.random() < 0.3:
+    if now - start < dt.timedelta(days=21) and world.rng.random() < 0.3:
         stop = STOPS[world.stops % len(STOPS)]
         world.stops += 1
-    if stop == "accepted":
-        return
+    return stop
 
+
+def _intake(story: _Story, stop: str | None) -> bool:
+    """Merge, answer at once, or dispatch to the lead unit; False when the story ends here."""
+    rng, op = story.world.rng, story.world.desk[Role.OPERATOR]
     # Duplicates of an open ticket with the same title get merged now and then.
-    same = world.open_by_title.setdefault(tpl.title, [])
+    same = story.world.open_by_title.setdefault(story.tpl.title, [])
     if same and rng.random() < 0.5:
-        if act(
-            op, Action.MERGE, c.Merge(master_id=same[-1], note="同一诉求重复来电"), minutes(3, 30)
-        ):
-            return
-    if tpl.request_type == RequestType.ENQUIRY.value and rng.random() < 0.55:
-        act(
+        merge = c.Merge(master_id=same[-1], note="同一诉求重复来电")
+        if story.act(op, Action.MERGE, merge, story.minutes(3, 30)):
+            return False
+    if story.tpl.request_type == RequestType.ENQUIRY.value and rng.random() < 0.55:
+        story.act(
             op,
             Action.RESOLVE_DIRECTLY,
             c.ResolveDirectly(answer="已根据知识库政策解答，来电人表示清楚。"),
-            minutes(2, 8),
+            story.minutes(2, 8),
         )
-        return
-    if not act(op, Action.DISPATCH, c.Dispatch(lead_unit_id=lead), minutes(2, 15)):
-        return
-    round_start = t
-    same.append(ticket_id)
-    if stop == "dispatched":
-        return
-    fast = tpl.urgency != Urgency.NORMAL.value
-    if stop == "returned" or rng.random() < 0.08:
-        if (
-            not act(
-                liaison(),
-                Action.RETURN,
-                c.Return(
-                    reason_code=ReturnReason.NOT_OURS, reason=rng.choice(content.RETURN_REASONS)
-                ),
-                minutes(20, 600),
-            )
-            or stop == "returned"
-        ):
-            return
-        if rng.random() < 0.6:
-            other = rng.choice(
-                [
-                    u
-                    for code, u in world.units.items()
-                    if u != lead and "-" not in code and code not in ("dh", "xs", "nc")
-                ]
-            )
-            if not act(
-                lead1,
-                Action.REASSIGN,
-                c.Reassign(lead_unit_id=other, note="按职责改派"),
-                minutes(10, 240),
-            ):
-                return
-            lead = other
-            round_start = t
-        elif not act(
+        return False
+    if not story.act(
+        op, Action.DISPATCH, c.Dispatch(lead_unit_id=story.lead), story.minutes(2, 15)
+    ):
+        return False
+    story.round_start = story.t
+    same.append(story.ticket_id)
+    return stop != "dispatched"
+
+
+def _return_round(story: _Story, stop: str | None) -> bool:
+    """Now and then the unit returns the ticket (退回) and the team lead reassigns it or
+    upholds the dispatch; False when the story ends here."""
+    world, rng, lead1 = story.world, story.world.rng, story.world.desk[Role.TEAM_LEAD]
+    if not (stop == "returned" or rng.random() < 0.08):
+        return True
+    if (
+        not story.act(
+            story.liaison(),
+            Action.RETURN,
+            c.Return(reason_code=ReturnReason.NOT_OURS, reason=rng.choice(content.RETURN_REASONS)),
+            story.minutes(20, 600),
+        )
+        or stop == "returned"
+    ):
+        return False
+    if rng.random() < 0.6:
+        other = rng.choice(
+            [
+                u
+                for code, u in world.units.items()
+                if u != story.lead and "-" not in code and code not in ("dh", "xs", "nc")
+            ]
+        )
+        if not story.act(
             lead1,
-            Action.UPHOLD,
-            c.Uphold(note="经核实属于该单位职责，请按时办理"),
-            minutes(10, 240),
+            Action.REASSIGN,
+            c.Reassign(lead_unit_id=other, note="按职责改派"),
+            story.minutes(10, 240),
         ):
-            return
+            return False
+        story.lead = other
+        story.round_start = story.t
+        return True
+    return story.act(
+        lead1,
+        Action.UPHOLD,
+        c.Uphold(note="经核实属于该单位职责，请按时办理"),
+        story.minutes(10, 240),
+    )
+
+
+def _sign_and_reply(story: _Story, stop: str | None) -> bool:
+    """Sign, maybe ask for more time, get reminded or supervised when late, and reply;
+    False when the story ends here."""
+    world, rng = story.world, story.world.rng
+    lead1, sup = world.desk[Role.TEAM_LEAD], world.desk[Role.SUPERVISOR]
+    fast = story.tpl.urgency != Urgency.NORMAL.value
     late_sign = rng.random() < 0.06
     sign_after = (
-        minutes(5, 25) if fast else (HOUR * rng.uniform(10, 30) if late_sign else minutes(20, 300))
+        story.minutes(5, 25)
+        if fast
+        else (HOUR * rng.uniform(10, 30) if late_sign else story.minutes(20, 300))
     )
-    if not act(liaison(), Action.SIGN, c.Sign(), sign_after) or stop == "signed":
-        return
+    if not story.act(story.liaison(), Action.SIGN, c.Sign(), sign_after) or stop == "signed":
+        return False
     if not fast and rng.random() < 0.06:
-        if not act(
-            liaison(),
+        if not story.act(
+            story.liaison(),
             Action.EXTEND,
             c.Extend(days=rng.choice([3, 5, 10]), reason="需协调多个部门现场处置"),
             HOUR * 20,
         ):
-            return
-        act(lead1, Action.DECIDE_EXTENSION, c.DecideExtension(approve=rng.random() < 0.8), HOUR * 3)
+            return False
+        decide = c.DecideExtension(approve=rng.random() < 0.8)
+        story.act(lead1, Action.DECIDE_EXTENSION, decide, HOUR * 3)
     late = rng.random() < 0.12
-    if late and act(sup, Action.REMIND, c.Remind(note="即将超期，请抓紧办理"), HOUR * 30):
-        pass
+    if late:
+        story.act(sup, Action.REMIND, c.Remind(note="即将超期，请抓紧办理"), HOUR * 30)
     reply_after = (
-        minutes(30, 100)
+        story.minutes(30, 100)
         if fast
         else HOUR * rng.uniform(90, 200)
         if late
         else HOUR * rng.uniform(4, 80)
     )
     if late and rng.random() < 0.5:
-        act(sup, Action.SUPERVISE, c.Supervise(note="已超期，请说明原因并立即办理"), HOUR * 50)
-    texts = content.REPLY_TEXTS.get(world.unit_codes[lead], content.REPLY_TEXTS["street"])
-    contacted = _contact_time(rng, round_start, t + reply_after, fast=fast, late=late)
+        supervise = c.Supervise(note="已超期，请说明原因并立即办理")
+        story.act(sup, Action.SUPERVISE, supervise, HOUR * 50)
+    texts = content.REPLY_TEXTS.get(world.unit_codes[story.lead], content.REPLY_TEXTS["street"])
+    contacted = _contact_time(rng, story.round_start, story.t + reply_after, fast=fast, late=late)
     reply = c.Reply(text=rng.choice(texts), contacted_at=contacted)
-    if not act(liaison(), Action.REPLY, reply, reply_after):
-        return
-    if stop == "replied":
-        return
-    if not act(lead1, Action.REVIEW, c.Review(approve=True), HOUR * rng.uniform(1, 20)):
+    if not story.act(story.liaison(), Action.REPLY, reply, reply_after):
+        return False
+    return stop != "replied"
+
+
+def _review_and_close(story: _Story, stop: str | None) -> None:
+    """Review the reply, follow up with the citizen (回访), then close or reopen."""
+    world, rng = story.world, story.world.rng
+    op, lead1 = world.desk[Role.OPERATOR], world.desk[Role.TEAM_LEAD]
+    if not story.act(lead1, Action.REVIEW, c.Review(approve=True), HOUR * rng.uniform(1, 20)):
         return
     if stop == "reviewed":
         return
-    same.remove(ticket_id)
+    world.open_by_title[story.tpl.title].remove(story.ticket_id)
     reached = rng.random() < 0.93
     satisfied = rng.random() < 0.88
     cmd_fu = c.FollowUp(
@@ -601,9 +648,12 @@ def _one_ticket(world: _World, start: dt.datetime, now: dt.datetime) -> None:  #
         else None,
         note=rng.choice(content.FOLLOW_UP_NOTES) if reached else "三次回访均未接通",
     )
-    if not act(op, Action.FOLLOW_UP, cmd_fu, HOUR * rng.uniform(2, 30)) or stop == "followed_up":
+    followed = story.act(op, Action.FOLLOW_UP, cmd_fu, HOUR * rng.uniform(2, 30))
+    if not followed or stop == "followed_up":
         return
     if reached and not satisfied and rng.random() < 0.5:
-        act(lead1, Action.REOPEN, c.Reopen(reason="市民对处理结果不满意，要求重新办理"), HOUR)
+        reopen = c.Reopen(reason="市民对处理结果不满意，要求重新办理")
+        story.act(lead1, Action.REOPEN, reopen, HOUR)
         return
-    act(lead1, Action.CLOSE, c.Close(note="" if reached else "多次回访未接通"), minutes(5, 60))
+    close = c.Close(note="" if reached else "多次回访未接通")
+    story.act(lead1, Action.CLOSE, close, story.minutes(5, 60))
