@@ -95,34 +95,7 @@ def sample_brief() -> Brief:
             CountRow("suggestion", "建议", 121, 98),
             CountRow("praise", "表扬", 55, 46),
         ],
-        kpis=[
-            KpiLine("answer_rate", "接通率", "人工接通量 ÷ 呼入量", 0.961, 0.951, 2984, 3105),
-            KpiLine(
-                "service_level_15s",
-                "15秒接通率",
-                "15秒内接通量 ÷ 人工接通量",
-                0.874,
-                0.874,
-                2608,
-                2984,
-            ),
-            KpiLine(
-                "direct_resolution_rate", "直办率", "直接办结量 ÷ 受理量", 0.376, 0.347, 842, 2242
-            ),
-            KpiLine(
-                "on_time_sign_rate", "及时签收率", "按时签收量 ÷ 派单量", 0.982, 0.99, 1375, 1400
-            ),
-            KpiLine(
-                "satisfaction_rate",
-                "满意率",
-                "（非常满意 + 满意 + 基本满意）÷ 有效回访量",
-                0.923,
-                0.911,
-                1012,
-                1096,
-            ),
-            KpiLine("return_rate", "退回率", "退回次数 ÷ 派往单位次数", None, 0.021, 0, 0),
-        ],
+        kpis=_kpis(),
         daily=[
             DayCount(MONDAY + dt.timedelta(days=i), accepted, dispatched)
             for i, (accepted, dispatched) in enumerate(daily_counts)
@@ -134,24 +107,7 @@ def sample_brief() -> Brief:
             CategoryLine("劳动保障", 245, 0.1093, 245),
             CategoryLine("生态环境", 176, 0.0785, 150),
         ],
-        topics=TopicReport(
-            tickets=2242,
-            topics=[
-                Topic(
-                    "供暖、暖气、温度", ("供暖", "暖气", "温度", "室温"), 96, (101, 102), "城乡建设"
-                ),
-                Topic("预付卡、退费、健身房", ("预付卡", "退费", "健身房"), 41, (201,), "市场监管"),
-                Topic("工资、拖欠", ("工资", "拖欠"), 33, (301,), None),
-            ],
-            hot_spots=[
-                HotSpot("幸福里小区", "供暖、暖气、温度", 18, (101, 102)),
-                HotSpot("学院路街道", "噪音、施工、夜间", 9, (401,)),
-            ],
-            rising=[
-                RisingTopic("供暖", 96, 21.5, 4.465),
-                RisingTopic("流感疫苗", 12, 0.0, None),
-            ],
-        ),
+        topics=_topics(),
         units=[
             _unit(1, 11, "市水务局", 152, 0.974, 0.958),
             _unit(2, 12, "朝阳区人民政府", 433, 0.912, 0.921, overdue=4),
@@ -164,32 +120,88 @@ def sample_brief() -> Brief:
         notices=[
             NoticeLine(14, "市热力集团", 2, ("20261103-0042", "20261104-0117")),
         ],
-        problems=[
-            CaseLine(
-                101,
-                "20261116-0001",
-                HOSTILE_TITLE,
-                "朝阳区人民政府",
-                "办理中",
-                "重办3次",
-            ),
-            CaseLine(
-                102, "20261112-0230", "供暖温度长期不达标", "市热力集团", "已超期", "经3个单位"
-            ),
-        ],
-        cases=[
-            CaseLine(
-                103,
-                "20261117-0088",
-                "老旧小区加装电梯协调难",
-                "朝阳区人民政府",
-                "已办结",
-                "多部门协同",
-                "街道牵头召开协调会三次，业主达成一致，电梯已于11月20日开工。",
-            ),
-        ],
+        problems=_problems(),
+        cases=_cases(),
         weights={"response_rate": 1.0, "resolution_rate": 1.0, "satisfaction_rate": 1.0},
     )
+
+
+def _kpis() -> list[KpiLine]:
+    """The sample week's KPI table; 退回率 has no figure this week."""
+    return [
+        KpiLine("answer_rate", "接通率", "人工接通量 ÷ 呼入量", 0.961, 0.951, 2984, 3105),
+        KpiLine(
+            "service_level_15s",
+            "15秒接通率",
+            "15秒内接通量 ÷ 人工接通量",
+            0.874,
+            0.874,
+            2608,
+            2984,
+        ),
+        KpiLine("direct_resolution_rate", "直办率", "直接办结量 ÷ 受理量", 0.376, 0.347, 842, 2242),
+        KpiLine("on_time_sign_rate", "及时签收率", "按时签收量 ÷ 派单量", 0.982, 0.99, 1375, 1400),
+        KpiLine(
+            "satisfaction_rate",
+            "满意率",
+            "（非常满意 + 满意 + 基本满意）÷ 有效回访量",
+            0.923,
+            0.911,
+            1012,
+            1096,
+        ),
+        KpiLine("return_rate", "退回率", "退回次数 ÷ 派往单位次数", None, 0.021, 0, 0),
+    ]
+
+
+def _topics() -> TopicReport:
+    """The sample week's topics, hot spots and rising topics."""
+    return TopicReport(
+        tickets=2242,
+        topics=[
+            Topic("供暖、暖气、温度", ("供暖", "暖气", "温度", "室温"), 96, (101, 102), "城乡建设"),
+            Topic("预付卡、退费、健身房", ("预付卡", "退费", "健身房"), 41, (201,), "市场监管"),
+            Topic("工资、拖欠", ("工资", "拖欠"), 33, (301,), None),
+        ],
+        hot_spots=[
+            HotSpot("幸福里小区", "供暖、暖气、温度", 18, (101, 102)),
+            HotSpot("学院路街道", "噪音、施工、夜间", 9, (401,)),
+        ],
+        rising=[
+            RisingTopic("供暖", 96, 21.5, 4.465),
+            RisingTopic("流感疫苗", 12, 0.0, None),
+        ],
+    )
+
+
+def _problems() -> list[CaseLine]:
+    """The sample week's problem tickets; the first has markup in its title."""
+    return [
+        CaseLine(
+            101,
+            "20261116-0001",
+            HOSTILE_TITLE,
+            "朝阳区人民政府",
+            "办理中",
+            "重办3次",
+        ),
+        CaseLine(102, "20261112-0230", "供暖温度长期不达标", "市热力集团", "已超期", "经3个单位"),
+    ]
+
+
+def _cases() -> list[CaseLine]:
+    """The sample week's 典型案例."""
+    return [
+        CaseLine(
+            103,
+            "20261117-0088",
+            "老旧小区加装电梯协调难",
+            "朝阳区人民政府",
+            "已办结",
+            "多部门协同",
+            "街道牵头召开协调会三次，业主达成一致，电梯已于11月20日开工。",
+        ),
+    ]
 
 
 def empty_brief() -> Brief:
