@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from dispatch.domain import Channel
-from dispatch.domain import RequestType
-from dispatch.domain import TicketStatus
-from dispatch.domain import Urgency
-from dispatch.models import Ticket
+from dispatch.tickets.domain import Channel
+from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
-from reports.topics import HotSpot
-from reports.topics import TopicReport
-from reports.topics import hot_topics
-from reports.topics import tokenize
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
+from reports.topics.queries import hot_topics
+from reports.topics.report import HotSpot
+from reports.topics.report import TopicReport
+from reports.topics.words import tokenize
 from tests.conftest import SHANGHAI
 from tests.conftest import World
 

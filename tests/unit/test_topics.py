@@ -1,4 +1,4 @@
-"""Hot topics (reports/topics.py): words, clusters and keywords on hand-written tickets."""
+"""Hot topics (reports/topics/): words, clusters and keywords on hand-written tickets."""
 
 import random
 
@@ -7,10 +7,10 @@ import pytest
 from scipy.sparse.csgraph import connected_components
 
 from hotline import demo_content
-from reports.topics import _Space
-from reports.topics import cluster_keywords
-from reports.topics import cluster_texts
-from reports.topics import tokenize
+from reports.topics.clusters import Space
+from reports.topics.clusters import cluster_keywords
+from reports.topics.clusters import cluster_texts
+from reports.topics.words import tokenize
 
 NOISE = [
     "工地夜间施工噪音扰民，晚上十一点以后还在施工",
@@ -152,7 +152,7 @@ def demo_texts(n: int) -> list[str]:
 def test_clusters_are_the_components_of_the_whole_similarity_matrix(similarity: float) -> None:
     # The pair search skips most pairs unseen; the result must be what the whole X·Xᵀ gives.
     texts = demo_texts(400)
-    matrix = _Space.fit(texts).matrix
+    matrix = Space.fit(texts).matrix
     linked = (matrix @ matrix.T).toarray() >= similarity - 1e-9
     _, labels = connected_components(linked, directed=False)
     expected = sorted(np.flatnonzero(labels == label).tolist() for label in set(labels))
