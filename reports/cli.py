@@ -9,24 +9,25 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from hotline.bootstrap import Container
-    from reports.weekly import Sources
+    from dispatch.wiring import DispatchServices
+    from reports.brief.weekly import Sources
 
 
-def _container(ctx: click.Context) -> "Container":
+def _container(ctx: click.Context) -> "DispatchServices":
     # imported here: `hotline --help` should not load the whole application
-    from hotline.bootstrap import bootstrap
+    from infra.assembly import build
 
-    return bootstrap(ctx.obj)
+    services: DispatchServices = build(ctx.obj)
+    return services
 
 
-def _sources(container: "Container") -> "Sources":
-    from reports.weekly import Sources
+def _sources(container: "DispatchServices") -> "Sources":
+    from reports.brief.weekly import Sources
 
     return Sources(uow=container.uow, ctx=container.dispatch, settings=container.settings)
 
 
-def _monday(text: str | None, container: "Container") -> dt.date:
+def _monday(text: str | None, container: "DispatchServices") -> dt.date:
     from reports.services import parse_week
 
     if not text:
@@ -55,7 +56,7 @@ def weekly_brief(
     ctx: click.Context, week: str | None, fmt: str, out: Path | None, store: bool
 ) -> None:
     """Build one week's brief (周报) as HTML, PDF or DOCX."""
-    from reports import weekly
+    from reports.brief import weekly
     from reports.services import week_text
 
     container = _container(ctx)
@@ -111,8 +112,8 @@ def kpis_command(ctx: click.Context, first: str, last: str, unit: int | None) ->
 @click.pass_context
 def sweep_command(ctx: click.Context) -> None:
     """Run the supervision sweep once (催办, 督办, 通报, 提级督办) and print what it did."""
-    from dispatch.clock import Duration
-    from dispatch.supervision import sweep
+    from dispatch.supervision.sweep import sweep
+    from kernel.worktime import Duration
 
     container = _container(ctx)
     try:

@@ -15,18 +15,18 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
-from dispatch.domain import NotFound
-from dispatch.domain import PermissionDenied
-from dispatch.domain import Role
-from dispatch.domain import ValidationError
-from dispatch.models import Unit
-from hotline.audit import audit_act
-from hotline.http import container
-from hotline.http import current_actor
-from hotline.http import login_required
+from dispatch.wiring import container
+from infra.audit import audit_act
+from infra.http import current_actor
+from infra.http import login_required
+from infra.models import Unit
+from kernel.errors import NotFound
+from kernel.errors import PermissionDenied
+from kernel.errors import ValidationError
+from kernel.roles import Role
 from reports import export
 from reports import kpis as k
-from reports import weekly
+from reports.brief import weekly
 from reports.ranking import Level
 from reports.ranking import ranked_view
 from reports.services import local_midnight
@@ -265,7 +265,7 @@ def _week_arg() -> dt.date:
 @login_required(*READ_ROLES)
 def get_topics() -> Response:
     """Hot topics, hot spots and rising topics of one ISO week (default this week)."""
-    from reports.topics import hot_topics
+    from reports.topics.queries import hot_topics
 
     monday = _week_arg()
     period = days_period(monday, monday + dt.timedelta(days=6))
@@ -358,7 +358,7 @@ def create_brief() -> tuple[Response, int]:
 @bp.get("/briefs/<int:brief_id>")
 @login_required(*READ_ROLES)
 def download_brief(brief_id: int) -> Response:
-    from reports.render import MEDIA_TYPES
+    from reports.brief.render import MEDIA_TYPES
 
     found = weekly.content(container().uow(), brief_id)
     if found is None:
@@ -371,7 +371,7 @@ def download_brief(brief_id: int) -> Response:
 @login_required(*READ_ROLES)
 def render_brief() -> Response:
     """Build one week's brief on the fly, in one format (html, pdf, docx); nothing is kept."""
-    from reports.render import MEDIA_TYPES
+    from reports.brief.render import MEDIA_TYPES
 
     raw = (request.args.get("week") or "").strip()
     if not raw:
@@ -396,7 +396,7 @@ def render_brief() -> Response:
 @login_required()
 def export_tickets() -> Response:
     """The ticket list with the list's filters, as Excel (up to EXPORT_LIMIT tickets)."""
-    from dispatch import services
+    from dispatch.tickets import services
     from dispatch.web import parse_filter
 
     c = container()

@@ -2,19 +2,19 @@
 
 import datetime as dt
 
-from reports.brief import Brief
-from reports.brief import CaseLine
-from reports.brief import CategoryLine
-from reports.brief import Change
-from reports.brief import CountRow
-from reports.brief import DayCount
-from reports.brief import KpiLine
-from reports.brief import NoticeLine
-from reports.brief import UnitLine
-from reports.topics import HotSpot
-from reports.topics import RisingTopic
-from reports.topics import Topic
-from reports.topics import TopicReport
+from reports.brief.content import Brief
+from reports.brief.content import CaseLine
+from reports.brief.content import CategoryLine
+from reports.brief.content import Change
+from reports.brief.content import CountRow
+from reports.brief.content import DayCount
+from reports.brief.content import KpiLine
+from reports.brief.content import NoticeLine
+from reports.brief.content import UnitLine
+from reports.topics.report import HotSpot
+from reports.topics.report import RisingTopic
+from reports.topics.report import Topic
+from reports.topics.report import TopicReport
 
 MONDAY = dt.date(2026, 11, 16)
 GENERATED = dt.datetime(2026, 11, 23, 7, 0)

@@ -15,7 +15,7 @@ from docx import Document
 from pypdf import PdfReader
 
 from hotline.bootstrap import Container
-from reports import weekly
+from reports.brief import weekly
 from reports.models import WeeklyBrief
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
@@ -152,7 +152,7 @@ def test_the_command_line_writes_a_brief(week: dict[str, int], db_url: str, tmp_
 def test_the_monday_job_keeps_last_weeks_brief(
     week: dict[str, int], db_url: str, monkeypatch: pytest.MonkeyPatch, container: Container
 ) -> None:
-    from hotline.jobs import build_weekly_brief
+    from reports.jobs import build_weekly_brief
 
     monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
     kept = build_weekly_brief("2026-W47")
@@ -203,7 +203,7 @@ def test_the_monday_job_run_twice_keeps_one_brief(
     week: dict[str, int], db_url: str, monkeypatch: pytest.MonkeyPatch, container: Container
 ) -> None:
     """A retried or doubled Monday job (issue 18, item 3) adds no second set of rows."""
-    from hotline.jobs import build_weekly_brief
+    from reports.jobs import build_weekly_brief
 
     monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
     first = build_weekly_brief("2026-W47")
@@ -219,7 +219,7 @@ def test_a_lost_monday_brief_is_caught_up_once(
     db_url: str, monkeypatch: pytest.MonkeyPatch, container: Container, world: World
 ) -> None:
     """The Monday job was lost: the catch-up builds last week's brief, and only once."""
-    from hotline.jobs import catch_up_weekly_brief
+    from reports.jobs import catch_up_weekly_brief
 
     monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)
     monkeypatch.setenv("HOTLINE_REPORTS__BRIEF_CRON", "0 7 * * 1")

@@ -10,17 +10,19 @@ import pypdf
 import pytest
 from docx.oxml.ns import qn
 
-from reports import charts
-from reports.brief import Brief
-from reports.brief import CategoryLine
-from reports.brief import CountRow
-from reports.brief import DayCount
-from reports.brief import UnitLine
-from reports.render import MEDIA_TYPES
-from reports.render import render
-from reports.render import render_docx
-from reports.render import render_html
-from reports.render import render_pdf
+from reports.brief import charts
+from reports.brief.content import Brief
+from reports.brief.content import CategoryLine
+from reports.brief.content import CountRow
+from reports.brief.content import DayCount
+from reports.brief.content import UnitLine
+from reports.brief.docx_writer import render_docx
+from reports.brief.layout import date_in_words
+from reports.brief.layout import week_in_words
+from reports.brief.render import MEDIA_TYPES
+from reports.brief.render import render
+from reports.brief.render import render_html
+from reports.brief.render import render_pdf
 from tests.brief_sample import HOSTILE_TITLE
 from tests.brief_sample import empty_brief
 from tests.brief_sample import sample_brief
@@ -269,3 +271,9 @@ def test_an_empty_week_renders_in_every_format() -> None:
 
     text = _docx_text(render(empty, "docx"))
     assert "本周无通报单位。" in text and "九、典型案例" in text
+
+
+def test_weeks_and_dates_are_written_out_in_chinese() -> None:
+    assert week_in_words("2026-W07") == "2026年第7周"
+    assert week_in_words("last week") == "last week"  # not an ISO week: as it is
+    assert date_in_words(dt.date(2026, 11, 3)) == "2026年11月3日"

@@ -1,7 +1,7 @@
 """Gather, build and keep the weekly brief (周报).
 
-`gather` reads one ISO week into a `reports.brief.Brief`; `build` renders it (HTML, PDF,
-DOCX); `store` keeps the bytes in `weekly_briefs`, which is what the Monday job and
+`gather` reads one ISO week into a `reports.brief.content.Brief`; `build` renders it (HTML,
+PDF, DOCX); `store` keeps the bytes in `weekly_briefs`, which is what the Monday job and
 `hotline report weekly --store` do. The numbers come from `reports.kpis` (the same code as
 GET /api/reports/kpis), so the brief and the API always agree.
 """
@@ -17,36 +17,36 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dispatch.domain import CHANNEL_LABELS
-from dispatch.domain import REQUEST_TYPE_LABELS as TYPE_LABELS
-from dispatch.domain import STATUS_LABELS
-from dispatch.domain import Satisfaction
-from dispatch.domain import TicketEvent
-from dispatch.domain import TicketStatus
-from dispatch.domain import mask_free_text
-from dispatch.models import Ticket
-from dispatch.models import TicketEventRecord
-from dispatch.models import Unit
-from dispatch.services import DispatchContext
-from hotline.db import UnitOfWork
-from hotline.settings import Settings
+from dispatch.tickets.domain import CHANNEL_LABELS
+from dispatch.tickets.domain import REQUEST_TYPE_LABELS as TYPE_LABELS
+from dispatch.tickets.domain import STATUS_LABELS
+from dispatch.tickets.domain import Satisfaction
+from dispatch.tickets.domain import TicketEvent
+from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.models import Ticket
+from dispatch.tickets.models import TicketEventRecord
+from dispatch.tickets.services import DispatchContext
+from infra.db import UnitOfWork
+from infra.models import Unit
+from infra.settings import Settings
+from kernel.masking import mask_free_text
 from reports import kpis as k
-from reports.brief import Brief
-from reports.brief import CaseLine
-from reports.brief import CategoryLine
-from reports.brief import Change
-from reports.brief import CountRow
-from reports.brief import DayCount
-from reports.brief import KpiLine
-from reports.brief import NoticeLine
-from reports.brief import UnitLine
+from reports.brief.content import Brief
+from reports.brief.content import CaseLine
+from reports.brief.content import CategoryLine
+from reports.brief.content import Change
+from reports.brief.content import CountRow
+from reports.brief.content import DayCount
+from reports.brief.content import KpiLine
+from reports.brief.content import NoticeLine
+from reports.brief.content import UnitLine
 from reports.models import WeeklyBrief
 from reports.ranking import Level
 from reports.ranking import rank_units
 from reports.ranking import shortfall_text
 from reports.services import local_midnight
 from reports.services import week_text
-from reports.topics import hot_topics
+from reports.topics.queries import hot_topics
 
 # The KPIs the brief shows, in its order.
 BRIEF_KPIS = (
@@ -414,7 +414,7 @@ def _cases(session: Session, ctx: DispatchContext, week: k.Period) -> list[CaseL
 
 def build(src: Sources, monday: dt.date, fmt: str) -> bytes:
     """Gather the week and render it in one format (html, pdf, docx)."""
-    from reports.render import render
+    from reports.brief.render import render
 
     if fmt not in FORMATS:
         raise ValueError(f"不支持的格式：“{fmt}”，可选 html、pdf、docx")
@@ -430,7 +430,7 @@ def store(
     formats: tuple[str, ...] = FORMATS,
 ) -> list[dict[str, Any]]:
     """Build the week's brief once and keep it in every format; return what was kept."""
-    from reports.render import render
+    from reports.brief.render import render
 
     started = time.perf_counter()
     brief = gather(src, monday)

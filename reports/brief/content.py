@@ -1,7 +1,7 @@
-"""The weekly brief (周报): what it holds, and how it is gathered from the KPIs and topics.
+"""What a weekly brief (周报) holds: one week's figures and lines, and the week before's.
 
-`gather` reads one ISO week (and the week before, for the changes) into a `Brief`; the
-renderers in `reports.render` turn a Brief into HTML, PDF and DOCX. The Brief holds no
+`reports.brief.weekly.gather` reads one ISO week (and the week before, for the changes) into a
+`Brief`; reports.brief.render turns a Brief into HTML, PDF and DOCX. The Brief holds no
 personal data: cases show the ticket number, title and unit, never the caller.
 """
 
@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
 
-from reports.topics import TopicReport
+from reports.topics.report import TopicReport
 
 
 @dataclass(frozen=True, slots=True)

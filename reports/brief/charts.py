@@ -1,9 +1,9 @@
 """The weekly brief's charts (周报图表), drawn with matplotlib as PNG bytes.
 
-Each chart takes plain data from a `reports.brief.Brief` and returns a PNG at 150 dpi. Figures
-are built with `matplotlib.figure.Figure` on the Agg canvas, never through pyplot, so nothing is
-left in pyplot's global state and the web, CLI and rq worker can all call these. The only global
-touched is `rcParams` (the CJK font), which is set inside `rc_context` under a lock.
+Each chart takes plain data from a `reports.brief.content.Brief` and returns a PNG at 150 dpi.
+Figures are built with `matplotlib.figure.Figure` on the Agg canvas, never through pyplot, so
+nothing is left in pyplot's global state and the web, CLI and rq worker can all call these. The
+only global touched is `rcParams` (the CJK font), which is set inside `rc_context` under a lock.
 
 The same data gives the same bytes: the PNG carries no software tag and no date.
 """
@@ -31,10 +31,10 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.ticker import PercentFormatter
 from matplotlib.typing import RcKeyType
 
-from reports.brief import CategoryLine
-from reports.brief import CountRow
-from reports.brief import DayCount
-from reports.brief import UnitLine
+from reports.brief.content import CategoryLine
+from reports.brief.content import CountRow
+from reports.brief.content import DayCount
+from reports.brief.content import UnitLine
 
 logger = logging.getLogger(__name__)
 

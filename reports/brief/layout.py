@@ -1,17 +1,12 @@
-"""Render a weekly brief (周报) as HTML, PDF or DOCX.
+"""The weekly brief laid out once: sections of blocks, every number written out in Chinese.
 
-The Brief is first laid out once as sections of blocks (paragraphs, tables, charts, cases) with
-all numbers already written out in Chinese; the HTML template (`templates/brief.html`, Jinja2,
-autoescaped) and the DOCX writer both walk those blocks, so the three formats say the same
-thing. The PDF is WeasyPrint over the standalone HTML and its print stylesheet.
-
-Everything shown comes from the Brief. Ticket titles and summaries are citizens' and units' own
-words: the template escapes them and the DOCX holds them as plain text runs.
+The HTML template (`templates/brief.html`) and the DOCX writer (reports.brief.docx_writer)
+both walk these blocks, so every format says the same thing. Pure: no I/O but the charts'
+drawing (reports.brief.charts).
 """
 
 import base64
 import datetime as dt
-import io
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -21,36 +16,14 @@ from dataclasses import field
 from typing import ClassVar
 from typing import Final
 
-import jinja2
-from docx import Document
-from docx.document import Document as DocxDocument
-from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.oxml.table import CT_Row
-from docx.oxml.table import CT_Tc
-from docx.shared import Cm
-from docx.shared import Pt
-from docx.shared import RGBColor
-from docx.styles.style import ParagraphStyle
-from docx.text.paragraph import Paragraph as DocxParagraph
-
-from reports import charts
-from reports.brief import Brief
-from reports.brief import Change
-from reports.brief import CountRow
-from reports.brief import KpiLine
-from reports.brief import UnitLine
+from reports.brief import charts
+from reports.brief.content import Brief
+from reports.brief.content import Change
+from reports.brief.content import CountRow
+from reports.brief.content import KpiLine
+from reports.brief.content import UnitLine
 from reports.kpis import FORMULAS
 from reports.kpis import LOWER_IS_BETTER
-
-MEDIA_TYPES: Final = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
 
 DASH: Final = "—"
 NUMERALS: Final = "一二三四五六七八九十"
@@ -117,13 +90,13 @@ def _share_of(part: int, rows: Iterable[CountRow]) -> str:
     return _pct(part / total) if total else DASH
 
 
-def _week_text(week: str) -> str:
+def week_in_words(week: str) -> str:
     """2026-W47 → 2026年第47周."""
     found = re.fullmatch(r"(\d{4})-W(\d{1,2})", week)
     return f"{found[1]}年第{int(found[2])}周" if found else week
 
 
-def _date_text(moment: dt.date) -> str:
+def date_in_words(moment: dt.date) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日"
 
 
@@ -139,41 +112,41 @@ def _ordinal(n: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Cell:
+class Cell:
     text: str
     note: str = ""  # a small second line (a KPI's formula)
 
 
 @dataclass(frozen=True, slots=True)
-class _Row:
-    cells: tuple[_Cell, ...]
+class Row:
+    cells: tuple[Cell, ...]
     alert: bool = False  # drawn in red (a unit below the satisfaction floor)
 
 
 @dataclass(frozen=True, slots=True)
-class _Para:
+class Para:
     kind: ClassVar[str] = "para"
     text: str
     style: str = ""  # lead | alert | empty | note
 
 
 @dataclass(frozen=True, slots=True)
-class _Subheading:
+class Subheading:
     kind: ClassVar[str] = "subheading"
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class _Table:
+class Table:
     kind: ClassVar[str] = "table"
     name: str  # a CSS class: overview, units …
     headers: tuple[str, ...]
-    rows: tuple[_Row, ...]
+    rows: tuple[Row, ...]
     numeric: tuple[bool, ...]  # right-aligned columns
 
 
 @dataclass(frozen=True, slots=True)
-class _Chart:
+class Chart:
     kind: ClassVar[str] = "chart"
     png: bytes
     alt: str
@@ -185,41 +158,39 @@ class _Chart:
 
 
 @dataclass(frozen=True, slots=True)
-class _CaseItem:
+class CaseItem:
     kind: ClassVar[str] = "case"
     heading: str
     facts: tuple[tuple[str, str], ...]
     summary: str
 
 
-_Block = _Para | _Subheading | _Table | _Chart | _CaseItem
+Block = Para | Subheading | Table | Chart | CaseItem
 
 
 @dataclass(slots=True)
-class _Section:
+class Section:
     heading: str
-    blocks: list[_Block] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
 
 
 def _table(
     name: str,
     headers: Sequence[str],
-    rows: Iterable[Sequence[str | _Cell]],
+    rows: Iterable[Sequence[str | Cell]],
     numeric: Sequence[bool],
     *,
     alerts: Sequence[bool] = (),
-) -> _Table:
+) -> Table:
     built = []
     for i, cells in enumerate(rows):
         alert = alerts[i] if i < len(alerts) else False
-        built.append(
-            _Row(tuple(c if isinstance(c, _Cell) else _Cell(c) for c in cells), alert=alert)
-        )
-    return _Table(name, tuple(headers), tuple(built), tuple(numeric))
+        built.append(Row(tuple(c if isinstance(c, Cell) else Cell(c) for c in cells), alert=alert))
+    return Table(name, tuple(headers), tuple(built), tuple(numeric))
 
 
-def _table_or(empty: str, table: _Table) -> _Block:
-    return table if table.rows else _Para(empty, "empty")
+def _table_or(empty: str, table: Table) -> Block:
+    return table if table.rows else Para(empty, "empty")
 
 
 def _kpi(brief: Brief, name: str) -> KpiLine | None:
@@ -250,7 +221,7 @@ def _headline(brief: Brief) -> str:
     )
 
 
-def _overview(brief: Brief) -> _Section:
+def _overview(brief: Brief) -> Section:
     def counted(label: str, c: Change) -> tuple[str, ...]:
         return (label, _count(c.now), _count(c.before), _count_change(c.now, c.before))
 
@@ -272,7 +243,7 @@ def _overview(brief: Brief) -> _Section:
         timed("平均通话时长", brief.average_talk_seconds),
     ]
     table = _table("overview", ("项目", "本周", "上周", "环比"), rows, (False, True, True, True))
-    return _Section("总体情况", [_Para(_headline(brief), "lead"), table])
+    return Section("总体情况", [Para(_headline(brief), "lead"), table])
 
 
 def _count_rows(rows: Sequence[CountRow]) -> list[tuple[str, ...]]:
@@ -282,9 +253,9 @@ def _count_rows(rows: Sequence[CountRow]) -> list[tuple[str, ...]]:
     ]
 
 
-def _intake(brief: Brief, chart: _Chart | None) -> _Section:
+def _intake(brief: Brief, chart: Chart | None) -> Section:
     numeric = (False, True, True, True, True)
-    blocks: list[_Block] = [_Subheading("（一）受理渠道")]
+    blocks: list[Block] = [Subheading("（一）受理渠道")]
     blocks.append(
         _table_or(
             "本周无分渠道受理数据。",
@@ -298,7 +269,7 @@ def _intake(brief: Brief, chart: _Chart | None) -> _Section:
     )
     if chart is not None:
         blocks.append(chart)
-    blocks.append(_Subheading("（二）诉求类型"))
+    blocks.append(Subheading("（二）诉求类型"))
     blocks.append(
         _table_or(
             "本周无分类型受理数据。",
@@ -310,30 +281,30 @@ def _intake(brief: Brief, chart: _Chart | None) -> _Section:
             ),
         )
     )
-    return _Section("受理渠道与诉求类型", blocks)
+    return Section("受理渠道与诉求类型", blocks)
 
 
-def _daily(brief: Brief, chart: _Chart | None) -> _Section:
+def _daily(brief: Brief, chart: Chart | None) -> Section:
     days = brief.daily
     accepted = sum(d.accepted for d in days)
     if not days or accepted == 0:
-        return _Section("每日受理趋势", [_Para("本周无受理记录。", "empty")])
+        return Section("每日受理趋势", [Para("本周无受理记录。", "empty")])
     peak = max(days, key=lambda d: (d.accepted, -d.day.toordinal()))
     text = (
         f"本周日均受理{accepted / len(days):.1f}件、派单"
         f"{sum(d.dispatched for d in days) / len(days):.1f}件；"
         f"受理量最多的是{charts.day_label(peak.day)}，{peak.accepted}件。"
     )
-    blocks: list[_Block] = [_Para(text)]
+    blocks: list[Block] = [Para(text)]
     if chart is not None:
         blocks.append(chart)
-    return _Section("每日受理趋势", blocks)
+    return Section("每日受理趋势", blocks)
 
 
-def _kpis(brief: Brief) -> _Section:
+def _kpis(brief: Brief) -> Section:
     rows = [
         (
-            _Cell(k.label, note=k.formula),
+            Cell(k.label, note=k.formula),
             _pct(k.now),
             _pct(k.before),
             _pp_change(k.now, k.before),
@@ -347,23 +318,23 @@ def _kpis(brief: Brief) -> _Section:
         rows,
         (False, True, True, True, True),
     )
-    blocks: list[_Block] = [_table_or("本周无指标数据。", table)]
+    blocks: list[Block] = [_table_or("本周无指标数据。", table)]
     if brief.kpis:
         blocks.append(
-            _Para(
+            Para(
                 "注：环比为本周与上周之差（百分点）；本周计数为“分子/分母”；“—”表示无数据。", "note"
             )
         )
-    return _Section("主要指标", blocks)
+    return Section("主要指标", blocks)
 
 
 def _ratio(value: float | None) -> str:
     return "新出现" if value is None else f"{value:.1f}倍"
 
 
-def _hot(brief: Brief, chart: _Chart | None) -> _Section:
+def _hot(brief: Brief, chart: Chart | None) -> Section:
     topics = brief.topics
-    blocks: list[_Block] = [_Subheading("（一）诉求分类")]
+    blocks: list[Block] = [Subheading("（一）诉求分类")]
     categories = _table(
         "categories",
         ("排名", "分类", "本周", "占比", "上周", "环比"),
@@ -384,10 +355,10 @@ def _hot(brief: Brief, chart: _Chart | None) -> _Section:
     if chart is not None:
         blocks.append(chart)
 
-    blocks.append(_Subheading("（二）热点话题"))
+    blocks.append(Subheading("（二）热点话题"))
     if topics.topics:
         blocks.append(
-            _Para(
+            Para(
                 f"对本周{topics.tickets}件诉求进行聚类分析，归纳出热点话题{len(topics.topics)}个。"
             )
         )
@@ -406,7 +377,7 @@ def _hot(brief: Brief, chart: _Chart | None) -> _Section:
         )
     )
 
-    blocks.append(_Subheading("（三）热点地区"))
+    blocks.append(Subheading("（三）热点地区"))
     blocks.append(
         _table_or(
             "本周无同一地点集中反映的问题。",
@@ -419,7 +390,7 @@ def _hot(brief: Brief, chart: _Chart | None) -> _Section:
         )
     )
 
-    blocks.append(_Subheading("（四）上升问题"))
+    blocks.append(Subheading("（四）上升问题"))
     blocks.append(
         _table_or(
             "本周无明显上升的问题。",
@@ -434,7 +405,7 @@ def _hot(brief: Brief, chart: _Chart | None) -> _Section:
             ),
         )
     )
-    return _Section("热点问题", blocks)
+    return Section("热点问题", blocks)
 
 
 def _weights_text(brief: Brief) -> str:
@@ -467,21 +438,21 @@ def _unit_row(u: UnitLine) -> tuple[str, ...]:
     )
 
 
-def _units(brief: Brief, chart: _Chart | None) -> _Section:
+def _units(brief: Brief, chart: Chart | None) -> Section:
     if not brief.units:
-        return _Section("承办单位情况", [_Para("本周无承办单位派单或回访数据。", "empty")])
+        return Section("承办单位情况", [Para("本周无承办单位派单或回访数据。", "empty")])
     floor = charts.floor_text(brief.satisfaction_floor)
-    blocks: list[_Block] = []
+    blocks: list[Block] = []
     ranked = [u for u in brief.units if u.rank]
     short = [u for u in brief.units if not u.rank]
     intro = f"本周共{len(brief.units)}个承办单位有派单、到期或回访，其中{len(ranked)}个参与排名。"
     intro += _weights_text(brief)
     intro += f"每项计分指标须有不少于{brief.min_sample}件才参与排名。"
-    blocks.append(_Para(intro))
+    blocks.append(Para(intro))
     if brief.below_floor:
-        blocks.append(_Para(f"满意率低于{floor}的单位：{'、'.join(brief.below_floor)}。", "alert"))
+        blocks.append(Para(f"满意率低于{floor}的单位：{'、'.join(brief.below_floor)}。", "alert"))
     else:
-        blocks.append(_Para(f"本周无满意率低于{floor}的单位。"))
+        blocks.append(Para(f"本周无满意率低于{floor}的单位。"))
     headers = (
         "排名",
         "单位",
@@ -507,10 +478,10 @@ def _units(brief: Brief, chart: _Chart | None) -> _Section:
             )
         )
     if short:
-        blocks.append(_Subheading("样本不足、不参与排名的单位"))
+        blocks.append(Subheading("样本不足、不参与排名的单位"))
         reasons = "；".join(f"{u.unit}：{'、'.join(u.short)}" for u in short)
         blocks.append(
-            _Para(
+            Para(
                 f"以下单位计分指标缺少数据或件数不足，不排名，仅列出数字供参考：{reasons}。", "note"
             )
         )
@@ -525,16 +496,16 @@ def _units(brief: Brief, chart: _Chart | None) -> _Section:
         )
     if chart is not None:
         blocks.append(chart)
-    return _Section("承办单位情况", blocks)
+    return Section("承办单位情况", blocks)
 
 
-def _notices(brief: Brief) -> _Section:
+def _notices(brief: Brief) -> Section:
     if not brief.notices:
-        return _Section("通报", [_Para("本周无通报单位。", "empty")])
+        return Section("通报", [Para("本周无通报单位。", "empty")])
     total = sum(n.count for n in brief.notices)
     names = "、".join(f"{n.unit}（{n.count}件）" for n in brief.notices)
-    blocks: list[_Block] = [
-        _Para(
+    blocks: list[Block] = [
+        Para(
             f"以下{len(brief.notices)}个单位共{total}件工单超过办理时限仍未办结，予以通报：{names}。",
             "alert",
         ),
@@ -545,24 +516,24 @@ def _notices(brief: Brief) -> _Section:
             (False, True, False),
         ),
     ]
-    return _Section("通报", blocks)
+    return Section("通报", blocks)
 
 
-def _problems(brief: Brief) -> _Section:
+def _problems(brief: Brief) -> Section:
     table = _table(
         "problems",
         ("工单编号", "标题", "承办单位", "状态", "原因"),
         [(c.number, c.title, c.unit or DASH, c.status, c.why) for c in brief.problems],
         (False, False, False, False, False),
     )
-    return _Section("问题工单", [_table_or("本周无问题工单。", table)])
+    return Section("问题工单", [_table_or("本周无问题工单。", table)])
 
 
-def _cases(brief: Brief) -> _Section:
+def _cases(brief: Brief) -> Section:
     if not brief.cases:
-        return _Section("典型案例", [_Para("本周无典型案例。", "empty")])
-    blocks: list[_Block] = [
-        _CaseItem(
+        return Section("典型案例", [Para("本周无典型案例。", "empty")])
+    blocks: list[Block] = [
+        CaseItem(
             heading=f"（{_ordinal(i)}）{c.title}",
             facts=(
                 ("工单编号", c.number),
@@ -574,10 +545,10 @@ def _cases(brief: Brief) -> _Section:
         )
         for i, c in enumerate(brief.cases, start=1)
     ]
-    return _Section("典型案例", blocks)
+    return Section("典型案例", blocks)
 
 
-def _charts(brief: Brief) -> dict[str, _Chart | None]:
+def _charts(brief: Brief) -> dict[str, Chart | None]:
     """The charts that have something to show, numbered in the order they appear."""
     wanted: list[tuple[str, bool, Callable[[], bytes], str, str]] = [
         (
@@ -609,18 +580,18 @@ def _charts(brief: Brief) -> dict[str, _Chart | None]:
             "承办单位满意率",
         ),
     ]
-    found: dict[str, _Chart | None] = {}
+    found: dict[str, Chart | None] = {}
     number = 0
     for key, shown, draw, alt, caption in wanted:
         if not shown:
             found[key] = None
             continue
         number += 1
-        found[key] = _Chart(draw(), alt, f"图{number}　{caption}")
+        found[key] = Chart(draw(), alt, f"图{number}　{caption}")
     return found
 
 
-def _layout(brief: Brief) -> list[_Section]:
+def layout(brief: Brief) -> list[Section]:
     """The brief as numbered sections of blocks, every figure written out."""
     drawn = _charts(brief)
     sections = [
@@ -637,337 +608,3 @@ def _layout(brief: Brief) -> list[_Section]:
     for i, section in enumerate(sections, start=1):
         section.heading = f"{_ordinal(i)}、{section.heading}"
     return sections
-
-
-# ---------------------------------------------------------------- HTML and PDF
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("reports", "templates"),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def render_html(brief: Brief, *, standalone: bool = True) -> str:
-    """The brief as a complete HTML page, or just its `<article>` for a page of the web UI."""
-    return _ENV.get_template("brief.html").render(
-        brief=brief,
-        sections=_layout(brief),
-        standalone=standalone,
-        week=_week_text(brief.week),
-        generated=f"{_date_text(brief.generated_at)} {brief.generated_at:%H:%M}",
-    )
-
-
-def render_pdf(brief: Brief) -> bytes:
-    """The brief as an A4 PDF: WeasyPrint over the standalone HTML and its print stylesheet."""
-    # Imported here: WeasyPrint loads Pango and fontconfig, which only the PDF needs.
-    import weasyprint  # type: ignore[import-untyped, unused-ignore]
-
-    pdf: bytes = weasyprint.HTML(string=render_html(brief), base_url=None).write_pdf()
-    return pdf
-
-
-# ---------------------------------------------------------------- DOCX
-
-BODY_FONT: Final = "宋体"
-HEADING_FONT: Final = "黑体"
-LATIN_FONT: Final = "Times New Roman"
-RED: Final = RGBColor(0xC0, 0x00, 0x00)
-ALERT: Final = RGBColor(0xB4, 0x23, 0x18)
-GREY: Final = RGBColor(0x59, 0x59, 0x59)
-HEADER_FILL: Final = "E8EDF3"
-# The elements that may follow w:pBdr in a w:pPr, and w:shd in a w:tcPr (ECMA-376 order).
-_AFTER_PBDR: Final = (
-    "w:shd",
-    "w:tabs",
-    "w:suppressAutoHyphens",
-    "w:kinsoku",
-    "w:wordWrap",
-    "w:overflowPunct",
-    "w:topLinePunct",
-    "w:autoSpaceDE",
-    "w:autoSpaceDN",
-    "w:bidi",
-    "w:adjustRightInd",
-    "w:snapToGrid",
-    "w:spacing",
-    "w:ind",
-    "w:contextualSpacing",
-    "w:mirrorIndents",
-    "w:suppressOverlap",
-    "w:jc",
-    "w:textDirection",
-    "w:textAlignment",
-    "w:textboxTightWrap",
-    "w:outlineLvl",
-    "w:divId",
-    "w:cnfStyle",
-    "w:rPr",
-    "w:sectPr",
-    "w:pPrChange",
-)
-_AFTER_SHD: Final = (
-    "w:noWrap",
-    "w:tcMar",
-    "w:textDirection",
-    "w:tcFitText",
-    "w:vAlign",
-    "w:hideMark",
-    "w:headers",
-    "w:cellIns",
-    "w:cellDel",
-    "w:cellMerge",
-    "w:tcPrChange",
-)
-
-
-def _set_fonts(
-    element: ParagraphStyle, east_asian: str, size: float, *, bold: bool = False
-) -> None:
-    """Give a style a Latin and an East-Asian font; Word shows Chinese in the latter."""
-    font = element.font
-    font.name = LATIN_FONT
-    font.size = Pt(size)
-    font.bold = bold
-    rpr = element.element.get_or_add_rPr()
-    fonts = rpr.get_or_add_rFonts()
-    # Theme fonts (the built-in headings' asciiTheme …) win over named ones: drop them.
-    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(theme), None)
-    fonts.set(qn("w:ascii"), LATIN_FONT)
-    fonts.set(qn("w:hAnsi"), LATIN_FONT)
-    fonts.set(qn("w:eastAsia"), east_asian)
-    lang = rpr.find(qn("w:lang"))
-    if lang is None:
-        lang = OxmlElement("w:lang")
-        rpr.insert_element_before(lang, "w:eastAsianLayout", "w:specVanish", "w:oMath")
-    lang.set(qn("w:eastAsia"), "zh-CN")
-
-
-def _styles(doc: DocxDocument) -> None:
-    styles = doc.styles
-    normal = styles["Normal"]
-    assert isinstance(normal, ParagraphStyle)
-    _set_fonts(normal, BODY_FONT, 11)
-    normal.paragraph_format.space_after = Pt(4)
-    normal.paragraph_format.line_spacing = 1.25
-    for name, size in (("Title", 20), ("Heading 1", 15), ("Heading 2", 12.5), ("Heading 3", 11.5)):
-        style = styles[name]
-        assert isinstance(style, ParagraphStyle)
-        _set_fonts(style, HEADING_FONT, size, bold=True)
-        style.font.color.rgb = RGBColor(0, 0, 0)
-        style.paragraph_format.space_before = Pt(12 if name == "Heading 1" else 8)
-        style.paragraph_format.space_after = Pt(6)
-        style.paragraph_format.keep_with_next = True
-    title = styles["Title"]
-    assert isinstance(title, ParagraphStyle)
-    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    # The built-in Title has a blue bottom border.
-    ppr = title.element.get_or_add_pPr()
-    for border in ppr.findall(qn("w:pBdr")):
-        ppr.remove(border)
-
-
-def _page(doc: DocxDocument, brief: Brief) -> None:
-    section = doc.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Cm(21), Cm(29.7)
-    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
-        setattr(section, side, Cm(2.5))
-    footer = section.footer.paragraphs[0]
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    footer.add_run("第 ")
-    _field(footer, "PAGE")
-    footer.add_run(" 页 共 ")
-    _field(footer, "NUMPAGES")
-    footer.add_run(" 页")
-    props = doc.core_properties
-    props.title = brief.title
-    props.author = brief.hotline
-    props.subject = brief.range_text
-    props.comments = ""  # the template says "generated by python-docx"
-    made = brief.generated_at
-    if made.tzinfo is not None:  # python-docx writes the time as UTC ("…Z") whatever it is
-        made = made.astimezone(dt.UTC).replace(tzinfo=None)
-    props.created = props.modified = made
-
-
-def _field(paragraph: DocxParagraph, code: str) -> None:
-    """A Word field (PAGE, NUMPAGES) Word fills in when it lays the page out."""
-    simple = OxmlElement("w:fldSimple")
-    simple.set(qn("w:instr"), code)
-    run = OxmlElement("w:r")
-    text = OxmlElement("w:t")
-    text.text = "1"
-    run.append(text)
-    simple.append(run)
-    paragraph._p.append(simple)
-
-
-def _masthead(doc: DocxDocument, brief: Brief) -> None:
-    head = doc.add_paragraph()
-    head.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run = head.add_run(f"{brief.hotline}工作周报")
-    run.font.size = Pt(24)
-    run.font.bold = True
-    run.font.color.rgb = RED
-    info = doc.add_paragraph()
-    info.add_run(f"{_week_text(brief.week)}\t生成时间：{_date_text(brief.generated_at)}")
-    info.paragraph_format.tab_stops.add_tab_stop(Cm(16), alignment=2)  # right-aligned
-    _bottom_border(info, "C00000", 18)
-    doc.add_paragraph(brief.title, style="Title")
-    dates = doc.add_paragraph(f"（{brief.range_text}）")
-    dates.alignment = WD_ALIGN_PARAGRAPH.CENTER
-
-
-def _bottom_border(paragraph: DocxParagraph, color: str, size: int) -> None:
-    ppr = paragraph._p.get_or_add_pPr()
-    borders = OxmlElement("w:pBdr")
-    bottom = OxmlElement("w:bottom")
-    for key, value in (
-        ("w:val", "single"),
-        ("w:sz", str(size)),
-        ("w:space", "4"),
-        ("w:color", color),
-    ):
-        bottom.set(qn(key), value)
-    borders.append(bottom)
-    # Word rejects a document whose elements are out of the schema's order.
-    ppr.insert_element_before(borders, *_AFTER_PBDR)
-
-
-def _shade(cell_xml: CT_Tc, fill: str) -> None:
-    tcpr = cell_xml.get_or_add_tcPr()
-    shading = OxmlElement("w:shd")
-    shading.set(qn("w:val"), "clear")
-    shading.set(qn("w:color"), "auto")
-    shading.set(qn("w:fill"), fill)
-    tcpr.insert_element_before(shading, *_AFTER_SHD)
-
-
-def _row_props(row_xml: CT_Row, *, header: bool) -> None:
-    trpr = row_xml.get_or_add_trPr()
-    trpr.append(OxmlElement("w:cantSplit"))
-    if header:
-        trpr.append(OxmlElement("w:tblHeader"))  # repeated on every page
-
-
-def _cell_text(
-    paragraph: DocxParagraph,
-    cell: _Cell,
-    size: float,
-    *,
-    bold: bool,
-    color: RGBColor | None,
-    right: bool,
-) -> None:
-    paragraph.paragraph_format.space_after = Pt(0)
-    paragraph.paragraph_format.line_spacing = 1.0
-    if right:
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    run = paragraph.add_run(cell.text)
-    run.font.size = Pt(size)
-    run.font.bold = bold
-    if color is not None:
-        run.font.color.rgb = color
-    if cell.note:
-        note = paragraph.add_run(f"\n{cell.note}")
-        note.font.size = Pt(size - 2)
-        note.font.color.rgb = GREY
-
-
-def _docx_table(doc: DocxDocument, table: _Table) -> None:
-    size = 8.0 if len(table.headers) > 8 else 9.5
-    grid = doc.add_table(rows=1 + len(table.rows), cols=len(table.headers))
-    grid.style = "Table Grid"
-    grid.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for j, header in enumerate(table.headers):
-        cell = grid.rows[0].cells[j]
-        _shade(cell._tc, HEADER_FILL)
-        _cell_text(cell.paragraphs[0], _Cell(header), size, bold=True, color=None, right=False)
-    _row_props(grid.rows[0]._tr, header=True)
-    for i, row in enumerate(table.rows, start=1):
-        _row_props(grid.rows[i]._tr, header=False)
-        for j, value in enumerate(row.cells):
-            _cell_text(
-                grid.rows[i].cells[j].paragraphs[0],
-                value,
-                size,
-                bold=False,
-                color=ALERT if row.alert else None,
-                right=table.numeric[j],
-            )
-    doc.add_paragraph().paragraph_format.space_after = Pt(2)
-
-
-def _docx_block(doc: DocxDocument, block: _Block) -> None:
-    if isinstance(block, _Para):
-        paragraph = doc.add_paragraph()
-        run = paragraph.add_run(block.text)
-        if block.style == "alert":
-            run.font.color.rgb = ALERT
-            run.font.bold = True
-        elif block.style == "note":
-            run.font.size = Pt(9)
-            run.font.color.rgb = GREY
-        elif block.style == "lead":
-            paragraph.paragraph_format.first_line_indent = Pt(22)
-    elif isinstance(block, _Subheading):
-        doc.add_heading(block.text, level=2)
-    elif isinstance(block, _Table):
-        _docx_table(doc, block)
-    elif isinstance(block, _Chart):
-        doc.add_picture(io.BytesIO(block.png), width=Cm(15))
-        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
-        caption = doc.add_paragraph(block.caption)
-        caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        caption.runs[0].font.size = Pt(9)
-    else:
-        doc.add_heading(block.heading, level=3)
-        facts = doc.add_paragraph("；".join(f"{k}：{v}" for k, v in block.facts))
-        facts.runs[0].font.size = Pt(9.5)
-        facts.runs[0].font.color.rgb = GREY
-        if block.summary:
-            summary = doc.add_paragraph()
-            summary.add_run("办理情况：").bold = True
-            summary.add_run(block.summary)
-
-
-def render_docx(brief: Brief) -> bytes:
-    """The brief as a Word document: the same sections, tables and charts as the PDF."""
-    doc = Document()
-    _styles(doc)
-    _page(doc, brief)
-    _masthead(doc, brief)
-    for section in _layout(brief):
-        doc.add_heading(section.heading, level=1)
-        for block in section.blocks:
-            _docx_block(doc, block)
-    tail = doc.add_paragraph(f"（本周报由系统于{_date_text(brief.generated_at)}自动生成）")
-    tail.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    tail.runs[0].font.size = Pt(9)
-    tail.runs[0].font.color.rgb = GREY
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
-
-
-# ---------------------------------------------------------------- dispatch
-
-_RENDERERS: Final[dict[str, Callable[[Brief], bytes]]] = {
-    "html": lambda brief: render_html(brief).encode("utf-8"),
-    "pdf": render_pdf,
-    "docx": render_docx,
-}
-
-
-def render(brief: Brief, fmt: str) -> bytes:
-    """The brief in `fmt` (html, pdf or docx) as bytes, to serve with MEDIA_TYPES[fmt]."""
-    try:
-        renderer = _RENDERERS[fmt]
-    except KeyError:
-        raise ValueError(f"不支持的周报格式：{fmt!r}（可选：html、pdf、docx）") from None
-    return renderer(brief)
