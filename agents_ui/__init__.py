@@ -34,9 +34,9 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
         from flask import render_template
         from sqlalchemy.exc import SQLAlchemyError
 
-        from dispatch.domain import ROLE_LABELS
-        from dispatch.domain import DomainError
-        from hotline.http import current_actor
+        from infra.http import current_actor
+        from kernel.errors import DomainError
+        from kernel.roles import ROLE_LABELS
 
         try:
             actor = current_actor()

@@ -21,19 +21,19 @@ from agents_ui import reveal
 from agents_ui.web import LABELS
 from agents_ui.web import page
 from agents_ui.web import render_page
-from callcenter.cti import sign_out_seat
-from dispatch import learning
-from dispatch.clock import Duration
-from dispatch.domain import NotFound
-from dispatch.domain import RequestType
-from dispatch.domain import Role
-from dispatch.domain import UnitKind
-from dispatch.domain import Urgency
-from dispatch.domain import ValidationError
-from hotline import admin
-from hotline.http import container
-from hotline.http import current_actor
-from hotline.http import login_guard
+from agents_ui.wiring import container
+from callcenter.cti.console import sign_out_seat
+from dispatch.admin import service as admin
+from dispatch.routing import learning
+from infra.http import current_actor
+from infra.http import login_guard
+from kernel.errors import NotFound
+from kernel.errors import ValidationError
+from kernel.roles import Role
+from kernel.units import UnitKind
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
+from kernel.worktime import Duration
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
 
@@ -487,7 +487,7 @@ def save_matter() -> Page:
 def train_routing() -> Page:
     import redis
 
-    from hotline.jobs import enqueue_retrain
+    from dispatch.jobs import enqueue_retrain
 
     c = container()
     try:

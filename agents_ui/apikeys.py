@@ -16,12 +16,12 @@ from werkzeug.wrappers import Response
 from agents_ui import reveal
 from agents_ui.web import page
 from agents_ui.web import render_page
-from dispatch import apikeys
-from dispatch.domain import NotFound
-from dispatch.domain import Role
-from dispatch.domain import ValidationError
-from hotline.http import container
-from hotline.http import current_actor
+from agents_ui.wiring import container
+from dispatch.open311 import apikeys
+from infra.http import current_actor
+from kernel.errors import NotFound
+from kernel.errors import ValidationError
+from kernel.roles import Role
 
 bp = Blueprint("apikeys", __name__, template_folder="templates", url_prefix="/admin/api-keys")
 

@@ -9,12 +9,12 @@ from flask import Blueprint
 
 from agents_ui.web import page
 from agents_ui.web import render_page
-from callcenter import callbacks
-from callcenter.callbacks_web import audit_callers
-from dispatch.domain import HOTLINE_ROLES
-from dispatch.domain import SUPERVISE_ROLES
-from hotline.http import container
-from hotline.http import current_actor
+from agents_ui.wiring import container
+from callcenter.callbacks import service as callbacks
+from callcenter.cti.callbacks import audit_callers
+from infra.http import current_actor
+from kernel.roles import HOTLINE_ROLES
+from kernel.roles import SUPERVISE_ROLES
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")
 

@@ -16,11 +16,11 @@ from flask import url_for
 
 from agents_ui.web import page
 from agents_ui.web import render_page
-from callcenter import hall
-from callcenter import kpis
-from dispatch.domain import Role
-from hotline.http import container
-from hotline.settings import ReportsSettings
+from agents_ui.wiring import container
+from callcenter.cti import hall
+from callcenter.records import kpis
+from infra.settings import ReportsSettings
+from kernel.roles import Role
 from reports import services as reports
 from reports.kpis import FORMULAS
 from reports.kpis import LOWER_IS_BETTER

@@ -9,11 +9,11 @@ from flask import request
 
 from agents_ui.web import page
 from agents_ui.web import render_page
-from dispatch import followup_admin
-from dispatch.domain import HOTLINE_ROLES
-from dispatch.domain import SUPERVISE_ROLES
-from hotline.http import container
-from hotline.http import current_actor
+from agents_ui.wiring import container
+from dispatch.followup import queues as followup_admin
+from infra.http import current_actor
+from kernel.roles import HOTLINE_ROLES
+from kernel.roles import SUPERVISE_ROLES
 
 bp = Blueprint("followups", __name__, template_folder="templates")
 

@@ -35,17 +35,17 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from dispatch import intake
-from dispatch.domain import Channel
-from dispatch.domain import NotFound
-from dispatch.domain import TicketStatus
-from dispatch.domain import ValidationError
-from dispatch.open311 import public_description
-from hotline.bootstrap import Container
-from hotline.errors import validation_details
-from hotline.http import container
-from hotline.http import csrf_token
-from hotline.ratelimit import FixedWindow
+from agents_ui.wiring import UiServices
+from agents_ui.wiring import container
+from dispatch.open311.spec import public_description
+from dispatch.tickets.domain import Channel
+from dispatch.tickets.domain import TicketStatus
+from dispatch.webform import intake
+from infra.errors import validation_details
+from infra.http import csrf_token
+from infra.ratelimit import FixedWindow
+from kernel.errors import NotFound
+from kernel.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Form:
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
 
-def _settings_enabled() -> Container:
+def _settings_enabled() -> UiServices:
     c = container()
     if not c.settings.intake.enabled:
         abort(404)
@@ -190,7 +190,7 @@ def _read_form() -> Form:
     return form
 
 
-def _create(c: Container, form: Form) -> intake.Submitted | None:
+def _create(c: UiServices, form: Form) -> intake.Submitted | None:
     """Make the ticket, or fill `form.errors` and return None."""
     req = _public_request(form)
     photo = _photo(c, form)
@@ -261,7 +261,7 @@ def _field_errors(exc: pydantic.ValidationError) -> dict[str, str]:
     return errors
 
 
-def _photo(c: Container, form: Form) -> intake.Photo | None:
+def _photo(c: UiServices, form: Form) -> intake.Photo | None:
     upload: FileStorage | None = request.files.get("photo")
     if upload is None or not upload.filename:
         return None
@@ -281,7 +281,7 @@ def _photo(c: Container, form: Form) -> intake.Photo | None:
 # ---------------------------------------------------------------- guards
 
 
-def _within_rate(c: Container) -> bool:
+def _within_rate(c: UiServices) -> bool:
     """Count this submission against the address's hour; False once over the limit."""
     hourly = FixedWindow(lambda: c.redis, c.dispatch.utcnow, prefix="intake", window=3600)
     ip = request.remote_addr or "-"
@@ -299,7 +299,7 @@ class _Claim:
     is sent to the done page, which shows the result once there (never a second ticket).
     """
 
-    def __init__(self, c: Container, csrf: str, form_token: str) -> None:
+    def __init__(self, c: UiServices, csrf: str, form_token: str) -> None:
         self._c = c
         digest = hashlib.sha256(f"{csrf}\0{form_token}".encode()).hexdigest()
         self._key = f"intake:form:{digest}"
@@ -384,7 +384,7 @@ def done(key: str) -> tuple[str, int] | Response:
     return render_template("intake_done.html", number=number, link=link), 200
 
 
-def _peek(c: Container, form_token: str) -> tuple[str, str] | str | None:
+def _peek(c: UiServices, form_token: str) -> tuple[str, str] | str | None:
     """What became of this session's form, when the session itself was not told."""
     csrf = session.get("csrf")
     if not csrf:

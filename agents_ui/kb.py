@@ -4,7 +4,7 @@ catalogue, synonyms, gaps, import and export.
 Plain HTML forms as in the admin area (agents_ui/admin.py): every POST carries the session's
 CSRF token as a field, redirects after success with a flash message, and re-renders with 422
 and the messages next to the fields when input is refused. Who may do what is decided by
-`kb.services`; the roles below only choose which links and forms a page offers.
+the `kb` use cases (kb.shared); the roles below only choose which links and forms a page offers.
 """
 
 import datetime as dt
@@ -27,16 +27,15 @@ from werkzeug.wrappers import Response
 
 from agents_ui.web import page
 from agents_ui.web import render_page
-from dispatch import services as tickets
-from dispatch.domain import SUPERVISE_ROLES
-from dispatch.domain import Conflict
-from dispatch.domain import NotFound
-from dispatch.domain import Role
-from dispatch.domain import ValidationError
-from hotline.errors import validation_details
-from hotline.http import container
-from hotline.http import current_actor
-from kb import services
+from agents_ui.wiring import container
+from dispatch.tickets import services as tickets
+from infra.errors import validation_details
+from infra.http import current_actor
+from kb import articles
+from kb import catalogue
+from kb import shared
+from kb import synonyms as synonym_groups
+from kb import usage
 from kb.commands import ArticleInput
 from kb.commands import CategoryInput
 from kb.commands import Review
@@ -49,10 +48,15 @@ from kb.transfer import ImportRefused
 from kb.web import import_upload
 from kb.web import parse_article_filter
 from kb.web import today
+from kernel.errors import Conflict
+from kernel.errors import NotFound
+from kernel.errors import ValidationError
+from kernel.roles import SUPERVISE_ROLES
+from kernel.roles import Role
 
 bp = Blueprint("kb_pages", __name__, template_folder="templates", url_prefix="/kb")
 
-EDITOR_ROLES = tuple(SUPERVISE_ROLES)  # as kb.services.EDITORS
+EDITOR_ROLES = tuple(SUPERVISE_ROLES)  # as kb.shared.EDITORS
 WRITER_ROLES = (*EDITOR_ROLES, Role.LIAISON)
 Page = str | tuple[str, int] | Response
 
@@ -108,9 +112,9 @@ def highlight(text: str | None, words: Iterable[str] | None) -> Markup:
 def _render(template: str, status: int = 200, **context: Any) -> Page:
     """A knowledge-base page, with what the tabs need to know about the reader."""
     actor = current_actor()
-    editor = services.is_editor(actor)
+    editor = shared.is_editor(actor)
     liaison = actor.role is Role.LIAISON and actor.unit_id is not None
-    pending = len(services.pending_reviews(container().uow(), actor)) if editor or liaison else 0
+    pending = len(articles.pending_reviews(container().uow(), actor)) if editor or liaison else 0
     html = render_page(
         template,
         editor=editor,
@@ -159,20 +163,20 @@ def index() -> Page:
     try:
         f = parse_article_filter(request.args)
     except ValidationError as exc:
-        f, errors = services.ArticleFilter(), exc.field_errors
+        f, errors = articles.ArticleFilter(), exc.field_errors
     results = listing = None
     if q:
-        results = services.search(c.uow(), c.kb_index, actor, q, today(), k=20)
+        results = usage.search(c.uow(), c.kb_index, actor, q, today(), k=20)
         with c.uow() as uow:
-            used = services.usage(uow.session, [a["id"] for a in results["items"]])
+            used = usage.usage(uow.session, [a["id"] for a in results["items"]])
         for item in results["items"]:
             item["usage"] = used[item["id"]]
     else:
-        listing = services.list_articles(c.uow(), actor, f, today())
+        listing = articles.list_articles(c.uow(), actor, f, today())
     flagged = 0
     if actor.role is Role.LIAISON and actor.unit_id is not None:
-        mine = services.ArticleFilter(unit_id=actor.unit_id, flagged=True, per_page=1)
-        flagged = services.list_articles(c.uow(), actor, mine, today())["total"]
+        mine = articles.ArticleFilter(unit_id=actor.unit_id, flagged=True, per_page=1)
+        flagged = articles.list_articles(c.uow(), actor, mine, today())["total"]
     filters = {
         k: v
         for k, v in request.args.items()
@@ -187,7 +191,7 @@ def index() -> Page:
         errors=errors,
         results=results,
         listing=listing,
-        tree=services.category_tree(c.uow()),
+        tree=catalogue.category_tree(c.uow()),
         flagged_count=flagged,
         kinds=list(ArticleKind),
     )
@@ -199,7 +203,7 @@ def index() -> Page:
 @bp.get("/articles/<int:article_id>")
 @page()
 def article(article_id: int) -> Page:
-    view = services.article_view(container().uow(), current_actor(), article_id, today())
+    view = articles.article_view(container().uow(), current_actor(), article_id, today())
     return _render("kb_article.html", a=view, guide_fields=GUIDE_FIELDS)
 
 
@@ -207,7 +211,7 @@ def article(article_id: int) -> Page:
 @page(*EDITOR_ROLES)
 def archive(article_id: int) -> Page:
     archived = request.form.get("archived") == "1"
-    services.set_archived(container().uow(), current_actor(), article_id, archived)
+    articles.set_archived(container().uow(), current_actor(), article_id, archived)
     flash("已归档，不再出现在搜索结果中" if archived else "已恢复，重新可以搜索到")
     return redirect(url_for("kb_pages.article", article_id=article_id))
 
@@ -273,7 +277,7 @@ def _form_page(
         alert=alert,
         editing=editing,
         notice=notice,
-        tree=services.category_tree(c.uow()),
+        tree=catalogue.category_tree(c.uow()),
         units=tickets.list_units(c.uow()),
         kinds=list(ArticleKind),
         guide_fields=GUIDE_FIELDS,
@@ -300,7 +304,7 @@ def create_article() -> Page:
     form = {k: request.form.get(k, "") for k in (*FIELD_LABELS, "note")}
     try:
         cmd = _article_input(form)
-        result = services.create_article(container().uow(), current_actor(), cmd)
+        result = articles.create_article(container().uow(), current_actor(), cmd)
     except pydantic.ValidationError as exc:
         return _form_page(form, _article_errors(exc, form), status=422)
     except ValidationError as exc:
@@ -309,7 +313,7 @@ def create_article() -> Page:
 
 
 def _editable(article_id: int) -> dict[str, Any]:
-    view = services.article_view(container().uow(), current_actor(), article_id, today())
+    view = articles.article_view(container().uow(), current_actor(), article_id, today())
     if not view["may_edit"]:
         abort(403)
     return view
@@ -345,7 +349,7 @@ def update_article(article_id: int) -> Page:
     form = {k: request.form.get(k, "") for k in (*FIELD_LABELS, "note")}
     try:
         cmd = _article_input(form)
-        result = services.update_article(container().uow(), current_actor(), article_id, cmd)
+        result = articles.update_article(container().uow(), current_actor(), article_id, cmd)
     except pydantic.ValidationError as exc:
         return _form_page(form, _article_errors(exc, form), editing=view, status=422)
     except ValidationError as exc:
@@ -425,9 +429,9 @@ def _reviews_page(
     status: int = 200,
 ) -> Page:
     c = container()
-    items = services.pending_reviews(c.uow(), current_actor())
+    items = articles.pending_reviews(c.uow(), current_actor())
     units = {u["id"]: u["name"] for u in tickets.list_units(c.uow())}
-    paths = {cat["id"]: cat["path"] for cat in services.category_tree(c.uow())}
+    paths = {cat["id"]: cat["path"] for cat in catalogue.category_tree(c.uow())}
     for v in items:
         v["changes"] = _changes(v, units, paths)
     return _render(
@@ -453,7 +457,7 @@ def review(version_id: int) -> Page:
     note = request.form.get("note", "")
     try:
         cmd = Review.model_validate({"approve": approve, "note": note}, strict=False)
-        result = services.review(container().uow(), current_actor(), version_id, cmd)
+        result = articles.review(container().uow(), current_actor(), version_id, cmd)
     except pydantic.ValidationError as exc:
         message = next(iter(_messages(exc, "note").values()))
         return _reviews_page({version_id: message}, {version_id: note}, _refused(message), 422)
@@ -480,7 +484,7 @@ def _synonyms_page(
     status: int = 200,
 ) -> Page:
     """`errors` and `values` are keyed "new" (the add form) or the group's id as text."""
-    groups = services.list_synonyms(container().uow())
+    groups = synonym_groups.list_synonyms(container().uow())
     return _render(
         "kb_synonyms.html",
         status=status,
@@ -495,7 +499,7 @@ def _save_synonyms(key: str, group_id: int | None) -> Page:
     raw = request.form.get("words", "")
     try:
         cmd = SynonymInput(words=_words(raw))
-        services.save_synonyms(container().uow(), current_actor(), cmd, group_id)
+        synonym_groups.save_synonyms(container().uow(), current_actor(), cmd, group_id)
     except pydantic.ValidationError as exc:
         message = next(iter(_messages(exc, "words", noun="个词").values()))
         return _synonyms_page({key: message}, {key: raw}, _refused("同义词有误"), 422)
@@ -527,7 +531,7 @@ def update_synonyms(group_id: int) -> Page:
 @bp.post("/synonyms/<int:group_id>/delete")
 @page(*EDITOR_ROLES)
 def delete_synonyms(group_id: int) -> Page:
-    services.delete_synonyms(container().uow(), current_actor(), group_id)
+    synonym_groups.delete_synonyms(container().uow(), current_actor(), group_id)
     flash("已删除该组同义词")
     return redirect(url_for("kb_pages.synonyms"))
 
@@ -545,7 +549,7 @@ def _categories_page(
     return _render(
         "kb_categories.html",
         status=status,
-        tree=services.category_tree(container().uow()),
+        tree=catalogue.category_tree(container().uow()),
         errors=errors or {},
         values=values or {},
         alert=alert,
@@ -567,7 +571,7 @@ def create_category() -> Page:
         cmd = CategoryInput.model_validate(
             {"name": name, "parent_id": parent or None}, strict=False
         )
-        services.create_category(container().uow(), current_actor(), cmd)
+        catalogue.create_category(container().uow(), current_actor(), cmd)
     except pydantic.ValidationError as exc:
         found = _messages(exc, "name")
         errors = {"new": found.get("name", ""), "parent": found.get("parent_id", "")}
@@ -587,7 +591,7 @@ def create_category() -> Page:
 def rename_category(category_id: int) -> Page:
     name, key = request.form.get("name", ""), str(category_id)
     try:
-        services.rename_category(container().uow(), current_actor(), category_id, name)
+        catalogue.rename_category(container().uow(), current_actor(), category_id, name)
     except pydantic.ValidationError as exc:
         message = next(iter(_messages(exc, "name").values()))
         return _categories_page({key: message}, {key: name}, _refused("目录名称有误"), 422)
@@ -602,7 +606,7 @@ def rename_category(category_id: int) -> Page:
 @page(*EDITOR_ROLES)
 def delete_category(category_id: int) -> Page:
     try:
-        services.delete_category(container().uow(), current_actor(), category_id)
+        catalogue.delete_category(container().uow(), current_actor(), category_id)
     except Conflict as exc:
         return _categories_page({str(category_id): exc.message}, alert=exc.message, status=409)
     flash("已删除目录")
@@ -620,7 +624,7 @@ def gaps() -> Page:
     days = days if days in GAP_DAYS else 30
     c = container()
     since = c.dispatch.now() - dt.timedelta(days=days)
-    result = services.gaps(c.uow(), current_actor(), since, today())
+    result = usage.gaps(c.uow(), current_actor(), since, today())
     return _render("kb_gaps.html", gaps=result, days=days, choices=GAP_DAYS)
 
 

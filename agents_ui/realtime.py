@@ -23,12 +23,12 @@ from flask_socketio import SocketIO
 from flask_socketio import disconnect
 from flask_socketio import join_room
 
-from callcenter.hall import HALL_ROOM
-from dispatch.domain import HOTLINE_ROLES
-from dispatch.domain import SUPERVISE_ROLES
-from dispatch.domain import Role
-from hotline.auth import session_problem
-from hotline.models import User
+from callcenter.cti.hall import HALL_ROOM
+from infra.auth import session_problem
+from infra.models import User
+from kernel.roles import HOTLINE_ROLES
+from kernel.roles import SUPERVISE_ROLES
+from kernel.roles import Role
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/live"
@@ -37,7 +37,7 @@ socketio = SocketIO()
 
 class LiveNamespace(Namespace):  # type: ignore[misc]
     def on_connect(self, auth: Any = None) -> None:
-        from hotline.http import container
+        from agents_ui.wiring import container
 
         user_id = session.get("user_id")
         if user_id is None:
@@ -68,8 +68,8 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
         Answers with the seat's state, so a console whose seat went offline while it was
         away says so at once.
         """
-        from callcenter.cti import seat_alive
-        from hotline.http import container
+        from agents_ui.wiring import container
+        from callcenter.cti.console import seat_alive
 
         user_id = session.get("user_id")
         if user_id is None:
@@ -89,7 +89,7 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
 
     def on_disconnect(self, reason: Any = None) -> None:
         """A page went away: if it was a console, its seat goes offline after the grace."""
-        from hotline.http import container
+        from agents_ui.wiring import container
 
         user_id = session.get("user_id")
         if user_id is None:
@@ -112,7 +112,7 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
 
 def _sweep_absent(c: Any) -> None:
     """Set offline the seats whose console is gone, and tell the hall pages."""
-    from callcenter.hall import HALL_EVENT
+    from callcenter.cti.hall import HALL_EVENT
 
     try:
         gone = c.acd.sweep_absent()

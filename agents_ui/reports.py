@@ -1,7 +1,7 @@
 """Pages of the reports (报表): KPIs, unit ranking, hot topics and the weekly brief (周报).
 
 Server-rendered with plain GET forms from the same code as the JSON API (reports.web): the
-figures come from `reports.kpis`, `reports.ranking`, `reports.topics` and `reports.weekly`;
+figures come from `reports.kpis`, `reports.ranking`, `reports.topics` and `reports.brief`;
 this module reads the form, picks the defaults, and turns numbers into what people read.
 Each page links to the API's Excel (or PDF / DOCX) of exactly what it shows. Only the brief's
 立即生成并保存 needs script: it posts to the API with the session's CSRF token.
@@ -25,18 +25,18 @@ from agents_ui.dashboard import fmt_seconds
 from agents_ui.dashboard import fmt_share
 from agents_ui.web import page
 from agents_ui.web import render_page
-from dispatch.domain import PermissionDenied
-from dispatch.domain import Role
-from dispatch.domain import ValidationError
-from dispatch.services import Actor
-from hotline.http import container
-from hotline.http import current_actor
+from agents_ui.wiring import container
+from infra.http import current_actor
+from kernel.actor import Actor
+from kernel.errors import PermissionDenied
+from kernel.errors import ValidationError
+from kernel.roles import Role
 from reports import kpis as k
-from reports import weekly
+from reports.brief import weekly
+from reports.brief.render import render_html
 from reports.ranking import Level
 from reports.ranking import Ranked
 from reports.ranking import shortfall_text
-from reports.render import render_html
 from reports.services import MAX_YEAR
 from reports.services import MIN_YEAR
 from reports.services import example_tickets
@@ -44,7 +44,7 @@ from reports.services import local_midnight
 from reports.services import parse_week
 from reports.services import rank_period
 from reports.services import week_text
-from reports.topics import hot_topics
+from reports.topics.queries import hot_topics
 from reports.web import BRIEF_ROLES
 from reports.web import MAX_DAYS
 from reports.web import READ_ROLES

@@ -13,7 +13,7 @@ import logging
 import secrets
 from typing import Any
 
-from hotline.http import container
+from agents_ui.wiring import container
 
 log = logging.getLogger(__name__)
 REVEAL_SECONDS = 300

@@ -15,12 +15,12 @@ from werkzeug.wrappers import Response
 from agents_ui import reveal
 from agents_ui.web import page
 from agents_ui.web import render_page
-from callcenter import credentials
-from dispatch.domain import NotFound
-from dispatch.domain import Role
-from dispatch.domain import ValidationError
-from hotline.http import container
-from hotline.http import current_actor
+from agents_ui.wiring import container
+from callcenter.edge import credentials
+from infra.http import current_actor
+from kernel.errors import NotFound
+from kernel.errors import ValidationError
+from kernel.roles import Role
 
 bp = Blueprint(
     "sipaccounts", __name__, template_folder="templates", url_prefix="/admin/sip-accounts"

@@ -14,18 +14,18 @@ from agents_ui.dashboard import call_values
 from agents_ui.dashboard import live_hall
 from agents_ui.web import page
 from agents_ui.web import render_page
+from agents_ui.wiring import container
 from callcenter import duty
-from callcenter import hall as hall_api
-from callcenter import kpis
-from dispatch import pending
-from dispatch import services
-from dispatch import stats
-from dispatch.clock import Light
-from dispatch.domain import HOTLINE_ROLES
-from dispatch.domain import SUPERVISE_ROLES
-from dispatch.domain import TicketStatus
-from hotline.http import container
-from hotline.http import current_actor
+from callcenter.cti import hall as hall_api
+from callcenter.records import kpis
+from dispatch.routing import pending
+from dispatch.supervision import stats
+from dispatch.tickets import services
+from dispatch.tickets.domain import TicketStatus
+from infra.http import current_actor
+from kernel.roles import HOTLINE_ROLES
+from kernel.roles import SUPERVISE_ROLES
+from kernel.worktime import Light
 
 bp = Blueprint("supervise", __name__, template_folder="templates")
 

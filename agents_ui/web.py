@@ -26,48 +26,48 @@ from flask import session
 from flask import url_for
 from werkzeug.wrappers import Response
 
-from callcenter.cti import sign_out_seat
-from dispatch import followup_admin
-from dispatch import services
-from dispatch.clock import Light
-from dispatch.commands import MAX_CONTENT
-from dispatch.commands import MAX_TITLE
-from dispatch.domain import ACTION_LABELS
-from dispatch.domain import CHANNEL_LABELS
-from dispatch.domain import EVENT_LABELS
-from dispatch.domain import HOTLINE_ROLES
-from dispatch.domain import READ_ALL_ROLES
-from dispatch.domain import REQUEST_TYPE_LABELS
-from dispatch.domain import ROLE_LABELS
-from dispatch.domain import SATISFACTION_LABELS
-from dispatch.domain import STATUS_LABELS
-from dispatch.domain import SUPERVISE_ROLES
-from dispatch.domain import URGENCY_LABELS
-from dispatch.domain import Channel
-from dispatch.domain import DomainError
-from dispatch.domain import PermissionDenied
-from dispatch.domain import RequestType
-from dispatch.domain import ReturnReason
-from dispatch.domain import Role
-from dispatch.domain import TicketStatus
-from dispatch.domain import Urgency
+from agents_ui.wiring import container
+from callcenter.cti.console import sign_out_seat
+from dispatch.followup import queues as followup_admin
+from dispatch.tickets import services
+from dispatch.tickets.commands import MAX_CONTENT
+from dispatch.tickets.commands import MAX_TITLE
+from dispatch.tickets.domain import ACTION_LABELS
+from dispatch.tickets.domain import CHANNEL_LABELS
+from dispatch.tickets.domain import EVENT_LABELS
+from dispatch.tickets.domain import READ_ALL_ROLES
+from dispatch.tickets.domain import REQUEST_TYPE_LABELS
+from dispatch.tickets.domain import SATISFACTION_LABELS
+from dispatch.tickets.domain import STATUS_LABELS
+from dispatch.tickets.domain import URGENCY_LABELS
+from dispatch.tickets.domain import Channel
+from dispatch.tickets.domain import ReturnReason
+from dispatch.tickets.domain import TicketStatus
 from dispatch.web import parse_filter
-from hotline.audit import record_audit
-from hotline.auth import authenticate
-from hotline.auth import end_sessions
-from hotline.auth import hash_password
-from hotline.auth import password_problem
-from hotline.http import PasswordChangeRequired
-from hotline.http import TooManyAttempts
-from hotline.http import Unauthorized
-from hotline.http import container
-from hotline.http import csrf_token
-from hotline.http import current_actor
-from hotline.http import end_this_and_other_sessions
-from hotline.http import safe_next
-from hotline.http import sign_in
-from hotline.models import User
-from kb.services import ticket_articles
+from infra.audit import record_audit
+from infra.auth import authenticate
+from infra.auth import end_sessions
+from infra.auth import hash_password
+from infra.auth import password_problem
+from infra.http import PasswordChangeRequired
+from infra.http import TooManyAttempts
+from infra.http import Unauthorized
+from infra.http import csrf_token
+from infra.http import current_actor
+from infra.http import end_this_and_other_sessions
+from infra.http import safe_next
+from infra.http import sign_in
+from infra.models import User
+from kb.usage import ticket_articles
+from kernel.errors import DomainError
+from kernel.errors import PermissionDenied
+from kernel.roles import HOTLINE_ROLES
+from kernel.roles import ROLE_LABELS
+from kernel.roles import SUPERVISE_ROLES
+from kernel.roles import Role
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
+from kernel.worktime import Light
 
 bp = Blueprint(
     "agents_ui",
@@ -382,7 +382,7 @@ def _pending_extension(view: Mapping[str, Any]) -> bool:
 
 def _suggested_unit(view: Mapping[str, Any]) -> int | None:
     """The unit routing suggests for the ticket as it stands (preselected in 派单)."""
-    from dispatch.routing import Draft
+    from dispatch.routing.router import Draft
 
     locality = view.get("locality") or {}
     draft = Draft(
@@ -403,7 +403,7 @@ def _suggested_unit(view: Mapping[str, Any]) -> int | None:
 
 def _calls(ticket_id: int, actor: Any) -> list[dict[str, Any]]:
     """The ticket's calls, with who answered and whether this viewer may hear each one."""
-    from callcenter.records import ticket_calls
+    from callcenter.records.sync import ticket_calls
 
     calls = ticket_calls(container().uow(), ticket_id)
     ids = {

@@ -61,13 +61,13 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
-from callcenter.acd import AcdError
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
+from callcenter.acd.engine import AcdError
 from callcenter.models import CallRecord
-from dispatch.models import Ticket
-from hotline.db import make_engine
-from hotline.settings import DatabaseSettings
+from dispatch.tickets.models import Ticket
+from infra.db import make_engine
+from infra.settings import DatabaseSettings
 from tests.demo_process import SEATS
 from tests.demo_process import Ports
 from tests.demo_process import children

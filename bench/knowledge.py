@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kb.index import jieba_words
 from kb.search import Article
 from kb.search import SearchIndex
 from kb.search import document_terms
@@ -59,14 +60,14 @@ def build_base(
 def run(data: Path, n_questions: int, seed: int, distractors: int | None = None) -> dict[str, Any]:
     articles, questions = build_base(data, distractors)
     started = time.perf_counter()
-    index = SearchIndex(articles)
+    index = SearchIndex(articles, jieba_words)
     build = time.perf_counter() - started
     stored = [
-        Article(a.id, a.title, a.body, terms=tuple(document_terms(a.title, a.body)))
+        Article(a.id, a.title, a.body, terms=tuple(document_terms(a.title, a.body, jieba_words)))
         for a in articles
     ]
     started = time.perf_counter()
-    SearchIndex(stored)
+    SearchIndex(stored, jieba_words)
     rebuild = time.perf_counter() - started
     started = time.perf_counter()
     index.updated([stored[0]])  # one article published again

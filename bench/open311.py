@@ -43,17 +43,17 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    from dispatch import apikeys
-    from dispatch.domain import UnitKind
-    from dispatch.models import Matter
-    from dispatch.models import Unit
+    from dispatch.open311 import apikeys
+    from dispatch.routing.models import Matter
     from hotline.app import create_app
     from hotline.bootstrap import bootstrap
-    from hotline.migrate import upgrade
-    from hotline.settings import DatabaseSettings
-    from hotline.settings import RedisSettings
-    from hotline.settings import WebSettings
-    from hotline.settings import load_settings
+    from infra.migrate import upgrade
+    from infra.models import Unit
+    from infra.settings import DatabaseSettings
+    from infra.settings import RedisSettings
+    from infra.settings import WebSettings
+    from infra.settings import load_settings
+    from kernel.units import UnitKind
 
     tmp = tempfile.mkdtemp(prefix="open311-bench-")
     url = os.environ.get("HOTLINE_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.db"

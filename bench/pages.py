@@ -39,10 +39,10 @@ def main() -> None:
     from hotline.bootstrap import bootstrap
     from hotline.demo import DEMO_PASSWORD
     from hotline.demo import load_demo
-    from hotline.migrate import upgrade
-    from hotline.settings import DatabaseSettings
-    from hotline.settings import WebSettings
-    from hotline.settings import load_settings
+    from infra.migrate import upgrade
+    from infra.settings import DatabaseSettings
+    from infra.settings import WebSettings
+    from infra.settings import load_settings
 
     logging.disable(logging.INFO)
     folder = tempfile.mkdtemp(prefix="hotline-bench-pages-")

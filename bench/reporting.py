@@ -10,7 +10,7 @@ with COPY; the secondary indexes and foreign keys of the bulk tables are dropped
 and built again afterwards, then VACUUM ANALYZE.
 
 Then it times `reports.kpis.compute` for the last full calendar month (per unit, three runs,
-and overall) and `reports.weekly.build(container, monday, "pdf")` for the last full ISO
+and overall) and `reports.brief.weekly.build(src, monday, "pdf")` for the last full ISO
 week, and prints one JSON object. The database is dropped at the end unless --keep;
 --database reuses a loaded one (no load, never dropped).
 
@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import sqlalchemy as sa
 
-from dispatch.domain import TRANSITIONS
+from dispatch.tickets.domain import TRANSITIONS
 from hotline import demo_content as content
 
 if TYPE_CHECKING:
@@ -1587,7 +1587,7 @@ def _last_month(until: dt.datetime) -> tuple[dt.date, dt.date]:
 
 def time_reports(url: str, until: dt.datetime, out_dir: Path) -> dict[str, Any]:
     from hotline.bootstrap import bootstrap
-    from hotline.settings import load_settings
+    from infra.settings import load_settings
     from reports import kpis
 
     instance = tempfile.mkdtemp(prefix="hotline-bench-reports-")
@@ -1639,7 +1639,7 @@ def _time_brief(container: "Container", until: dt.datetime, out_dir: Path) -> di
     iso = monday.isocalendar()
     week = f"{iso.year}-W{iso.week:02d}"
     try:
-        weekly = importlib.import_module("reports.weekly")
+        weekly = importlib.import_module("reports.brief.weekly")
         # build(src, monday, fmt) reads through a Sources (as hotline.jobs and reports.cli
         # make it from the container); an older build took the container itself.
         src: Any = container
@@ -1706,7 +1706,7 @@ def main() -> None:
     else:
         until = _default_until()
 
-    from hotline.migrate import upgrade
+    from infra.migrate import upgrade
 
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = args.database or args.name or f"hotline_bench_{uuid.uuid4().hex[:10]}"

@@ -21,9 +21,9 @@ from typing import Any
 from sklearn.model_selection import StratifiedKFold
 
 from bench._data import sample_rows
-from dispatch.classifier import FIELDS
-from dispatch.classifier import evaluate
-from dispatch.classifier import read_labelled_tsv
+from dispatch.routing.classifier import FIELDS
+from dispatch.routing.classifier import evaluate
+from dispatch.routing.classifier import read_labelled_tsv
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gov_messages_train.tsv"
 

@@ -25,20 +25,20 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from callcenter.acd import Acd
-from callcenter.credentials import acd_secret
-from callcenter.credentials import provision
-from callcenter.credentials import read_password_file
+from callcenter.acd.engine import Acd
+from callcenter.edge.credentials import acd_secret
+from callcenter.edge.credentials import provision
+from callcenter.edge.credentials import read_password_file
+from callcenter.edge.kamailio import SipEdge
 from callcenter.models import CallRecord
-from callcenter.records import close_forgotten
-from callcenter.sip import SipEdge
+from callcenter.records.sync import close_forgotten
 from hotline.bootstrap import bootstrap
-from hotline.db import UnitOfWork
-from hotline.db import make_engine
-from hotline.db import make_session_factory
-from hotline.migrate import upgrade
-from hotline.settings import DatabaseSettings
-from hotline.settings import load_settings
+from infra.db import UnitOfWork
+from infra.db import make_engine
+from infra.db import make_session_factory
+from infra.migrate import upgrade
+from infra.settings import DatabaseSettings
+from infra.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLER = ROOT / "callcenter" / "sipp" / "caller.xml"

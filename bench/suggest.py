@@ -17,18 +17,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from dispatch.learning import retrain
-from dispatch.routing import Draft
+from dispatch.routing.learning import retrain
+from dispatch.routing.router import Draft
 from hotline import demo_content as content
 from hotline.app import create_app
-from hotline.auth import issue_token
 from hotline.bootstrap import bootstrap
 from hotline.demo import load_demo
-from hotline.migrate import upgrade
-from hotline.models import User
-from hotline.settings import DatabaseSettings
-from hotline.settings import WebSettings
-from hotline.settings import load_settings
+from infra.auth import issue_token
+from infra.migrate import upgrade
+from infra.models import User
+from infra.settings import DatabaseSettings
+from infra.settings import WebSettings
+from infra.settings import load_settings
 
 
 def _pct(values: list[float], pct: float) -> float:

@@ -59,22 +59,22 @@ import sqlalchemy as sa
 from sklearn.model_selection import StratifiedKFold
 
 from bench._data import sample_rows
-from dispatch.classifier import read_labelled_tsv
-from dispatch.domain import UnitKind
-from dispatch.learning import history_examples
-from dispatch.learning import is_held_back
-from dispatch.learning import retrain
-from dispatch.models import Ticket
-from dispatch.models import Unit
-from dispatch.routing import Draft
-from dispatch.routing import Example
-from dispatch.routing import Router
-from dispatch.routing import Suggestion
-from dispatch.routing import load_catalogue
-from hotline.migrate import upgrade
-from hotline.settings import DatabaseSettings
-from hotline.settings import WebSettings
-from hotline.settings import load_settings
+from dispatch.routing.classifier import read_labelled_tsv
+from dispatch.routing.learning import history_examples
+from dispatch.routing.learning import is_held_back
+from dispatch.routing.learning import retrain
+from dispatch.routing.router import Draft
+from dispatch.routing.router import Example
+from dispatch.routing.router import Router
+from dispatch.routing.router import Suggestion
+from dispatch.routing.router import load_catalogue
+from dispatch.tickets.models import Ticket
+from infra.migrate import upgrade
+from infra.models import Unit
+from infra.settings import DatabaseSettings
+from infra.settings import WebSettings
+from infra.settings import load_settings
+from kernel.units import UnitKind
 
 if TYPE_CHECKING:
     from hotline.bootstrap import Container

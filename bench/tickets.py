@@ -38,16 +38,16 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def _seed(url: str) -> tuple[str, list[int]]:
-    from dispatch.domain import Role
-    from dispatch.domain import UnitKind
-    from dispatch.models import Unit
-    from hotline.auth import NewUser
-    from hotline.auth import create_user
-    from hotline.auth import issue_token
-    from hotline.db import UnitOfWork
-    from hotline.db import make_engine
-    from hotline.db import make_session_factory
-    from hotline.settings import DatabaseSettings
+    from infra.auth import NewUser
+    from infra.auth import create_user
+    from infra.auth import issue_token
+    from infra.db import UnitOfWork
+    from infra.db import make_engine
+    from infra.db import make_session_factory
+    from infra.models import Unit
+    from infra.settings import DatabaseSettings
+    from kernel.roles import Role
+    from kernel.units import UnitKind
 
     engine = make_engine(DatabaseSettings(url=url))
     with UnitOfWork(make_session_factory(engine)) as uow:
@@ -168,7 +168,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from hotline.migrate import upgrade
+    from infra.migrate import upgrade
 
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = args.name or f"hotline_bench_{uuid.uuid4().hex[:10]}"

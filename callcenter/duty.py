@@ -17,18 +17,18 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from dispatch.commands import Command
-from dispatch.domain import NotFound
-from dispatch.domain import Role
-from dispatch.domain import RuleViolation
-from dispatch.domain import ValidationError
-from dispatch.models import Ticket
-from dispatch.services import Actor
-from hotline.audit import audit_act
-from hotline.db import Base
-from hotline.db import UnitOfWork
-from hotline.ids import RowId
-from hotline.models import User
+from dispatch.tickets.models import Ticket
+from infra.audit import audit_act
+from infra.commands import Command
+from infra.db import Base
+from infra.db import UnitOfWork
+from infra.ids import RowId
+from infra.models import User
+from kernel.actor import Actor
+from kernel.errors import NotFound
+from kernel.errors import RuleViolation
+from kernel.errors import ValidationError
+from kernel.roles import Role
 
 LEADER_CALL_TAG = "领导接听"
 # A longer window is almost certainly a typing slip (a wrong day or month), and it would let

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from hotline.db import Base
+from infra.db import Base
 
 
 class CallRecord(Base):

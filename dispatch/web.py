@@ -14,33 +14,33 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 
-from dispatch import assist
-from dispatch import attachments
-from dispatch import idempotency
-from dispatch import learning
-from dispatch import pending
-from dispatch import services
-from dispatch.clock import Light
-from dispatch.commands import ACTION_COMMANDS
-from dispatch.commands import MAX_CONTENT
-from dispatch.commands import MAX_TITLE
-from dispatch.commands import CreateTicket
-from dispatch.commands import Reply
-from dispatch.commands import SuggestRequest
-from dispatch.domain import Action
-from dispatch.domain import PermissionDenied
-from dispatch.domain import RequestType
-from dispatch.domain import Role
-from dispatch.domain import TicketStatus
-from dispatch.domain import Urgency
-from dispatch.domain import ValidationError
-from dispatch.phones import InvalidPhone
-from dispatch.phones import normalize_phone
-from hotline.admin import audit_retrain
-from hotline.http import container
-from hotline.http import current_actor
-from hotline.http import login_required
-from hotline.http import parse_body
+from dispatch.admin.service import audit_retrain
+from dispatch.routing import assist
+from dispatch.routing import learning
+from dispatch.routing import pending
+from dispatch.tickets import attachments
+from dispatch.tickets import idempotency
+from dispatch.tickets import services
+from dispatch.tickets.commands import ACTION_COMMANDS
+from dispatch.tickets.commands import MAX_CONTENT
+from dispatch.tickets.commands import MAX_TITLE
+from dispatch.tickets.commands import CreateTicket
+from dispatch.tickets.commands import Reply
+from dispatch.tickets.commands import SuggestRequest
+from dispatch.tickets.domain import Action
+from dispatch.tickets.domain import TicketStatus
+from dispatch.wiring import container
+from infra.http import current_actor
+from infra.http import login_required
+from infra.http import parse_body
+from kernel.errors import PermissionDenied
+from kernel.errors import ValidationError
+from kernel.phones import InvalidPhone
+from kernel.phones import normalize_phone
+from kernel.roles import Role
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
+from kernel.worktime import Light
 
 bp = Blueprint("dispatch", __name__, url_prefix="/api")
 
@@ -113,8 +113,8 @@ def routing_models() -> Response:
 @login_required(Role.ADMIN)
 def retrain_routing() -> tuple[Response, int]:
     """Queue a retraining (rq); the new version goes live only if it scores at least as well."""
-    from hotline.jobs import enqueue_retrain
-    from hotline.jobs import job_view
+    from dispatch.jobs import enqueue_retrain
+    from infra.jobs import job_view
 
     actor = current_actor()
     c = container()

@@ -15,15 +15,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
-from hotline.errors import register_error_handlers
-from hotline.http import refuse_nul_characters
-from hotline.ids import register_converters
-from hotline.logs import configure_logging
-from hotline.logs import request_id_var
-from hotline.logs import ticket_id_var
-from hotline.settings import Settings
-from hotline.settings import load_settings
-from hotline.settings import settings_path
+from hotline.config import load_app_settings
+from infra.errors import register_error_handlers
+from infra.http import refuse_nul_characters
+from infra.ids import register_converters
+from infra.logs import configure_logging
+from infra.logs import request_id_var
+from infra.logs import ticket_id_var
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 # Endpoints that take files: held to the largest upload instead of web.max_body_bytes.
@@ -43,7 +42,7 @@ UPLOADS = frozenset(
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
     """Create the web app; tests pass settings or a ready container."""
     if container is None:
-        settings = settings or load_settings(settings_path())
+        settings = settings or load_app_settings()
         container = bootstrap(settings)
     settings = container.settings
     configure_logging(settings.log_level)
@@ -121,16 +120,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from reports.web import bp as reports_bp
 
     app.register_blueprint(reports_bp)
-    from dispatch.open311_web import bp as open311_bp
+    from dispatch.open311.web import bp as open311_bp
 
     app.register_blueprint(open311_bp)
-    from dispatch.followup_web import bp as followups_api_bp
+    from dispatch.followup.web import bp as followups_api_bp
 
     app.register_blueprint(followups_api_bp)
-    from callcenter.callbacks_web import bp as callbacks_bp
-    from callcenter.cti import bp as cti_bp
-    from callcenter.hall import bp as hall_bp
-    from callcenter.web import bp as acd_bp
+    from callcenter.cti.callbacks import bp as callbacks_bp
+    from callcenter.cti.console import bp as cti_bp
+    from callcenter.cti.hall import bp as hall_bp
+    from callcenter.edge.http import bp as acd_bp
 
     app.register_blueprint(acd_bp)
     app.register_blueprint(cti_bp)

@@ -12,33 +12,32 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-import callcenter.duty  # noqa: F401 - the composition root registers every table
-import callcenter.models  # noqa: F401
-import kb.models  # noqa: F401
-import reports.models  # noqa: F401
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from agents_ui.wiring import UiServices
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
 from callcenter.duty import on_duty_check
-from callcenter.sip import wait_step_seconds
-from dispatch.adapters.calendar import ChineseWorkdays
-from dispatch.adapters.files import FileStore
-from dispatch.assist import Assistant
-from dispatch.attachments import AttachmentPolicy
-from dispatch.clock import WorkCalendar
-from dispatch.duplicates import DuplicateRules
-from dispatch.policy import OverlayCache
-from dispatch.policy import load_overlay
-from dispatch.routing import Router
-from dispatch.services import DispatchContext
-from dispatch.services import SlaPolicy
-from hotline.auth import TokenCache
-from hotline.db import UnitOfWork
-from hotline.db import make_engine
-from hotline.db import make_session_factory
-from hotline.settings import Settings
-from hotline.settings import resolve_paths
+from callcenter.edge.kamailio import wait_step_seconds
+from dispatch.routing.assist import Assistant
+from dispatch.routing.duplicates import DuplicateRules
+from dispatch.routing.router import Router
+from dispatch.tickets.attachments import AttachmentPolicy
+from dispatch.tickets.policy import OverlayCache
+from dispatch.tickets.policy import load_overlay
+from dispatch.tickets.services import DispatchContext
+from dispatch.tickets.services import SlaPolicy
+from hotline.tables import load_all
+from infra.auth import TokenCache
+from infra.db import UnitOfWork
+from infra.db import make_engine
+from infra.db import make_session_factory
+from infra.files import FileStore
+from infra.settings import Settings
+from infra.settings import resolve_paths
+from infra.workdays import ChineseWorkdays
 from kb.index import LiveIndex
+from kernel.worktime import WorkCalendar
 
+load_all()  # the composition root registers every table
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +58,9 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def utcnow(self) -> dt.datetime:
+        return self.dispatch.utcnow()
 
     def close(self) -> None:
         """Release pooled connections (commands and workers that end, tests)."""
@@ -160,3 +162,8 @@ def bootstrap(
         redis_factory=redis_factory
         or (lambda: redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)),
     )
+
+
+def _offers_what_every_package_asks(container: Container) -> UiServices:
+    """Never called: mypy checks here that the container is what each package's view says."""
+    return container

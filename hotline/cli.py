@@ -14,13 +14,12 @@ from typing import Any
 
 import click
 
-from dispatch.domain import Role
-from dispatch.domain import ValidationError
-from hotline.settings import Settings
-from hotline.settings import SettingsError
-from hotline.settings import load_settings
-from hotline.settings import redacted
-from hotline.settings import settings_path
+from hotline.config import load_app_settings
+from infra.settings import Settings
+from infra.settings import SettingsError
+from infra.settings import redacted
+from kernel.errors import ValidationError
+from kernel.roles import Role
 
 log = logging.getLogger(__name__)
 QUEUES = ("dispatch", "notify", "kb", "reports", "default")
@@ -42,10 +41,10 @@ def _settings(ctx: click.Context) -> Settings:
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """12345 政务服务便民热线."""
     try:
-        ctx.obj = load_settings(Path(config_path) if config_path else settings_path())
+        ctx.obj = load_app_settings(Path(config_path) if config_path else None)
     except SettingsError as exc:
         raise click.ClickException(f"配置错误: {exc}") from exc
-    from hotline.logs import configure_logging
+    from infra.logs import configure_logging
 
     configure_logging(ctx.obj.log_level)
 
@@ -90,7 +89,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the Alembic migrations."""
-    from hotline.migrate import upgrade
+    from infra.migrate import upgrade
 
     upgrade(_settings(ctx).database.url, revision)
     click.echo(f"database at {revision}")
@@ -120,9 +119,9 @@ def user_create(
     password: str,
 ) -> None:
     """Create a user with a hashed password."""
-    from hotline.auth import NewUser
-    from hotline.auth import create_user
     from hotline.bootstrap import bootstrap
+    from infra.auth import NewUser
+    from infra.auth import create_user
 
     container = bootstrap(_settings(ctx))
     try:
@@ -148,9 +147,9 @@ def user_token(ctx: click.Context, username: str, name: str) -> None:
     """Issue an API token (printed once; only its hash is stored)."""
     import sqlalchemy as sa
 
-    from hotline.auth import issue_token
     from hotline.bootstrap import bootstrap
-    from hotline.models import User
+    from infra.auth import issue_token
+    from infra.models import User
 
     container = bootstrap(_settings(ctx))
     try:
@@ -181,7 +180,7 @@ def dispatch_train(ctx: click.Context) -> None:
     Prints one JSON object; the new version goes live only if it scores at least as well on
     the held-back slice as the live one.
     """
-    from dispatch.learning import retrain
+    from dispatch.routing.learning import retrain
     from hotline.bootstrap import bootstrap
 
     container = bootstrap(_settings(ctx))
@@ -215,9 +214,9 @@ def dispatch_evaluate(train_path: str, test_path: str, fields: str) -> None:
     The last line printed is one JSON object: accuracy, macro_f1, top3_accuracy,
     per_label_f1, train_seconds, predict_p50_ms, predict_p99_ms.
     """
-    from dispatch.classifier import DataError
-    from dispatch.classifier import evaluate
-    from dispatch.classifier import read_labelled_tsv
+    from dispatch.routing.classifier import DataError
+    from dispatch.routing.classifier import evaluate
+    from dispatch.routing.classifier import read_labelled_tsv
 
     try:
         train_docs, train_labels = read_labelled_tsv(train_path)
@@ -246,7 +245,7 @@ def followup_sweep(ctx: click.Context) -> None:
 
     Survey calls go on the Redis list of the survey processes, SMS to the SMS channel.
     """
-    from hotline.jobs import sweep_followup
+    from dispatch.jobs import sweep_followup
 
     config_path = ctx.find_root().params.get("config_path")
     if config_path:  # the job reads its settings as a worker does: point it at this file
@@ -260,9 +259,9 @@ def followup_sweep(ctx: click.Context) -> None:
 @click.pass_context
 def followup_sms_reply(ctx: click.Context, phone: str, text: str) -> None:
     """Take a citizen's SMS reply to the survey, as the gateway's callback would (JSON)."""
-    from dispatch.followup import record_sms_reply
+    from dispatch.followup.survey import record_sms_reply
     from hotline.bootstrap import bootstrap
-    from hotline.jobs import _emitter
+    from infra.jobs import emitter as _emitter
 
     settings = _settings(ctx)
     container = bootstrap(settings)
@@ -345,12 +344,12 @@ def worker(ctx: click.Context, burst: bool) -> None:
     from rq import Worker
     from sqlalchemy.orm import configure_mappers
 
-    import dispatch.models  # noqa: F401
-    import hotline.models  # noqa: F401
-    from hotline.jobs import rescue_abandoned
-    from hotline.lifeline import keep_running
+    from hotline.tables import load_all
+    from infra.lifeline import keep_running
+    from infra.worker import rescue_abandoned
 
     # Preload before rq forks work horses, so each job does not pay for it (rq docs).
+    load_all()
     configure_mappers()
     url = _settings(ctx).redis.url
 
@@ -373,10 +372,10 @@ def worker(ctx: click.Context, burst: bool) -> None:
 @click.pass_context
 def sip(ctx: click.Context, print_config: bool) -> None:
     """Run the SIP edge: Kamailio with a configuration generated from config.yaml."""
-    from callcenter.credentials import acd_secret
-    from callcenter.credentials import write_secret_file
-    from callcenter.sip import edge_from_settings
-    from callcenter.sip import stop_stale_edges
+    from callcenter.edge.credentials import acd_secret
+    from callcenter.edge.credentials import write_secret_file
+    from callcenter.edge.kamailio import edge_from_settings
+    from callcenter.edge.kamailio import stop_stale_edges
 
     settings = _settings(ctx)
     edge = edge_from_settings(settings.telephony, acd_secret(settings))
@@ -451,8 +450,8 @@ def seat(
     transport: str | None,
 ) -> None:
     """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
-    from callcenter.credentials import acd_secret
-    from callcenter.records import recordings_root
+    from callcenter.edge.credentials import acd_secret
+    from callcenter.records.sync import recordings_root
     from callcenter.seat import SeatConfig
     from callcenter.seat import run_seat
 
@@ -479,7 +478,7 @@ def seat(
 
 
 def _sip_password(settings: Settings, name: str, password_file: str | None) -> str:
-    from callcenter.credentials import process_password
+    from callcenter.edge.credentials import process_password
 
     try:
         return process_password(settings, name, password_file)
@@ -499,7 +498,7 @@ def survey(
     from callcenter.survey import RTP_PORT_BASE
     from callcenter.survey import SurveyConfig
     from callcenter.survey import run_survey
-    from dispatch.followup import record_survey_event
+    from dispatch.followup.survey import record_survey_event
     from hotline.bootstrap import bootstrap
 
     settings = _settings(ctx)
@@ -539,7 +538,7 @@ def cron(ctx: click.Context) -> None:
     import redis
 
     from hotline.jobs import schedule
-    from hotline.lifeline import keep_running
+    from infra.lifeline import keep_running
 
     settings = _settings(ctx)
 
@@ -564,7 +563,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool, auto_answer: float | N
     from hotline.demo import DEMO_PASSWORD
     from hotline.demo import demo_logins
     from hotline.demo import load_demo
-    from hotline.migrate import upgrade
+    from infra.migrate import upgrade
 
     settings = _settings(ctx)
     if reset:
@@ -575,7 +574,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool, auto_answer: float | N
     try:
         counts = load_demo(container)
         if counts.get("tickets"):
-            from dispatch.learning import retrain
+            from dispatch.routing.learning import retrain
 
             click.echo("training the routing model on the demo tickets ...")
             trained = retrain(container.uow(), trigger="demo")
@@ -602,7 +601,7 @@ def demo(ctx: click.Context, reset: bool, no_serve: bool, auto_answer: float | N
         for proc in children:
             proc.terminate()
         return
-    from hotline.lifeline import Keeper
+    from infra.lifeline import Keeper
 
     # This process only watches: every process of the demo, the web app too, is its child
     # and is started again when it dies (a gunicorn master here would reap the others'
@@ -637,8 +636,8 @@ DEMO_SEATS = ("s01", "s02", "s03", "s04")
 
 def _provision_demo_agents(settings: Settings) -> None:
     """SIP passwords for the processes the demo starts itself, in instance/sip (0600)."""
-    from callcenter.credentials import password_path
-    from callcenter.credentials import provision
+    from callcenter.edge.credentials import password_path
+    from callcenter.edge.credentials import provision
     from hotline.bootstrap import bootstrap
 
     agents = [(name, "seat") for name in DEMO_SEATS] + [("survey1", "survey")]

@@ -15,24 +15,26 @@ from dataclasses import field
 
 import sqlalchemy as sa
 
-from dispatch import commands as c
-from dispatch import services
-from dispatch.domain import SATISFIED_LEVELS
-from dispatch.domain import Action
-from dispatch.domain import DomainError
-from dispatch.domain import RequestType
-from dispatch.domain import ReturnReason
-from dispatch.domain import Role
-from dispatch.domain import Satisfaction
-from dispatch.domain import UnitKind
-from dispatch.domain import Urgency
-from dispatch.models import Matter
-from dispatch.models import Unit
+from dispatch.routing.models import Matter
+from dispatch.tickets import commands as c
+from dispatch.tickets import services
+from dispatch.tickets.domain import SATISFIED_LEVELS
+from dispatch.tickets.domain import Action
+from dispatch.tickets.domain import ReturnReason
+from dispatch.tickets.domain import Satisfaction
 from hotline import demo_content as content
-from hotline.auth import NewUser
-from hotline.auth import create_user
 from hotline.bootstrap import Container
-from hotline.models import User
+from infra.auth import NewUser
+from infra.auth import create_user
+from infra.commands import Command
+from infra.models import Unit
+from infra.models import User
+from kernel.actor import Actor
+from kernel.errors import DomainError
+from kernel.roles import Role
+from kernel.units import UnitKind
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,8 @@ class _World:
     rng: random.Random
     units: dict[str, int]
     unit_codes: dict[int, str]
-    desk: dict[Role, services.Actor]
-    liaisons: dict[int, services.Actor]
+    desk: dict[Role, Actor]
+    liaisons: dict[int, Actor]
     open_by_title: dict[str, list[int]]
     # The calls behind the phone tickets, and calls that got no ticket (written at the end).
     calls: list[dict[str, object]] = field(default_factory=list)
@@ -98,7 +100,7 @@ def load_demo(
     starts = sorted(
         now - dt.timedelta(seconds=rng.uniform(0, weeks * 7 * 86400)) for _ in range(tickets)
     )
-    quiet = logging.getLogger("dispatch.services")
+    quiet = logging.getLogger("dispatch.tickets.services")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # one line per transition is too much for a bulk load
     try:
@@ -120,13 +122,13 @@ def load_demo(
 def _load_channels(container: Container, now: dt.datetime, rng: random.Random) -> dict[str, int]:
     """An Open311 client key, missed calls waiting for a call-back (漏接回拨), and tickets
     whose automated follow-up reached nobody (人工回访)."""
-    from callcenter.callbacks import note_call
+    from callcenter.callbacks.service import note_call
     from callcenter.models import CallRecord
-    from dispatch.apikeys import hash_key
-    from dispatch.domain import TicketStatus
-    from dispatch.models import ApiKey
-    from dispatch.models import FollowUpAttempt
-    from dispatch.models import Ticket
+    from dispatch.followup.models import FollowUpAttempt
+    from dispatch.open311.apikeys import hash_key
+    from dispatch.open311.models import ApiKey
+    from dispatch.tickets.domain import TicketStatus
+    from dispatch.tickets.models import Ticket
 
     with container.uow() as uow:
         session = uow.session
@@ -187,14 +189,14 @@ def _load_channels(container: Container, now: dt.datetime, rng: random.Random) -
 def load_demo_kb(container: Container) -> int:
     """The demo knowledge base: articles (owned by the demo's units where they exist),
     the synonym table, and the index. Returns the number of articles."""
+    from kb.bulk import import_articles
     from kb.commands import SynonymInput
     from kb.demo_content import SYNONYMS
     from kb.demo_content import demo_articles
     from kb.index import index_pending
-    from kb.services import import_articles
-    from kb.services import save_synonyms
+    from kb.synonyms import save_synonyms
 
-    system = services.Actor(user_id=None, role=Role.ADMIN, name="演示数据")
+    system = Actor(user_id=None, role=Role.ADMIN, name="演示数据")
     with container.uow() as uow:
         names = set(uow.session.scalars(sa.select(Unit.name)))
     records = [
@@ -281,16 +283,16 @@ def _matters() -> dict[str, tuple[str, bool]]:
 
 def _load_users(
     container: Container, units: dict[str, int]
-) -> tuple[dict[Role, services.Actor], dict[int, services.Actor]]:
-    desk: dict[Role, services.Actor] = {}
-    liaisons: dict[int, services.Actor] = {}
+) -> tuple[dict[Role, Actor], dict[int, Actor]]:
+    desk: dict[Role, Actor] = {}
+    liaisons: dict[int, Actor] = {}
     with container.uow() as uow:
         for username, name, role in DESK_USERS:
             # The demo's one password is printed on screen: no rules (rules=None).
             user = create_user(
                 uow.session, NewUser(username, DEMO_PASSWORD, role, name), rules=None
             )
-            desk.setdefault(role, services.Actor(user.id, role, None, name))
+            desk.setdefault(role, Actor(user.id, role, None, name))
         for spec in content.UNITS:
             if spec.kind == UnitKind.COMMUNITY:
                 continue
@@ -305,7 +307,7 @@ def _load_users(
                 ),
                 rules=None,
             )
-            liaisons[units[spec.code]] = services.Actor(
+            liaisons[units[spec.code]] = Actor(
                 user.id, Role.LIAISON, units[spec.code], user.display_name
             )
         uow.commit()
@@ -464,9 +466,7 @@ class _Story:
     lead: int
     round_start: dt.datetime  # when the lead unit got it: its 联系时间 is measured from here
 
-    def act(
-        self, actor: services.Actor, action: Action, cmd: c.Command, after: dt.timedelta
-    ) -> bool:
+    def act(self, actor: Actor, action: Action, cmd: Command, after: dt.timedelta) -> bool:
         when = self.t + after
         if when > self.now:
             return False
@@ -485,7 +485,7 @@ class _Story:
         self.t = when
         return True
 
-    def liaison(self) -> services.Actor:
+    def liaison(self) -> Actor:
         return self.world.liaisons[self.lead]
 
     def minutes(self, low: float, high: float) -> dt.timedelta:

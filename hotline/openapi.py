@@ -5,32 +5,32 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from callcenter.callbacks import CancelCallback
-from callcenter.callbacks import FinishCallback
-from callcenter.cti import AgentStateChange
-from callcenter.cti import CallCommand
-from callcenter.cti import DialCitizen
-from callcenter.cti import LinkTicket
-from callcenter.cti import SeatLogin
-from callcenter.cti import SpyCommand
+from callcenter.callbacks.service import CancelCallback
+from callcenter.callbacks.service import FinishCallback
+from callcenter.cti.console import AgentStateChange
+from callcenter.cti.console import CallCommand
+from callcenter.cti.console import DialCitizen
+from callcenter.cti.console import LinkTicket
+from callcenter.cti.console import SeatLogin
+from callcenter.cti.console import SpyCommand
 from callcenter.duty import AddDuty
-from dispatch.clock import Light
-from dispatch.commands import ACTION_COMMANDS
-from dispatch.commands import CreateTicket
-from dispatch.commands import LoginRequest
-from dispatch.commands import SuggestRequest
-from dispatch.domain import ACTION_LABELS
-from dispatch.domain import ACTION_ROLES
-from dispatch.domain import Action
-from dispatch.domain import RequestType
-from dispatch.domain import TicketStatus
-from dispatch.domain import Urgency
-from hotline.ids import MAX_ID
+from dispatch.tickets.commands import ACTION_COMMANDS
+from dispatch.tickets.commands import CreateTicket
+from dispatch.tickets.commands import SuggestRequest
+from dispatch.tickets.domain import ACTION_LABELS
+from dispatch.tickets.domain import ACTION_ROLES
+from dispatch.tickets.domain import Action
+from dispatch.tickets.domain import TicketStatus
+from infra.commands import LoginRequest
+from infra.ids import MAX_ID
 from kb.commands import ArticleInput
 from kb.commands import CategoryInput
 from kb.commands import LinkArticles
 from kb.commands import Review
 from kb.commands import SynonymInput
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
+from kernel.worktime import Light
 
 ERROR_RESPONSES = {
     "400": "请求格式有误（非 JSON、非对象）",
@@ -307,7 +307,7 @@ def _callback_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]]
 
 def _followup_paths(paths: dict[str, Any], schema_of: Callable[[type[BaseModel]], Any]) -> None:
     """回访 (dispatch.followup_web): the follow-up queues, a ticket's tries, retry, SMS replies."""
-    from dispatch.followup_web import SmsReply
+    from dispatch.followup.web import SmsReply
 
     listing = _operation(
         "待回访工单（话务员、班长、督办、管理员）：queue=manual 人工回访（自动回访无结果或无联系"

@@ -1,6 +1,7 @@
 """Core routes: login for the API, the current user, health and the OpenAPI document."""
 
 from typing import Any
+from typing import cast
 
 import sqlalchemy as sa
 from flask import Blueprint
@@ -8,19 +9,26 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
-from dispatch.commands import LoginRequest
-from dispatch.domain import ROLE_LABELS
-from hotline.errors import error_response
-from hotline.http import TooManyAttempts
-from hotline.http import Unauthorized
-from hotline.http import container
-from hotline.http import csrf_token
-from hotline.http import current_actor
-from hotline.http import end_this_and_other_sessions
-from hotline.http import login_required
-from hotline.http import parse_body
-from hotline.http import sign_in
+from hotline.bootstrap import Container
 from hotline.openapi import build_openapi
+from infra.commands import LoginRequest
+from infra.errors import error_response
+from infra.http import TooManyAttempts
+from infra.http import Unauthorized
+from infra.http import container as core
+from infra.http import csrf_token
+from infra.http import current_actor
+from infra.http import end_this_and_other_sessions
+from infra.http import login_required
+from infra.http import parse_body
+from infra.http import sign_in
+from kernel.roles import ROLE_LABELS
+
+
+def container() -> Container:
+    """The app's container, as the composition root built it."""
+    return cast(Container, core())
+
 
 bp = Blueprint("hotline", __name__)
 
@@ -55,7 +63,7 @@ def login() -> Response:
 @bp.post("/api/auth/logout")
 @login_required()
 def logout() -> Response:
-    from callcenter.cti import sign_out_seat
+    from callcenter.cti.console import sign_out_seat
 
     user_id = current_actor().user_id
     if user_id is not None:
@@ -80,7 +88,7 @@ def me() -> Response:
 def _user_json(
     uid: int | None, username: str | None, name: str, role: str, unit_id: int | None
 ) -> dict[str, Any]:
-    from dispatch.domain import Role
+    from kernel.roles import Role
 
     out: dict[str, Any] = {
         "id": uid,
@@ -153,7 +161,7 @@ def _processes(conn: Any) -> dict[str, dict[str, Any]]:
 
 def _edge(tel: Any) -> dict[str, Any]:
     """Whether the SIP edge (Kamailio) answers on its UDP port."""
-    from callcenter.sip import edge_answers
+    from callcenter.edge.kamailio import edge_answers
 
     up = edge_answers(tel.sip_host, tel.sip_port)
     return {"alive": int(up), "status": "ok" if up else "down"}

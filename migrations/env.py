@@ -5,13 +5,10 @@ from sqlalchemy import engine_from_config
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
-import callcenter.duty  # noqa: F401 - registers the tables
-import callcenter.models  # noqa: F401
-import dispatch.models  # noqa: F401
-import hotline.models  # noqa: F401
-import kb.models  # noqa: F401
-import reports.models  # noqa: F401
-from hotline.db import Base
+from hotline.tables import load_all
+from infra.db import Base
+
+load_all()  # every table, from the one list of model modules
 
 config = context.config
 target_metadata = Base.metadata

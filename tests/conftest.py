@@ -21,23 +21,23 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from callcenter.models import CallRecord
-from dispatch.domain import Role
-from dispatch.domain import UnitKind
-from dispatch.models import Matter
-from dispatch.models import Unit
+from dispatch.routing.models import Matter
 from hotline.app import create_app
-from hotline.auth import issue_token
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
-from hotline.db import Base
-from hotline.db import make_engine
-from hotline.migrate import upgrade
-from hotline.models import User
-from hotline.settings import AuthSettings
-from hotline.settings import DatabaseSettings
-from hotline.settings import Settings
-from hotline.settings import WebSettings
-from hotline.settings import load_settings
+from infra.auth import issue_token
+from infra.db import Base
+from infra.db import make_engine
+from infra.migrate import upgrade
+from infra.models import Unit
+from infra.models import User
+from infra.settings import AuthSettings
+from infra.settings import DatabaseSettings
+from infra.settings import Settings
+from infra.settings import WebSettings
+from infra.settings import load_settings
+from kernel.roles import Role
+from kernel.units import UnitKind
 from tests.redis_server import Server
 
 PG_URL = os.environ.get(
@@ -151,8 +151,8 @@ def app(container: Container) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    from callcenter.credentials import ACD_SECRET_HEADER
-    from callcenter.credentials import acd_secret
+    from callcenter.edge.credentials import ACD_SECRET_HEADER
+    from callcenter.edge.credentials import acd_secret
 
     test_client = app.test_client()
     # Requests to /acd/* come from Kamailio in production, which carries the ACD secret.
@@ -170,7 +170,7 @@ _HASH: list[str] = []
 
 def password_hash() -> str:
     if not _HASH:
-        from hotline.auth import hash_password
+        from infra.auth import hash_password
 
         _HASH.append(hash_password(_PASSWORD))
     return _HASH[0]

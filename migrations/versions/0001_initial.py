@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 # ticket_events is append-only: the database refuses UPDATE (deletes are refused by the ORM;
 # TRUNCATE stays possible for test fixtures and archiving).
@@ -91,8 +91,8 @@ def upgrade() -> None:
         ),
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_login_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_users_unit_id_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
@@ -107,9 +107,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=12), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users")
         ),
@@ -204,23 +204,23 @@ def upgrade() -> None:
         ),
         sa.Column("lead_unit_id", sa.Integer(), nullable=True),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("resolution", sa.Text(), nullable=True),
-        sa.Column("resolved_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("dispatched_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sign_due_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sign_warn_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("signed_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reply_started_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reply_due_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reply_warn_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("replied_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("dispatched_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sign_due_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sign_warn_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("signed_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reply_started_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reply_due_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reply_warn_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("replied_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reply_text", sa.Text(), nullable=True),
-        sa.Column("contacted_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("contacted_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("extended_days", sa.Integer(), nullable=False),
-        sa.Column("reviewed_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("followed_up_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reviewed_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("followed_up_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("follow_up_reached", sa.Boolean(), nullable=True),
         sa.Column("follow_up_solved", sa.Boolean(), nullable=True),
         sa.Column(
@@ -239,12 +239,12 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("follow_up_note", sa.Text(), nullable=True),
-        sa.Column("closed_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reopen_count", sa.Integer(), nullable=False),
         sa.Column("lead_unit_count", sa.Integer(), nullable=False),
         sa.Column("problem", sa.Boolean(), nullable=False),
         sa.Column("remind_count", sa.Integer(), nullable=False),
-        sa.Column("supervised_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("supervised_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -283,7 +283,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
@@ -309,10 +309,10 @@ def upgrade() -> None:
         sa.Column("requested_by_id", sa.Integer(), nullable=True),
         sa.Column("days", sa.Integer(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("requested_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("approved", sa.Boolean(), nullable=True),
         sa.Column("decided_by_id", sa.Integer(), nullable=True),
-        sa.Column("decided_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decision_note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["decided_by_id"], ["users.id"], name=op.f("fk_extension_requests_decided_by_id_users")
@@ -354,8 +354,8 @@ def upgrade() -> None:
         ),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("upheld", sa.Boolean(), nullable=False),
-        sa.Column("assigned_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("assigned_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_assignments_ticket_id_tickets")
         ),
@@ -448,7 +448,7 @@ def upgrade() -> None:
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_role", sa.String(length=32), nullable=True),
         sa.Column("unit_id", sa.Integer(), nullable=True),
-        sa.Column("at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("workday", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=100), nullable=True),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["updated_by_id"], ["users.id"], name=op.f("fk_calendar_overrides_updated_by_id_users")
         ),
@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("sign", sa.String(length=16), nullable=True),
         sa.Column("reply", sa.String(length=16), nullable=True),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["updated_by_id"], ["users.id"], name=op.f("fk_sla_rules_updated_by_id_users")
         ),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("trigger", sa.String(length=16), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("n_examples", sa.Integer(), nullable=False),
         sa.Column("n_holdout", sa.Integer(), nullable=False),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -27,10 +27,10 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("seat", sa.String(length=64), nullable=True),
         sa.Column("agent", sa.String(length=64), nullable=True),
-        sa.Column("offered_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("rang_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("answered_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("offered_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rang_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("wait_seconds", sa.Double(), nullable=True),
         sa.Column("talk_seconds", sa.Double(), nullable=True),
         sa.Column("missed_seats", sa.String(length=300), nullable=False),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -23,8 +23,8 @@ def upgrade() -> None:
         "leader_duties",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("starts_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("starts_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("note", sa.String(length=200), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=False),
         sa.CheckConstraint("ends_at > starts_at", name="ck_leader_duties_ends_after_start"),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -71,11 +71,11 @@ def upgrade() -> None:
         sa.Column("live_version", sa.Integer(), nullable=True),
         sa.Column("archived", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("terms", sa.JSON(), nullable=True),
-        sa.Column("indexed_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reminded_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("indexed_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["category_id"],
             ["kb_categories.id"],
@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("words", sa.JSON(), nullable=False),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["updated_by_id"], ["users.id"], name=op.f("fk_kb_synonyms_updated_by_id_users")
         ),
@@ -116,7 +116,7 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("linked_by_id", sa.Integer(), nullable=True),
-        sa.Column("linked_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("linked_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["article_id"], ["kb_articles.id"], name=op.f("fk_kb_links_article_id_kb_articles")
         ),
@@ -135,7 +135,7 @@ def upgrade() -> None:
     op.create_table(
         "kb_searches",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("query", sa.String(length=200), nullable=False),
         sa.Column("draft", sa.String(length=64), nullable=True),
@@ -179,9 +179,9 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=True),
         sa.Column("author_unit_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
-        sa.Column("reviewed_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reviewed_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("review_note", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["article_id"], ["kb_articles.id"], name=op.f("fk_kb_versions_article_id_kb_articles")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 # 通报 (notice) joins the ticket events; SQLite cannot alter a CHECK constraint, so there the
 # table is rebuilt, and its append-only trigger (dropped with the old table) made again.
@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.Column("week", sa.String(length=8), nullable=False),
         sa.Column("format", sa.String(length=8), nullable=False),
         sa.Column("trigger", sa.String(length=16), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
@@ -103,28 +103,28 @@ def upgrade() -> None:
 
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("contact_due_at", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("contact_due_at", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("sign_reminded_due", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("sign_reminded_due", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("reply_reminded_due", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("reply_reminded_due", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("sign_ordered_due", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("sign_ordered_due", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("reply_ordered_due", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("reply_ordered_due", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("noticed_due", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("noticed_due", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("noticed_at", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("noticed_at", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("escalated_at", hotline.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("escalated_at", infra.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.create_index("ix_tickets_closed_at", ["closed_at"], unique=False)
         batch_op.create_index("ix_tickets_dispatched_at", ["dispatched_at"], unique=False)

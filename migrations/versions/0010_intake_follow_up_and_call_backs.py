@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -28,10 +28,10 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("rate_per_minute", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("revoked_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_api_keys_created_by_id_users")
         ),
@@ -46,16 +46,16 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("phone", sa.String(length=32), nullable=False),
-        sa.Column("scheduled_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("queued_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("started_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("answered_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("scheduled_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("queued_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", infra.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sip_status", sa.Integer(), nullable=True),
         sa.Column("answers", sa.JSON(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("worker", sa.String(length=64), nullable=True),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["ticket_id"], ["tickets.id"], name=op.f("fk_followup_attempts_ticket_id_tickets")
         ),
@@ -78,15 +78,15 @@ def upgrade() -> None:
         sa.Column("last_call_id", sa.Integer(), nullable=True),
         sa.Column("missed_calls", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("claimed_by_id", sa.Integer(), nullable=True),
-        sa.Column("claimed_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("result", sa.String(length=16), nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("done_by_id", sa.Integer(), nullable=True),
-        sa.Column("done_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", infra.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["claimed_by_id"], ["users.id"], name=op.f("fk_callback_tasks_claimed_by_id_users")
@@ -124,7 +124,7 @@ def upgrade() -> None:
     op.add_column("tickets", sa.Column("api_key_id", sa.Integer(), nullable=True))
     op.add_column(
         "tickets",
-        sa.Column("followup_handover_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("followup_handover_at", infra.db.UTCDateTime(timezone=True), nullable=True),
     )
     op.create_index(op.f("ix_tickets_api_key_id"), "tickets", ["api_key_id"], unique=False)
     op.create_index(op.f("ix_tickets_public_token"), "tickets", ["public_token"], unique=True)

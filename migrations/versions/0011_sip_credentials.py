@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import infra.db
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -28,9 +28,9 @@ def upgrade() -> None:
         sa.Column("realm", sa.String(length=64), nullable=False),
         sa.Column("ha1", sa.String(length=32), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("rotated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rotated_at", infra.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("rotated_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_sip_accounts_created_by_id_users")

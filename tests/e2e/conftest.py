@@ -24,7 +24,7 @@ SHOTS = os.environ.get("HOTLINE_TEST_SCREENSHOTS")
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Browser tests run once, on SQLite (the API suite covers both backends)."""
-    from hotline.migrate import upgrade
+    from infra.migrate import upgrade
 
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'hotline.db'}"
     upgrade(url)
@@ -35,8 +35,8 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def engine(db_url: str) -> Iterator[Any]:
     """Own engine for the own database: a session fixture built here must not be reused by
     the parametrised suite (nor the reverse)."""
-    from hotline.db import make_engine
-    from hotline.settings import DatabaseSettings
+    from infra.db import make_engine
+    from infra.settings import DatabaseSettings
 
     eng = make_engine(DatabaseSettings(url=db_url))
     yield eng
@@ -49,7 +49,7 @@ _ACD_SECRETS: dict[str, str] = {}
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
-    from callcenter.credentials import acd_secret
+    from callcenter.edge.credentials import acd_secret
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -64,7 +64,7 @@ def live_server(app: Flask) -> Iterator[str]:
 
 def kamailio(live_server: str, step: str) -> str:
     """Report a call step to the ACD over HTTP as Kamailio does, with the ACD secret."""
-    from callcenter.credentials import ACD_SECRET_HEADER
+    from callcenter.edge.credentials import ACD_SECRET_HEADER
 
     request = urllib.request.Request(  # noqa: S310 - loopback test server
         f"{live_server}/acd/{step}", headers={ACD_SECRET_HEADER: _ACD_SECRETS[live_server]}

@@ -115,7 +115,7 @@ def test_a_spy_button_says_why_it_was_refused(
 def test_a_supervisor_at_a_seat_listens_in_and_leaves(
     signed_in: Open, live_server: str, api: Api, container: Container, real_redis: Any
 ) -> None:
-    from callcenter.seat import command_channel
+    from callcenter.acd.keys import command_channel
 
     sign_in(api, "operator", "s03")
     kamailio(live_server, "route?call_id=h4&from=13812345678")

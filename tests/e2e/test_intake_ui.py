@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from dispatch.models import Attachment
-from dispatch.models import Ticket
+from dispatch.tickets.models import Attachment
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
 from tests.conftest import World
 from tests.e2e.conftest import shot

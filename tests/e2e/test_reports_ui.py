@@ -10,9 +10,9 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from dispatch.clock import Duration
-from dispatch.supervision import sweep
+from dispatch.supervision.sweep import sweep
 from hotline.bootstrap import Container
+from kernel.worktime import Duration
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
@@ -255,7 +255,7 @@ def test_admin_records_a_units_head(
     row = page.locator("#units tr", has_text="城市管理局")
     expect(row.locator("td").nth(7)).to_have_text("李四 0710-88886666")
 
-    from dispatch.models import Unit
+    from infra.models import Unit
 
     with container.uow() as uow:
         unit = uow.session.get(Unit, world.units["cgj"])

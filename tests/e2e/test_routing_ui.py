@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch.learning import retrain
-from dispatch.models import RoutingModel
+from dispatch.routing.learning import retrain
+from dispatch.routing.models import RoutingModel
 from hotline.bootstrap import Container
 from tests.conftest import HOUSING
 from tests.conftest import VENDOR

@@ -37,7 +37,7 @@ def test_after_an_admins_reset_every_page_leads_to_the_password_change(
     width: int,
     height: int,
 ) -> None:
-    from hotline import admin
+    from dispatch.admin import service as admin
 
     temporary = admin.reset_password(container.uow(), world.users["admin"], world.users["zjj"])
     context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
-from callcenter.acd import AcdError
-from callcenter.acd import NotReadyReason
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
+from callcenter.acd.engine import AcdError
+from callcenter.acd.engine import NotReadyReason
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis

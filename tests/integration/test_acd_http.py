@@ -52,7 +52,7 @@ def test_waiting_then_hanging_up_is_an_abandoned_call_with_one_record(
 def test_a_stale_report_never_moves_a_record_back(
     client: FlaskClient, container: Container, real_redis: Any
 ) -> None:
-    from callcenter.records import sync_record
+    from callcenter.records.sync import sync_record
 
     acd = container.acd
     acd.login("s01", "agent-1")
@@ -103,8 +103,8 @@ def test_the_schedule_closes_forgotten_calls_when_no_call_comes(
 ) -> None:
     import fakeredis
 
-    from callcenter.records import close_forgotten
-    from hotline.jobs import close_forgotten_calls
+    from callcenter.jobs import close_forgotten_calls
+    from callcenter.records.sync import close_forgotten
     from hotline.jobs import schedule
 
     [job] = [
@@ -150,7 +150,7 @@ def test_an_unreachable_seat_is_asked_to_register_and_the_edge_start_asks_every_
     """Issue 18: a restarted edge knows no registration. The edge's word "unreachable" sets
     the seat aside without a miss and asks its softphone, on its command channel, to register
     again; the edge's start asks every seat."""
-    from callcenter.seat import command_channel
+    from callcenter.acd.keys import command_channel
 
     acd = container.acd
     for seat in ("s01", "s02"):
@@ -195,10 +195,10 @@ def test_a_record_the_database_could_not_take_is_written_once_it_is_back(
 ) -> None:
     """Issue 18 (the chaos bench): the database away while a call was answered and ended left
     its record "ringing" for ever. The call goes on, and the record is written later."""
-    from callcenter.records import sync_deferred
-    from hotline.db import make_engine
-    from hotline.db import make_session_factory
-    from hotline.settings import DatabaseSettings
+    from callcenter.records.sync import sync_deferred
+    from infra.db import make_engine
+    from infra.db import make_session_factory
+    from infra.settings import DatabaseSettings
 
     acd = container.acd
     acd.login("s01", "agent-1")

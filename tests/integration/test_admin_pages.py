@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch.domain import UnitKind
-from dispatch.models import Unit
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
-from hotline.models import User
+from infra.models import AuditEntry
+from infra.models import Unit
+from infra.models import User
+from kernel.units import UnitKind
 from tests.conftest import World
 
 ADMIN_GETS = ["/admin/", "/admin/units", "/admin/settings", "/admin/routing"]
@@ -518,7 +518,7 @@ def test_a_type_rule_beats_the_urgency_rule(client: FlaskClient, world: World, a
 def test_a_bad_duration_is_refused_next_to_the_field(
     client: FlaskClient, world: World, container: Container
 ) -> None:
-    from dispatch.models import SlaRule
+    from dispatch.tickets.models import SlaRule
 
     csrf = sign_in(client, world)
     resp = client.post(
@@ -541,7 +541,7 @@ def test_a_bad_duration_is_refused_next_to_the_field(
 def test_a_clock_is_written_in_words(
     client: FlaskClient, world: World, container: Container
 ) -> None:
-    from dispatch.models import SlaRule
+    from dispatch.tickets.models import SlaRule
 
     csrf = sign_in(client, world)
     resp = client.post(

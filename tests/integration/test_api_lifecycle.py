@@ -4,7 +4,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from dispatch.models import TicketEventRecord
+from dispatch.tickets.models import TicketEventRecord
 from hotline.bootstrap import Container
 from tests.conftest import SHANGHAI
 from tests.conftest import Api

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
 from tests.conftest import Api
 from tests.conftest import World
 
@@ -157,7 +157,7 @@ def test_session_login_needs_csrf_for_writes(client: FlaskClient, world: World) 
 
 
 def test_passwords_are_stored_hashed(container: Container, world: World) -> None:
-    from hotline.models import User
+    from infra.models import User
 
     with container.uow() as uow:
         stored = uow.session.scalar(sa.select(User.password_hash).where(User.username == "zjj"))
@@ -167,7 +167,7 @@ def test_passwords_are_stored_hashed(container: Container, world: World) -> None
 
 
 def test_inactive_user_token_is_refused(api: Api, container: Container) -> None:
-    from hotline.models import User
+    from infra.models import User
 
     with container.uow() as uow:
         uow.session.execute(sa.update(User).where(User.username == "zjj").values(active=False))

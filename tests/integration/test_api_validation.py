@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch.models import Ticket
-from dispatch.models import TicketEventRecord
+from dispatch.tickets.models import Ticket
+from dispatch.tickets.models import TicketEventRecord
 from hotline.bootstrap import Container
 from tests.conftest import Api
 
@@ -208,9 +208,9 @@ def test_a_community_alone_fills_in_its_street_and_district(api: Api) -> None:
 def test_work_lists_sort_by_deadline_and_can_leave_identity_out(
     api: Api, container: Container, clock: Any
 ) -> None:
-    from dispatch import services
-    from dispatch.domain import Role
-    from hotline.models import AuditEntry
+    from dispatch.tickets import services
+    from infra.models import AuditEntry
+    from kernel.roles import Role
 
     slow = api.dispatched("zjj", title="一般工单")  # reply in 5 working days
     fast = api.dispatched("zjj", title="紧急工单", urgency="urgent")  # reply in 24 h

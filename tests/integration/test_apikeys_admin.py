@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from dispatch.models import ApiKey
+from dispatch.open311.models import ApiKey
 from hotline.bootstrap import Container
 from tests.conftest import World
 from tests.integration.test_admin_pages import audit

@@ -14,8 +14,8 @@ from werkzeug.test import encode_multipart
 from hotline.app import create_app
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
-from hotline.models import AuditEntry
-from hotline.settings import Settings
+from infra.models import AuditEntry
+from infra.settings import Settings
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World

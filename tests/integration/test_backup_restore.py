@@ -84,12 +84,12 @@ def test_a_backup_restores_into_an_empty_database_and_a_copied_folder(
     live, restored = tmp_path / "live", tmp_path / "restored"
     _hotline(live, live_url, "demo", "--no-serve")  # migrates, loads the demo city
 
-    from dispatch.attachments import add_attachment
-    from dispatch.domain import Role
-    from dispatch.services import Actor
+    from dispatch.tickets.attachments import add_attachment
     from hotline.bootstrap import bootstrap
     from hotline.demo import DEMO_PASSWORD
-    from hotline.settings import load_settings
+    from infra.settings import load_settings
+    from kernel.actor import Actor
+    from kernel.roles import Role
 
     def container(instance: Path, url: str) -> object:
         os.environ["HOTLINE_DATABASE__URL"] = url

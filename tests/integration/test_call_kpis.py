@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from callcenter.kpis import CallCounts
-from callcenter.kpis import call_figures
-from callcenter.kpis import call_kpis
 from callcenter.models import CallRecord
+from callcenter.records.kpis import CallCounts
+from callcenter.records.kpis import call_figures
+from callcenter.records.kpis import call_kpis
 from hotline.bootstrap import Container
 from tests.conftest import SHANGHAI
 from tests.conftest import Api

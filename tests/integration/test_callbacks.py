@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
+from callcenter.acd.keys import command_channel
 from callcenter.models import CallbackTask
 from callcenter.models import CallRecord
-from callcenter.records import sync_record
-from callcenter.seat import command_channel
+from callcenter.records.sync import sync_record
 from hotline.bootstrap import Container
 from tests.conftest import T0
 from tests.conftest import Api
@@ -370,7 +370,7 @@ def test_the_follow_up_queue_dials_the_citizen_from_the_operators_seat(
 ) -> None:
     """人工回访 showed `tel:` links (a desk phone, not the seat); the seat now dials, and the
     number never travels to the browser for it."""
-    from hotline.models import AuditEntry
+    from infra.models import AuditEntry
 
     acd, _ = hall
     t = api.create(contact_phone="0518-85551234")

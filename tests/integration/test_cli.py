@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from click.testing import Result
 from flask.testing import FlaskClient
 
-from dispatch.domain import Role
-from hotline.auth import authenticate
 from hotline.bootstrap import Container
 from hotline.cli import cli
-from hotline.models import ApiToken
-from hotline.models import User
+from infra.auth import authenticate
+from infra.models import ApiToken
+from infra.models import User
+from kernel.roles import Role
 
 CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
 PASSWORD = "Harbour-lamp-2026"

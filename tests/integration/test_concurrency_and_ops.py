@@ -7,13 +7,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import services
-from dispatch.commands import Sign
-from dispatch.domain import Action
-from dispatch.domain import Conflict
-from dispatch.domain import IllegalTransition
-from dispatch.domain import Role
+from dispatch.tickets import services
+from dispatch.tickets.commands import Sign
+from dispatch.tickets.domain import Action
+from dispatch.tickets.domain import IllegalTransition
 from hotline.bootstrap import Container
+from kernel.errors import Conflict
+from kernel.roles import Role
 from tests.conftest import Api
 
 

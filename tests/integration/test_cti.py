@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.spytoken import take_spy_token
+from callcenter.acd.spytoken import take_spy_token
 from hotline.bootstrap import Container
 from tests.conftest import Api
 
@@ -139,7 +139,7 @@ def test_transfer_and_three_way_go_to_configured_numbers_only(
 def test_listening_in_needs_a_supervisor_at_a_seat_and_a_call_and_is_audited(
     api: Api, client: Any, container: Container, real_redis: Any
 ) -> None:
-    from hotline.models import AuditEntry
+    from infra.models import AuditEntry
 
     api.post("/api/cti/seat", {"seat": "s12"})
     api.post("/api/cti/state", {"state": "ready"})
@@ -182,9 +182,9 @@ def test_listening_in_needs_a_supervisor_at_a_seat_and_a_call_and_is_audited(
 def test_a_recording_is_heard_by_its_agent_and_supervisors_only(
     api: Api, client: Any, container: Container, real_redis: Any
 ) -> None:
-    from callcenter.records import recordings_root
+    from callcenter.records.sync import recordings_root
     from callcenter.seat import write_tone
-    from hotline.models import AuditEntry
+    from infra.models import AuditEntry
 
     in_call(api, client, "s13", "c13")
     container.redis.hset(f"{container.acd.prefix}call:c13", "recording", "20261121/c13.wav")

@@ -5,15 +5,15 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from dispatch.domain import TicketEvent
-from dispatch.domain import TicketStatus
-from dispatch.models import Ticket
-from dispatch.models import TicketEventRecord
-from hotline.auth import authenticate
+from dispatch.tickets.domain import TicketEvent
+from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.models import Ticket
+from dispatch.tickets.models import TicketEventRecord
 from hotline.bootstrap import Container
 from hotline.demo import DEMO_PASSWORD
 from hotline.demo import demo_logins
 from hotline.demo import load_demo
+from infra.auth import authenticate
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
@@ -70,8 +70,8 @@ def test_demo_data_covers_every_state_and_replays_consistently(container: Contai
 
 @pytest.mark.slow
 def test_the_demo_city_routes_its_own_kind_of_tickets(container: Container) -> None:
-    from dispatch.learning import retrain
-    from dispatch.routing import Draft
+    from dispatch.routing.learning import retrain
+    from dispatch.routing.router import Draft
 
     load_demo(container, tickets=300, now=NOW)
     trained = retrain(container.uow(), trigger="demo")

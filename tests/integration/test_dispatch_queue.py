@@ -6,8 +6,8 @@ at 「正在分派」 with nobody's name on them: no page listed 已受理 ticke
 
 from typing import Any
 
-from dispatch import intake
-from dispatch.domain import Channel
+from dispatch.tickets.domain import Channel
+from dispatch.webform import intake
 from hotline.bootstrap import Container
 from tests.conftest import HOUSING
 from tests.conftest import Api
@@ -67,7 +67,7 @@ def test_the_queue_shows_no_caller_identity_and_writes_no_audit(
     api.create(**HOUSING)
     body = api.get("/api/dispatch-queue", as_="lead").get_data(as_text=True)
     assert "13812345678" not in body and "张三" not in body
-    from hotline.models import AuditEntry
+    from infra.models import AuditEntry
 
     with container.uow() as uow:
         actions = {a.action for a in uow.session.query(AuditEntry)}

@@ -24,9 +24,9 @@ from werkzeug.serving import make_server
 
 from hotline.app import create_app
 from hotline.bootstrap import bootstrap
-from hotline.errors import database_outage
-from hotline.settings import DatabaseSettings
-from hotline.settings import Settings
+from infra.errors import database_outage
+from infra.settings import DatabaseSettings
+from infra.settings import Settings
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import redis
 
-from hotline.settings import RedisSettings
-from hotline.settings import Settings
+from infra.settings import RedisSettings
+from infra.settings import Settings
 from tests.conftest import World
 from tests.redis_server import Server
 

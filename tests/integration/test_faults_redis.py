@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from callcenter.channel import CommandChannel
+from callcenter.acd.channel import CommandChannel
 from tests.redis_server import Server
 
 pytestmark = pytest.mark.redis

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch import followup
-from dispatch.models import FollowUpAttempt
-from dispatch.models import Ticket
+from dispatch.followup import survey as followup
+from dispatch.followup.models import FollowUpAttempt
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
-from hotline.settings import FollowUpSettings
+from infra.settings import FollowUpSettings
 from tests.conftest import REDIS_URL
 from tests.conftest import Api
 from tests.conftest import Clock
@@ -244,8 +244,8 @@ def test_the_sweep_job_puts_survey_tasks_on_redis_and_is_scheduled(
 
     import fakeredis
 
+    from dispatch.jobs import sweep_followup
     from hotline.jobs import schedule
-    from hotline.jobs import sweep_followup
 
     t = reviewed(api)
     monkeypatch.setenv("HOTLINE_DATABASE__URL", db_url)

@@ -11,10 +11,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from agents_ui.realtime import NAMESPACE
-from callcenter.hall import mask_caller
-from callcenter.hall import state_label
+from callcenter.cti.hall import mask_caller
+from callcenter.cti.hall import state_label
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
 from tests.conftest import Api
 from tests.conftest import World
 from tests.integration.test_realtime import live_client

@@ -11,9 +11,9 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from dispatch.idempotency import KEY_TTL
-from dispatch.models import ActionRequest
-from dispatch.models import Attachment
+from dispatch.tickets.idempotency import KEY_TTL
+from dispatch.tickets.models import ActionRequest
+from dispatch.tickets.models import Attachment
 from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.conftest import Clock
@@ -121,8 +121,8 @@ def test_a_key_expires(api: Api, clock: Clock) -> None:
 def test_the_supervision_sweep_removes_expired_keys(
     api: Api, container: Container, clock: Clock
 ) -> None:
-    from dispatch.clock import Duration
-    from dispatch.supervision import sweep
+    from dispatch.supervision.sweep import sweep
+    from kernel.worktime import Duration
 
     t = api.signed("zjj")
     assert (

@@ -16,12 +16,12 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse
 from werkzeug.test import encode_multipart
 
-from dispatch.models import Attachment
-from dispatch.models import Ticket
+from dispatch.tickets.models import Attachment
+from dispatch.tickets.models import Ticket
 from hotline.app import create_app
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
-from hotline.settings import IntakeSettings
+from infra.settings import IntakeSettings
 from tests.conftest import HOUSING
 from tests.conftest import Api
 from tests.conftest import World

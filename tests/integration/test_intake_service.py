@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from dispatch import intake
-from dispatch.domain import Channel
-from dispatch.domain import NotFound
-from dispatch.domain import ValidationError
-from dispatch.models import Attachment
-from dispatch.models import Ticket
+from dispatch.tickets.domain import Channel
+from dispatch.tickets.models import Attachment
+from dispatch.tickets.models import Ticket
+from dispatch.webform import intake
 from hotline.bootstrap import Container
+from kernel.errors import NotFound
+from kernel.errors import ValidationError
 from tests.conftest import Api
 
 

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from hotline.bootstrap import Container
+from kb.bulk import remind_owners
 from kb.index import LiveIndex
 from kb.index import index_pending
 from kb.models import KbArticle
 from kb.models import KbVersion
-from kb.services import remind_owners
 from tests.conftest import Api
 from tests.conftest import World
 
@@ -496,9 +496,9 @@ def test_the_index_job_runs_on_a_real_worker(
 def test_the_schedule_indexes_every_minute_and_reminds_daily(container: Container) -> None:
     import fakeredis
 
-    from hotline.jobs import reindex_kb
-    from hotline.jobs import remind_kb_owners
     from hotline.jobs import schedule
+    from kb.jobs import reindex_kb
+    from kb.jobs import remind_kb_owners
 
     jobs = {j.func: j for j in schedule(container.settings, fakeredis.FakeRedis()).get_jobs()}
     assert jobs[reindex_kb].interval == 60 and jobs[reindex_kb].queue_name == "kb"
@@ -508,7 +508,7 @@ def test_the_schedule_indexes_every_minute_and_reminds_daily(container: Containe
 def test_the_reminder_job_stamps_flagged_articles_once(
     api: Api, world: World, container: Container, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hotline.jobs import remind_kb_owners
+    from kb.jobs import remind_kb_owners
 
     old = write(api, {**FUND, "review_by": "2020-06-30", "unit_id": world.units["zjj"]})
     write(api, SCHOOL)

@@ -63,7 +63,7 @@ import pytest
 
 from callcenter.models import CallRecord
 from hotline.bootstrap import Container
-from hotline.settings import Settings
+from infra.settings import Settings
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock

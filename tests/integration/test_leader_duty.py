@@ -7,10 +7,10 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from dispatch.domain import Role
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
-from hotline.models import User
+from infra.models import AuditEntry
+from infra.models import User
+from kernel.roles import Role
 from tests.conftest import SHANGHAI
 from tests.conftest import T0
 from tests.conftest import Api

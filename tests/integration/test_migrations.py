@@ -7,20 +7,20 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from dispatch.domain import Channel
-from dispatch.domain import RequestType
-from dispatch.domain import TicketEvent
-from dispatch.domain import TicketStatus
-from dispatch.domain import UnitKind
-from dispatch.domain import Urgency
-from dispatch.models import Ticket
-from dispatch.models import TicketEventRecord
-from dispatch.models import Unit
+from dispatch.tickets.domain import Channel
+from dispatch.tickets.domain import TicketEvent
+from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.models import Ticket
+from dispatch.tickets.models import TicketEventRecord
 from hotline.bootstrap import Container
-from hotline.db import Base
-from hotline.migrate import alembic_config
-from hotline.migrate import check
-from hotline.migrate import upgrade
+from infra.db import Base
+from infra.migrate import alembic_config
+from infra.migrate import check
+from infra.migrate import upgrade
+from infra.models import Unit
+from kernel.units import UnitKind
+from kernel.vocabulary import RequestType
+from kernel.vocabulary import Urgency
 
 
 def table_names(url: str) -> set[str]:

@@ -13,11 +13,11 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from dispatch import apikeys
-from dispatch.domain import Channel
-from dispatch.models import ApiKey
-from dispatch.models import Matter
-from dispatch.models import Ticket
+from dispatch.open311 import apikeys
+from dispatch.routing.models import Matter
+from dispatch.tickets.domain import Channel
+from dispatch.open311.models import ApiKey
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.conftest import Clock

@@ -13,8 +13,8 @@ from flask import Flask
 
 from agents_ui.realtime import NAMESPACE
 from agents_ui.realtime import socketio
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
 from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.conftest import World
@@ -81,7 +81,7 @@ def test_the_sweep_takes_out_quiet_seats_in_every_state_but_a_call(quick: Acd) -
 
 
 def quick_reason() -> Any:
-    from callcenter.acd import NotReadyReason
+    from callcenter.acd.engine import NotReadyReason
 
     return NotReadyReason.BREAK
 

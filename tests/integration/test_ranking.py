@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from hotline.settings import Settings
+from infra.settings import Settings
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from dispatch.clock import Duration
-from dispatch.supervision import sweep
+from dispatch.supervision.sweep import sweep
 from hotline.bootstrap import Container
+from kernel.worktime import Duration
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock

@@ -30,10 +30,10 @@ from flask.testing import FlaskClient
 
 from agents_ui.dashboard import count_change
 from agents_ui.dashboard import share_change
-from dispatch.domain import Channel
-from dispatch.domain import RequestType
+from dispatch.tickets.domain import Channel
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
+from kernel.vocabulary import RequestType
 from reports import services as reports
 from tests.conftest import SHANGHAI
 from tests.conftest import Api

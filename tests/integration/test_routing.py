@@ -6,16 +6,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch.learning import history_examples
-from dispatch.learning import is_held_back
-from dispatch.learning import retrain
-from dispatch.models import Matter
-from dispatch.models import RoutingModel
-from dispatch.models import Ticket
-from dispatch.routing import LOCAL
-from dispatch.routing import Draft
-from dispatch.routing import Example
-from dispatch.routing import load_catalogue
+from dispatch.routing.learning import history_examples
+from dispatch.routing.learning import is_held_back
+from dispatch.routing.learning import retrain
+from dispatch.routing.models import Matter
+from dispatch.routing.models import RoutingModel
+from dispatch.routing.router import LOCAL
+from dispatch.routing.router import Draft
+from dispatch.routing.router import Example
+from dispatch.routing.router import load_catalogue
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
 from tests.conftest import HOUSING
 from tests.conftest import MATTERS
@@ -344,14 +344,14 @@ def test_a_corrupt_saved_model_is_not_loaded(catalogue: World, container: Contai
         conn.execute(
             sa.update(RoutingModel).where(RoutingModel.id == result.version).values(sha256="0" * 64)
         )
-    from dispatch.learning import load_bundle
+    from dispatch.routing.learning import load_bundle
 
     with container.uow() as uow, pytest.raises(ValueError, match="corrupt"):
         load_bundle(uow.session, result.version)
 
 
 def test_catalogue_examples_mark_local_matters(container: Container, catalogue: World) -> None:
-    from dispatch.routing import catalogue_examples
+    from dispatch.routing.router import catalogue_examples
 
     with container.uow() as uow:
         cat = load_catalogue(uow.session)
@@ -404,7 +404,7 @@ def test_retraining_is_queued_once_and_run_by_a_worker(
 def test_the_schedule_retrains_on_the_configured_cron(container: Container) -> None:
     import fakeredis
 
-    from hotline.jobs import retrain_routing
+    from dispatch.jobs import retrain_routing
     from hotline.jobs import schedule
 
     cron = schedule(container.settings, fakeredis.FakeRedis())

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdError
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdError
 from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.conftest import World

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
-from callcenter.acd import AcdError
-from callcenter.acd import ReportedCall
-from callcenter.credentials import ACD_SECRET_HEADER
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
+from callcenter.acd.engine import AcdError
+from callcenter.acd.engine import ReportedCall
+from callcenter.edge.credentials import ACD_SECRET_HEADER
 from callcenter.models import CallbackTask
 from hotline.bootstrap import Container
 from tests.conftest import T0
@@ -240,7 +240,7 @@ def test_an_answer_the_edge_never_reported_makes_an_answered_record_without_a_ca
 def test_the_softphones_journal_is_what_the_app_takes(
     client: FlaskClient, container: Container, hall: tuple[Acd, Clock]
 ) -> None:
-    from callcenter.seatsync import CallJournal
+    from callcenter.acd.seatsync import CallJournal
 
     acd, clock = hall
     ready(acd, "s01")
@@ -306,7 +306,7 @@ def test_a_talking_call_the_seat_does_not_hold_is_closed_as_unreported(
 def test_a_call_given_up_while_the_app_was_away_is_answered_and_its_call_back_closed(
     client: FlaskClient, container: Container, hall: tuple[Acd, Clock]
 ) -> None:
-    from callcenter.records import close_forgotten
+    from callcenter.records.sync import close_forgotten
 
     acd, clock = hall
     ready(acd, "s01")

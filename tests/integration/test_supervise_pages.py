@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from dispatch import stats
+from dispatch.supervision import stats
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch.clock import Duration
-from dispatch.models import Ticket
-from dispatch.models import TicketEventRecord
-from dispatch.models import Unit
-from dispatch.supervision import Notice
-from dispatch.supervision import SweepResult
-from dispatch.supervision import sweep
+from dispatch.supervision.sweep import Notice
+from dispatch.supervision.sweep import SweepResult
+from dispatch.supervision.sweep import sweep
+from dispatch.tickets.models import Ticket
+from dispatch.tickets.models import TicketEventRecord
 from hotline.bootstrap import Container
+from infra.models import Unit
+from kernel.worktime import Duration
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock
@@ -197,9 +197,9 @@ def test_the_sweep_job_and_its_schedule(
 ) -> None:
     import fakeredis
 
-    from hotline.jobs import build_weekly_brief
+    from dispatch.jobs import sweep_supervision
     from hotline.jobs import schedule
-    from hotline.jobs import sweep_supervision
+    from reports.jobs import build_weekly_brief
 
     # Long ago, so that every deadline has passed whenever the suite runs.
     clock.set(dt.datetime(2026, 1, 5, 10, 0, tzinfo=SHANGHAI))

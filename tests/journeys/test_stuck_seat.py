@@ -8,7 +8,7 @@ import uuid
 import redis
 from playwright.sync_api import expect
 
-from callcenter.acd import Acd
+from callcenter.acd.engine import Acd
 from tests.journeys.conftest import PHONE
 from tests.journeys.conftest import Journey
 from tests.journeys.test_operator import hall

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hotline.ids import MAX_ID
+from infra.ids import MAX_ID
 from tests.conftest import Api
 from tests.conftest import World
 

@@ -16,11 +16,11 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from dispatch.models import Unit
 from hotline.bootstrap import Container
+from infra.models import Unit
 from kb.transfer import read_articles
-from reports.cells import safe_cell
-from reports.cells import unsafe_cell
+from kernel.cells import safe_cell
+from kernel.cells import unsafe_cell
 from tests.conftest import Api
 from tests.conftest import World
 

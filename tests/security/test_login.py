@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
 from tests.conftest import World
 from tests.security.test_sessions import csrf_of
 from tests.security.test_sessions import form_sign_in

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
 from tests.conftest import Api
 
 PHONE = "17212349251"

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from dispatch import apikeys
-from dispatch.models import Matter
-from dispatch.models import Ticket
+from dispatch.open311 import apikeys
+from dispatch.routing.models import Matter
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
 from tests.conftest import World
 

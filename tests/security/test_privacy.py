@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch.followup import LogSms
+from dispatch.followup.survey import LogSms
 from hotline.bootstrap import Container
-from hotline.models import AuditEntry
+from infra.models import AuditEntry
 from kb.models import KbSearch
 from tests.conftest import Api
 from tests.conftest import World

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from callcenter.credentials import ha1
+from callcenter.edge.credentials import ha1
 from callcenter.models import SipAccount
 from hotline.bootstrap import Container
 from tests.conftest import World

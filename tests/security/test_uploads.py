@@ -14,7 +14,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from dispatch.ooxml import MAX_UNPACKED_BYTES
+from infra.ooxml import MAX_UNPACKED_BYTES
 from tests.conftest import Api
 from tests.conftest import World
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from callcenter.credentials import acd_secret
-from callcenter.credentials import provision
-from callcenter.credentials import read_password_file
-from callcenter.sip import SipEdge
-from callcenter.sip import stop_stale_edges
+from callcenter.edge.credentials import acd_secret
+from callcenter.edge.credentials import provision
+from callcenter.edge.credentials import read_password_file
+from callcenter.edge.kamailio import SipEdge
+from callcenter.edge.kamailio import stop_stale_edges
 from tests.conftest import REDIS_URL
 from tests.conftest import call_record  # noqa: F401 - the telephony tests' import
 from tests.e2e.conftest import db_url  # noqa: F401 - SQLite only, as in the browser tests

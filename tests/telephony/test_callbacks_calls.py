@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
 from callcenter.models import CallbackTask
 from hotline.bootstrap import Container
 from tests.conftest import Api

@@ -3,8 +3,8 @@
 import uuid
 from typing import Any
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
 from hotline.bootstrap import Container
 from tests.telephony.conftest import Stack
 from tests.telephony.conftest import call_record

@@ -112,7 +112,7 @@ def test_the_supervisor_listens_in_from_the_hall_page(
 
 
 def _audits(container: Container) -> set[str]:
-    from hotline.models import AuditEntry
+    from infra.models import AuditEntry
 
     with container.uow() as uow:
         return {a.action for a in uow.session.query(AuditEntry)}

@@ -5,10 +5,10 @@ seconds (issue 18, item 4)."""
 import uuid
 from typing import Any
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
-from callcenter.sip import edge_answers
-from callcenter.sip import stop_stale_edges
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
+from callcenter.edge.kamailio import edge_answers
+from callcenter.edge.kamailio import stop_stale_edges
 from hotline.bootstrap import Container
 from tests.conftest import REDIS_URL
 from tests.telephony.conftest import Stack

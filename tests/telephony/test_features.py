@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
+from callcenter.acd.spytoken import issue_spy_token
 from callcenter.models import CallRecord
 from callcenter.seat import write_tone
-from callcenter.spytoken import issue_spy_token
 from hotline.bootstrap import Container
 from tests.telephony.conftest import ROOT
 from tests.telephony.conftest import Stack

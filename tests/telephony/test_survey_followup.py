@@ -12,9 +12,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from dispatch import followup
-from dispatch.models import FollowUpAttempt
-from dispatch.models import Ticket
+from dispatch.followup import survey as followup
+from dispatch.followup.models import FollowUpAttempt
+from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
 from tests.conftest import REDIS_URL
 from tests.conftest import Api

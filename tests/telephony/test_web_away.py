@@ -11,8 +11,8 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server
 
-from callcenter.acd import Acd
-from callcenter.acd import AcdConfig
+from callcenter.acd.engine import Acd
+from callcenter.acd.engine import AcdConfig
 from hotline.bootstrap import Container
 from tests.conftest import REDIS_URL
 from tests.telephony.conftest import Stack

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.adapters.calendar import ChineseWorkdays
-from dispatch.clock import MAX_SEARCH_DAYS
-from dispatch.clock import Deadline
-from dispatch.clock import Duration
-from dispatch.clock import DurationUnit
-from dispatch.clock import Light
-from dispatch.clock import WorkCalendar
-from dispatch.clock import elapsed_share
-from dispatch.clock import light
+from infra.workdays import ChineseWorkdays
+from kernel.worktime import MAX_SEARCH_DAYS
+from kernel.worktime import Deadline
+from kernel.worktime import Duration
+from kernel.worktime import DurationUnit
+from kernel.worktime import Light
+from kernel.worktime import WorkCalendar
+from kernel.worktime import elapsed_share
+from kernel.worktime import light
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -353,14 +353,14 @@ def test_overrides_are_copied_so_later_edits_do_not_leak_in():
 def test_year_without_official_data_falls_back_to_weekdays_and_warns_once(
     caplog: pytest.LogCaptureFixture,
 ):
-    caplog.set_level(logging.WARNING, logger="dispatch.adapters.calendar")
+    caplog.set_level(logging.WARNING, logger="infra.workdays")
     workdays = ChineseWorkdays()
     assert workdays.is_workday(date(2027, 1, 4)) is True  # Monday
     assert workdays.is_workday(date(2027, 1, 2)) is False  # Saturday
     assert workdays.is_workday(date(2027, 1, 5)) is True
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert warnings[0].name == "dispatch.adapters.calendar"
+    assert warnings[0].name == "infra.workdays"
     assert "2027" in warnings[0].getMessage()
     assert warnings[0].args == (2027,)
 
@@ -368,7 +368,7 @@ def test_year_without_official_data_falls_back_to_weekdays_and_warns_once(
 def test_override_for_an_uncovered_year_is_used_without_a_warning(
     caplog: pytest.LogCaptureFixture,
 ):
-    caplog.set_level(logging.WARNING, logger="dispatch.adapters.calendar")
+    caplog.set_level(logging.WARNING, logger="infra.workdays")
     workdays = ChineseWorkdays({date(2027, 1, 1): False})
     assert workdays.is_workday(date(2027, 1, 1)) is False  # a Friday, made a holiday by admins
     assert caplog.records == []

@@ -5,26 +5,26 @@ from collections import deque
 
 import pytest
 
-from dispatch.domain import ACTION_EVENTS
-from dispatch.domain import ACTION_ROLES
-from dispatch.domain import HOTLINE_ROLES
-from dispatch.domain import STATUS_LABELS
-from dispatch.domain import TRANSITIONS
-from dispatch.domain import Action
-from dispatch.domain import DomainError
-from dispatch.domain import IllegalTransition
-from dispatch.domain import PermissionDenied
-from dispatch.domain import Role
-from dispatch.domain import TicketEvent
-from dispatch.domain import TicketStatus
-from dispatch.domain import allowed_actions
-from dispatch.domain import check_role
-from dispatch.domain import identity_visible
-from dispatch.domain import is_problem_ticket
-from dispatch.domain import mask_free_text
-from dispatch.domain import mask_name
-from dispatch.domain import mask_phone
-from dispatch.domain import next_status
+from dispatch.tickets.domain import ACTION_EVENTS
+from dispatch.tickets.domain import ACTION_ROLES
+from dispatch.tickets.domain import STATUS_LABELS
+from dispatch.tickets.domain import TRANSITIONS
+from dispatch.tickets.domain import Action
+from dispatch.tickets.domain import IllegalTransition
+from dispatch.tickets.domain import TicketEvent
+from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.domain import allowed_actions
+from dispatch.tickets.domain import check_role
+from dispatch.tickets.domain import is_problem_ticket
+from dispatch.tickets.domain import next_status
+from kernel.errors import DomainError
+from kernel.errors import PermissionDenied
+from kernel.masking import identity_visible
+from kernel.masking import mask_free_text
+from kernel.masking import mask_name
+from kernel.masking import mask_phone
+from kernel.roles import HOTLINE_ROLES
+from kernel.roles import Role
 
 S = TicketStatus
 E = TicketEvent

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from hotline.lifeline import keep_running
+from infra.lifeline import keep_running
 
 
 class Clock:
@@ -67,7 +67,7 @@ def test_the_keeper_starts_a_killed_process_again_and_leaves_a_stopped_one(
     import signal
     import sys
 
-    from hotline.lifeline import Keeper
+    from infra.lifeline import Keeper
 
     clock = Clock()
     keeper = Keeper(clock=clock)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dispatch.phones import InvalidPhone
-from dispatch.phones import normalize_phone
+from kernel.phones import InvalidPhone
+from kernel.phones import normalize_phone
 
 
 @pytest.mark.parametrize(

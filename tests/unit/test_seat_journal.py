@@ -4,8 +4,8 @@ import threading
 import time
 from typing import Any
 
-from callcenter.seatsync import CallJournal
-from callcenter.seatsync import SeatSync
+from callcenter.acd.seatsync import CallJournal
+from callcenter.acd.seatsync import SeatSync
 
 
 def test_the_journal_keeps_each_calls_answer_and_end_as_first_seen() -> None:

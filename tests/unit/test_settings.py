@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import ClockOverride
-from hotline.settings import ClockRule
-from hotline.settings import Settings
-from hotline.settings import SettingsError
-from hotline.settings import load_settings
-from hotline.settings import redacted
-from hotline.settings import resolve_paths
-from hotline.settings import settings_path
+from infra.settings import ClockOverride
+from infra.settings import ClockRule
+from infra.settings import Settings
+from infra.settings import SettingsError
+from infra.settings import load_settings
+from infra.settings import redacted
+from infra.settings import resolve_paths
+from infra.settings import settings_path
 
 CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
 

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from callcenter.edge.kamailio import SipEdge
+from callcenter.edge.kamailio import edge_from_settings
 from callcenter.seat import SeatConfig
 from callcenter.seat import local_address
 from callcenter.seat import prompt_text
@@ -16,10 +18,8 @@ from callcenter.seat import reach_edge
 from callcenter.seat import recording_name
 from callcenter.seat import staff_number
 from callcenter.seat import write_tone
-from callcenter.sip import SipEdge
-from callcenter.sip import edge_from_settings
 from callcenter.survey import SurveyConfig
-from hotline.settings import Settings
+from infra.settings import Settings
 
 
 def test_transfer_numbers_leave_through_the_gateway_or_the_registrar() -> None:
@@ -126,9 +126,9 @@ def test_tls_required_refuses_our_agents_in_clear_before_any_challenge() -> None
 
 
 def test_tls_changes_nothing_else_in_the_routing() -> None:
-    from callcenter.sip import TLS_CORE
-    from callcenter.sip import TLS_GATE
-    from callcenter.sip import TLS_MODULE
+    from callcenter.edge.kamailio import TLS_CORE
+    from callcenter.edge.kamailio import TLS_GATE
+    from callcenter.edge.kamailio import TLS_MODULE
 
     edge = _tls_edge(tls_required=True)
     text = edge.config()

@@ -1,0 +1,3 @@
+"""Follow-up (回访): automated survey calls and SMS (`survey`), the people's queues (`queues`)
+and their JSON API (`web`).
+"""
