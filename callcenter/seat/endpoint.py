@@ -1,0 +1,86 @@
+"""pjsua2's endpoint and account set up as every softphone here needs them (seat, survey).
+
+pjsua2 is passed in (`pj`), never imported here: this module loads without it.
+"""
+
+import socket
+from typing import Any
+
+
+def local_address(edge_host: str) -> str:
+    """The address of this machine on the way to the edge: loopback for an edge on loopback,
+    the LAN address for an edge on another PC (the softphone's Contact must be reachable)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((edge_host, 9))  # UDP: nothing is sent, the kernel picks the route
+        return str(probe.getsockname()[0])
+
+
+def start_endpoint(
+    pj: Any,
+    sip_port: int,
+    log_level: int,
+    max_calls: int | None = None,
+    *,
+    edge_host: str = "127.0.0.1",
+    transport: str = "udp",
+    tls_ca_file: str = "",
+) -> Any:
+    """Create and start pjsua2's endpoint as every softphone here needs it: no threads of its
+    own (one loop polls `libHandleEvents`), SIP on `sip_port` (UDP, or TLS that checks the
+    edge's certificate), no sound card."""
+    ep = pj.Endpoint()
+    ep.libCreate()
+    ep_cfg = pj.EpConfig()
+    ep_cfg.uaConfig.threadCnt = 0
+    ep_cfg.uaConfig.mainThreadOnly = True
+    if max_calls is not None:
+        ep_cfg.uaConfig.maxCalls = max_calls
+    ep_cfg.logConfig.level = log_level
+    ep_cfg.logConfig.consoleLevel = log_level
+    ep.libInit(ep_cfg)
+    tp_cfg = pj.TransportConfig()
+    tp_cfg.port = sip_port
+    tp_cfg.boundAddress = local_address(edge_host)
+    if transport == "tls":
+        tls = tp_cfg.tlsConfig
+        tls.CaListFile = tls_ca_file
+        # Only an edge whose certificate our CA issued, for the name or address we dial
+        # (pjsip matches it against the next hop's host); never older than TLS 1.2.
+        tls.verifyServer = True
+        tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tp_cfg)
+    else:
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tp_cfg)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    return ep
+
+
+def reach_edge(acc_cfg: Any, edge_host: str, edge_port: int, tls_port: int | None) -> None:
+    """Register at the edge, over UDP to `edge_port` or, with `tls_port`, over TLS.
+
+    Over TLS the edge is also the account's outbound proxy: every request goes to it over
+    TLS while request URIs stay what they are over UDP (sip:NUMBER@edge), so the edge routes
+    them alike.
+    """
+    if tls_port is None:
+        acc_cfg.regConfig.registrarUri = f"sip:{edge_host}:{edge_port}"
+        return
+    edge = f"sip:{edge_host}:{tls_port};transport=tls"
+    acc_cfg.regConfig.registrarUri = edge
+    acc_cfg.sipConfig.proxies.append(f"{edge};lr")
+
+
+def digest_credentials(pj: Any, name: str, password: str) -> Any:
+    """pjsua2's credentials for our account at the edge (any realm it challenges with)."""
+    return pj.AuthCredInfo("digest", "*", name, 0, password)
+
+
+def active_audio(pj: Any, call: Any) -> Any:
+    """The call's audio media once it flows (an active audio stream), else None."""
+    audio = None
+    info = call.getInfo()  # keep it: its media vector dies with it (SWIG)
+    for mi in info.media:
+        if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            audio = call.getAudioMedia(mi.index)
+    return audio
