@@ -55,7 +55,7 @@ rows are skipped. A cell holds at most 32,767 characters, so a longer body conti
 columns 正文续1, 正文续2, … (at the end of the sheet), which are read back after 正文. Export
 writes every column, a bold frozen header row, dates as date cells and text as text (never as
 a formula: text starting with = + - @, a tab or a line break is written after a single quote,
-which the import drops again; see reports.cells).
+which the import drops again; see kernel.cells).
 
 Guards: at most 5,000 articles per file; a .docx/.xlsx must be a real Word/Excel package
 (`[Content_Types].xml` and `word/document.xml` or `xl/workbook.xml`) that unpacks to at most
@@ -84,14 +84,14 @@ from docx.text.paragraph import Paragraph
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from dispatch.domain import ValidationError
-from dispatch.ooxml import NotAPackage
-from dispatch.ooxml import check_package
+from infra.ooxml import NotAPackage
+from infra.ooxml import check_package
 from kb.domain import KIND_LABELS
 from kb.domain import ArticleKind
 from kb.domain import Validity
-from reports.cells import safe_cell
-from reports.cells import unsafe_cell
+from kernel.cells import safe_cell
+from kernel.cells import unsafe_cell
+from kernel.errors import ValidationError
 
 MAX_ARTICLES = 5000
 MAX_PROBLEMS = 50
@@ -760,7 +760,7 @@ def write_xlsx(records: Iterable[ArticleRecord]) -> bytes:
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             elif isinstance(value, str):
-                # A text cell, quoted when it starts like a formula (reports.cells): stored as
+                # A text cell, quoted when it starts like a formula (kernel.cells): stored as
                 # text it is not run on opening, and the quote keeps it text when edited.
                 cell.data_type = "s"
     sheet.freeze_panes = "A2"

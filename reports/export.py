@@ -2,7 +2,7 @@
 
 Write-only workbooks, so a long list streams row by row. Shares are written as numbers with
 a percentage format (Excel can sort and sum them), never as text. Every row goes through
-`_append`, which quotes text a spreadsheet would run as a formula (reports.cells): titles
+`_append`, which quotes text a spreadsheet would run as a formula (kernel.cells): titles
 and names come from citizens and admins.
 """
 
@@ -18,7 +18,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from reports.cells import safe_cell
+from kernel.cells import safe_cell
 from reports.kpis import FORMULAS
 from reports.kpis import LOWER_IS_BETTER
 from reports.kpis import Figures
@@ -49,7 +49,7 @@ LIGHTS = {"green": "正常", "yellow": "黄灯", "red": "红灯"}
 
 
 def _append(ws: WriteOnlyWorksheet, row: Iterable[Any]) -> None:
-    """Write one row, no cell of it a formula (formula injection, reports.cells)."""
+    """Write one row, no cell of it a formula (formula injection, kernel.cells)."""
     cells = []
     for value in row:
         if isinstance(value, Cell):
