@@ -10,25 +10,26 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dispatch.domain import DomainError
-from dispatch.domain import Role
+from kernel.errors import DomainError
+from kernel.roles import Role
 
 if TYPE_CHECKING:
-    from dispatch.services import Actor
-    from hotline.bootstrap import Container
+    from kb.wiring import KbServices
+    from kernel.actor import Actor
 
 
 def _system() -> "Actor":
-    from dispatch.services import Actor
+    from kernel.actor import Actor
 
     return Actor(user_id=None, role=Role.ADMIN, name="命令行")
 
 
-def _container(ctx: click.Context) -> "Container":
+def _container(ctx: click.Context) -> "KbServices":
     # imported here: `hotline --help` should not load the whole application
-    from hotline.bootstrap import bootstrap
+    from infra.assembly import build
 
-    return bootstrap(ctx.obj)
+    services: KbServices = build(ctx.obj)
+    return services
 
 
 def _fail(exc: DomainError) -> click.ClickException:
@@ -50,8 +51,8 @@ def kb_group() -> None:
 @click.pass_context
 def kb_import(ctx: click.Context, path: Path, no_index: bool) -> None:
     """Import articles from a Markdown, DOCX or XLSX file (all or nothing) and index them."""
+    from kb.bulk import import_articles
     from kb.index import index_pending
-    from kb.services import import_articles
     from kb.transfer import read_articles
 
     container = _container(ctx)
@@ -76,8 +77,8 @@ def kb_import(ctx: click.Context, path: Path, no_index: bool) -> None:
 @click.pass_context
 def kb_reindex(ctx: click.Context, everything: bool, queue: bool) -> None:
     """Index the live articles not indexed yet (every one with --all)."""
-    from hotline.jobs import enqueue_kb_reindex
     from kb.index import index_pending
+    from kb.jobs import enqueue_kb_reindex
 
     container = _container(ctx)
     try:
@@ -121,8 +122,8 @@ def kb_search(ctx: click.Context, query: str, k: int) -> None:
 @click.pass_context
 def kb_export(ctx: click.Context, fmt: str, out: Path) -> None:
     """Write every live article to an XLSX or Markdown file (importable again)."""
-    from kb.services import ArticleFilter
-    from kb.services import export_records
+    from kb.articles import ArticleFilter
+    from kb.bulk import export_records
     from kb.transfer import write_markdown
     from kb.transfer import write_xlsx
 

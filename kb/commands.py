@@ -7,8 +7,8 @@ from pydantic import Field
 from pydantic import StringConstraints
 from pydantic import model_validator
 
-from dispatch.commands import Command
-from hotline.ids import RowId
+from infra.commands import Command
+from infra.ids import RowId
 from kb.domain import ArticleKind
 from kb.domain import Validity
 

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from hotline.db import Base
-from hotline.db import utcnow
+from infra.db import Base
+from infra.db import utcnow
 from kb.domain import ArticleKind
 from kb.domain import VersionStatus
 
@@ -82,7 +82,7 @@ class KbVersion(Base):
     article_id: Mapped[int] = mapped_column(sa.ForeignKey("kb_articles.id"))
     number: Mapped[int]
     status: Mapped[VersionStatus]
-    content: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kb.services.FIELDS
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kb.articles.CONTENT
     note: Mapped[str] = mapped_column(sa.Text, default="")  # the author's change note
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     author_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))

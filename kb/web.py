@@ -10,12 +10,14 @@ from flask import jsonify
 from flask import request
 from flask import send_file
 
-from dispatch.domain import ValidationError
-from hotline.http import container
-from hotline.http import current_actor
-from hotline.http import login_required
-from hotline.http import parse_body
-from kb import services
+from infra.http import current_actor
+from infra.http import login_required
+from infra.http import parse_body
+from kb import articles
+from kb import bulk
+from kb import catalogue
+from kb import synonyms as synonym_groups
+from kb import usage
 from kb.commands import ArticleInput
 from kb.commands import CategoryInput
 from kb.commands import LinkArticles
@@ -25,6 +27,8 @@ from kb.domain import ArticleKind
 from kb.transfer import read_articles
 from kb.transfer import write_markdown
 from kb.transfer import write_xlsx
+from kb.wiring import container
+from kernel.errors import ValidationError
 
 bp = Blueprint("kb", __name__, url_prefix="/api/kb")
 
@@ -48,13 +52,13 @@ def _int(
     return int(raw)
 
 
-def parse_article_filter(args: Any) -> services.ArticleFilter:
+def parse_article_filter(args: Any) -> articles.ArticleFilter:
     kind = args.get("kind") or None
     if kind is not None and kind not in ArticleKind.__members__.values():
         raise ValidationError(
             {"kind": f"取值无效，可选：{', '.join(k.value for k in ArticleKind)}"}
         )
-    return services.ArticleFilter(
+    return articles.ArticleFilter(
         category_id=_int(args, "category_id"),
         kind=ArticleKind(kind) if kind else None,
         unit_id=_int(args, "unit_id"),
@@ -74,7 +78,7 @@ def search() -> Response:
         raise ValidationError({"draft": "草稿标识过长"})
     c = container()
     return jsonify(
-        services.search(
+        usage.search(
             c.uow(),
             c.kb_index,
             current_actor(),
@@ -91,20 +95,20 @@ def search() -> Response:
 @login_required()
 def list_articles() -> Response:
     f = parse_article_filter(request.args)
-    return jsonify(services.list_articles(container().uow(), current_actor(), f, today()))
+    return jsonify(articles.list_articles(container().uow(), current_actor(), f, today()))
 
 
 @bp.post("/articles")
 @login_required()
 def create_article() -> tuple[Response, int]:
     cmd = parse_body(ArticleInput)
-    return jsonify(services.create_article(container().uow(), current_actor(), cmd)), 201
+    return jsonify(articles.create_article(container().uow(), current_actor(), cmd)), 201
 
 
 @bp.get("/articles/<int:article_id>")
 @login_required()
 def get_article(article_id: int) -> Response:
-    view = services.article_view(container().uow(), current_actor(), article_id, today())
+    view = articles.article_view(container().uow(), current_actor(), article_id, today())
     return jsonify(view)
 
 
@@ -112,7 +116,7 @@ def get_article(article_id: int) -> Response:
 @login_required()
 def update_article(article_id: int) -> Response:
     cmd = parse_body(ArticleInput)
-    return jsonify(services.update_article(container().uow(), current_actor(), article_id, cmd))
+    return jsonify(articles.update_article(container().uow(), current_actor(), article_id, cmd))
 
 
 @bp.post("/articles/<int:article_id>/archive")
@@ -122,75 +126,75 @@ def archive(article_id: int) -> Response:
     archived = body.get("archived", True) if isinstance(body, dict) else True
     if not isinstance(archived, bool):
         raise ValidationError({"archived": "应为 true 或 false"})
-    services.set_archived(container().uow(), current_actor(), article_id, archived)
+    articles.set_archived(container().uow(), current_actor(), article_id, archived)
     return jsonify({"id": article_id, "archived": archived})
 
 
 @bp.get("/reviews")
 @login_required()
 def reviews() -> Response:
-    return jsonify({"items": services.pending_reviews(container().uow(), current_actor())})
+    return jsonify({"items": articles.pending_reviews(container().uow(), current_actor())})
 
 
 @bp.post("/versions/<int:version_id>/review")
 @login_required()
 def review(version_id: int) -> Response:
     cmd = parse_body(Review)
-    return jsonify(services.review(container().uow(), current_actor(), version_id, cmd))
+    return jsonify(articles.review(container().uow(), current_actor(), version_id, cmd))
 
 
 @bp.get("/categories")
 @login_required()
 def categories() -> Response:
-    return jsonify({"items": services.category_tree(container().uow())})
+    return jsonify({"items": catalogue.category_tree(container().uow())})
 
 
 @bp.post("/categories")
 @login_required()
 def create_category() -> tuple[Response, int]:
     cmd = parse_body(CategoryInput)
-    return jsonify(services.create_category(container().uow(), current_actor(), cmd)), 201
+    return jsonify(catalogue.create_category(container().uow(), current_actor(), cmd)), 201
 
 
 @bp.put("/categories/<int:category_id>")
 @login_required()
 def rename_category(category_id: int) -> Response:
     cmd = parse_body(CategoryInput)
-    services.rename_category(container().uow(), current_actor(), category_id, cmd.name)
+    catalogue.rename_category(container().uow(), current_actor(), category_id, cmd.name)
     return jsonify({"id": category_id, "name": cmd.name})
 
 
 @bp.delete("/categories/<int:category_id>")
 @login_required()
 def delete_category(category_id: int) -> tuple[str, int]:
-    services.delete_category(container().uow(), current_actor(), category_id)
+    catalogue.delete_category(container().uow(), current_actor(), category_id)
     return "", 204
 
 
 @bp.get("/synonyms")
 @login_required()
 def synonyms() -> Response:
-    return jsonify({"items": services.list_synonyms(container().uow())})
+    return jsonify({"items": synonym_groups.list_synonyms(container().uow())})
 
 
 @bp.post("/synonyms")
 @login_required()
 def create_synonyms() -> tuple[Response, int]:
     cmd = parse_body(SynonymInput)
-    return jsonify(services.save_synonyms(container().uow(), current_actor(), cmd)), 201
+    return jsonify(synonym_groups.save_synonyms(container().uow(), current_actor(), cmd)), 201
 
 
 @bp.put("/synonyms/<int:group_id>")
 @login_required()
 def update_synonyms(group_id: int) -> Response:
     cmd = parse_body(SynonymInput)
-    return jsonify(services.save_synonyms(container().uow(), current_actor(), cmd, group_id))
+    return jsonify(synonym_groups.save_synonyms(container().uow(), current_actor(), cmd, group_id))
 
 
 @bp.delete("/synonyms/<int:group_id>")
 @login_required()
 def delete_synonyms(group_id: int) -> tuple[str, int]:
-    services.delete_synonyms(container().uow(), current_actor(), group_id)
+    synonym_groups.delete_synonyms(container().uow(), current_actor(), group_id)
     return "", 204
 
 
@@ -198,14 +202,14 @@ def delete_synonyms(group_id: int) -> tuple[str, int]:
 @login_required()
 def link() -> tuple[Response, int]:
     cmd = parse_body(LinkArticles)
-    items = services.link_articles(container().uow(), current_actor(), cmd)
+    items = usage.link_articles(container().uow(), current_actor(), cmd)
     return jsonify({"ticket_id": cmd.ticket_id, "items": items}), 201
 
 
 @bp.get("/links")
 @login_required()
 def links() -> Response:
-    from dispatch import services as tickets
+    from dispatch.tickets import services as tickets
 
     ticket_id = _int(request.args, "ticket_id")
     if ticket_id is None:
@@ -214,7 +218,7 @@ def links() -> Response:
     tickets.get_ticket(
         c.uow(), c.dispatch, current_actor(), ticket_id
     )  # the ticket's own access rule
-    return jsonify({"ticket_id": ticket_id, "items": services.ticket_articles(c.uow(), ticket_id)})
+    return jsonify({"ticket_id": ticket_id, "items": usage.ticket_articles(c.uow(), ticket_id)})
 
 
 @bp.get("/gaps")
@@ -222,12 +226,12 @@ def links() -> Response:
 def gaps() -> Response:
     days = _int(request.args, "days", 30, high=366) or 30
     since = container().dispatch.now() - dt.timedelta(days=days)
-    return jsonify(services.gaps(container().uow(), current_actor(), since, today()))
+    return jsonify(usage.gaps(container().uow(), current_actor(), since, today()))
 
 
 def import_upload(field: str = "file") -> dict[str, Any]:
     """Read the uploaded file, import it all or nothing, and queue its indexing."""
-    from hotline.jobs import enqueue_kb_reindex
+    from kb.jobs import enqueue_kb_reindex
 
     upload = request.files.get(field)
     if upload is None or not upload.filename:
@@ -242,7 +246,7 @@ def import_upload(field: str = "file") -> dict[str, Any]:
         )
     records = read_articles(upload.filename, data)
     c = container()
-    result = services.import_articles(c.uow(), current_actor(), records)
+    result = bulk.import_articles(c.uow(), current_actor(), records)
     if result["published"]:
         result["index_job"] = enqueue_kb_reindex(c.redis)
     return result
@@ -262,9 +266,7 @@ def export() -> Response:
         raise ValidationError({"format": "可选 xlsx 或 md"})
     args = request.args.to_dict()
     args.pop("format", None)
-    records = services.export_records(
-        container().uow(), current_actor(), parse_article_filter(args)
-    )
+    records = bulk.export_records(container().uow(), current_actor(), parse_article_filter(args))
     stamp = today().isoformat()
     if fmt == "md":
         data = write_markdown(records).encode("utf-8")
