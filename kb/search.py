@@ -1,11 +1,12 @@
 """Knowledge-base ranking: BM25 over jieba words and character bigrams, in memory.
 
 Chinese questions are short and colloquial and a one-character slip breaks a jieba word, so
-every text is indexed twice: as jieba words (the shared tokenizer with the government
-vocabulary, dispatch/text.py) and as overlapping character bigrams. BM25 (k1 = 1.2,
-b = 0.75) weights are precomputed into one sparse matrix (articles × terms); a query is a
-column sum over its terms, and the top k come from argpartition — about a millisecond for ten
-thousand articles. The title counts `TITLE_WEIGHT` times.
+every text is indexed twice: as jieba words and as overlapping character bigrams. The words
+come from the `Words` function the caller passes in (in production jieba with the government
+vocabulary, kb.index.jieba_words), so that this module needs no jieba of its own.
+BM25 (k1 = 1.2, b = 0.75) weights are precomputed into one sparse matrix (articles × terms);
+a query is a column sum over its terms, and the top k come from argpartition — about a
+millisecond for ten thousand articles. The title counts `TITLE_WEIGHT` times.
 
 A synonym table (孩子 · 子女 · 小孩) widens a query: each group word found in the question
 brings the terms of the other words of its group.
@@ -15,18 +16,20 @@ Measured on the shared-data protocol (bench/knowledge.py): see docs/kb.md.
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-from dispatch.text import shared_tokenizer
-
 TITLE_WEIGHT = 2
 BODY_CHARS = 2000  # long articles: their opening carries the matter
 K1, B = 1.2, 0.75
 _RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]+")
+
+# Cuts a text into words, in order; the index and its queries must use the same one.
+Words = Callable[[str], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +57,14 @@ def bigrams(text: str) -> list[str]:
     return out
 
 
-def terms(text: str) -> list[str]:
+def terms(text: str, words: Words) -> list[str]:
     """What a text is indexed and searched by: its jieba words and its bigrams (marked)."""
-    words = shared_tokenizer().words(text, hmm=False)
-    return [f"w:{w}" for w in words] + [f"b:{g}" for g in bigrams(text)]
+    return [f"w:{w}" for w in words(text)] + [f"b:{g}" for g in bigrams(text)]
 
 
-def document_terms(title: str, body: str) -> list[str]:
+def document_terms(title: str, body: str, words: Words) -> list[str]:
     """The terms an article is indexed by: the title's (weighted) and the body's opening."""
-    return terms(title) * TITLE_WEIGHT + terms(body[:BODY_CHARS])
+    return terms(title, words) * TITLE_WEIGHT + terms(body[:BODY_CHARS], words)
 
 
 class Synonyms:
@@ -89,7 +91,7 @@ class Synonyms:
         return list(dict.fromkeys(out))
 
 
-def _count(articles: list[Article], vocab: dict[str, int]) -> sparse.csr_matrix:
+def _count(articles: list[Article], vocab: dict[str, int], words: Words) -> sparse.csr_matrix:
     """Term counts of the articles as rows; new terms are added to `vocab`."""
     indptr: list[int] = [0]
     indices: list[int] = []
@@ -97,7 +99,7 @@ def _count(articles: list[Article], vocab: dict[str, int]) -> sparse.csr_matrix:
     for a in articles:
         found = Counter(
             vocab.setdefault(t, len(vocab))
-            for t in (a.terms if a.terms is not None else document_terms(a.title, a.body))
+            for t in (a.terms if a.terms is not None else document_terms(a.title, a.body, words))
         )
         indices += found.keys()
         data += found.values()
@@ -130,10 +132,11 @@ class SearchIndex:
     update counts only the changed articles' terms and recomputes the weights in bulk.
     """
 
-    def __init__(self, articles: Iterable[Article]) -> None:
+    def __init__(self, articles: Iterable[Article], words: Words) -> None:
         self.articles = list(articles)
+        self._words = words
         self._vocab: dict[str, int] = {}
-        self._set_counts(_count(self.articles, self._vocab))
+        self._set_counts(_count(self.articles, self._vocab, words))
 
     def _set_counts(self, counts: sparse.csr_matrix) -> None:
         self.ids = np.array([a.id for a in self.articles], dtype=np.int64)
@@ -147,8 +150,9 @@ class SearchIndex:
         keep = [i for i, a in enumerate(self.articles) if a.id not in drop]
         out = SearchIndex.__new__(SearchIndex)
         out.articles = [self.articles[i] for i in keep] + changed
+        out._words = self._words
         out._vocab = dict(self._vocab)
-        fresh = _count(changed, out._vocab)
+        fresh = _count(changed, out._vocab, self._words)
         kept = self._counts[keep]
         kept.resize((len(keep), len(out._vocab)))
         out._set_counts(sparse.vstack([kept, fresh], format="csr"))
@@ -160,7 +164,7 @@ class SearchIndex:
     def search(self, query: str, k: int = 10, synonyms: Synonyms | None = None) -> list[Hit]:
         """The k best articles for a plain-Chinese question, best first (none for no match)."""
         extra = synonyms.expand(query) if synonyms else []
-        wanted = terms(query) + [t for w in extra for t in terms(w)]
+        wanted = terms(query, self._words) + [t for w in extra for t in terms(w, self._words)]
         query_terms = [t for t in dict.fromkeys(wanted) if t in self._vocab]
         if not query_terms or not self.articles:
             return []
@@ -170,7 +174,7 @@ class SearchIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         # highlight every word of the question found in the article, indexed as such or not
-        words = list(dict.fromkeys(shared_tokenizer().words(query, hmm=False) + extra))
+        words = list(dict.fromkeys(self._words(query) + extra))
         hits = []
         for row in top:
             if scores[row] <= 0:

@@ -1,9 +1,11 @@
 """Knowledge-base ranking (kb/search.py): what an operator types finds the right article."""
 
+from kb.index import jieba_words
 from kb.search import Article
 from kb.search import SearchIndex
 from kb.search import Synonyms
 from kb.search import bigrams
+from kb.search import terms
 
 ARTICLES = [
     Article(
@@ -22,7 +24,7 @@ ARTICLES = [
 
 
 def index() -> SearchIndex:
-    return SearchIndex(ARTICLES)
+    return SearchIndex(ARTICLES, jieba_words)
 
 
 def test_an_exact_title_comes_first() -> None:
@@ -50,7 +52,7 @@ def test_no_words_or_nothing_matching_finds_nothing() -> None:
     assert index().search("") == []
     assert index().search("！？。") == []
     assert index().search("火星探测器") == []
-    assert SearchIndex([]).search("公积金") == []
+    assert SearchIndex([], jieba_words).search("公积金") == []
 
 
 def test_results_are_best_first_and_at_most_k() -> None:
@@ -69,7 +71,7 @@ def test_an_updated_index_ranks_exactly_as_one_built_afresh() -> None:
     extra = Article(5, "公积金贷款额度", "住房公积金贷款最高额度按缴存余额计算。")
     changed = Article(1, "住房公积金提取须知", "退休、离职可提取住房公积金。")
     updated = index().updated([extra, changed], removed=[3])
-    fresh = SearchIndex([ARTICLES[1], ARTICLES[3], extra, changed])
+    fresh = SearchIndex([ARTICLES[1], ARTICLES[3], extra, changed], jieba_words)
     assert len(updated) == 4
     for query in ("公积金提取", "住房公积金贷款", "占道经营", "入学材料", "缴费"):
         got = [(h.id, round(h.score, 5)) for h in updated.search(query)]
@@ -86,3 +88,20 @@ def test_synonyms_widen_the_question_with_the_other_words_of_a_group() -> None:
     assert not plain or plain[0].id != 2  # without the table, 子女 and 读书 miss the article
     syn = Synonyms([("孩子", "子女", "儿童"), ("读书", "入学")])
     assert index().search("子女读书", synonyms=syn)[0].id == 2
+
+
+def test_terms_are_the_given_tokenizers_words_and_the_bigrams() -> None:
+    # one word per character, where jieba would keep 公积金 whole
+    assert terms("公积金", list) == ["w:公", "w:积", "w:金", "b:公积", "b:积金"]
+    assert terms("公积金", jieba_words) == ["w:公积金", "b:公积", "b:积金"]
+
+
+def test_the_index_searches_and_highlights_with_its_own_tokenizer() -> None:
+    articles = [Article(1, "住房公积金", "提取"), Article(2, "入学报名", "材料")]
+    assert SearchIndex(articles, jieba_words).search("金") == []  # 金 is no jieba word here
+    by_char = SearchIndex(articles, list)
+    hits = by_char.search("金")
+    assert [(h.id, h.words) for h in hits] == [(1, ("金",))]
+    # an updated index keeps cutting with the same tokenizer
+    updated = by_char.updated([Article(3, "黄金", "")])
+    assert {h.id for h in updated.search("金")} == {1, 3}
