@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from docx.enum.style import WD_STYLE_TYPE
 
-from dispatch import ooxml
+from infra import ooxml
 from kb import transfer
 from kb.domain import ArticleKind
 from kb.transfer import ArticleRecord
