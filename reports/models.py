@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from hotline.db import Base
-from hotline.db import utcnow
+from infra.db import Base
+from infra.db import utcnow
 
 
 class WeeklyBrief(Base):

@@ -19,8 +19,12 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
+from infra.settings import Settings
+from infra.settings import SettingsError
 from reports.kpis import COUNT_LABELS
 from reports.kpis import FORMULAS
+from reports.kpis import HOTLINE_KPIS
+from reports.kpis import KPI_NAMES
 from reports.kpis import LOWER_IS_BETTER
 from reports.kpis import Figures
 from reports.kpis import KpiReport
@@ -164,3 +168,23 @@ def shortfall_text(r: Ranked) -> tuple[str, ...]:
         n = r.figures.counts[f.whole]
         out.append(f"{f.label}（{cases}{n}件）" if n else f"{f.label}（无{cases}）")
     return tuple(out)
+
+
+def check_ranking_weights(settings: Settings) -> None:
+    """Refuse ranking weights on KPIs that do not exist or that no unit has (settings check).
+
+    :raises SettingsError: naming the unknown or hotline-only KPIs.
+    """
+    weights = settings.reports.ranking_weights
+    unknown = sorted(set(weights) - set(KPI_NAMES))
+    if unknown:
+        raise SettingsError(
+            f"reports.ranking_weights: unknown KPI(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(KPI_NAMES)}"
+        )
+    hotline_only = sorted(set(weights) & HOTLINE_KPIS)
+    if hotline_only:
+        raise SettingsError(
+            f"reports.ranking_weights: {', '.join(hotline_only)} are the hotline's own "
+            "figures; no unit has them"
+        )

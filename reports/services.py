@@ -14,14 +14,14 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute
 
-from dispatch.domain import Channel
-from dispatch.domain import RequestType
-from dispatch.domain import TicketStatus
-from dispatch.domain import mask_free_text
-from dispatch.models import Ticket
-from dispatch.services import DispatchContext
-from hotline.db import UnitOfWork
-from hotline.settings import ReportsSettings
+from dispatch.tickets.domain import Channel
+from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.models import Ticket
+from dispatch.tickets.services import DispatchContext
+from infra.db import UnitOfWork
+from infra.settings import ReportsSettings
+from kernel.masking import mask_free_text
+from kernel.vocabulary import RequestType
 from reports import kpis
 from reports.ranking import Level
 from reports.ranking import Ranked

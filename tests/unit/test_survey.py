@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.sip import SipEdge
+from callcenter.edge.kamailio import SipEdge
 from callcenter.survey import GOODBYE
 from callcenter.survey import OUTCOMES
 from callcenter.survey import QUESTIONS
@@ -18,9 +18,9 @@ from callcenter.survey import parse_task
 from callcenter.survey import prompt_path
 from callcenter.survey import speak
 from callcenter.survey import wav_seconds
-from dispatch.followup import SATISFACTION_KEYS as SATISFACTION
-from dispatch.followup import TASKS_KEY
-from dispatch.followup import answers_meaning
+from dispatch.followup.survey import SATISFACTION_KEYS as SATISFACTION
+from dispatch.followup.survey import TASKS_KEY
+from dispatch.followup.survey import answers_meaning
 
 
 def test_the_contract_constants() -> None:
