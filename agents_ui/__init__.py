@@ -1,4 +1,4 @@
-"""Everything a person sees: pages, templates and (later) Socket.IO namespaces."""
+"""Everything a person sees: pages, templates, and the live updates (Socket.IO `/live`)."""
 
 from flask import Flask
 

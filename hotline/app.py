@@ -13,6 +13,11 @@ from flask import g
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+import agents_ui
+import callcenter
+import dispatch
+import kb
+import reports
 from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
 from hotline.config import load_app_settings
@@ -109,37 +114,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return {"csp_nonce": g.get("csp_nonce", "")}
 
     register_error_handlers(app)
-    from dispatch.web import bp as dispatch_bp
     from hotline.web import bp as hotline_bp
 
     app.register_blueprint(hotline_bp)
-    app.register_blueprint(dispatch_bp)
-    from kb.web import bp as kb_bp
-
-    app.register_blueprint(kb_bp)
-    from reports.web import bp as reports_bp
-
-    app.register_blueprint(reports_bp)
-    from dispatch.open311.web import bp as open311_bp
-
-    app.register_blueprint(open311_bp)
-    from dispatch.followup.web import bp as followups_api_bp
-
-    app.register_blueprint(followups_api_bp)
-    from callcenter.cti.callbacks import bp as callbacks_bp
-    from callcenter.cti.console import bp as cti_bp
-    from callcenter.cti.hall import bp as hall_bp
-    from callcenter.edge.http import bp as acd_bp
-
-    app.register_blueprint(acd_bp)
-    app.register_blueprint(cti_bp)
-    app.register_blueprint(hall_bp)
-    app.register_blueprint(callbacks_bp)
-    from agents_ui import init_app as init_ui
-
+    # Each package registers its own HTTP faces; the pages (agents_ui) come last.
+    for package in (dispatch, kb, reports, callcenter):
+        package.init_app(app)
     # Socket.IO fans out through Redis so that every web instance and worker reaches every
     # browser; tests run without it.
-    init_ui(app, settings.redis.url if settings.web.live_updates_via_redis else None)
+    agents_ui.init_app(app, settings.redis.url if settings.web.live_updates_via_redis else None)
     return app
 
 

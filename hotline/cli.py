@@ -1,4 +1,5 @@
-"""The `hotline` command: demo, web, worker, users, database and settings."""
+"""The `hotline` command: config, database, users, web, worker, cron and the demo; it gathers
+the packages' own commands (dispatch, followup, kb, report, sip, seat, survey, call)."""
 
 import json
 import logging
@@ -54,11 +55,14 @@ def main() -> None:
 
 
 def _add_package_commands() -> None:
+    """Each package keeps its own commands; the `hotline` command gathers them."""
+    from callcenter.cli import COMMANDS as callcenter_commands
+    from dispatch.cli import COMMANDS as dispatch_commands
     from kb.cli import kb_group
     from reports.cli import report_group
 
-    cli.add_command(kb_group)
-    cli.add_command(report_group)
+    for command in (*dispatch_commands, kb_group, report_group, *callcenter_commands):
+        cli.add_command(command)
 
 
 _add_package_commands()
@@ -167,112 +171,7 @@ def user_token(ctx: click.Context, username: str, name: str) -> None:
 # ---------------------------------------------------------------- routing
 
 
-@cli.group("dispatch")
-def dispatch_group() -> None:
-    """Ticket routing: train and evaluate the classifier."""
-
-
-@dispatch_group.command("train")
-@click.pass_context
-def dispatch_train(ctx: click.Context) -> None:
-    """Retrain the routing models from the hotline's decisions (as the scheduled job does).
-
-    Prints one JSON object; the new version goes live only if it scores at least as well on
-    the held-back slice as the live one.
-    """
-    from dispatch.routing.learning import retrain
-    from hotline.bootstrap import bootstrap
-
-    container = bootstrap(_settings(ctx))
-    try:
-        result = retrain(container.uow(), trigger="cli")
-    finally:
-        container.close()
-    click.echo(
-        json.dumps(
-            {
-                "version": result.version,
-                "status": result.status,
-                "note": result.note,
-                "n_examples": result.n_examples,
-                "n_holdout": result.n_holdout,
-                "train_seconds": result.train_seconds,
-                "scores": result.scores,
-            },
-            ensure_ascii=False,
-        )
-    )
-
-
-@dispatch_group.command("evaluate")
-@click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--fields", type=click.Choice(["title", "text", "title+text"]), default="title+text")
-def dispatch_evaluate(train_path: str, test_path: str, fields: str) -> None:
-    """Train a fresh classifier on a labelled TSV (id, label, title, text) and score it on another.
-
-    The last line printed is one JSON object: accuracy, macro_f1, top3_accuracy,
-    per_label_f1, train_seconds, predict_p50_ms, predict_p99_ms.
-    """
-    from dispatch.routing.classifier import DataError
-    from dispatch.routing.classifier import evaluate
-    from dispatch.routing.classifier import read_labelled_tsv
-
-    try:
-        train_docs, train_labels = read_labelled_tsv(train_path)
-        test_docs, test_labels = read_labelled_tsv(test_path)
-    except DataError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if len(set(train_labels)) < 2:
-        raise click.ClickException(f"{train_path}: need at least two labels to train")
-    click.echo(f"training on {len(train_docs)} rows, testing on {len(test_docs)} ...", err=True)
-    result = evaluate(train_docs, train_labels, test_docs, test_labels, fields=fields)  # type: ignore[arg-type]
-    click.echo(json.dumps(result, ensure_ascii=False))
-
-
 # ---------------------------------------------------------------- follow-up (回访)
-
-
-@cli.group("followup")
-def followup_group() -> None:
-    """Automated follow-up (自动回访): run the sweep, simulate the SMS gateway."""
-
-
-@followup_group.command("sweep")
-@click.pass_context
-def followup_sweep(ctx: click.Context) -> None:
-    """Move automated follow-ups along once, as `hotline cron` does; print the result (JSON).
-
-    Survey calls go on the Redis list of the survey processes, SMS to the SMS channel.
-    """
-    from dispatch.jobs import sweep_followup
-
-    config_path = ctx.find_root().params.get("config_path")
-    if config_path:  # the job reads its settings as a worker does: point it at this file
-        os.environ["HOTLINE_CONFIG"] = str(Path(config_path).resolve())
-    click.echo(json.dumps(sweep_followup(), ensure_ascii=False))
-
-
-@followup_group.command("sms-reply")
-@click.argument("phone")
-@click.argument("text")
-@click.pass_context
-def followup_sms_reply(ctx: click.Context, phone: str, text: str) -> None:
-    """Take a citizen's SMS reply to the survey, as the gateway's callback would (JSON)."""
-    from dispatch.followup.survey import record_sms_reply
-    from hotline.bootstrap import bootstrap
-    from infra.jobs import emitter as _emitter
-
-    settings = _settings(ctx)
-    container = bootstrap(settings)
-    try:
-        container.dispatch.publish = _emitter(settings)
-        result = record_sms_reply(
-            container.uow(), container.dispatch, settings.followup, phone, text
-        )
-    finally:
-        container.close()
-    click.echo(json.dumps(result, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------- processes
@@ -365,170 +264,6 @@ def worker(ctx: click.Context, burst: bool) -> None:
         )
 
     keep_running("worker", work)  # a Redis outage restarts the loop, never ends the worker
-
-
-@cli.command()
-@click.option("--print-config", is_flag=True, help="只打印生成的 Kamailio 配置")
-@click.pass_context
-def sip(ctx: click.Context, print_config: bool) -> None:
-    """Run the SIP edge: Kamailio with a configuration generated from config.yaml."""
-    from callcenter.edge.credentials import acd_secret
-    from callcenter.edge.credentials import write_secret_file
-    from callcenter.edge.kamailio import edge_from_settings
-    from callcenter.edge.kamailio import stop_stale_edges
-
-    settings = _settings(ctx)
-    edge = edge_from_settings(settings.telephony, acd_secret(settings))
-    text = edge.config()
-    if print_config:
-        click.echo(text)
-        return
-    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    if not Path(kamailio).exists():
-        raise click.ClickException(
-            "找不到 kamailio（Debian 软件包 kamailio、kamailio-utils-modules）"
-        )
-    if edge.tls_port:
-        _readable(edge.tls_certificate, "telephony.tls_certificate")
-        _readable(edge.tls_private_key, "telephony.tls_private_key")
-    path = Path(settings.instance_path) / "kamailio.cfg"
-    # Workers of a Kamailio whose main process was killed still hold the SIP port.
-    for pid in stop_stale_edges(path):
-        click.echo(f"stopped a stale kamailio process {pid} of this instance", err=True)
-    write_secret_file(path, text)  # it holds the ACD secret
-    os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
-
-
-def _readable(path: str, setting: str) -> None:
-    try:
-        Path(path).read_bytes()
-    except OSError as exc:
-        raise click.ClickException(f"{setting}：无法读取 {path}（{exc.strerror}）") from exc
-
-
-TRANSPORT_HELP = (
-    "到 SIP 边缘的传输：udp（本机）或 tls（局域网）；默认 telephony.tls_required 时为 tls"
-)
-
-
-def _transport(settings: Settings, transport: str | None) -> dict[str, Any]:
-    """A softphone's way to the edge (SeatConfig/SurveyConfig fields) from the option and the
-    settings: TLS needs the edge's tls_port and the CA file that issued its certificate."""
-    tel = settings.telephony
-    chosen = transport or ("tls" if tel.tls_required else "udp")
-    if chosen == "udp":
-        return {"transport": "udp"}
-    if not (tel.tls_port and tel.tls_ca_file):
-        raise click.ClickException(
-            "--transport tls 需要 telephony.tls_port 与 telephony.tls_ca_file（签发边缘证书的 CA）"
-        )
-    _readable(tel.tls_ca_file, "telephony.tls_ca_file")
-    return {"transport": "tls", "tls_port": tel.tls_port, "tls_ca_file": tel.tls_ca_file}
-
-
-PASSWORD_FILE_HELP = (
-    "SIP 密码文件（系统管理 → 话机账号签发）；未指定时读环境变量 HOTLINE_SIP_PASSWORD，"
-    "再读 instance/sip/NAME.password"
-)
-
-
-@cli.command()
-@click.argument("name")
-@click.option(
-    "--index", type=int, default=1, show_default=True, help="座席序号：SIP 端口为基数加序号"
-)
-@click.option("--auto-answer", type=float, default=None, help="自动应答延迟（秒），压测与测试用")
-@click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
-@click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
-@click.pass_context
-def seat(
-    ctx: click.Context,
-    name: str,
-    index: int,
-    auto_answer: float | None,
-    password_file: str | None,
-    transport: str | None,
-) -> None:
-    """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
-    from callcenter.edge.credentials import acd_secret
-    from callcenter.records.sync import recordings_root
-    from callcenter.seat import SeatConfig
-    from callcenter.seat import run_seat
-
-    settings = _settings(ctx)
-    tel = settings.telephony
-    way = _transport(settings, transport)
-    password = _sip_password(settings, name, password_file)
-    run_seat(
-        SeatConfig(
-            name=name,
-            sip_port=tel.seat_port_base + index,
-            edge_host=tel.sip_host,
-            edge_port=tel.sip_port,
-            auto_answer_seconds=auto_answer,
-            redis_url=settings.redis.url,
-            acd_url=tel.acd_url,
-            recordings_dir=str(recordings_root(settings)),
-            prompts_dir=str(Path(settings.instance_path) / "prompts"),
-            password=password,
-            acd_secret=acd_secret(settings),
-            **way,
-        )
-    )
-
-
-def _sip_password(settings: Settings, name: str, password_file: str | None) -> str:
-    from callcenter.edge.credentials import process_password
-
-    try:
-        return process_password(settings, name, password_file)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"找不到 {name} 的话机密码：{exc}") from exc
-
-
-@cli.command()
-@click.argument("index", type=int, default=1)
-@click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
-@click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
-@click.pass_context
-def survey(
-    ctx: click.Context, index: int, password_file: str | None, transport: str | None
-) -> None:
-    """Run survey process N (自动回访外呼, pjsua2): takes the follow-up calls off Redis."""
-    from callcenter.survey import RTP_PORT_BASE
-    from callcenter.survey import SurveyConfig
-    from callcenter.survey import run_survey
-    from dispatch.followup.survey import record_survey_event
-    from hotline.bootstrap import bootstrap
-
-    settings = _settings(ctx)
-    tel, followup = settings.telephony, settings.followup
-    way = _transport(settings, transport)
-    password = _sip_password(settings, f"survey{index}", password_file)
-    container = bootstrap(settings)
-
-    def report(event: dict[str, Any]) -> None:  # on the survey's reporting thread
-        record_survey_event(container.uow(), container.dispatch, followup, event)
-
-    try:
-        run_survey(
-            SurveyConfig(
-                name=f"survey{index}",
-                sip_port=followup.survey_port_base + index,
-                rtp_port=RTP_PORT_BASE + 100 * index,
-                edge_host=tel.sip_host,
-                edge_port=tel.sip_port,
-                redis_url=settings.redis.url,
-                max_calls=followup.survey_calls,
-                prompts_dir=str(Path(settings.instance_path) / "prompts"),
-                caller_name=tel.number,
-                password=password,
-                **way,
-            ),
-            report,
-        )
-    finally:
-        container.close()
 
 
 @cli.command()
@@ -678,35 +413,6 @@ def _telephony_commands(
         hours = settings.followup.call_hours
         click.echo(f"  自动回访外呼: hotline survey 1（待回访工单在 {hours} 之间自动拨打）")
     return procs
-
-
-@cli.command()
-@click.option("--from", "caller", default="13912345678", show_default=True, help="主叫号码")
-@click.option("--talk", type=float, default=60.0, show_default=True, help="接通后通话秒数")
-@click.option("--calls", type=int, default=1, show_default=True, help="呼叫次数")
-@click.pass_context
-def call(ctx: click.Context, caller: str, talk: float, calls: int) -> None:
-    """Place citizen calls to the hotline number with sipp (demo and smoke tests)."""
-    sipp = shutil.which("sipp")
-    if sipp is None:
-        raise click.ClickException("找不到 sipp（Debian 软件包 sip-tester）")
-    if not caller.isdigit() or len(caller) < 5:
-        raise click.ClickException("主叫号码只能是数字")
-    tel = _settings(ctx).telephony
-    import tempfile
-
-    source = Path(__file__).resolve().parents[1] / "callcenter" / "sipp" / "caller.xml"
-    with tempfile.TemporaryDirectory() as tmp:
-        scenario = Path(tmp) / "caller.xml"
-        # the packaged scenario numbers its callers 139<n>; this one calls from `caller`
-        text = source.read_text(encoding="utf-8").replace("139[call_number]", caller)
-        scenario.write_text(text, encoding="utf-8")
-        argv = [
-            sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", tel.number,
-            "-m", str(calls), "-r", "1", "-d", str(int(talk * 1000)),
-            "-i", "127.0.0.1", "-nostdin", "-trace_err",
-        ]  # fmt: skip
-        raise SystemExit(subprocess.call(argv, cwd=tmp))
 
 
 def _reset_sqlite(settings: Settings) -> None:

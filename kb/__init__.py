@@ -16,3 +16,15 @@
 - demo_content.py: the demo articles and synonyms.
 - web.py: the JSON API; cli.py: the `hotline kb` commands; wiring.py: the typed container.
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: "Flask") -> None:
+    """Register the kb package's JSON API on the app (the composition root calls this)."""
+    from kb.web import bp
+
+    app.register_blueprint(bp)

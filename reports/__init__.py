@@ -14,3 +14,15 @@ in `weekly_briefs`. Its parts:
 - `web`: the JSON API under /api/reports.
 - `cli`: `hotline report weekly|kpis|sweep`.
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: "Flask") -> None:
+    """Register the reports package's JSON API on the app (the composition root calls this)."""
+    from reports.web import bp
+
+    app.register_blueprint(bp)

@@ -1,0 +1,208 @@
+"""`hotline sip|seat|survey|call`: the call center's processes, started from the command line."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+
+from infra.settings import Settings
+
+
+@click.command()
+@click.option("--print-config", is_flag=True, help="只打印生成的 Kamailio 配置")
+@click.pass_context
+def sip(ctx: click.Context, print_config: bool) -> None:
+    """Run the SIP edge: Kamailio with a configuration generated from config.yaml."""
+    from callcenter.edge.credentials import acd_secret
+    from callcenter.edge.credentials import write_secret_file
+    from callcenter.edge.kamailio import edge_from_settings
+    from callcenter.edge.kamailio import stop_stale_edges
+
+    settings = ctx.obj
+    edge = edge_from_settings(settings.telephony, acd_secret(settings))
+    text = edge.config()
+    if print_config:
+        click.echo(text)
+        return
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    if not Path(kamailio).exists():
+        raise click.ClickException(
+            "找不到 kamailio（Debian 软件包 kamailio、kamailio-utils-modules）"
+        )
+    if edge.tls_port:
+        _readable(edge.tls_certificate, "telephony.tls_certificate")
+        _readable(edge.tls_private_key, "telephony.tls_private_key")
+    path = Path(settings.instance_path) / "kamailio.cfg"
+    # Workers of a Kamailio whose main process was killed still hold the SIP port.
+    for pid in stop_stale_edges(path):
+        click.echo(f"stopped a stale kamailio process {pid} of this instance", err=True)
+    write_secret_file(path, text)  # it holds the ACD secret
+    os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
+
+
+def _readable(path: str, setting: str) -> None:
+    try:
+        Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{setting}：无法读取 {path}（{exc.strerror}）") from exc
+
+
+TRANSPORT_HELP = (
+    "到 SIP 边缘的传输：udp（本机）或 tls（局域网）；默认 telephony.tls_required 时为 tls"
+)
+
+
+def _transport(settings: Settings, transport: str | None) -> dict[str, Any]:
+    """A softphone's way to the edge (SeatConfig/SurveyConfig fields) from the option and the
+    settings: TLS needs the edge's tls_port and the CA file that issued its certificate."""
+    tel = settings.telephony
+    chosen = transport or ("tls" if tel.tls_required else "udp")
+    if chosen == "udp":
+        return {"transport": "udp"}
+    if not (tel.tls_port and tel.tls_ca_file):
+        raise click.ClickException(
+            "--transport tls 需要 telephony.tls_port 与 telephony.tls_ca_file（签发边缘证书的 CA）"
+        )
+    _readable(tel.tls_ca_file, "telephony.tls_ca_file")
+    return {"transport": "tls", "tls_port": tel.tls_port, "tls_ca_file": tel.tls_ca_file}
+
+
+PASSWORD_FILE_HELP = (
+    "SIP 密码文件（系统管理 → 话机账号签发）；未指定时读环境变量 HOTLINE_SIP_PASSWORD，"
+    "再读 instance/sip/NAME.password"
+)
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--index", type=int, default=1, show_default=True, help="座席序号：SIP 端口为基数加序号"
+)
+@click.option("--auto-answer", type=float, default=None, help="自动应答延迟（秒），压测与测试用")
+@click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
+@click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
+@click.pass_context
+def seat(
+    ctx: click.Context,
+    name: str,
+    index: int,
+    auto_answer: float | None,
+    password_file: str | None,
+    transport: str | None,
+) -> None:
+    """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
+    from callcenter.edge.credentials import acd_secret
+    from callcenter.records.sync import recordings_root
+    from callcenter.seat import SeatConfig
+    from callcenter.seat import run_seat
+
+    settings = ctx.obj
+    tel = settings.telephony
+    way = _transport(settings, transport)
+    password = _sip_password(settings, name, password_file)
+    run_seat(
+        SeatConfig(
+            name=name,
+            sip_port=tel.seat_port_base + index,
+            edge_host=tel.sip_host,
+            edge_port=tel.sip_port,
+            auto_answer_seconds=auto_answer,
+            redis_url=settings.redis.url,
+            acd_url=tel.acd_url,
+            recordings_dir=str(recordings_root(settings)),
+            prompts_dir=str(Path(settings.instance_path) / "prompts"),
+            password=password,
+            acd_secret=acd_secret(settings),
+            **way,
+        )
+    )
+
+
+def _sip_password(settings: Settings, name: str, password_file: str | None) -> str:
+    from callcenter.edge.credentials import process_password
+
+    try:
+        return process_password(settings, name, password_file)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"找不到 {name} 的话机密码：{exc}") from exc
+
+
+@click.command()
+@click.argument("index", type=int, default=1)
+@click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
+@click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
+@click.pass_context
+def survey(
+    ctx: click.Context, index: int, password_file: str | None, transport: str | None
+) -> None:
+    """Run survey process N (自动回访外呼, pjsua2): takes the follow-up calls off Redis."""
+    from callcenter.survey import RTP_PORT_BASE
+    from callcenter.survey import SurveyConfig
+    from callcenter.survey import run_survey
+    from dispatch.followup.survey import record_survey_event
+    from dispatch.wiring import DispatchServices
+    from infra.assembly import build
+
+    settings = ctx.obj
+    tel, followup = settings.telephony, settings.followup
+    way = _transport(settings, transport)
+    password = _sip_password(settings, f"survey{index}", password_file)
+    container: DispatchServices = build(settings)
+
+    def report(event: dict[str, Any]) -> None:  # on the survey's reporting thread
+        record_survey_event(container.uow(), container.dispatch, followup, event)
+
+    try:
+        run_survey(
+            SurveyConfig(
+                name=f"survey{index}",
+                sip_port=followup.survey_port_base + index,
+                rtp_port=RTP_PORT_BASE + 100 * index,
+                edge_host=tel.sip_host,
+                edge_port=tel.sip_port,
+                redis_url=settings.redis.url,
+                max_calls=followup.survey_calls,
+                prompts_dir=str(Path(settings.instance_path) / "prompts"),
+                caller_name=tel.number,
+                password=password,
+                **way,
+            ),
+            report,
+        )
+    finally:
+        container.close()
+
+
+@click.command()
+@click.option("--from", "caller", default="13912345678", show_default=True, help="主叫号码")
+@click.option("--talk", type=float, default=60.0, show_default=True, help="接通后通话秒数")
+@click.option("--calls", type=int, default=1, show_default=True, help="呼叫次数")
+@click.pass_context
+def call(ctx: click.Context, caller: str, talk: float, calls: int) -> None:
+    """Place citizen calls to the hotline number with sipp (demo and smoke tests)."""
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise click.ClickException("找不到 sipp（Debian 软件包 sip-tester）")
+    if not caller.isdigit() or len(caller) < 5:
+        raise click.ClickException("主叫号码只能是数字")
+    tel = ctx.obj.telephony
+    import tempfile
+
+    source = Path(__file__).resolve().parents[1] / "callcenter" / "sipp" / "caller.xml"
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = Path(tmp) / "caller.xml"
+        # the packaged scenario numbers its callers 139<n>; this one calls from `caller`
+        text = source.read_text(encoding="utf-8").replace("139[call_number]", caller)
+        scenario.write_text(text, encoding="utf-8")
+        argv = [
+            sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", tel.number,
+            "-m", str(calls), "-r", "1", "-d", str(int(talk * 1000)),
+            "-i", "127.0.0.1", "-nostdin", "-trace_err",
+        ]  # fmt: skip
+        raise SystemExit(subprocess.call(argv, cwd=tmp))
+
+
+COMMANDS = (sip, seat, survey, call)
