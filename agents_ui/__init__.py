@@ -1,9 +1,15 @@
 """Everything a person sees: pages, templates, and the live updates (Socket.IO `/live`)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask
 
 
-def init_app(app: Flask, message_queue: str | None = None) -> None:
+def init_app(
+    app: Flask, message_queue: str | None = None
+) -> Callable[[str, dict[str, Any], list[str]], None]:
+    """Register the pages and the live namespace; return the live pushes' publish function."""
     from agents_ui import admin
     from agents_ui import apikeys
     from agents_ui import callbacks
@@ -28,7 +34,7 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(followups.bp)
-    init_realtime(app, message_queue)
+    publish = init_realtime(app, message_queue)
 
     def error_page(message: str) -> str:
         from flask import render_template
@@ -48,3 +54,4 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
         return render_template("error.html", message=message, actor=actor, role_label=role_label)
 
     app.extensions["hotline_error_page"] = error_page
+    return publish

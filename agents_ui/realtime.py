@@ -188,8 +188,11 @@ class BackgroundPusher:
                 self._queue.task_done()
 
 
-def init_realtime(app: Flask, message_queue: str | None) -> None:
-    """Attach Socket.IO to the app and route the services' pushes through it."""
+def init_realtime(
+    app: Flask, message_queue: str | None
+) -> Callable[[str, dict[str, Any], list[str]], None]:
+    """Attach Socket.IO to the app; return the publish function the services push through
+    (the composition root hands it to them)."""
     # flask-socketio keeps the previous init_app's Redis client manager in server_options:
     # an app built after one with a message queue would still publish through that Redis.
     socketio.server_options.pop("client_manager", None)
@@ -210,5 +213,4 @@ def init_realtime(app: Flask, message_queue: str | None) -> None:
 
     # Through Redis, pushes leave from a background thread (a frozen Redis must not hold a
     # committed request); in-process pushes cannot block and stay synchronous.
-    publish = BackgroundPusher(emit) if message_queue else emit
-    app.extensions["hotline"].dispatch.publish = publish
+    return BackgroundPusher(emit) if message_queue else emit

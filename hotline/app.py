@@ -122,7 +122,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         package.init_app(app)
     # Socket.IO fans out through Redis so that every web instance and worker reaches every
     # browser; tests run without it.
-    agents_ui.init_app(app, settings.redis.url if settings.web.live_updates_via_redis else None)
+    queue = settings.redis.url if settings.web.live_updates_via_redis else None
+    container.dispatch.publish = agents_ui.init_app(app, queue)
     return app
 
 
