@@ -38,6 +38,8 @@ from typing import Any
 import redis
 
 from callcenter.acd import scripts
+from callcenter.acd.keys import DEFAULT_PREFIX
+from callcenter.acd.keys import AcdKeys
 
 
 class AgentState(StrEnum):
@@ -107,12 +109,13 @@ class Acd:
         conn: "redis.Redis",
         config: AcdConfig | None = None,
         *,
-        prefix: str = "acd:",
+        prefix: str = DEFAULT_PREFIX,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.r = conn
         self.config = config or AcdConfig()
         self.prefix = prefix
+        self.keys = AcdKeys(prefix)
         self.clock = clock
         self._route = conn.register_script(scripts.ROUTE)
         self._no_answer = conn.register_script(scripts.NO_ANSWER)
@@ -143,7 +146,7 @@ class Acd:
 
         :raises AcdError: the seat is in a call.
         """
-        key = f"{self.prefix}seat:{seat}"
+        key = self.keys.seat(seat)
         now = self.clock()
         if _s(self.r.hget(key, "state") or "") in (AgentState.RINGING, AgentState.TALKING):
             raise AcdError("seat is busy with a call")
@@ -162,10 +165,10 @@ class Acd:
             },
         )
         self.r.hdel(key, "pending")
-        self.r.zrem(f"{self.prefix}idle", seat)  # signed in anew: not ready until they say so
+        self.r.zrem(self.keys.idle, seat)  # signed in anew: not ready until they say so
         if console:
             self.alive(seat)
-        self.r.sadd(f"{self.prefix}seats", seat)
+        self.r.sadd(self.keys.seats, seat)
         self._event("login", seat=seat, agent=agent)
 
     def alive(self, seat: str) -> bool:
@@ -174,11 +177,11 @@ class Acd:
         Returns whether the seat is signed in (an offline seat is not revived: its operator
         signs in again).
         """
-        state = _s(self.r.hget(f"{self.prefix}seat:{seat}", "state") or "")
+        state = _s(self.r.hget(self.keys.seat(seat), "state") or "")
         if state in ("", AgentState.OFFLINE):
             return False
         grace_ms = max(1, int(self.config.console_grace_seconds * 1000))
-        self.r.set(f"{self.prefix}alive:{seat}", "1", px=grace_ms)
+        self.r.set(self.keys.alive(seat), "1", px=grace_ms)
         return True
 
     def sweep_absent(self) -> list[str]:
@@ -197,7 +200,7 @@ class Acd:
         """签出. `signed_out`: the operator left the web app; a seat in a call goes offline
         when the call ends (returns "pending")."""
         outcome = self._change(seat, AgentState.OFFLINE, "signed_out" if signed_out else "")
-        self.r.delete(f"{self.prefix}alive:{seat}")
+        self.r.delete(self.keys.alive(seat))
         return outcome
 
     def _change(self, seat: str, state: AgentState, reason: str) -> str:
@@ -237,12 +240,12 @@ class Acd:
         """The seat's softphone reported (`/acd/seat_sync`): it runs, and is or is not
         registered at the edge. Remembered for three sync intervals (`softphones`)."""
         ttl_ms = max(1, int(self.config.seat_sync_seconds * 3 * 1000))
-        self.r.set(f"{self.prefix}softphone:{seat}", "1" if registered else "0", px=ttl_ms)
+        self.r.set(self.keys.softphone(seat), "1" if registered else "0", px=ttl_ms)
 
     def softphones(self) -> dict[str, bool]:
         """The seats whose softphone was heard from lately, and whether it is registered."""
-        cut = len(f"{self.prefix}softphone:")
-        keys = [_s(k) for k in self.r.scan_iter(match=f"{self.prefix}softphone:*", count=500)]
+        cut = len(self.keys.softphone(""))
+        keys = [_s(k) for k in self.r.scan_iter(match=self.keys.softphone("*"), count=500)]
         values = self.r.mget(keys) if keys else []
         return {k[cut:]: _s(v) == "1" for k, v in zip(keys, values, strict=True) if v is not None}
 
@@ -334,14 +337,14 @@ class Acd:
         overload, say). Each call is handed to one caller of this method only; close it with
         `ended(call, by="edge")` so that it still gets a final record.
         """
-        key = f"{self.prefix}open"
+        key = self.keys.open
         stale: list[Any] = list(
             self.r.zrangebyscore(key, "-inf", self.clock() - self.config.stale_ring_seconds)
         )
         return [_s(c) for c in stale if self.r.zrem(key, c)]
 
     def _watch(self, call_id: str, *, open_: bool) -> None:
-        key = f"{self.prefix}open"
+        key = self.keys.open
         if open_:
             self.r.zadd(key, {call_id: self.clock()})
         else:
@@ -350,20 +353,20 @@ class Acd:
     # ------------------------------------------------------------------ reading
 
     def seat(self, seat: str) -> dict[str, str]:
-        return _text(self.r.hgetall(f"{self.prefix}seat:{seat}"))
+        return _text(self.r.hgetall(self.keys.seat(seat)))
 
     def call(self, call_id: str) -> dict[str, str]:
-        return _text(self.r.hgetall(f"{self.prefix}call:{call_id}"))
+        return _text(self.r.hgetall(self.keys.call(call_id)))
 
     def seats(self) -> list[str]:
         """Every seat ever signed in (in any state), by name."""
-        return sorted(_s(x) for x in self.r.smembers(f"{self.prefix}seats"))
+        return sorted(_s(x) for x in self.r.smembers(self.keys.seats))
 
     def queue(self) -> list[str]:
-        return [_s(x) for x in self.r.zrange(f"{self.prefix}queue", 0, -1)]
+        return [_s(x) for x in self.r.zrange(self.keys.queue, 0, -1)]
 
     def events(self) -> list[dict[str, str]]:
-        entries: Any = self.r.xrange(f"{self.prefix}events")
+        entries: Any = self.r.xrange(self.keys.events)
         return [_text(fields) for _, fields in entries]
 
     # ------------------------------------------------------------------ plumbing
@@ -376,7 +379,7 @@ class Acd:
 
     def _event(self, kind: str, **fields: str) -> None:
         entry: dict[Any, Any] = {"type": kind, "at": str(self.clock()), **fields}
-        self.r.xadd(f"{self.prefix}events", entry, maxlen=100_000, approximate=True)
+        self.r.xadd(self.keys.events, entry, maxlen=100_000, approximate=True)
 
 
 _BY = ("caller", "seat", "lost", "edge")

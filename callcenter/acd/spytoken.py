@@ -15,13 +15,15 @@ import re
 import secrets
 from typing import Any
 
+from callcenter.acd.keys import AcdKeys
+
 SPY_TOKEN_SECONDS = 30
 TOKEN_HEADER = "X-Hotline-Spy-Token"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 def _key(prefix: str, token: str) -> str:
-    return f"{prefix}spytoken:{token}"
+    return AcdKeys(prefix).spy_token(token)
 
 
 def issue_spy_token(
