@@ -96,7 +96,7 @@ class LiveNamespace(Namespace):  # type: ignore[misc]
             return
         c = container()
         try:
-            if not c.redis.exists(f"{c.acd.prefix}user:{user_id}"):
+            if not c.redis.exists(c.acd.keys.user(user_id)):
                 return
         except Exception:  # noqa: BLE001 - Redis down: nothing to watch
             return

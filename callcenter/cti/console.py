@@ -121,7 +121,7 @@ def caller_info(number: str) -> dict[str, Any]:
 def _seat_of(user_id: int) -> str | None:
     """The seat this user is signed in at (None once someone else has signed in there)."""
     acd = container().acd
-    raw = container().redis.get(f"{acd.prefix}user:{user_id}")
+    raw = container().redis.get(acd.keys.user(user_id))
     seat = raw.decode() if isinstance(raw, bytes) else raw
     if seat is None or acd.seat(seat).get("user_id") != str(user_id):
         return None
@@ -143,7 +143,7 @@ def sign_in_seat() -> Response:
     if (
         held.get("user_id") not in (None, "", str(actor.user_id))
         and held.get("state") not in (None, "", "offline")
-        and acd.r.exists(f"{acd.prefix}alive:{cmd.seat}")
+        and acd.r.exists(acd.keys.alive(cmd.seat))
     ):
         raise RuleViolation("该坐席已由其他话务员签入", {"seat": cmd.seat})
     previous = _seat_of(actor.user_id)
@@ -160,7 +160,7 @@ def sign_in_seat() -> Response:
         )
     except AcdError as exc:
         raise RuleViolation("该坐席正在通话，不能签入", {"seat": cmd.seat}) from exc
-    container().redis.set(f"{acd.prefix}user:{actor.user_id}", cmd.seat)
+    container().redis.set(acd.keys.user(actor.user_id), cmd.seat)
     notify_hall()
     return jsonify(_me(actor.user_id))
 
@@ -197,7 +197,7 @@ def sign_out_seat(user_id: int) -> None:
     try:
         seat = _seat_of(user_id)
         acd = container().acd
-        container().redis.delete(f"{acd.prefix}user:{user_id}")
+        container().redis.delete(acd.keys.user(user_id))
         if seat is None:
             return
         try:
@@ -229,7 +229,7 @@ def change_state() -> Response:
             acd.not_ready(seat, NotReadyReason(cmd.reason or NotReadyReason.BREAK))
         else:
             acd.logout(seat)
-            container().redis.delete(f"{acd.prefix}user:{actor.user_id}")
+            container().redis.delete(acd.keys.user(actor.user_id))
     except AcdError as exc:
         raise RuleViolation("通话中不能切换状态", {"seat": seat}) from exc
     if before.get("state") == "wrap_up" and before.get("last_call"):
@@ -312,10 +312,8 @@ def _my_seat() -> str:
 
 def _send(seat: str, message: dict[str, Any]) -> str:
     """Hand a command to the seat's softphone process (Redis pub/sub); it must be running."""
-    from callcenter.acd.keys import command_channel
-
     heard = container().redis.publish(
-        command_channel(container().acd.prefix, seat), json.dumps(message)
+        container().acd.keys.command_channel(seat), json.dumps(message)
     )
     if not heard:
         raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})

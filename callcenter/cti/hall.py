@@ -116,16 +116,16 @@ def _read(
     One round trip for all seats and one for all calls (the keys of `Acd.seat` and `Acd.call`):
     the hall may have hundreds of seats, and every supervisor's page reads it every few seconds.
     """
-    names = sorted((_text(s) for s in acd.r.smembers(f"{acd.prefix}seats")), key=_natural)
+    names = sorted((_text(s) for s in acd.r.smembers(acd.keys.seats)), key=_natural)
     pipe = acd.r.pipeline(transaction=False)
     for name in names:
-        pipe.hgetall(f"{acd.prefix}seat:{name}")
+        pipe.hgetall(acd.keys.seat(name))
     seats = [(name, _hash(h)) for name, h in zip(names, pipe.execute(), strict=True)]
     queue = acd.queue()
     call_ids = list(dict.fromkeys([*queue, *(s["call"] for _, s in seats if s.get("call"))]))
     pipe = acd.r.pipeline(transaction=False)
     for call_id in call_ids:
-        pipe.hgetall(f"{acd.prefix}call:{call_id}")
+        pipe.hgetall(acd.keys.call(call_id))
     calls = {call_id: _hash(h) for call_id, h in zip(call_ids, pipe.execute(), strict=True)}
     return acd.clock(), seats, queue, calls
 
@@ -256,7 +256,7 @@ def hall() -> Response:
 def force_not_ready(seat: str) -> Response:
     """强制示忙: now, or when the seat's current call ends (`outcome` "pending")."""
     acd = container().acd
-    if not _SEAT.match(seat) or not acd.r.sismember(f"{acd.prefix}seats", seat):
+    if not _SEAT.match(seat) or not acd.r.sismember(acd.keys.seats, seat):
         raise NotFound("坐席不存在", {"seat": seat})
     agent = acd.seat(seat).get("agent", "")
     try:
@@ -285,7 +285,7 @@ def reset_seat(seat: str) -> Response:
     follows; the seat is not ready (班长设置), or offline if its operator had signed out."""
     c = container()
     acd = c.acd
-    if not _SEAT.match(seat) or not acd.r.sismember(f"{acd.prefix}seats", seat):
+    if not _SEAT.match(seat) or not acd.r.sismember(acd.keys.seats, seat):
         raise NotFound("坐席不存在", {"seat": seat})
     before = acd.seat(seat)
     try:

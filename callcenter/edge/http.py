@@ -98,9 +98,9 @@ def route() -> Response:
     acd = _acd()
     call_id = _arg("call_id")
     decision = acd.route(call_id, request.args.get("from", "")[:64])
-    if decision.action != "wait" or not acd.r.hexists(f"{acd.prefix}call:{call_id}", "recorded"):
+    if decision.action != "wait" or not acd.r.hexists(acd.keys.call(call_id), "recorded"):
         _record(acd, call_id)
-        acd.r.hset(f"{acd.prefix}call:{call_id}", "recorded", "1")
+        acd.r.hset(acd.keys.call(call_id), "recorded", "1")
     if decision.action == "ring" and decision.seat:
         _screen_pop(acd, call_id, decision.seat)
     _close_forgotten(acd)
@@ -170,13 +170,11 @@ def edge_started() -> Response:
 
 def _ask_to_register(acd: Acd, seats: list[str]) -> int:
     """Publish `reregister` to each seat's command channel; how many softphones heard it."""
-    from callcenter.acd.keys import command_channel
-
     heard = 0
     message = json.dumps({"action": "reregister"})
     for seat in seats:
         try:
-            heard += int(acd.r.publish(command_channel(acd.prefix, seat), message))
+            heard += int(acd.r.publish(acd.keys.command_channel(seat), message))
         except Exception:  # noqa: BLE001 - the refresh (60 s) still brings the seat back
             log.exception("could not ask seat %s to register again", seat)
     return heard

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from callcenter.acd.keys import DEFAULT_PREFIX
 from callcenter.acd.seatsync import SYNC_SECONDS
 
 
@@ -16,7 +17,7 @@ class SeatConfig:
     log_level: int = 1
     # Commands from the operator's browser arrive on the Redis channel <prefix>seatcmd:<name>.
     redis_url: str | None = None
-    acd_prefix: str = "acd:"
+    acd_prefix: str = DEFAULT_PREFIX
     # Where the seat tells the web app what it did (transfer, three-way call, listening in).
     acd_url: str | None = None
     recordings_dir: str | None = None  # None: no recordings (benches)

@@ -29,7 +29,7 @@ from typing import Any
 import pjsua2 as pj
 
 from callcenter.acd.keys import ACD_SECRET_HEADER
-from callcenter.acd.keys import command_channel
+from callcenter.acd.keys import AcdKeys
 from callcenter.acd.seatsync import CallJournal
 from callcenter.acd.seatsync import SeatSync
 from callcenter.acd.seatsync import post_json
@@ -135,6 +135,7 @@ class Softphone:
 
     def __init__(self, cfg: SeatConfig) -> None:
         self.cfg = cfg
+        self.keys = AcdKeys(cfg.acd_prefix)  # the ACD's Redis keys and this seat's channel
         self.stop = False
         self.legs: list[Leg] = []
         self.dirty = False  # audio paths to recompute
@@ -196,7 +197,7 @@ class Softphone:
         if self.conn is None or not call_id:
             return
         try:
-            key = f"{self.cfg.acd_prefix}call:{call_id}"
+            key = self.keys.call(call_id)
             if fields:
                 self.conn.hset(key, mapping=fields)
         except Exception:  # noqa: BLE001 - the call goes on without the note
@@ -205,7 +206,7 @@ class Softphone:
     def forget_on_call(self, call_id: str, name: str) -> None:
         if self.conn is not None and call_id:
             try:
-                self.conn.hdel(f"{self.cfg.acd_prefix}call:{call_id}", name)
+                self.conn.hdel(self.keys.call(call_id), name)
             except Exception:  # noqa: BLE001 - Redis away: the call goes on
                 log.warning("seat %s: could not clear %s on %s", self.cfg.name, name, call_id)
 
@@ -369,7 +370,7 @@ class Softphone:
         if not (cfg.announce and cfg.prompts_dir and self.conn is not None):
             return
         try:
-            agent = self.conn.hget(f"{cfg.acd_prefix}seat:{cfg.name}", "agent")
+            agent = self.conn.hget(self.keys.seat(cfg.name), "agent")
         except Exception:  # noqa: BLE001 - Redis away: the call rings without the prompt
             log.warning("seat %s: no operator prompt (redis unreachable)", cfg.name)
             return
@@ -589,7 +590,7 @@ class Softphone:
 
             self.conn = redis.Redis.from_url(cfg.redis_url)
             # Survives Redis outages: the seat keeps its calls and subscribes again.
-            channel = command_channel(cfg.acd_prefix, cfg.name)
+            channel = self.keys.command_channel(cfg.name)
             self.commands = CommandChannel(cfg.redis_url, channel)
 
     def _account_config(self) -> Any:
