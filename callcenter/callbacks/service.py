@@ -361,7 +361,7 @@ def claim(
 
 def seat_of(acd: Acd, user_id: int) -> str | None:
     """The seat the user is signed in at (set by `POST /api/cti/seat`)."""
-    raw = acd.r.get(f"{acd.prefix}user:{user_id}")
+    raw = acd.r.get(acd.keys.user(user_id))
     if raw is None:
         return None
     return raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -439,10 +439,8 @@ def dial_from_seat(
 
 def _send_dial(acd: Acd, seat: str, number: str) -> bool:
     """Ask the seat's softphone to call the number; False when no softphone listens."""
-    from callcenter.acd.keys import command_channel
-
     message = json.dumps({"action": "dial", "target": number})
-    return bool(acd.r.publish(command_channel(acd.prefix, seat), message))
+    return bool(acd.r.publish(acd.keys.command_channel(seat), message))
 
 
 def finish(

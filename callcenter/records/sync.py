@@ -147,7 +147,7 @@ def record_or_defer(
     except Exception:  # noqa: BLE001 - kept for later; the ACD's hash still has it all
         log.exception("could not write the record of call %s; kept for later", call_id)
         try:
-            acd.r.sadd(f"{acd.prefix}unsynced", call_id)
+            acd.r.sadd(acd.keys.unsynced, call_id)
         except Exception:  # noqa: BLE001 - Redis away too: its next report tries again
             log.exception("could not keep call %s for later", call_id)
         return False
@@ -159,14 +159,14 @@ def sync_deferred(
     """Write the records `record_or_defer` could not (every 30 s, `hotline cron`); stops at
     the first failure (the database is still away) and returns the calls written."""
     written = []
-    for raw in acd.r.smembers(f"{acd.prefix}unsynced"):
+    for raw in acd.r.smembers(acd.keys.unsynced):
         call_id = raw.decode() if isinstance(raw, bytes) else str(raw)
         try:
             sync_record(uow_factory(), call_id, acd.call(call_id), publish)
         except Exception:  # noqa: BLE001 - still away: the next round tries again
             log.warning("the record of call %s still cannot be written", call_id)
             break
-        acd.r.srem(f"{acd.prefix}unsynced", call_id)
+        acd.r.srem(acd.keys.unsynced, call_id)
         written.append(call_id)
     return written
 
