@@ -1,9 +1,10 @@
 """The ACD (automatic call distribution): seats, agent states, the queue, routing decisions.
 
 All state lives in Redis so that every web process (and Kamailio asking any of them) sees the
-same hall. Each operation is one Lua script, so a seat is never given two calls and a call
-never two seats, whichever process asks. Every change is appended to the stream `<prefix>events`,
-from which call records and call KPIs are computed.
+same hall. Each operation is one Lua script (`callcenter.acd.scripts`), so a seat is never
+given two calls and a call never two seats, whichever process asks. Every change is appended to
+the stream `<prefix>events`, from which call records and call KPIs are computed. The keys are
+spelled, and each documented, in `callcenter.acd.keys` (`Acd.keys`).
 
 Routing is first-come, first-served with reservation: whenever anyone asks, the waiting calls
 are matched oldest first to the best free seat for each (the seat must have the call's skill
