@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 from agents_ui.web import page
 from agents_ui.web import render_page
 from agents_ui.wiring import container
-from dispatch.tickets import services as tickets
+from dispatch.tickets.units import list_units
 from infra.errors import validation_details
 from infra.http import current_actor
 from kb import articles
@@ -278,7 +278,7 @@ def _form_page(
         editing=editing,
         notice=notice,
         tree=catalogue.category_tree(c.uow()),
-        units=tickets.list_units(c.uow()),
+        units=list_units(c.uow()),
         kinds=list(ArticleKind),
         guide_fields=GUIDE_FIELDS,
     )
@@ -430,7 +430,7 @@ def _reviews_page(
 ) -> Page:
     c = container()
     items = articles.pending_reviews(c.uow(), current_actor())
-    units = {u["id"]: u["name"] for u in tickets.list_units(c.uow())}
+    units = {u["id"]: u["name"] for u in list_units(c.uow())}
     paths = {cat["id"]: cat["path"] for cat in catalogue.category_tree(c.uow())}
     for v in items:
         v["changes"] = _changes(v, units, paths)

@@ -20,8 +20,9 @@ from callcenter.cti import hall as hall_api
 from callcenter.records import kpis
 from dispatch.routing import pending
 from dispatch.supervision import stats
-from dispatch.tickets import services
+from dispatch.tickets import reads
 from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.units import list_units
 from infra.http import current_actor
 from kernel.roles import HOTLINE_ROLES
 from kernel.roles import SUPERVISE_ROLES
@@ -49,10 +50,10 @@ def index() -> str:
 
     def fetch(**criteria: Any) -> dict[str, Any]:
         # Work lists: earliest deadline first, and no caller identity (none is shown here).
-        flt = services.TicketFilter(
+        flt = reads.TicketFilter(
             per_page=limit, tz=tz, order="due", with_identity=False, **criteria
         )
-        return services.list_tickets(c.uow(), c.dispatch, actor, flt)
+        return reads.list_tickets(c.uow(), c.dispatch, actor, flt)
 
     counts = stats.ticket_counts_today(c.uow(), c.dispatch)
     red = fetch(light=Light.RED)
@@ -98,7 +99,7 @@ def dispatch_queue() -> str:
     """待派单: every ticket accepted but not given to a unit, each one click from its unit."""
     c = container()
     queue = pending.list_pending(c.uow(), c.dispatch, c.assistant, current_actor())
-    return render_page("dispatch_queue.html", queue=queue, units=services.list_units(c.uow()))
+    return render_page("dispatch_queue.html", queue=queue, units=list_units(c.uow()))
 
 
 @bp.app_template_filter("waited")

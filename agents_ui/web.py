@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 from agents_ui.wiring import container
 from callcenter.cti.console import sign_out_seat
 from dispatch.followup import queues as followup_admin
-from dispatch.tickets import services
+from dispatch.tickets import reads
 from dispatch.tickets.commands import MAX_CONTENT
 from dispatch.tickets.commands import MAX_TITLE
 from dispatch.tickets.domain import ACTION_LABELS
@@ -43,6 +43,7 @@ from dispatch.tickets.domain import URGENCY_LABELS
 from dispatch.tickets.domain import Channel
 from dispatch.tickets.domain import ReturnReason
 from dispatch.tickets.domain import TicketStatus
+from dispatch.tickets.units import list_units
 from dispatch.web import parse_filter
 from infra.audit import record_audit
 from infra.auth import authenticate
@@ -286,7 +287,7 @@ def _change_password(forced: bool) -> tuple[dict[str, str], bool]:
 # ---------------------------------------------------------------- tickets
 
 
-def _filter_from_request(per_page: int = 50) -> tuple[services.TicketFilter | None, dict[str, str]]:
+def _filter_from_request(per_page: int = 50) -> tuple[reads.TicketFilter | None, dict[str, str]]:
     args = {k: v for k, v in request.args.to_dict(flat=False).items() if any(v)}
     args.setdefault("per_page", [str(per_page)])
     c = container()
@@ -308,10 +309,10 @@ def tickets() -> str:
     refused = None
     if flt:
         try:
-            result = services.list_tickets(c.uow(), c.dispatch, current_actor(), flt)
+            result = reads.list_tickets(c.uow(), c.dispatch, current_actor(), flt)
         except PermissionDenied as exc:  # a unit searching by caller identity (audited)
             refused = exc.message
-    units = services.list_units(c.uow())
+    units = list_units(c.uow())
     # 导出 Excel carries the list's filters (not its page): the export takes every match.
     export_query = urlencode(
         [(k, v) for k, v in request.args.items(multi=True) if v and k not in ("page", "per_page")]
@@ -332,12 +333,12 @@ def tickets() -> str:
 def ticket(ticket_id: int) -> str | tuple[str, int]:
     c = container()
     try:
-        view = services.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id)
+        view = reads.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id)
     except DomainError as exc:
         status = 404 if exc.code == "not_found" else 403
         return render_page("error.html", message=exc.message), status
     actor = current_actor()
-    units = services.list_units(c.uow())
+    units = list_units(c.uow())
     # The page shows the caller's numbers already (audited by get_ticket): tries without.
     followups = followup_admin.ticket_tries(c.uow(), c.dispatch, actor, ticket_id, with_phone=False)
     actions = likely_first(view["allowed_actions"], view["status"], bool(_pending_extension(view)))
@@ -433,7 +434,7 @@ def _display_names(ids: set[int]) -> dict[int, str]:
 @bp.get("/console")
 @page(*HOTLINE_ROLES, Role.LEADER)  # leaders on duty take calls here (领导接听)
 def console() -> str:
-    units = services.list_units(container().uow())
+    units = list_units(container().uow())
     return render_page(
         "console.html",
         units=units,
@@ -455,12 +456,12 @@ def console() -> str:
 def unit_inbox() -> str:
     c = container()
     actor = current_actor()
-    flt = services.TicketFilter(
+    flt = reads.TicketFilter(
         statuses=(TicketStatus.DISPATCHED, TicketStatus.SIGNED, TicketStatus.RETURNED),
         per_page=100,
         tz=c.dispatch.policy.calendar.tz,
     )
-    result = services.list_tickets(c.uow(), c.dispatch, actor, flt)
+    result = reads.list_tickets(c.uow(), c.dispatch, actor, flt)
     order = {"red": 0, "yellow": 1, "green": 2, None: 3}
     items = sorted(result["items"], key=lambda t: (order[t["light"]], t["reply_due_at"] or ""))
     return render_page("unit.html", items=items, total=result["total"])

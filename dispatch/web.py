@@ -18,9 +18,12 @@ from dispatch.admin.service import audit_retrain
 from dispatch.routing import assist
 from dispatch.routing import learning
 from dispatch.routing import pending
+from dispatch.tickets import actions
 from dispatch.tickets import attachments
 from dispatch.tickets import idempotency
-from dispatch.tickets import services
+from dispatch.tickets import reads
+from dispatch.tickets import units
+from dispatch.tickets import views
 from dispatch.tickets.commands import ACTION_COMMANDS
 from dispatch.tickets.commands import MAX_CONTENT
 from dispatch.tickets.commands import MAX_TITLE
@@ -54,7 +57,7 @@ def create_ticket() -> tuple[Response, int]:
     auto, routing = None, None
     if cmd.auto_dispatch:
         cmd, auto, routing = assist.plan_auto_dispatch(c.uow(), c.dispatch, c.assistant, cmd)
-    view, created = services.create_ticket(c.uow(), c.dispatch, actor, cmd, auto=auto)
+    view, created = actions.create_ticket(c.uow(), c.dispatch, actor, cmd, auto=auto)
     if routing is None and view["status"] == "accepted" and cmd.merge_into is None:
         routing = assist.advise(c.uow(), c.dispatch, c.assistant, cmd)
     if routing is not None:
@@ -91,13 +94,13 @@ class UnitPreviewRequest(BaseModel):
 def unit_preview() -> Response:
     """Show the operator, before dispatch, what a unit will read of a draft ticket.
 
-    Computed by the same rules as the unit's ticket view (dispatch.services.unit_preview).
+    Computed by the same rules as the unit's ticket view (dispatch.tickets.views.unit_preview).
     """
     actor = current_actor()
     if not container().dispatch.may_accept(actor):
         raise PermissionDenied("当前角色无权受理工单", {"role": actor.role.value})
     cmd = parse_body(UnitPreviewRequest)
-    return jsonify(services.unit_preview(**cmd.model_dump()))
+    return jsonify(views.unit_preview(**cmd.model_dump()))
 
 
 @bp.get("/routing/models")
@@ -132,14 +135,14 @@ def list_tickets() -> Response:
         c.settings.tickets.page_size_max,
         c.dispatch.policy.calendar.tz,
     )
-    return jsonify(services.list_tickets(c.uow(), c.dispatch, current_actor(), flt))
+    return jsonify(reads.list_tickets(c.uow(), c.dispatch, current_actor(), flt))
 
 
 @bp.get("/tickets/<int:ticket_id>")
 @login_required()
 def get_ticket(ticket_id: int) -> Response:
     c = container()
-    return jsonify(services.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id))
+    return jsonify(reads.get_ticket(c.uow(), c.dispatch, current_actor(), ticket_id))
 
 
 @bp.post("/tickets/<int:ticket_id>/actions/<action>")
@@ -165,7 +168,7 @@ def act(ticket_id: int, action: str) -> Response:
         return _answer(view, once)
     cmd = parse_body(ACTION_COMMANDS[chosen])
     once = _once(key, lambda: idempotency.digest_json(json.loads(request.get_data() or b"{}")))
-    view = services.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd, once=once)
+    view = actions.perform_action(c.uow(), c.dispatch, actor, ticket_id, chosen, cmd, once=once)
     return _answer(view, once)
 
 
@@ -256,7 +259,7 @@ def dispatch_queue_count() -> Response:
 @bp.get("/units")
 @login_required()
 def list_units() -> Response:
-    return jsonify({"items": services.list_units(container().uow())})
+    return jsonify({"items": units.list_units(container().uow())})
 
 
 def _one(args: dict[str, list[str]], name: str) -> str | None:
@@ -266,7 +269,7 @@ def _one(args: dict[str, list[str]], name: str) -> str | None:
 
 def parse_filter(  # noqa: C901 - one branch per query parameter
     args: dict[str, list[str]], page_size_max: int, tz: Any
-) -> services.TicketFilter:
+) -> reads.TicketFilter:
     """Parse the list query string, collecting every bad parameter into one 422."""
     errors: dict[str, str] = {}
     known = {
@@ -334,7 +337,7 @@ def parse_filter(  # noqa: C901 - one branch per query parameter
     start, end = date_value("from"), date_value("to")
     if start and end and end < start:
         errors["to"] = "结束日期不能早于开始日期"
-    flt = services.TicketFilter(
+    flt = reads.TicketFilter(
         statuses=tuple(statuses),
         unit_id=int_value("unit_id", None, 1, 2**31 - 1),
         request_type=enum_value("request_type", RequestType),

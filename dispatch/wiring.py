@@ -5,8 +5,8 @@ from typing import cast
 
 from dispatch.routing.assist import Assistant
 from dispatch.tickets.attachments import AttachmentPolicy
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.policy import OverlayCache
-from dispatch.tickets.services import DispatchContext
 from infra.http import Core
 from infra.http import container as core
 

@@ -21,10 +21,10 @@ from dispatch.routing.assist import Assistant
 from dispatch.routing.duplicates import DuplicateRules
 from dispatch.routing.router import Router
 from dispatch.tickets.attachments import AttachmentPolicy
+from dispatch.tickets.context import DispatchContext
+from dispatch.tickets.context import SlaPolicy
 from dispatch.tickets.policy import OverlayCache
 from dispatch.tickets.policy import load_overlay
-from dispatch.tickets.services import DispatchContext
-from dispatch.tickets.services import SlaPolicy
 from hotline.tables import load_all
 from infra.auth import TokenCache
 from infra.db import UnitOfWork

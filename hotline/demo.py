@@ -16,8 +16,9 @@ from dataclasses import field
 import sqlalchemy as sa
 
 from dispatch.routing.models import Matter
+from dispatch.tickets import actions
 from dispatch.tickets import commands as c
-from dispatch.tickets import services
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import SATISFIED_LEVELS
 from dispatch.tickets.domain import Action
 from dispatch.tickets.domain import ReturnReason
@@ -100,7 +101,7 @@ def load_demo(
     starts = sorted(
         now - dt.timedelta(seconds=rng.uniform(0, weeks * 7 * 86400)) for _ in range(tickets)
     )
-    quiet = logging.getLogger("dispatch.tickets.services")
+    quiet = logging.getLogger("dispatch.tickets.actions")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # one line per transition is too much for a bulk load
     try:
@@ -351,7 +352,7 @@ def _create(world: _World, at: dt.datetime) -> tuple[int, content.TicketTemplate
         tags=["演示数据"],
     )
     operator = world.desk[rng.choice([Role.OPERATOR, Role.OPERATOR, Role.TEAM_LEAD])]
-    view, _ = services.create_ticket(world.container.uow(), _at(world, at), operator, cmd)
+    view, _ = actions.create_ticket(world.container.uow(), _at(world, at), operator, cmd)
     ticket_id = int(view["id"])
     if cmd.channel == "phone":
         _calls_behind(world, ticket_id, at, cmd.caller_phone or "")
@@ -430,7 +431,7 @@ def _load_calls(world: _World) -> None:
         uow.commit()
 
 
-def _at(world: _World, moment: dt.datetime) -> services.DispatchContext:
+def _at(world: _World, moment: dt.datetime) -> DispatchContext:
     return dataclasses.replace(world.container.dispatch, now=lambda: moment)
 
 
@@ -471,7 +472,7 @@ class _Story:
         if when > self.now:
             return False
         try:
-            services.perform_action(
+            actions.perform_action(
                 self.world.container.uow(),
                 _at(self.world, when),
                 actor,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import check_can_read
+from dispatch.tickets.reads import check_can_read
 from infra.db import UnitOfWork
 from infra.db import utcnow
 from kb.commands import LinkArticles

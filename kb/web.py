@@ -209,13 +209,13 @@ def link() -> tuple[Response, int]:
 @bp.get("/links")
 @login_required()
 def links() -> Response:
-    from dispatch.tickets import services as tickets
+    from dispatch.tickets import reads
 
     ticket_id = _int(request.args, "ticket_id")
     if ticket_id is None:
         raise ValidationError({"ticket_id": "必填"})
     c = container()
-    tickets.get_ticket(
+    reads.get_ticket(
         c.uow(), c.dispatch, current_actor(), ticket_id
     )  # the ticket's own access rule
     return jsonify({"ticket_id": ticket_id, "items": usage.ticket_articles(c.uow(), ticket_id)})

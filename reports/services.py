@@ -14,10 +14,10 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute
 
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import Channel
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
 from infra.db import UnitOfWork
 from infra.settings import ReportsSettings
 from kernel.masking import mask_free_text

@@ -396,7 +396,7 @@ def render_brief() -> Response:
 @login_required()
 def export_tickets() -> Response:
     """The ticket list with the list's filters, as Excel (up to EXPORT_LIMIT tickets)."""
-    from dispatch.tickets import services
+    from dispatch.tickets import reads
     from dispatch.web import parse_filter
 
     c = container()
@@ -411,7 +411,7 @@ def export_tickets() -> Response:
     page = 1
     while len(items) < EXPORT_LIMIT:
         flt = _page(flt, page, page_size)
-        result = services.list_tickets(c.uow(), c.dispatch, actor, flt)
+        result = reads.list_tickets(c.uow(), c.dispatch, actor, flt)
         total = result["total"]
         items.extend(result["items"])
         if len(result["items"]) < page_size:

@@ -41,8 +41,8 @@ from callcenter.acd.engine import AgentState
 from callcenter.acd.engine import NotReadyReason
 from callcenter.models import CallbackTask
 from callcenter.models import CallRecord
+from dispatch.tickets.context import Publish
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import Publish
 from infra.commands import Command
 from infra.db import UnitOfWork
 from infra.ids import RowId

@@ -14,7 +14,7 @@ from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdError
 from callcenter.callbacks import service as callbacks
 from callcenter.models import CallRecord
-from dispatch.tickets.services import Publish
+from dispatch.tickets.context import Publish
 from infra.db import UnitOfWork
 from infra.settings import Settings
 

@@ -24,11 +24,11 @@ from dispatch.followup.survey import announce
 from dispatch.followup.survey import answers_meaning
 from dispatch.followup.survey import attempts_view
 from dispatch.followup.survey import new_try
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import SATISFACTION_LABELS
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
-from dispatch.tickets.services import check_can_read
+from dispatch.tickets.reads import check_can_read
 from infra.audit import audit_act
 from infra.db import UnitOfWork
 from infra.models import Unit

@@ -31,13 +31,13 @@ from sqlalchemy.orm import Session
 
 from dispatch.followup.models import FollowUpAttempt
 from dispatch.tickets import commands as c
+from dispatch.tickets.actions import perform_action
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import SATISFIED_LEVELS
 from dispatch.tickets.domain import Action
 from dispatch.tickets.domain import Satisfaction
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
-from dispatch.tickets.services import perform_action
 from infra.db import UnitOfWork
 from infra.settings import FollowUpSettings
 from kernel.actor import Actor

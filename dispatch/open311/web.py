@@ -29,9 +29,9 @@ from dispatch.open311 import apikeys
 from dispatch.open311 import spec as open311
 from dispatch.open311.spec import Open311Error
 from dispatch.routing.models import Matter
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import Channel
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
 from dispatch.webform import intake
 from dispatch.wiring import container
 from infra.errors import validation_details

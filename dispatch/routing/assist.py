@@ -14,8 +14,8 @@ from dispatch.routing.router import Draft
 from dispatch.routing.router import Router
 from dispatch.routing.router import Suggestion
 from dispatch.tickets import commands as c
-from dispatch.tickets.services import AutoDispatch
-from dispatch.tickets.services import DispatchContext
+from dispatch.tickets.actions import AutoDispatch
+from dispatch.tickets.context import DispatchContext
 from infra.db import UnitOfWork
 from infra.text import Document
 from kernel.actor import Actor

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 
 from dispatch.routing.assist import Assistant
 from dispatch.routing.router import Draft
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import CHANNEL_LABELS
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
 from infra.db import UnitOfWork
 from kernel.actor import Actor
 from kernel.errors import PermissionDenied

@@ -12,10 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute
 
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
-from dispatch.tickets.services import light_clause
+from dispatch.tickets.reads import light_clause
 from infra.db import UnitOfWork
 from kernel.worktime import Light
 

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dispatch.tickets import idempotency
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import TicketEvent
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
 from dispatch.tickets.models import TicketEventRecord
-from dispatch.tickets.services import DispatchContext
 from infra.db import UnitOfWork
 from infra.models import Unit
 from infra.models import User

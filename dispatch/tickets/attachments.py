@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dispatch.tickets import commands as c
+from dispatch.tickets.actions import perform_action
+from dispatch.tickets.context import DispatchContext
+from dispatch.tickets.context import lead_unit_ids
 from dispatch.tickets.domain import Action
 from dispatch.tickets.idempotency import Once
 from dispatch.tickets.models import Attachment
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
-from dispatch.tickets.services import check_can_read
-from dispatch.tickets.services import lead_unit_ids
-from dispatch.tickets.services import perform_action
+from dispatch.tickets.reads import check_can_read
 from infra.audit import audit_act
 from infra.commands import Command
 from infra.db import UnitOfWork

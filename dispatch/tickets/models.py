@@ -23,7 +23,7 @@ from kernel.vocabulary import Urgency
 
 
 class Ticket(Base):
-    """A citizen request (工单). Status changes only through dispatch.services."""
+    """A citizen request (工单). Status changes only through dispatch.tickets.actions."""
 
     __tablename__ = "tickets"
     __table_args__ = (

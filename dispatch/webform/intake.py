@@ -23,16 +23,16 @@ from sqlalchemy.orm import Session
 from dispatch.routing import assist
 from dispatch.routing.router import Draft
 from dispatch.tickets import commands as c
+from dispatch.tickets.actions import create_ticket
 from dispatch.tickets.attachments import AttachmentPolicy
 from dispatch.tickets.attachments import check_file
 from dispatch.tickets.attachments import file_batch
 from dispatch.tickets.attachments import new_attachment
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import Channel
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Attachment
 from dispatch.tickets.models import Ticket
-from dispatch.tickets.services import DispatchContext
-from dispatch.tickets.services import create_ticket
 from infra.commands import Command
 from infra.db import UnitOfWork
 from infra.models import Unit

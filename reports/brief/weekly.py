@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from dispatch.tickets.context import DispatchContext
 from dispatch.tickets.domain import CHANNEL_LABELS
 from dispatch.tickets.domain import REQUEST_TYPE_LABELS as TYPE_LABELS
 from dispatch.tickets.domain import STATUS_LABELS
@@ -25,7 +26,6 @@ from dispatch.tickets.domain import TicketEvent
 from dispatch.tickets.domain import TicketStatus
 from dispatch.tickets.models import Ticket
 from dispatch.tickets.models import TicketEventRecord
-from dispatch.tickets.services import DispatchContext
 from infra.db import UnitOfWork
 from infra.models import Unit
 from infra.settings import Settings

@@ -208,18 +208,19 @@ def test_a_community_alone_fills_in_its_street_and_district(api: Api) -> None:
 def test_work_lists_sort_by_deadline_and_can_leave_identity_out(
     api: Api, container: Container, clock: Any
 ) -> None:
-    from dispatch.tickets import services
+    from dispatch.tickets import reads
     from infra.models import AuditEntry
+    from kernel.actor import Actor
     from kernel.roles import Role
 
     slow = api.dispatched("zjj", title="一般工单")  # reply in 5 working days
     fast = api.dispatched("zjj", title="紧急工单", urgency="urgent")  # reply in 24 h
-    actor = services.Actor(api.world.users["supervisor"], Role.SUPERVISOR)
-    flt = services.TicketFilter(order="due", with_identity=False)
+    actor = Actor(api.world.users["supervisor"], Role.SUPERVISOR)
+    flt = reads.TicketFilter(order="due", with_identity=False)
     count = sa.select(sa.func.count()).select_from(AuditEntry)
     with container.uow() as uow:
         before = uow.session.scalar(count)  # the operator's create and dispatch answers
-    page = services.list_tickets(container.uow(), container.dispatch, actor, flt)
+    page = reads.list_tickets(container.uow(), container.dispatch, actor, flt)
     assert [t["id"] for t in page["items"]] == [fast["id"], slow["id"]]
     assert {(t["citizen_name"], t["caller_phone"]) for t in page["items"]} == {(None, None)}
     with container.uow() as uow:

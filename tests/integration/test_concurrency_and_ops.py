@@ -7,11 +7,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch.tickets import services
+from dispatch.tickets import actions
 from dispatch.tickets.commands import Sign
 from dispatch.tickets.domain import Action
 from dispatch.tickets.domain import IllegalTransition
 from hotline.bootstrap import Container
+from kernel.actor import Actor
 from kernel.errors import Conflict
 from kernel.roles import Role
 from tests.conftest import Api
@@ -20,14 +21,14 @@ from tests.conftest import Api
 def test_two_liaisons_signing_at_once_exactly_one_wins(api: Api, container: Container) -> None:
     t = api.dispatched("zjj")
     unit = api.world.units["zjj"]
-    actors = [services.Actor(api.world.users[name], Role.LIAISON, unit) for name in ("zjj", "zjj2")]
+    actors = [Actor(api.world.users[name], Role.LIAISON, unit) for name in ("zjj", "zjj2")]
     barrier = threading.Barrier(2)
     results: list[str] = []
 
-    def sign(actor: services.Actor) -> None:
+    def sign(actor: Actor) -> None:
         barrier.wait()
         try:
-            services.perform_action(
+            actions.perform_action(
                 container.uow(), container.dispatch, actor, t["id"], Action.SIGN, Sign()
             )
             results.append("signed")

@@ -25,13 +25,13 @@ PLANTS = [
     ("kb/domain.py", "import jieba", "kb.domain -> jieba"),
     ("callcenter/records/sync.py", "import redis", "callcenter.records.sync -> redis"),
     ("callcenter/records/sync.py", "import flask", "callcenter.records.sync -> flask"),
-    ("dispatch/tickets/services.py", "import rq", "dispatch.tickets.services -> rq"),
+    ("dispatch/tickets/actions.py", "import rq", "dispatch.tickets.actions -> rq"),
     ("callcenter/acd/engine.py", "import flask", "callcenter.acd.engine -> flask"),
     # upward: the shared kernel importing a package, a package importing the composition root
     ("kernel/roles.py", "import infra.db", "kernel.roles -> infra.db"),
-    ("dispatch/tickets/services.py", "import hotline.bootstrap", "services -> hotline.bootstrap"),
+    ("dispatch/tickets/actions.py", "import hotline.bootstrap", "actions -> hotline.bootstrap"),
     # inside dispatch: the ticket core importing a channel
-    ("dispatch/tickets/services.py", "import dispatch.open311.spec", "services -> dispatch.open311"),
+    ("dispatch/tickets/actions.py", "import dispatch.open311.spec", "actions -> dispatch.open311"),
     # siblings that must stay independent
     ("kb/index.py", "import callcenter.acd.engine", "kb.index -> callcenter.acd.engine"),
 ]
