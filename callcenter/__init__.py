@@ -9,7 +9,8 @@
 - `callbacks/`: 漏接回拨, call-back tasks for the callers the hotline missed.
 - `duty`: 领导接听, the windows in which a leader takes calls at a seat.
 - `models`: the tables of call records, call-back tasks and SIP accounts.
-- `jobs`: the periodic job (forgotten calls, deferred records, quiet seats);
+- `jobs`: the periodic job (forgotten calls, deferred records, quiet seats); `cli`:
+  `hotline sip|seat|survey|call`; `openapi`: the CTI's paths in the OpenAPI document;
   `wiring`: the container as the call center's blueprints see it.
 """
 

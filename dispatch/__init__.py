@@ -7,7 +7,8 @@
 - `followup/`: 回访, automated survey calls and SMS, and the people's follow-up queues.
 - `supervision/`: 督办, the sweep acting on every open clock, and the desk's figures.
 - `admin/`: 系统管理 use cases: users, the unit catalogue, SLA rules, the calendar.
-- `web`: the JSON API of tickets, units and routing models; `jobs`: the rq jobs and their
+- `web`: the JSON API of tickets, units and routing models; `openapi`: its paths in the
+  OpenAPI document; `cli`: `hotline dispatch|followup`; `jobs`: the rq jobs and their
   schedule; `wiring`: the container as dispatch's blueprints see it.
 """
 

@@ -14,5 +14,6 @@ It imports the shared kernel and frameworks, never a package above it.
   `lifeline`: keeping a loop alive through outages.
 - `text`: the jieba tokenizer with the hotline's own words; `files`: content-addressed
   files; `ooxml`: is an upload really a Word or Excel file; `workdays`: the official
-  holiday calendar; `logs`: request and ticket ids on every log line.
+  holiday calendar; `logs`: request and ticket ids on every log line; `openapi`: the
+  building blocks every package's OpenAPI paths share (errors, parameters, bodies).
 """

@@ -14,7 +14,8 @@
 - transfer.py: Markdown, Word and Excel files in and out.
 - jobs.py: the rq jobs (indexing, reminders) and their place on the schedule.
 - demo_content.py: the demo articles and synonyms.
-- web.py: the JSON API; cli.py: the `hotline kb` commands; wiring.py: the typed container.
+- web.py: the JSON API; openapi.py: its paths in the OpenAPI document; cli.py: the
+  `hotline kb` commands; wiring.py: the typed container.
 """
 
 from typing import TYPE_CHECKING

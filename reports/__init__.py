@@ -11,7 +11,7 @@ in `weekly_briefs`. Its parts:
 - `export`: Excel exports of ticket lists, KPI tables and the ranking.
 - `models`: the `weekly_briefs` table.
 - `jobs`: the weekly brief on schedule, and its catch-up.
-- `web`: the JSON API under /api/reports.
+- `web`: the JSON API under /api/reports; `openapi`: its paths in the OpenAPI document.
 - `cli`: `hotline report weekly|kpis|sweep`.
 """
 
