@@ -251,10 +251,6 @@ class CalendarOverride(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-
-
-
-
 @event.listens_for(Session, "before_flush")
 def _keep_events_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
     # The database refuses UPDATE on ticket_events too (migration trigger); this catches it

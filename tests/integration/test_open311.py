@@ -14,9 +14,9 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from dispatch.open311 import apikeys
+from dispatch.open311.models import ApiKey
 from dispatch.routing.models import Matter
 from dispatch.tickets.domain import Channel
-from dispatch.open311.models import ApiKey
 from dispatch.tickets.models import Ticket
 from hotline.bootstrap import Container
 from tests.conftest import Api

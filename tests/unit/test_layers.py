@@ -20,7 +20,11 @@ LINT = Path(sys.executable).with_name("lint-imports")
 # (module file, planted line, what the report must name)
 PLANTS = [
     # a pure module reaching the ORM through another module of the project
-    ("dispatch/tickets/domain.py", "import dispatch.tickets.models", "domain -> dispatch.tickets.models"),
+    (
+        "dispatch/tickets/domain.py",
+        "import dispatch.tickets.models",
+        "domain -> dispatch.tickets.models",
+    ),
     ("kb/domain.py", "import flask_socketio", "kb.domain -> flask_socketio"),
     ("kb/domain.py", "import jieba", "kb.domain -> jieba"),
     ("callcenter/records/sync.py", "import redis", "callcenter.records.sync -> redis"),
