@@ -3,7 +3,7 @@
 Every key starts with the ACD's prefix (`acd:` unless configured otherwise; the seat process
 has it as `SeatConfig.acd_prefix`). `AcdKeys(prefix)` spells each one for Python; the Lua
 scripts in `callcenter.acd.scripts` get the prefix in ARGV[1] and build the keys they touch
-themselves (`P .. 'seat:' .. seat`). `tests/unit/test_acd_keys.py` pins every string (the
+themselves (`P .. 'seat:' .. seat`). `tests/unit/callcenter/test_acd_keys.py` pins every string (the
 data in a running Redis must stay readable) and checks that the scripts build no key that is
 missing below.
 

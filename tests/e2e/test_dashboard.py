@@ -10,8 +10,8 @@ from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
 from tests.e2e.conftest import shot
-from tests.integration.test_reports_week import Scenario
-from tests.integration.test_reports_week import at
+from tests.integration.reports.test_reports_week import Scenario
+from tests.integration.reports.test_reports_week import at
 
 pytestmark = pytest.mark.slow
 Open = Callable[[str], Any]

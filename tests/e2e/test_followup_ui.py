@@ -11,9 +11,9 @@ from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.e2e.conftest import shot
-from tests.integration.test_followup import SETTINGS
-from tests.integration.test_followup import Harness
-from tests.integration.test_followup import reviewed
+from tests.integration.dispatch.test_followup import SETTINGS
+from tests.integration.dispatch.test_followup import Harness
+from tests.integration.dispatch.test_followup import reviewed
 
 pytestmark = pytest.mark.slow
 Open = Callable[[str], Any]

@@ -13,7 +13,7 @@ from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.e2e.conftest import kamailio
 from tests.e2e.conftest import shot
-from tests.integration.test_call_kpis import monday_calls
+from tests.integration.callcenter.test_call_kpis import monday_calls
 
 pytestmark = pytest.mark.redis
 Open = Callable[[str], Any]

@@ -1,5 +1,5 @@
 """The report pages (报表), the ticket list's export, system supervision and unit heads, in a
-real browser. The week's data is tests/integration/test_reports_pages.py's `Week`."""
+real browser. The week's data is tests/integration/reports/test_reports_pages.py's `Week`."""
 
 import io
 from collections.abc import Callable
@@ -17,9 +17,9 @@ from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
 from tests.e2e.conftest import shot
-from tests.integration.test_reports_pages import NOISE_TITLE
-from tests.integration.test_reports_pages import Week
-from tests.integration.test_reports_pages import at
+from tests.integration.reports.test_reports_pages import NOISE_TITLE
+from tests.integration.reports.test_reports_pages import Week
+from tests.integration.reports.test_reports_pages import at
 
 pytestmark = pytest.mark.slow
 Open = Callable[[str], Any]

@@ -187,7 +187,7 @@ def test_the_unit_preview_masks_a_draft_and_is_for_the_hotline_only(api: Api) ->
 def test_the_unit_list_page_offers_a_number_search_only_and_says_why_it_refuses(
     app: Flask, api: Api, container: Container
 ) -> None:
-    from tests.integration.test_ticket_page import browser
+    from tests.integration.agents_ui.test_ticket_page import browser
 
     _confidential(api)
     client = browser(app, api.world, "zjj")

@@ -19,8 +19,8 @@ from infra.models import AuditEntry
 from kb.models import KbSearch
 from tests.conftest import Api
 from tests.conftest import World
-from tests.integration.test_callbacks import missed
-from tests.integration.test_callbacks import tasks
+from tests.integration.callcenter.test_callbacks import missed
+from tests.integration.callcenter.test_callbacks import tasks
 
 NAME = "张建国"
 PHONE = "17212349251"

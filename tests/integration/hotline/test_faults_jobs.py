@@ -29,7 +29,7 @@ def _worker(url: str, folder: Path) -> "subprocess.Popen[bytes]":
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env["HOTLINE_REDIS__URL"] = url
     env["HOTLINE_INSTANCE_PATH"] = str(folder)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
     log = (folder / "worker.log").open("ab")
     try:
         return subprocess.Popen(

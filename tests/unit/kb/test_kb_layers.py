@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-KB = Path(__file__).resolve().parents[2] / "kb"
+KB = Path(__file__).resolve().parents[3] / "kb"
 # What kb.domain and kb.search must not load, directly or through another module.
 IMPURE = ("flask", "sqlalchemy", "redis", "rq", "flask_socketio", "pjsua2", "jieba")
 

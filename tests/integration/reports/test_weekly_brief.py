@@ -21,7 +21,7 @@ from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
-from tests.integration.test_cli import run
+from tests.integration.hotline.test_cli import run
 
 MONDAY = dt.date(2026, 11, 16)
 

@@ -194,7 +194,7 @@ def test_counting_writes_no_audit_rows(api: Api, clock: Clock, container: Contai
 def test_call_figures_show_dashes_for_a_day_without_calls(
     client: FlaskClient, world: World, container: Container
 ) -> None:
-    from tests.integration.test_hall import unreachable_redis
+    from tests.integration.callcenter.test_hall import unreachable_redis
 
     container._redis = unreachable_redis()  # and no live hall: Redis is down
     try:

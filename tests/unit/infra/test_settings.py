@@ -14,7 +14,7 @@ from infra.settings import redacted
 from infra.settings import resolve_paths
 from infra.settings import settings_path
 
-CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
+CONFIG_YAML = Path(__file__).resolve().parents[3] / "config.yaml"
 
 
 def write_yaml(tmp_path: Path, text: str) -> Path:

@@ -31,7 +31,7 @@ from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOTLINE = ROOT / ".venv" / "bin" / "hotline"
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
 

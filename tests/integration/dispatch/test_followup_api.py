@@ -14,10 +14,10 @@ from tests.conftest import REDIS_URL
 from tests.conftest import Api
 from tests.conftest import Clock
 from tests.conftest import World
-from tests.integration.test_cli import run
-from tests.integration.test_followup import SETTINGS
-from tests.integration.test_followup import Harness
-from tests.integration.test_followup import reviewed
+from tests.integration.dispatch.test_followup import SETTINGS
+from tests.integration.dispatch.test_followup import Harness
+from tests.integration.dispatch.test_followup import reviewed
+from tests.integration.hotline.test_cli import run
 
 TOKEN = "gateway-secret-1"
 PHONE = "13812345678"

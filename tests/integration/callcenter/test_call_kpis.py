@@ -15,7 +15,7 @@ from hotline.bootstrap import Container
 from tests.conftest import SHANGHAI
 from tests.conftest import Api
 from tests.conftest import World
-from tests.integration.test_hall import unreachable_redis
+from tests.integration.callcenter.test_hall import unreachable_redis
 
 MONDAY = dt.datetime(2026, 11, 16, tzinfo=SHANGHAI)  # the clock fixture's day (10:00)
 

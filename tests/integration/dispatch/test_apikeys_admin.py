@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from dispatch.open311.models import ApiKey
 from hotline.bootstrap import Container
 from tests.conftest import World
-from tests.integration.test_admin_pages import audit
-from tests.integration.test_admin_pages import sign_in
+from tests.integration.agents_ui.test_admin_pages import audit
+from tests.integration.agents_ui.test_admin_pages import sign_in
 
 PAGE = "/admin/api-keys/"
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from hotline.bootstrap import Container
 from kb.models import KbArticle
 from kb.transfer import read_articles
-from tests.integration.test_cli import run
-from tests.integration.test_kb import MARKDOWN
+from tests.integration.hotline.test_cli import run
+from tests.integration.kb.test_kb import MARKDOWN
 
 
 def _count(container: Container) -> int:

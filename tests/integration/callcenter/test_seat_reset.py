@@ -15,13 +15,13 @@ from callcenter.acd.engine import AcdError
 from hotline.bootstrap import Container
 from tests.conftest import Api
 from tests.conftest import World
-from tests.integration.test_hall import audit_rows
-from tests.integration.test_seat_sync import NUMBER
-from tests.integration.test_seat_sync import Clock
-from tests.integration.test_seat_sync import ask
-from tests.integration.test_seat_sync import make_hall
-from tests.integration.test_seat_sync import ready
-from tests.integration.test_seat_sync import record
+from tests.integration.callcenter.test_hall import audit_rows
+from tests.integration.callcenter.test_seat_sync import NUMBER
+from tests.integration.callcenter.test_seat_sync import Clock
+from tests.integration.callcenter.test_seat_sync import ask
+from tests.integration.callcenter.test_seat_sync import make_hall
+from tests.integration.callcenter.test_seat_sync import ready
+from tests.integration.callcenter.test_seat_sync import record
 
 pytestmark = pytest.mark.redis
 

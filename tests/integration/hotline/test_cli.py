@@ -20,7 +20,7 @@ from infra.models import ApiToken
 from infra.models import User
 from kernel.roles import Role
 
-CONFIG_YAML = Path(__file__).resolve().parents[2] / "config.yaml"
+CONFIG_YAML = Path(__file__).resolve().parents[3] / "config.yaml"
 PASSWORD = "Harbour-lamp-2026"
 
 
@@ -241,7 +241,7 @@ def test_worker_runs_a_burst_against_the_real_redis(db_url: str, container: Cont
 # ---------------------------------------------------------------- routing
 
 NO_DATABASE = "sqlite://"  # `dispatch evaluate` reads files only
-SHARED_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "gov_messages_train.tsv"
+SHARED_TRAIN = Path(__file__).resolve().parents[4] / "shared" / "data" / "gov_messages_train.tsv"
 
 
 def _tsv(path: Path, rows: list[tuple[str, str, str]]) -> str:

@@ -17,7 +17,7 @@ from hotline.bootstrap import Container
 from infra.models import AuditEntry
 from tests.conftest import Api
 from tests.conftest import World
-from tests.integration.test_realtime import live_client
+from tests.integration.agents_ui.test_realtime import live_client
 
 
 def sign_in(api: Api, who: str, seat: str, ready: bool = True) -> None:
