@@ -73,3 +73,29 @@ def test_every_planted_violation_breaks_a_contract(tree: Path) -> None:
     report = " ".join(result.stdout.split())  # the report wraps long lines
     missing = [named for _, _, named in PLANTS if named not in report]
     assert not missing, f"not reported: {missing}\n{result.stdout}"
+
+
+LONGEST_FILE = 800  # lines
+LONGEST_FUNCTION = 120  # lines, decorators and docstring included
+
+
+def test_no_file_or_function_is_too_long_to_read() -> None:
+    """Outside migrations and benches: a module fits in one sitting, a function on a screen or
+    two (the layout issue split the ones that did not)."""
+    import ast
+
+    long: list[str] = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in ("migrations", "bench", "build") or rel.parts[0].startswith("."):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > LONGEST_FILE:
+            long.append(f"{rel}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                size = (node.end_lineno or node.lineno) - first + 1
+                if size > LONGEST_FUNCTION:
+                    long.append(f"{rel}:{node.lineno} {node.name}: {size} lines")
+    assert not long, "\n".join(long)
