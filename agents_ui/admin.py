@@ -3,7 +3,7 @@
 Plain HTML forms, no script needed: every POST carries the session's CSRF token as a field
 (checked by `current_actor()` before a view runs), redirects after success with a flash
 message, and re-renders with 422 and messages next to the fields when input is refused.
-The rules live in `hotline.admin`.
+The rules live in `dispatch.admin.service`.
 """
 
 from collections.abc import Mapping

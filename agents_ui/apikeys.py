@@ -3,7 +3,7 @@
 Same pattern as the other admin pages: plain forms with the session's CSRF token, a flash
 message after each change, 422 with messages next to the fields when input is refused.
 A new key is shown once, on the page the POST redirects to (`agents_ui.reveal`), so
-reloading shows nothing more and makes no second key. The rules live in `dispatch.apikeys`.
+reloading shows nothing more and makes no second key. The rules live in `dispatch.open311.apikeys`.
 """
 
 from flask import Blueprint

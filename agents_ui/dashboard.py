@@ -1,6 +1,6 @@
 """The leaders' dashboard (领导看板): one ISO week of key figures, calls, trend, categories, units.
 
-Figures come from `reports.services` and `callcenter.kpis`; this module only picks the week
+Figures come from `reports.services` and `callcenter.records.kpis`; this module only picks the week
 and turns numbers into what people read (percentages, week-on-week arrows, the bar chart's
 geometry).
 """
@@ -54,7 +54,7 @@ def fmt_seconds(value: float | None) -> str:
     return f"{seconds // 60}分{seconds % 60:02d}秒"
 
 
-# The call KPIs in the order the pages show them (formulas: callcenter.kpis.call_kpis).
+# The call KPIs in the order the pages show them (formulas: callcenter.records.kpis.call_kpis).
 CALL_KPIS = (
     ("offered", "呼入量"),
     ("answered", "接通量"),

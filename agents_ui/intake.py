@@ -1,10 +1,10 @@
 """网上诉求: the public web form and the citizen's status page (no sign-in).
 
 A citizen writes a request, maybe with one photo and a pin, and gets the ticket number and a
-private link `/status/<number>?t=<token>`. The ticket is made by `dispatch.intake.submit`, the
-same service Open311 uses. Everything here is for people on phones: pages are rendered on the
-server and work without JavaScript; the script only adds a counter, the pin, a photo preview
-and a size check.
+private link `/status/<number>?t=<token>`. The ticket is made by
+`dispatch.webform.intake.submit`, the same service Open311 uses. Everything here is for people
+on phones: pages are rendered on the server and work without JavaScript; the script only adds
+a counter, the pin, a photo preview and a size check.
 
 Guards, in the order a POST meets them: the form's CSRF token (anonymous session), the body
 size (the attachment limit, see hotline.app.UPLOADS), a one-time form token so that pressing

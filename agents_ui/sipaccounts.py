@@ -2,7 +2,7 @@
 
 Same pattern as 开放接口 (`agents_ui.apikeys`): plain forms with the session's CSRF token, a new
 or rotated password shown once on the page the POST redirects to (`agents_ui.reveal`). The
-rules live in `callcenter.credentials`; every issue, rotation and disabling is audited.
+rules live in `callcenter.edge.credentials`; every issue, rotation and disabling is audited.
 """
 
 from flask import Blueprint

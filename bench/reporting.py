@@ -74,13 +74,13 @@ BULK_TABLES = (
     "call_records",
 )
 
-# (status, event) -> status, as plain strings (the lifecycle of dispatch.domain).
+# (status, event) -> status, as plain strings (the lifecycle of dispatch.tickets.domain).
 NEXT: dict[tuple[str, str], str] = {
     (s.value, e.value): t.value for (s, e), t in TRANSITIONS.items()
 }
 OPEN = frozenset({"dispatched", "signed", "returned", "replied", "reviewed", "followed_up"})
 
-# Who performs each event (dispatch.domain.ACTION_ROLES, one role picked per event).
+# Who performs each event (dispatch.tickets.domain.ACTION_ROLES, one role picked per event).
 EVENT_ROLE = {
     "create": "operator",
     "resolve_directly": "operator",
@@ -1640,7 +1640,7 @@ def _time_brief(container: "Container", until: dt.datetime, out_dir: Path) -> di
     week = f"{iso.year}-W{iso.week:02d}"
     try:
         weekly = importlib.import_module("reports.brief.weekly")
-        # build(src, monday, fmt) reads through a Sources (as hotline.jobs and reports.cli
+        # build(src, monday, fmt) reads through a Sources (as reports.jobs and reports.cli
         # make it from the container); an older build took the container itself.
         src: Any = container
         if hasattr(weekly, "Sources"):

@@ -1,6 +1,6 @@
 """Routing classifier figures: 5-fold cross-validation on the shared labelled messages.
 
-Trains a fresh model per fold with the product's own code (`dispatch.classifier.evaluate`,
+Trains a fresh model per fold with the product's own code (`dispatch.routing.classifier.evaluate`,
 as `hotline dispatch evaluate` does), with title+text and with the title alone, pinned to
 one CPU core, and prints per-fold lines on stderr and, as the last line on stdout, one JSON
 object with the mean scores, the slowest training and the pooled p50/p99 latency of one

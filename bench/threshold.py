@@ -12,7 +12,7 @@ Two data sets:
 - **real**: the shared labelled messages (`../shared/data/gov_messages_train.tsv`, read from
   beside the repository, skipped with a note when absent), 7 categories as 7 departments.
   5-fold cross-validation, stratified, seed 0 (the splits of `bench/routing.py`): per fold
-  a fresh SQLite database holds the 7 units, `dispatch.learning.retrain` trains the version
+  a fresh SQLite database holds the 7 units, `dispatch.routing.learning.retrain` trains the version
   on the other folds, and the fold's messages are the held-back tickets.
 - **demo**: the demo city (`hotline.demo.load_demo`, 300 tickets) in a fresh SQLite database,
   once per seed. The held-back slice is the learning code's own (tickets whose id ends in

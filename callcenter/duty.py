@@ -2,7 +2,7 @@
 
 Supervisors and admins keep the schedule. A leader may sign in to a seat only inside one of
 their windows, and a ticket accepted during a call a leader answered on duty is tagged
-领导接听. The web routes are in `callcenter.hall`; this module has no Flask.
+领导接听. The web routes are in `callcenter.cti.hall`; this module has no Flask.
 """
 
 import datetime as dt

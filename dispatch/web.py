@@ -156,7 +156,8 @@ def act(ticket_id: int, action: str) -> Response:
             {"action": f"未知操作，可选：{', '.join(a.value for a in Action)}"}, "未知的工单操作"
         ) from None
     c = container()
-    # A retry with the same Idempotency-Key gets the first answer back (dispatch.idempotency).
+    # A retry with the same Idempotency-Key gets the first answer back
+    # (dispatch.tickets.idempotency).
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     if chosen is Action.REPLY and request.mimetype == "multipart/form-data":
         # 回复 with its files in one request: both are written, or neither.

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = container.settings
     configure_logging(settings.log_level)
     app = Flask(__name__, static_folder=None)
-    register_converters(app)  # bounded <int:...> ids: hotline.ids
+    register_converters(app)  # bounded <int:...> ids: infra.ids
     app.config.from_mapping(
         SECRET_KEY=_secret_key(settings),
         # A reply with its files may be as large as a few attachments, an upload as one;

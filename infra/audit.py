@@ -35,7 +35,7 @@ def record_audit(
 
 
 class Who(Protocol):
-    """Whoever acts (dispatch.services.Actor): the user and where the request came from."""
+    """Whoever acts (kernel.actor.Actor): the user and where the request came from."""
 
     @property
     def user_id(self) -> int | None: ...

@@ -6,7 +6,7 @@ zip bomb would pass for Word. A real package holds `[Content_Types].xml` and its
 from the zip's directory, before anything is inflated; Python's zipfile never inflates a
 member past its declared size, so the directory bounds what any later parser reads.
 
-Stdlib only: ticket attachments (dispatch.attachments) and the knowledge-base import
+Stdlib only: ticket attachments (dispatch.tickets.attachments) and the knowledge-base import
 (kb.transfer) both use it.
 """
 

@@ -25,7 +25,8 @@ import yaml
 
 ENV_PREFIX = "HOTLINE_"
 # Variables under these prefixes belong to the test suite and benchmarks, not to settings.
-# HOTLINE_SIP_PASSWORD is a seat's or survey process's own SIP password (callcenter.credentials).
+# HOTLINE_SIP_PASSWORD is a seat's or survey process's own SIP password
+# (callcenter.edge.credentials).
 ENV_RESERVED = ("HOTLINE_CONFIG", "HOTLINE_TEST_", "HOTLINE_BENCH_", "HOTLINE_SIP_PASSWORD")
 SECRET_FIELDS = frozenset({"secret_key", "password", "url", "acd_secret"})
 
@@ -310,7 +311,7 @@ def load_settings(
 
     `checks` are the packages' own checks of their sections against their vocabulary (the
     KPI names of the ranking weights): the composition root passes them
-    (`hotline.bootstrap.load_app_settings`); each raises SettingsError.
+    (`hotline.config.load_app_settings`); each raises SettingsError.
 
     :raises SettingsError: for an unreadable file, an unknown key or a value of the wrong type.
     """

@@ -1,4 +1,4 @@
-"""Validated input of the knowledge base's use cases (strict, as dispatch.commands)."""
+"""Validated input of the knowledge base's use cases (strict, as dispatch.tickets.commands)."""
 
 import datetime as dt
 from typing import Annotated

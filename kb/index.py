@@ -1,8 +1,8 @@
 """The search index as each process holds it, and the job that keeps articles indexed.
 
 Cutting text with jieba is the slow part of indexing (about 1.5 ms an article), so each
-article's terms are computed once, when it is published (or by the rq job `hotline.jobs.
-reindex_kb` after an import or a dictionary change), and kept in `kb_articles.terms`.
+article's terms are computed once, when it is published (or by the rq job `kb.jobs.reindex_kb`
+after an import or a dictionary change), and kept in `kb_articles.terms`.
 Every process then builds its in-memory BM25 matrix from those stored terms, which takes
 well under a second for ten thousand articles, and rebuilds it whenever the database's
 *stamp* changes: the number and the latest `indexed_at` of the live articles and of the

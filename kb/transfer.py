@@ -59,7 +59,7 @@ which the import drops again; see kernel.cells).
 
 Guards: at most 5,000 articles per file; a .docx/.xlsx must be a real Word/Excel package
 (`[Content_Types].xml` and `word/document.xml` or `xl/workbook.xml`) that unpacks to at most
-50 MB, checked from the zip directory before anything is inflated (dispatch.ooxml). Old
+50 MB, checked from the zip directory before anything is inflated (infra.ooxml). Old
 binary .doc/.xls/.wps/.et files get a hint to save them in the new format.
 """
 

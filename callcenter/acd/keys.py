@@ -61,7 +61,7 @@ Pure: strings only, no Redis client.
 
 from dataclasses import dataclass
 
-ACD_SECRET_HEADER = "X-Hotline-Acd-Secret"  # what the ACD wants to see (callcenter.web)
+ACD_SECRET_HEADER = "X-Hotline-Acd-Secret"  # what the ACD wants to see (callcenter.edge.http)
 DEFAULT_PREFIX = "acd:"
 
 

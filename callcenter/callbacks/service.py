@@ -6,7 +6,7 @@ opens a task for the caller's number, or adds to the number's task still open. W
 number gets through to an operator later, its task is closed as `called_again`.
 
 That hook (`note_call`) runs inside the transaction that writes the call record
-(`callcenter.records.sync_record`), so a task is never lost and never made twice:
+(`callcenter.records.sync.sync_record`), so a task is never lost and never made twice:
 
 - the record row is read `FOR UPDATE`, and only the step that moves it to its final outcome
   counts the call (a repeated report of the same end finds it final already);

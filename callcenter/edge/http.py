@@ -1,7 +1,7 @@
 """The ACD's HTTP face for Kamailio: plain-text answers its config can split on spaces.
 
 Only Kamailio and the seat softphones may call it: every request must come over loopback and
-carry the instance's ACD secret (`X-Hotline-Acd-Secret`, `callcenter.credentials`), so a
+carry the instance's ACD secret (`X-Hotline-Acd-Secret`, `callcenter.edge.credentials`), so a
 reverse proxy on the same host, or any other local process, gets 403. It also tells Kamailio
 the digest HA1 of our SIP user agents (`/acd/sip_ha1`).
 """
@@ -226,7 +226,7 @@ class SyncedCall(Command):
 
 
 class SeatSync(Command):
-    """What a seat's softphone holds (`callcenter.seatsync.CallJournal.snapshot`)."""
+    """What a seat's softphone holds (`callcenter.acd.seatsync.CallJournal.snapshot`)."""
 
     seat: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     as_of: _Time

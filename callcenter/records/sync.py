@@ -41,7 +41,7 @@ def sync_record(
     """Write the ACD's view of one call (its Redis hash) into its call record.
 
     In the same transaction, a call that ends abandoned or overflow opens (or adds to) its
-    caller's call-back task, and one answered closes it (`callcenter.callbacks.note_call`);
+    caller's call-back task, and one answered closes it (`callcenter.callbacks.service.note_call`);
     `publish` hears of that change once committed.
     """
     if not call:

@@ -1,6 +1,6 @@
 """The people's side of automated follow-up (回访): the queues, a ticket's tries, retry.
 
-`dispatch.followup` moves tries along by itself; this module is what operators and leads
+`dispatch.followup.survey` moves tries along by itself; this module is what operators and leads
 read and do: the human follow-up queue (人工回访: tickets handed over after the tries ran
 out, or with no number to call), the tickets still in automated follow-up (自动回访), a
 ticket's tries, and putting a handed-over ticket back into automated follow-up.

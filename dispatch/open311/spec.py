@@ -1,6 +1,6 @@
 """Open311 GeoReport v2: the spec's documents, formats, statuses, filters and errors.
 
-Pure: values in, bytes or values out. The routes are in `dispatch.open311_web`; the spec is
+Pure: values in, bytes or values out. The routes are in `dispatch.open311.web`; the spec is
 http://wiki.open311.org/GeoReport_v2. XML follows the spec's element names; JSON is the same
 tree by the Spark convention (a list for every plural element). Every text is UTF-8, every
 XML document starts with its declaration, and every time is W3C (ISO 8601 with an offset).

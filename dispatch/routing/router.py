@@ -1,11 +1,11 @@
 """Ticket routing (分得更准): suggest the unit, category and request type; decide auto-dispatch.
 
-Three classifiers of one kind (`dispatch.classifier`) make a bundle: the routing target
+Three classifiers of one kind (`dispatch.routing.classifier`) make a bundle: the routing target
 (a city department or utility by its code, or `LOCAL` for "the street or district where it
 happens"), the matter category (事项分类) and the request type (诉求类型). Each learns from
 the dispatch catalogue (units' responsibility texts and keywords, the matter catalogue and
 seed phrases), so routing works from the first day, and from the hotline's own decisions
-once there are some (`dispatch.learning`). The locality found in the address or the text
+once there are some (`dispatch.routing.learning`). The locality found in the address or the text
 turns `LOCAL` into a street.
 """
 

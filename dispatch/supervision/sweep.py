@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_ROLE = "system"
 UNIT_CLOCK_STATUSES = (TicketStatus.DISPATCHED, TicketStatus.SIGNED)
-# Supervision of a problem ticket is possible wherever work is still owed (dispatch.domain).
+# Supervision of a problem ticket is possible wherever work is still owed (dispatch.tickets.domain).
 ESCALATABLE = (
     TicketStatus.DISPATCHED,
     TicketStatus.SIGNED,

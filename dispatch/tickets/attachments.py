@@ -2,7 +2,7 @@
 
 Accepted: JPEG and PNG photos (checked to be whole images), PDF, DOCX and XLSX, up to
 `attachments.max_bytes`. The type comes from the bytes, not from the name the browser sends;
-a .docx/.xlsx must be a real Word/Excel package of bounded unpacked size (dispatch.ooxml).
+a .docx/.xlsx must be a real Word/Excel package of bounded unpacked size (infra.ooxml).
 """
 
 import io

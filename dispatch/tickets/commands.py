@@ -35,7 +35,7 @@ Content = Annotated[
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE)]
 OptionalNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)]
-# Telephone numbers in one spelling (dispatch.phones): 139-1234-5679 is kept as 13912345679.
+# Telephone numbers in one spelling (kernel.phones): 139-1234-5679 is kept as 13912345679.
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(normalize_phone)
 ]

@@ -263,7 +263,9 @@ def _keep_events_append_only(session: Session, _ctx: Any, _instances: Any) -> No
 
 
 class ActionRequest(Base):
-    """A ticket action sent with an idempotency key, and its first answer (dispatch.idempotency).
+    """A ticket action sent with an idempotency key, and its first answer.
+
+    See dispatch.tickets.idempotency.
 
     Keys are the user's own: another user's same key is another row.
     """

@@ -199,7 +199,7 @@ class Stack:
         return caller
 
     def start_survey(self, name: str, events: Path, **options: Any) -> None:
-        """A survey process (callcenter/survey.py) writing its events as JSON lines to
+        """A survey process (callcenter/survey/) writing its events as JSON lines to
         `events`; `options` are more SurveyConfig fields (max_calls, tasks_key, ...)."""
         options = {"password": self.password(name, "survey")} | options
         extra = "".join(f", {k}={v!r}" for k, v in options.items())

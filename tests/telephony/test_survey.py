@@ -1,6 +1,6 @@
 """The follow-up survey process (自动回访外呼) against real Kamailio and sipp citizens.
 
-The survey process is the real one (callcenter/survey.py in its own process, as `hotline
+The survey process is the real one (callcenter/survey/ in its own process, as `hotline
 survey` runs it) with a report that writes its events as JSON lines; tasks go through a Redis
 list of the test's own. The citizens are sipp phones registered at the edge under their
 numbers: one answers and presses RFC 2833 keys, one never picks up.

@@ -67,7 +67,7 @@ def ask(client: FlaskClient, path: str, **args: str) -> str:
 
 
 def sync(client: FlaskClient, seat: str, as_of: float, *calls: dict[str, Any], **more: Any) -> Any:
-    """POST what a seat's softphone holds, as `callcenter.seatsync.CallJournal` writes it."""
+    """POST what a seat's softphone holds, as `callcenter.acd.seatsync.CallJournal` writes it."""
     body = {"seat": seat, "as_of": as_of, "registered": True, "calls": list(calls), **more}
     return client.post("/acd/seat_sync", json=body)
 

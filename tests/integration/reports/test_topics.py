@@ -1,4 +1,4 @@
-"""Hot topics (reports.topics.hot_topics) over tickets written straight to the database.
+"""Hot topics (reports.topics.queries.hot_topics) over tickets written straight to the database.
 
 The week of Monday 16 November 2026 (Shanghai), and the four weeks before it:
 

@@ -1,4 +1,4 @@
-"""The seat's journal of its calls and the thread that reports it (callcenter.seatsync)."""
+"""The seat's journal of its calls and the thread that reports it (callcenter.acd.seatsync)."""
 
 import threading
 import time

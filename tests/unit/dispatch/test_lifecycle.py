@@ -1,4 +1,5 @@
-"""The ticket lifecycle table, who may act, and caller masking (dispatch.domain)."""
+"""The ticket lifecycle table, who may act (dispatch.tickets.domain), and caller masking
+(kernel.masking)."""
 
 import itertools
 from collections import deque

@@ -1,4 +1,4 @@
-"""The restart loop of `hotline worker` and `hotline cron` (hotline.lifeline)."""
+"""The restart loop of `hotline worker` and `hotline cron` (infra.lifeline)."""
 
 from pathlib import Path
 
