@@ -9,7 +9,7 @@ there is no sound card (setNullDev).
 The calls' roles and who hears whom are decided in `callcenter.seat.mixing`; this module
 applies them. Listening in needs the single-use token `/api/cti/spy` issued for that
 supervisor's seat, this seat, its current call and that mode (``X-Hotline-Spy-Token``,
-`callcenter.cti.spytoken`); any other listening in is refused with 403 and never touches the
+`callcenter.acd.spytoken`); any other listening in is refused with 403 and never touches the
 call's audio.
 """
 
