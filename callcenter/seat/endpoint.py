@@ -71,6 +71,27 @@ def reach_edge(acc_cfg: Any, edge_host: str, edge_port: int, tls_port: int | Non
     acc_cfg.sipConfig.proxies.append(f"{edge};lr")
 
 
+def account_config(
+    pj: Any, cfg: Any, id_uri: str, *, refresh_seconds: int, rtp_port_range: int
+) -> Any:
+    """The account of a seat or survey process at the edge (`cfg`: a SeatConfig or a
+    SurveyConfig): registered over its transport, retried within seconds while the edge or
+    the app is not up yet (503), with its digest credentials and RTP ports."""
+    acc_cfg = pj.AccountConfig()
+    acc_cfg.idUri = id_uri
+    tls_port = cfg.tls_port if cfg.transport == "tls" else None
+    reach_edge(acc_cfg, cfg.edge_host, cfg.edge_port, tls_port)
+    acc_cfg.regConfig.timeoutSec = refresh_seconds
+    acc_cfg.regConfig.firstRetryIntervalSec = 2
+    acc_cfg.regConfig.retryIntervalSec = 10
+    if cfg.password is not None:
+        acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
+    if cfg.rtp_port:
+        acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
+        acc_cfg.mediaConfig.transportConfig.portRange = rtp_port_range
+    return acc_cfg
+
+
 def digest_credentials(pj: Any, name: str, password: str) -> Any:
     """pjsua2's credentials for our account at the edge (any realm it challenges with)."""
     return pj.AuthCredInfo("digest", "*", name, 0, password)

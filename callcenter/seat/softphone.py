@@ -38,9 +38,8 @@ from callcenter.acd.spytoken import take_spy_token
 from callcenter.seat import mixing
 from callcenter.seat.config import COMMANDS
 from callcenter.seat.config import SeatConfig
+from callcenter.seat.endpoint import account_config
 from callcenter.seat.endpoint import active_audio
-from callcenter.seat.endpoint import digest_credentials
-from callcenter.seat.endpoint import reach_edge
 from callcenter.seat.endpoint import start_endpoint
 from callcenter.seat.prompts import make_prompt
 from callcenter.seat.prompts import recording_name
@@ -595,22 +594,11 @@ class Softphone:
 
     def _account_config(self) -> Any:
         cfg = self.cfg
-        acc_cfg = pj.AccountConfig()
-        acc_cfg.idUri = f"sip:{cfg.name}@{cfg.edge_host}"
-        tls_port = cfg.tls_port if cfg.transport == "tls" else None
-        reach_edge(acc_cfg, cfg.edge_host, cfg.edge_port, tls_port)
         # Registrations live in the edge's memory: one that restarted knows no seat until each
-        # registers again. The edge asks at once (`reregister`); this refresh is the backstop.
-        acc_cfg.regConfig.timeoutSec = 60
-        # A failed registration (edge or app not up yet, 503) is tried again within seconds.
-        acc_cfg.regConfig.firstRetryIntervalSec = 2
-        acc_cfg.regConfig.retryIntervalSec = 10
-        if cfg.password is not None:
-            acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
-        if cfg.rtp_port:
-            acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
-            acc_cfg.mediaConfig.transportConfig.portRange = 20
-        return acc_cfg
+        # registers again. The edge asks at once (`reregister`); the 60 s refresh is the backstop.
+        return account_config(
+            pj, cfg, f"sip:{cfg.name}@{cfg.edge_host}", refresh_seconds=60, rtp_port_range=20
+        )
 
     def run(self) -> None:
         """The loop: pjsua2's events, commands, reports, auto-answers, audio paths, clean-up."""

@@ -22,9 +22,8 @@ from typing import Any
 import pjsua2 as pj
 import redis
 
+from callcenter.seat.endpoint import account_config
 from callcenter.seat.endpoint import active_audio
-from callcenter.seat.endpoint import digest_credentials
-from callcenter.seat.endpoint import reach_edge
 from callcenter.seat.endpoint import start_endpoint
 from callcenter.survey.config import RTP_PORT_RANGE
 from callcenter.survey.config import SurveyConfig
@@ -286,20 +285,13 @@ class Dialer:
 
     def _account_config(self) -> Any:
         cfg = self.cfg
-        acc_cfg = pj.AccountConfig()
-        acc_cfg.idUri = f'"{cfg.caller_name}" <sip:{cfg.name}@{cfg.edge_host}>'
-        tls_port = cfg.tls_port if cfg.transport == "tls" else None
-        reach_edge(acc_cfg, cfg.edge_host, cfg.edge_port, tls_port)
-        acc_cfg.regConfig.timeoutSec = 300
-        # A failed registration (edge or app not up yet, 503) is tried again within seconds.
-        acc_cfg.regConfig.firstRetryIntervalSec = 2
-        acc_cfg.regConfig.retryIntervalSec = 10
-        if cfg.password is not None:
-            acc_cfg.sipConfig.authCreds.append(digest_credentials(pj, cfg.name, cfg.password))
-        if cfg.rtp_port:
-            acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
-            acc_cfg.mediaConfig.transportConfig.portRange = RTP_PORT_RANGE
-        return acc_cfg
+        return account_config(
+            pj,
+            cfg,
+            f'"{cfg.caller_name}" <sip:{cfg.name}@{cfg.edge_host}>',
+            refresh_seconds=300,
+            rtp_port_range=RTP_PORT_RANGE,
+        )
 
     def run(self) -> None:
         """The loop: pjsua2's events, ended calls, new tasks, each call's script."""
