@@ -7,7 +7,7 @@ on phones: pages are rendered on the server and work without JavaScript; the scr
 a counter, the pin, a photo preview and a size check.
 
 Guards, in the order a POST meets them: the form's CSRF token (anonymous session), the body
-size (the attachment limit, see hotline.app.UPLOADS), a one-time form token so that pressing
+size (the attachment limit: the view `takes_files`), a one-time form token so that pressing
 submit twice makes one ticket, and a per-address hourly limit in Redis. Redis being down
 lets requests through (logged): the limit protects the service, and a citizen's request
 should not be lost because of it.
@@ -43,6 +43,7 @@ from dispatch.tickets.domain import TicketStatus
 from dispatch.webform import intake
 from infra.errors import validation_details
 from infra.http import csrf_token
+from infra.http import takes_files
 from infra.ratelimit import FixedWindow
 from kernel.errors import NotFound
 from kernel.errors import ValidationError
@@ -138,6 +139,7 @@ def too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 @bp.post("/intake")
+@takes_files()
 def submit_form() -> tuple[str, int] | Response:
     """Validate, make the ticket, and redirect to the done page (POST/redirect/GET)."""
     c = _settings_enabled()

@@ -31,6 +31,7 @@ from agents_ui.wiring import container
 from dispatch.tickets.units import list_units
 from infra.errors import validation_details
 from infra.http import current_actor
+from infra.http import takes_files
 from kb import articles
 from kb import catalogue
 from kb import shared
@@ -645,6 +646,7 @@ def import_form() -> Page:
 
 
 @bp.post("/import")
+@takes_files()
 @page(*WRITER_ROLES)
 def import_post() -> Page:
     """Import a whole file or nothing; editors' articles are indexed to be searchable."""

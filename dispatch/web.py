@@ -36,6 +36,7 @@ from dispatch.wiring import container
 from infra.http import current_actor
 from infra.http import login_required
 from infra.http import parse_body
+from infra.http import takes_files
 from kernel.errors import PermissionDenied
 from kernel.errors import ValidationError
 from kernel.phones import InvalidPhone
@@ -146,6 +147,7 @@ def get_ticket(ticket_id: int) -> Response:
 
 
 @bp.post("/tickets/<int:ticket_id>/actions/<action>")
+@takes_files(several=True)
 @login_required()
 def act(ticket_id: int, action: str) -> Response:
     actor = current_actor()
@@ -209,6 +211,7 @@ def _reply_form() -> tuple[Reply, list[attachments.Upload]]:
 
 
 @bp.post("/tickets/<int:ticket_id>/attachments")
+@takes_files()
 @login_required()
 def upload_attachment(ticket_id: int) -> tuple[Response, int]:
     actor = current_actor()

@@ -22,6 +22,8 @@ from hotline.bootstrap import Container
 from hotline.bootstrap import bootstrap
 from hotline.config import load_app_settings
 from infra.errors import register_error_handlers
+from infra.http import ONE_FILE
+from infra.http import SEVERAL_FILES
 from infra.http import refuse_nul_characters
 from infra.ids import register_converters
 from infra.logs import configure_logging
@@ -30,18 +32,10 @@ from infra.logs import ticket_id_var
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
-# Endpoints that take files: held to the largest upload instead of web.max_body_bytes.
-# A reply (回复) may carry several files in one request: up to this many files' worth.
+# Views marked `infra.http.takes_files` are held to the largest upload instead of
+# web.max_body_bytes. A reply (回复) may carry several files in one request: up to this many
+# files' worth.
 REPLY_FILES_BYTES = 4
-UPLOADS = frozenset(
-    {
-        "dispatch.upload_attachment",
-        "kb.import_file",
-        "kb_pages.import_post",
-        "open311.post_request",
-        "intake.submit_form",
-    }
-)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -77,9 +71,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         g.request_id = rid
         g.csp_nonce = secrets.token_urlsafe(16)
         request_id_var.set(rid)
-        if request.endpoint in UPLOADS:
+        files = getattr(app.view_functions.get(request.endpoint or ""), "takes_files", None)
+        if files == ONE_FILE:
             request.max_content_length = settings.attachments.max_bytes + 65536
-        elif request.endpoint == "dispatch.act" and request.mimetype == "multipart/form-data":
+        elif files == SEVERAL_FILES and request.mimetype == "multipart/form-data":
             pass  # 回复 with its files: the app-wide limit
         else:
             request.max_content_length = settings.web.max_body_bytes

@@ -331,6 +331,22 @@ def end_this_and_other_sessions(user_id: int) -> None:
     session.clear()
 
 
+ONE_FILE = "one"  # an upload of one file: held to attachments.max_bytes
+SEVERAL_FILES = "several"  # a multipart request with several files: the app-wide limit
+
+
+def takes_files(*, several: bool = False) -> Callable[[F], F]:
+    """Mark a view that receives uploads (put it right under the route decorator): the app
+    holds its body to the upload limit instead of web.max_body_bytes. `several`: a multipart
+    request of this view may carry several files (a reply with its attachments)."""
+
+    def mark(view: F) -> F:
+        setattr(view, "takes_files", SEVERAL_FILES if several else ONE_FILE)  # noqa: B010
+        return view
+
+    return mark
+
+
 def login_required(*roles: Role) -> Callable[[F], F]:
     """Require an authenticated actor, and one of `roles` when given."""
 

@@ -13,6 +13,7 @@ from flask import send_file
 from infra.http import current_actor
 from infra.http import login_required
 from infra.http import parse_body
+from infra.http import takes_files
 from kb import articles
 from kb import bulk
 from kb import catalogue
@@ -253,6 +254,7 @@ def import_upload(field: str = "file") -> dict[str, Any]:
 
 
 @bp.post("/import")
+@takes_files()
 @login_required()
 def import_file() -> tuple[Response, int]:
     return jsonify(import_upload()), 201

@@ -35,6 +35,7 @@ from dispatch.tickets.models import Ticket
 from dispatch.webform import intake
 from dispatch.wiring import container
 from infra.errors import validation_details
+from infra.http import takes_files
 from kernel.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -329,6 +330,7 @@ def _spec_messages(fields: dict[str, str]) -> list[str]:
 
 
 @bp.post("/requests.<fmt>")
+@takes_files()
 def post_request() -> Response:
     client: apikeys.Client = g.open311_client
     new = open311.parse_new_request(request.form)

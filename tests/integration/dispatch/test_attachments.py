@@ -268,3 +268,37 @@ def test_a_file_kept_by_an_earlier_reply_is_not_removed_by_a_refused_one(
     url = api.get(f"/api/tickets/{first['id']}").get_json()["attachments"][0]["url"]
     with api.get(url, as_="lead") as download:
         assert download.data == _png()
+
+
+def test_uploads_are_held_to_the_file_limit_and_other_bodies_to_the_body_limit(
+    settings: Settings, engine: sa.Engine, clock: Clock, world: World
+) -> None:
+    """Views marked `takes_files` take a file larger than web.max_body_bytes; a JSON body of
+    that size anywhere else is refused with 413."""
+    import os
+
+    small = dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, max_body_bytes=64 * 1024)
+    )
+    c = bootstrap(small, engine=engine)
+    c.dispatch.now = clock
+    api = Api(create_app(container=c).test_client(), world)
+    t = api.signed("zjj")
+    noise = Image.frombytes("RGB", (200, 200), os.urandom(200 * 200 * 3))
+    out = io.BytesIO()
+    noise.save(out, format="PNG")
+    assert 64 * 1024 < len(out.getvalue()) < small.attachments.max_bytes
+    assert _upload(api, t["id"], "大照片.png", out.getvalue()).status_code == 201
+    big = api.client.post(
+        "/api/tickets",
+        json={"title": "噪音", "content": "很吵" * 40_000},
+        headers=api._headers("operator"),
+    )
+    assert big.status_code == 413
+    # a reply with its files may be larger than the body limit; a JSON reply may not
+    reply = api.client.post(
+        f"/api/tickets/{t['id']}/actions/reply",
+        json={"text": "已处理" * 20_000},
+        headers=api._headers("zjj"),
+    )
+    assert reply.status_code == 413
