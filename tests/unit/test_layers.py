@@ -38,6 +38,11 @@ PLANTS = [
     ("dispatch/tickets/actions.py", "import dispatch.open311.spec", "actions -> dispatch.open311"),
     # siblings that must stay independent
     ("kb/index.py", "import callcenter.acd.engine", "kb.index -> callcenter.acd.engine"),
+    (
+        "dispatch/followup/queues.py",
+        "import dispatch.supervision.stats",
+        "queues -> dispatch.supervision.stats",
+    ),
 ]
 
 
