@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import redis
+from rq import Queue
 from rq import Retry
 from rq.job import Job
 
@@ -13,7 +14,6 @@ from infra.assembly import services
 from infra.jobs import PENDING
 from infra.jobs import emitter
 from infra.jobs import pending_job
-from infra.jobs import queue
 from infra.jobs import utc_cron
 from infra.settings import Settings
 
@@ -36,7 +36,7 @@ def enqueue_retrain(conn: "redis.Redis", user_id: int | None) -> tuple[Job, bool
     job = pending_job(conn, RETRAIN_JOB_ID, PENDING)
     if job is not None:
         return job, False
-    job = queue("dispatch", conn).enqueue(
+    job = Queue("dispatch", connection=conn).enqueue(
         retrain_routing,
         "manual",
         user_id,

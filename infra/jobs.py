@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus
@@ -45,10 +44,6 @@ def pending_job(conn: "redis.Redis", job_id: str, statuses: tuple[JobStatus, ...
     except NoSuchJobError:
         return None
     return job if job.get_status(refresh=True) in statuses else None
-
-
-def queue(name: str, conn: "redis.Redis") -> Queue:
-    return Queue(name, connection=conn)
 
 
 def job_view(job: Job) -> dict[str, Any]:

@@ -5,11 +5,12 @@ import logging
 from typing import Any
 
 import redis
+from rq import Queue
 from rq.job import JobStatus
 
 from infra.assembly import services
+from infra.jobs import emitter
 from infra.jobs import pending_job
-from infra.jobs import queue
 from infra.jobs import utc_cron
 from infra.settings import Settings
 from kb.wiring import KbServices
@@ -39,7 +40,7 @@ def enqueue_kb_reindex(conn: "redis.Redis", everything: bool = False) -> str | N
         if waiting is not None:
             return waiting.id
         return (
-            queue("kb", conn)
+            Queue("kb", connection=conn)
             .enqueue(
                 reindex_kb,
                 everything,
@@ -67,14 +68,12 @@ def remind_kb_owners() -> dict[str, list[int]]:
 
 def _push_reminders(settings: Settings, reminded: dict[int | None, list[int]]) -> None:
     """Tell the owners' open pages, through the Socket.IO message queue."""
-    if not reminded or not settings.web.live_updates_via_redis:
+    if not reminded:
         return
-    from flask_socketio import SocketIO
-
-    sio = SocketIO(message_queue=settings.redis.url, channel="hotline")
+    publish = emitter(settings)
     for unit_id, ids in reminded.items():
         room = f"unit:{unit_id}" if unit_id is not None else "hotline"
-        sio.emit("kb.reminder", {"articles": ids, "count": len(ids)}, to=room, namespace="/live")
+        publish("kb.reminder", {"articles": ids, "count": len(ids)}, [room])
 
 
 def register(cron: Any, settings: Settings, tz: dt.tzinfo) -> None:
