@@ -43,6 +43,24 @@ def sip(ctx: click.Context, print_config: bool) -> None:
     os.execv(kamailio, [kamailio, "-DD", "-E", "-f", str(path)])
 
 
+@click.command()
+@click.option("--print-command", is_flag=True, help="只打印 rtpengine 的启动命令")
+@click.pass_context
+def media(ctx: click.Context, print_command: bool) -> None:
+    """Run rtpengine: the media relay between browser headsets (WebRTC) and the seats."""
+    from callcenter.edge.media import rtpengine_argv
+    from callcenter.edge.media import rtpengine_binary
+
+    binary = rtpengine_binary()
+    if binary is None:
+        raise click.ClickException("找不到 rtpengine（Debian 软件包 rtpengine-daemon）")
+    argv = rtpengine_argv(binary, ctx.obj.telephony)
+    if print_command:
+        click.echo(" ".join(argv))
+        return
+    os.execv(binary, argv)
+
+
 def _readable(path: str, setting: str) -> None:
     try:
         Path(path).read_bytes()
@@ -205,4 +223,4 @@ def call(ctx: click.Context, caller: str, talk: float, calls: int) -> None:
         raise SystemExit(subprocess.call(argv, cwd=tmp))
 
 
-COMMANDS = (sip, seat, survey, call)
+COMMANDS = (sip, media, seat, survey, call)

@@ -398,6 +398,14 @@ def _telephony_commands(
         return []
     _provision_demo_agents(settings)
     procs = [("sip", [*hotline_cmd, "sip"])]
+    if tel.headsets:
+        from callcenter.edge.media import rtpengine_binary
+
+        if rtpengine_binary() is None:
+            click.echo("  （未安装 rtpengine：网页耳机不可用）", err=True)
+        else:
+            procs.append(("media", [*hotline_cmd, "media"]))
+            click.echo(f"  网页耳机: 签入坐席后浏览器即接通耳机（{tel.headset_ws_url()}）")
     for index, name in enumerate(DEMO_SEATS, start=1):
         argv = [*hotline_cmd, "seat", name, "--index", str(index)]
         if auto_answer is not None:

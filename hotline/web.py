@@ -120,6 +120,8 @@ def healthz() -> tuple[Response, int]:
     healthy = all(v == "ok" for v in checks.values())
     processes = _processes(c.redis) if checks["redis"] == "ok" else {}
     processes["edge"] = _edge(c.settings.telephony)
+    if c.settings.telephony.headsets:
+        processes["media"] = _media(c.settings.telephony)
     if checks["redis"] == "ok":
         processes["seats"] = _seats(c.acd)
     running = all(p["status"] == "ok" for p in processes.values())
@@ -164,6 +166,14 @@ def _edge(tel: Any) -> dict[str, Any]:
     from callcenter.edge.kamailio import edge_answers
 
     up = edge_answers(tel.sip_host, tel.sip_port)
+    return {"alive": int(up), "status": "ok" if up else "down"}
+
+
+def _media(tel: Any) -> dict[str, Any]:
+    """Whether rtpengine, the browser headsets' media relay, answers on its control socket."""
+    from callcenter.edge.media import rtpengine_answers
+
+    up = rtpengine_answers(tel.rtpengine)
     return {"alive": int(up), "status": "ok" if up else "down"}
 
 

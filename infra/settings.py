@@ -275,6 +275,31 @@ class TelephonySettings:
     tls_private_key: str = ""
     tls_ca_file: str = ""
     tls_required: bool = False
+    # The operator's headset in the console (a WebRTC phone, JsSIP): browsers register at the
+    # edge over a WebSocket on ws_port (0: no headsets), or over TLS on wss_port with the
+    # certificate above (a LAN: browsers allow the microphone only on https or localhost).
+    # headset_url is what browsers connect to (empty: ws://sip_host:ws_port, or
+    # wss://sip_host:wss_port). rtpengine (`hotline media`) bridges their DTLS-SRTP media and
+    # the seats' RTP: its control socket, the address it offers media on (empty: sip_host) and
+    # its UDP port range.
+    ws_port: int = 5066
+    wss_port: int = 0
+    headset_url: str = ""
+    rtpengine: str = "127.0.0.1:2223"
+    media_address: str = ""
+    rtp_port_min: int = 30000
+    rtp_port_max: int = 30999
+
+    @property
+    def headsets(self) -> bool:
+        return bool(self.ws_port or self.wss_port)
+
+    def headset_ws_url(self) -> str:
+        if self.headset_url:
+            return self.headset_url
+        if self.wss_port:
+            return f"wss://{self.sip_host}:{self.wss_port}"
+        return f"ws://{self.sip_host}:{self.ws_port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,6 +626,27 @@ def _validate_telephony(tel: TelephonySettings) -> None:
     if tel.acd_secret and not re.fullmatch(r"[A-Za-z0-9_-]{24,128}", tel.acd_secret):
         raise SettingsError("telephony.acd_secret: 24-128 letters, digits, dash or underscore")
     _validate_tls(tel)
+    _validate_headsets(tel)
+
+
+def _validate_headsets(tel: TelephonySettings) -> None:
+    taken = {tel.sip_port, tel.tls_port}
+    for name in ("ws_port", "wss_port"):
+        port = getattr(tel, name)
+        if not 0 <= port <= 65535 or (port and port in taken):
+            raise SettingsError(f"telephony.{name}: 0 (off) or a port of its own")
+        taken.add(port)
+    if tel.wss_port and not (tel.tls_certificate and tel.tls_private_key):
+        raise SettingsError(
+            "telephony.wss_port: WSS needs telephony.tls_certificate and tls_private_key"
+        )
+    # It goes verbatim into the generated Kamailio configuration, inside double quotes.
+    if not re.fullmatch(r"[A-Za-z0-9.:-]{1,100}", tel.rtpengine):
+        raise SettingsError("telephony.rtpengine: host:port of rtpengine's control socket")
+    if tel.headset_url and not re.fullmatch(r"wss?://[^\s\"'<>]{1,200}", tel.headset_url):
+        raise SettingsError("telephony.headset_url: a ws:// or wss:// address, or empty")
+    if not 1024 <= tel.rtp_port_min < tel.rtp_port_max <= 65535:
+        raise SettingsError("telephony.rtp_port_min/max: a range of UDP ports above 1023")
 
 
 def _validate_tls(tel: TelephonySettings) -> None:

@@ -5,8 +5,10 @@ set -euo pipefail
 purpose=${1:-test}
 
 # The demo's telephony: Kamailio (http_client is in the utils modules) as the SIP edge, sipp
-# to place citizen calls, espeak-ng to speak the operator-ID prompt (工号播报).
+# to place citizen calls, espeak-ng to speak the operator-ID prompt (工号播报); the console's
+# browser headsets reach Kamailio over a WebSocket and rtpengine relays their media.
 packages=(python3 python3-venv redis-server espeak-ng kamailio kamailio-utils-modules sip-tester)
+packages+=(kamailio-websocket-modules rtpengine-daemon)
 # The weekly brief: Pango and HarfBuzz for weasyprint's PDF, CJK fonts for it and the charts.
 packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
 if [ "$purpose" = test ]; then

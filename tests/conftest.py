@@ -132,6 +132,8 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
         # Sign-in failure counters of one test never lock another test's accounts.
         auth=AuthSettings(redis_prefix=f"test-login:{uuid.uuid4().hex}:"),
         instance_path=str(tmp_path),
+        # Consoles without browser headsets unless a test asks (tests/telephony/test_headset.py).
+        telephony=dataclasses.replace(base.telephony, ws_port=0),
     )
 
 

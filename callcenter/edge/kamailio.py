@@ -44,7 +44,7 @@ auto_aliases=no
 # Each wait (async_route) suspends the transaction with a blind branch: 30 is the most tm allows.
 max_branches=30
 listen=udp:{host}:{port}
-alias="{host}:{port}"{tls_listen}
+alias="{host}:{port}"{tls_listen}{ws_listen}
 
 {tls_module}loadmodule "kex.so"
 loadmodule "corex.so"
@@ -64,7 +64,7 @@ loadmodule "http_client.so"
 loadmodule "async.so"
 loadmodule "dialog.so"
 loadmodule "auth.so"
-
+{ws_modules}
 modparam("tm", "fr_timer", 5000)
 # A waiting caller's transaction must outlive the queue; each seat's branch gets the ring
 # time (t_set_fr below).
@@ -90,7 +90,7 @@ modparam("auth", "nonce_expire", 300)
 request_route {{
     if (!mf_process_maxfwd_header("20")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (!sanity_check("1511", "7")) {{ xlog("L_WARN", "malformed request from $si\n"); exit; }}
-
+{ws_gate}
     if (is_method("CANCEL")) {{
         if (t_check_trans()) {{
             $var(by) = "caller";
@@ -101,7 +101,7 @@ request_route {{
     }}
     if (has_totag()) {{
         if (loose_route()) {{
-            if (is_method("BYE")) {{
+{ws_in_dialog}            if (is_method("BYE")) {{
                 # downstream: from the caller; upstream: from the seat
                 if (is_direction("downstream")) {{ $var(by) = "caller"; }} else {{ $var(by) = "seat"; }}
                 route(ENDED);
@@ -154,7 +154,7 @@ request_route {{
         sl_send_reply("404", "No Route To Target");
         exit;
     }}
-    if (is_method("INVITE|OPTIONS|MESSAGE") && lookup("location")) {{
+{ws_call}    if (is_method("INVITE|OPTIONS|MESSAGE") && lookup("location")) {{
         record_route();
         t_relay();
         exit;
@@ -204,7 +204,7 @@ route[AUTH] {{
         sl_send_reply("403", "Forbidden");
         exit;
     }}
-    consume_credentials();
+{ws_auth_gate}    consume_credentials();
 }}
 
 # Ask the ACD where the call goes: "ring SEAT AGENT", "wait MS" or "overflow".
@@ -297,7 +297,7 @@ route[ENDED] {{
     http_client_query("{acd}/ended?call_id=$(ci{{s.escape.param}})&by=$var(by)", "", "{acd_header}", "$var(e)");
 }}
 
-# Registrations live in this process's memory: a restarted edge knows no seat. Tell the app
+{ws_routes}# Registrations live in this process's memory: a restarted edge knows no seat. Tell the app
 # once at start; it asks every seat's softphone to register again (within a second, where
 # their refresh would take up to a minute).
 event_route[core:worker-one-init] {{
@@ -321,9 +321,11 @@ event_route[tm:local-request] {{
 # through the connection it registered over and never through a new one (tcp_no_connect: the
 # edge does not dial addresses a Contact names), so that connection must outlive the
 # registration (seats re-register every 60 s, send keepalives every 90 s).
-TLS_CORE = """enable_tls=yes
-tcp_no_connect=yes
-tcp_connection_lifetime=3605"""
+# Browser headsets need the same over their WebSocket, and HTTP requests without a body length.
+TCP_CORE = """tcp_no_connect=yes
+tcp_connection_lifetime=3605
+tcp_accept_no_cl=yes"""
+TLS_CORE = TCP_CORE + "\nenable_tls=yes"
 
 # OpenSSL must be set up by the tls module before anything else loads libssl (libcurl of
 # http_client): it is loaded first. TLS 1.2 or newer; seats prove themselves with digest
@@ -344,6 +346,121 @@ TLS_GATE = """    if (proto != TLS) {
         sl_send_reply("403", "TLS Required");
         exit;
     }
+"""
+
+
+# Browser headsets (the operator's WebRTC phone in the console, JsSIP) reach the edge over a
+# WebSocket (ws_port; wss_port over TLS with the edge's certificate). rtpengine bridges their
+# DTLS-SRTP/ICE media and the seats' plain RTP. A headset registers as hs-SEAT with the
+# password the app gave the operator signed in at SEAT, and only answers: the one call it
+# takes is its own seat's agent leg (the seat calls it once and keeps it for the shift).
+WS_MODULES = """loadmodule "xhttp.so"
+loadmodule "websocket.so"
+loadmodule "nathelper.so"
+loadmodule "rtpengine.so"
+modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
+modparam("rtpengine", "rtpengine_sock", "udp:{rtpengine}")
+"""
+
+# The media of the agent leg, as rtpengine rewrites it toward each side.
+WEBRTC_FLAGS = (
+    "trust-address replace-origin replace-session-connection ICE=force "
+    "UDP/TLS/RTP/SAVPF SDES-off rtcp-mux-offer"
+)
+PLAIN_FLAGS = (
+    "trust-address replace-origin replace-session-connection ICE=remove "
+    "RTP/AVP DTLS=off SDES-off rtcp-mux-demux"
+)
+
+# Right after the sanity check: what a headset may send at all.
+WS_GATE = """    if (proto == WS || proto == WSS) {{
+        # A headset registers and answers its seat's call; it places none of its own.
+        force_rport();
+        if (is_method("REGISTER")) {{
+            fix_nated_register();
+        }} else if (!has_totag() && !is_method("ACK|CANCEL")) {{
+            xlog("L_WARN", "$rm from headset '$fU' at $si:$sp refused\\n");
+            sl_send_reply("403", "Headsets Only Answer");
+            exit;
+        }} else if (is_method("INVITE|UPDATE")) {{
+            add_contact_alias();
+        }}
+    }}
+"""
+
+# Inside the dialog of an agent leg: reach the browser through its WebSocket (alias), keep
+# rtpengine in step with any new offer, release its ports at the end.
+WS_IN_DIALOG = """            if (check_route_param("hs=1")) {{
+                if (!isdsturiset()) {{ handle_ruri_alias(); }}
+                if (is_method("BYE")) {{
+                    rtpengine_delete();
+                }} else if (is_method("INVITE|UPDATE") && has_body("application/sdp")) {{
+                    route(HEADSET_OFFER);
+                }}
+                t_relay();
+                exit;
+            }}
+"""
+
+WS_CALL = """    if (is_method("INVITE") && $rU =~ "^hs-") {{
+        # The agent leg: seat S calls the headset hs-S of the operator signed in there.
+        $var(own) = "hs-" + $fU;
+        if ($rU != $var(own)) {{
+            xlog("L_WARN", "'$fU' calling headset '$rU' refused\\n");
+            sl_send_reply("403", "Not Your Headset");
+            exit;
+        }}
+        if (!lookup("location")) {{ sl_send_reply("480", "Headset Not Registered"); exit; }}
+        record_route();
+        add_rr_param(";hs=1");
+        route(HEADSET_OFFER);
+        t_on_failure("HEADSET_FAILED");
+        t_relay();
+        exit;
+    }}
+"""
+
+WS_ROUTES = """route[HEADSET_OFFER] {{
+    if (proto == WS || proto == WSS) {{
+        rtpengine_offer("{plain}");
+        t_on_reply("HEADSET_FROM_SEAT");
+    }} else {{
+        rtpengine_offer("{webrtc}");
+        t_on_reply("HEADSET_FROM_BROWSER");
+    }}
+}}
+
+onreply_route[HEADSET_FROM_BROWSER] {{
+    if (proto == WS || proto == WSS) {{ add_contact_alias(); }}
+    if (has_body("application/sdp")) {{ rtpengine_answer("{plain}"); }}
+}}
+
+onreply_route[HEADSET_FROM_SEAT] {{
+    if (has_body("application/sdp")) {{ rtpengine_answer("{webrtc}"); }}
+}}
+
+failure_route[HEADSET_FAILED] {{
+    rtpengine_delete();
+}}
+
+event_route[xhttp:request] {{
+    # Only the WebSocket upgrade of a headset; this edge serves no web pages.
+    set_reply_close();
+    set_reply_no_connect();
+    if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {{
+        if (ws_handle_handshake()) {{ exit; }}
+    }}
+    xhttp_reply("404", "Not Found", "", "");
+}}
+
+"""
+
+# A headset's credentials are for its WebSocket only: never to register or call over UDP.
+WS_AUTH_GATE = """    if ($au =~ "^hs-" && proto != WS && proto != WSS) {{
+        xlog("L_WARN", "headset credentials '$au' used over $pr from $si:$sp\\n");
+        sl_send_reply("403", "Forbidden");
+        exit;
+    }}
 """
 
 
@@ -368,6 +485,11 @@ class SipEdge:
     tls_certificate: str = ""  # PEM, the edge's certificate (its chain after it)
     tls_private_key: str = ""  # PEM, unencrypted: Kamailio starts unattended
     tls_required: bool = False  # our user agents' REGISTERs and calls over TLS only
+    # Browser headsets: a WebSocket on ws_port (0: none), over TLS on wss_port (the TLS
+    # certificate above), their media through the rtpengine whose control socket is given.
+    ws_port: int = 0
+    wss_port: int = 0
+    rtpengine: str = "127.0.0.1:2223"
 
     def config(self) -> str:
         targets = "^(" + "|".join(sorted(self.transfer_targets) or ["-"]) + ")$"
@@ -398,19 +520,48 @@ class SipEdge:
             acd_header=f"{ACD_SECRET_HEADER}: {self.acd_secret}",
             wait_step=wait_step_seconds(self.max_wait_seconds),
             **self._tls_parts(),
+            **self._ws_parts(),
         )
+
+    @property
+    def headsets(self) -> bool:
+        return bool(self.ws_port or self.wss_port)
 
     def _tls_parts(self) -> dict[str, str]:
         """The pieces of the configuration that TLS adds; without it, what UDP alone needs."""
-        if not self.tls_port:
-            return {"tcp": "disable_tcp=yes", "tls_listen": "", "tls_module": "", "tls_gate": ""}
+        tls_listen = ""
+        if self.tls_port:
+            tls_listen = (
+                f'\nlisten=tls:{self.host}:{self.tls_port}\nalias="{self.host}:{self.tls_port}"'
+            )
+        if not (self.tls_port or self.wss_port):
+            tcp = TCP_CORE if self.headsets else "disable_tcp=yes"
+            return {"tcp": tcp, "tls_listen": "", "tls_module": "", "tls_gate": ""}
         return {
             "tcp": TLS_CORE,
-            "tls_listen": f'\nlisten=tls:{self.host}:{self.tls_port}\nalias="{self.host}:{self.tls_port}"',
+            "tls_listen": tls_listen,
             "tls_module": TLS_MODULE.format(
                 certificate=self.tls_certificate, private_key=self.tls_private_key
             ),
             "tls_gate": TLS_GATE if self.tls_required else "",
+        }
+
+    def _ws_parts(self) -> dict[str, str]:
+        """The pieces browser headsets add: none without a WebSocket port."""
+        names = ("ws_listen", "ws_modules", "ws_gate", "ws_in_dialog", "ws_call", "ws_routes")
+        if not self.headsets:
+            return dict.fromkeys((*names, "ws_auth_gate"), "")
+        listen = ""
+        if self.ws_port:
+            listen += f"\nlisten=tcp:{self.host}:{self.ws_port}"
+        if self.wss_port:
+            listen += f"\nlisten=tls:{self.host}:{self.wss_port}"
+        flags = {"plain": PLAIN_FLAGS, "webrtc": WEBRTC_FLAGS, "rtpengine": self.rtpengine}
+        parts = (WS_MODULES, WS_GATE, WS_IN_DIALOG, WS_CALL, WS_ROUTES)
+        return {
+            "ws_listen": listen,
+            **{n: t.format(**flags) for n, t in zip(names[1:], parts, strict=True)},
+            "ws_auth_gate": WS_AUTH_GATE.format(),
         }
 
 
@@ -437,6 +588,9 @@ def edge_from_settings(tel: TelephonySettings, acd_secret: str) -> SipEdge:
         tls_certificate=tel.tls_certificate,
         tls_private_key=tel.tls_private_key,
         tls_required=tel.tls_required,
+        ws_port=tel.ws_port,
+        wss_port=tel.wss_port,
+        rtpengine=tel.rtpengine,
     )
 
 

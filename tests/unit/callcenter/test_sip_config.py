@@ -199,3 +199,43 @@ def test_over_tls_the_edge_is_registrar_and_outbound_proxy() -> None:
 
 def test_a_softphone_binds_to_its_address_on_the_way_to_the_edge() -> None:
     assert local_address("127.0.0.1") == "127.0.0.1"  # the demo and the tests: loopback
+
+
+def test_headsets_change_nothing_else_in_the_routing() -> None:
+    from callcenter.edge.kamailio import TCP_CORE
+
+    edge = SipEdge(port=5060, ws_port=5066)
+    text = edge.config()
+    parts = edge._ws_parts()
+    for name in ("ws_modules", "ws_gate", "ws_in_dialog", "ws_call", "ws_routes", "ws_auth_gate"):
+        assert parts[name] and parts[name] in text
+        text = text.replace(parts[name], "", 1)
+    text = text.replace("\nlisten=tcp:127.0.0.1:5066", "", 1)
+    assert text.replace(TCP_CORE, "disable_tcp=yes") == SipEdge(port=5060).config()
+
+
+def test_a_headset_only_answers_its_own_seat_and_its_name_only_works_on_the_websocket() -> None:
+    text = SipEdge(ws_port=5066).config()
+    gate = text.split("if (proto == WS || proto == WSS) {")[1].split("\n    }\n")[0]
+    # anything but a REGISTER or a reply inside its call is refused before any routing
+    assert '!has_totag() && !is_method("ACK|CANCEL")' in gate
+    assert 'sl_send_reply("403", "Headsets Only Answer");' in gate
+    assert text.index("Headsets Only Answer") < text.index("route(AUTH);")
+    call = text.split('if (is_method("INVITE") && $rU =~ "^hs-") {')[1].split("\n    }\n")[0]
+    assert '$var(own) = "hs-" + $fU;' in call and '"403", "Not Your Headset"' in call
+    assert call.index("Not Your Headset") < call.index("t_relay();")
+    # the seat's call to it passes AUTH first: only seat S (signed in as S) calls hs-S
+    assert text.index("route(AUTH);") < text.index('$rU =~ "^hs-"')
+    auth = text.split("route[AUTH] {")[1].split("\n}\n")[0]
+    assert '$au =~ "^hs-" && proto != WS && proto != WSS' in auth
+    assert auth.index('$au =~ "^hs-"') < auth.index("consume_credentials();")
+
+
+@pytest.mark.skipif(not shutil.which("kamailio"), reason="kamailio is not installed")
+def test_kamailio_accepts_the_generated_headset_configuration(tmp_path: Path) -> None:
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text(SipEdge(port=15060, ws_port=15066, acd_secret="s" * 32).config())
+    done = subprocess.run(
+        ["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
