@@ -72,6 +72,26 @@ def _console() -> dict[str, Any]:
             "200", "401", "403",
         )
     }  # fmt: skip
+    out["/api/cti/headset"] = {
+        "post": operation(
+            "网页耳机的账号：本人签入坐席的耳机名（hs-坐席号）、本次签入的新密码（只返回这一次，"
+            "上一个浏览器的密码随之作废；签出或他人签入后失效）和浏览器连接电话系统的 WebSocket "
+            "地址；本中心未启用网页耳机（telephony.ws_port、wss_port 均为 0）时为 409",
+            "200", "401", "403", "409",
+        )
+    }  # fmt: skip
+    out["/api/cti/headset/ring"] = {
+        "post": operation(
+            "网页耳机已注册：请本人签入的坐席话机呼叫它，并在整个班次保持这一路通话",
+            "202", "401", "403", "409",
+        )
+    }  # fmt: skip
+    out["/api/cti/headset/lost"] = {
+        "post": operation(
+            "网页耳机断开：坐席置为示忙（耳机断开），通话中则在通话结束后生效",
+            "200", "401", "403", "409",
+        )
+    }  # fmt: skip
     out["/api/cti/calls/{call_id}/recording"] = {
         "get": operation(
             "通话录音（WAV）：接听该来电的话务员及班长、督办、管理员；记入审计日志",

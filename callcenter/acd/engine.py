@@ -62,6 +62,8 @@ class NotReadyReason(StrEnum):
     # reply). Not a miss; the seat takes calls again when its softphone reports (`reachable`).
     UNREACHABLE = "unreachable"
     SUPERVISOR = "supervisor"  # forced by a supervisor
+    # set by the ACD: the operator's browser headset (the agent leg) was lost
+    HEADSET = "headset"
 
 
 class CallState(StrEnum):
@@ -165,7 +167,8 @@ class Acd:
                 "console": "1" if console else "",
             },
         )
-        self.r.hdel(key, "pending")
+        # A new sign-in: no order waiting, and the last sign-in's headset password is void.
+        self.r.hdel(key, "pending", "headset_ha1", "headset_user")
         self.r.zrem(self.keys.idle, seat)  # signed in anew: not ready until they say so
         if console:
             self.alive(seat)

@@ -187,9 +187,10 @@ if pending == 'offline' then
   redis.call('HSET', seat_key(seat), 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
   emit('agent_state', {seat = seat, state = 'offline', reason = 'signed_out'})
 elseif pending == 'not_ready' then
-  -- a supervisor's not-ready, ordered while the seat rang
-  redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
-  emit('agent_state', {seat = seat, state = 'not_ready', reason = 'supervisor'})
+  -- a supervisor's not-ready (or a lost headset), ordered while the seat rang
+  local why = redis.call('HGET', seat_key(seat), 'pending_reason') or 'supervisor'
+  redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', why, 'since', NOW)
+  emit('agent_state', {seat = seat, state = 'not_ready', reason = why})
 elseif unreachable then
   redis.call('HSET', seat_key(seat), 'state', 'not_ready', 'reason', 'unreachable', 'since', NOW)
   emit('agent_state', {seat = seat, state = 'not_ready', reason = 'unreachable'})
@@ -271,8 +272,9 @@ local function finish(call, by, at, wrap, via)
         -- the operator signed out while the seat rang
         redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', NOW)
       elseif pending == 'not_ready' then
-        -- a supervisor's not-ready, ordered while the seat rang
-        redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', NOW)
+        -- a supervisor's not-ready (or a lost headset), ordered while the seat rang
+        local why = redis.call('HGET', skey, 'pending_reason') or 'supervisor'
+        redis.call('HSET', skey, 'state', 'not_ready', 'reason', why, 'since', NOW)
       else
         redis.call('HSET', skey, 'state', 'ready', 'since', NOW)
         redis.call('ZADD', P .. 'idle', NOW, seat)
@@ -295,9 +297,10 @@ local function finish(call, by, at, wrap, via)
         redis.call('HSET', skey, 'state', 'offline', 'reason', 'signed_out', 'since', t)
         redis.call('HSET', key, 'wrapped_at', t)
       elseif pending == 'not_ready' then
-        -- a supervisor set this seat not ready during the call
+        -- a supervisor set this seat not ready during the call (or its headset was lost)
         redis.call('HDEL', skey, 'pending')
-        redis.call('HSET', skey, 'state', 'not_ready', 'reason', 'supervisor', 'since', t)
+        local why = redis.call('HGET', skey, 'pending_reason') or 'supervisor'
+        redis.call('HSET', skey, 'state', 'not_ready', 'reason', why, 'since', t)
         redis.call('HSET', key, 'wrapped_at', t)
       else
         -- wrap-up from the call's end: one reported late may have none left
@@ -460,10 +463,12 @@ if state == 'ringing' or state == 'talking' then
     redis.call('HSET', key, 'pending', 'offline')
     return 'pending'
   end
-  if want ~= 'not_ready' or reason ~= 'supervisor' then return 'seat is busy with a call' end
+  if want ~= 'not_ready' or (reason ~= 'supervisor' and reason ~= 'headset') then
+    return 'seat is busy with a call'
+  end
   if redis.call('HGET', key, 'pending') == 'offline' then return 'pending' end
-  -- a supervisor's not-ready takes effect when the call ends: remember it
-  redis.call('HSET', key, 'pending', 'not_ready')
+  -- a supervisor's not-ready (or a lost headset) takes effect when the call ends
+  redis.call('HSET', key, 'pending', 'not_ready', 'pending_reason', reason)
   return 'pending'
 end
 redis.call('ZREM', P .. 'idle', seat)

@@ -22,6 +22,7 @@ from phonenumbers import carrier
 from phonenumbers import geocoder
 from pydantic import StringConstraints
 
+from callcenter.acd import headset
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import NotReadyReason
 from callcenter.acd.spytoken import issue_spy_token
@@ -65,8 +66,8 @@ class AgentStateChange(Command):
     """就绪, 示忙 with a reason, or 签出."""
 
     state: Annotated[str, StringConstraints(pattern=r"^(ready|not_ready|logout)$")]
-    # The operator's own reasons only: 未接来电, 班长设置 and 话机未连通 are the ACD's and a
-    # supervisor's to set, and not-ready time by reason must not be forged.
+    # The operator's own reasons only: 未接来电, 班长设置, 话机未连通 and 耳机断开 are the
+    # ACD's and a supervisor's to set, and not-ready time by reason must not be forged.
     reason: Literal["break", "meal", "training", "after_call_work"] | None = None
 
 
@@ -161,6 +162,7 @@ def sign_in_seat() -> Response:
     except AcdError as exc:
         raise RuleViolation("该坐席正在通话，不能签入", {"seat": cmd.seat}) from exc
     container().redis.set(acd.keys.user(actor.user_id), cmd.seat)
+    _end_headset(cmd.seat)  # a headset left over from an earlier shift; this one calls anew
     notify_hall()
     return jsonify(_me(actor.user_id))
 
@@ -205,6 +207,7 @@ def sign_out_seat(user_id: int) -> None:
         except AcdError:
             return  # already offline
         log.info("seat %s signed out with its operator (%s)", seat, outcome)
+        _end_headset(seat)
     except Exception:  # noqa: BLE001 - Redis down: the console's grace takes the seat out
         log.exception("could not sign out the seat of user %s", user_id)
         return
@@ -230,6 +233,7 @@ def change_state() -> Response:
         else:
             acd.logout(seat)
             container().redis.delete(acd.keys.user(actor.user_id))
+            _end_headset(seat)
     except AcdError as exc:
         raise RuleViolation("通话中不能切换状态", {"seat": seat}) from exc
     if before.get("state") == "wrap_up" and before.get("last_call"):
@@ -310,6 +314,13 @@ def _my_seat() -> str:
     return seat
 
 
+def _end_headset(seat: str) -> None:
+    """The seat hangs up the agent leg it holds, if any (its softphone may not be running)."""
+    if container().settings.telephony.headsets:
+        channel = container().acd.keys.command_channel(seat)
+        container().redis.publish(channel, json.dumps({"action": "headset_end"}))
+
+
 def _send(seat: str, message: dict[str, Any]) -> str:
     """Hand a command to the seat's softphone process (Redis pub/sub); it must be running."""
     heard = container().redis.publish(
@@ -318,6 +329,54 @@ def _send(seat: str, message: dict[str, Any]) -> str:
     if not heard:
         raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
     return str(message["action"])
+
+
+@bp.post("/headset")
+@login_required(*SEAT_ROLES)
+def headset_credentials() -> Response:
+    """The console's headset: its SIP name at the edge and a fresh password for this sign-in
+    (the last browser to ask wins), and where the browser reaches the edge."""
+    tel = container().settings.telephony
+    if not tel.headsets:
+        raise RuleViolation("本中心未启用网页耳机，请使用坐席话机", {})
+    actor = current_actor()
+    assert actor.user_id is not None
+    seat = _my_seat()
+    acd = container().acd
+    password = headset.issue(acd.r, acd.keys, seat, actor.user_id, tel.sip_realm)
+    name = headset.headset_name(seat)
+    response = jsonify(
+        {
+            "seat": seat,
+            "name": name,
+            "uri": f"sip:{name}@{tel.sip_host}",
+            "password": password,
+            "ws_url": tel.headset_ws_url(),
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/headset/ring")
+@login_required(*SEAT_ROLES)
+def headset_ring() -> tuple[Response, int]:
+    """The headset is registered: the seat calls it and keeps that call (the agent leg)."""
+    seat = _my_seat()
+    return jsonify({"seat": seat, "sent": _send(seat, {"action": "headset"})}), 202
+
+
+@bp.post("/headset/lost")
+@login_required(*SEAT_ROLES)
+def headset_lost() -> Response:
+    """The console lost its headset (the edge unreachable, the call ended): no calls until
+    the operator has it back and says 就绪."""
+    actor = current_actor()
+    assert actor.user_id is not None
+    seat = _my_seat()
+    if headset.lost(container().acd, seat):
+        notify_hall()
+    return jsonify(_me(actor.user_id))
 
 
 @bp.get("/calls/<path:call_id>/recording")
@@ -419,13 +478,15 @@ def me() -> Response:
 
 def _me(user_id: int | None) -> dict[str, Any]:
     seat = _seat_of(user_id) if user_id is not None else None
-    grace = container().settings.telephony.console_grace_seconds
+    tel = container().settings.telephony
+    grace = tel.console_grace_seconds
     if seat is None:
-        return {"seat": None, "state": "offline", "grace_seconds": grace}
+        return {"seat": None, "state": "offline", "grace_seconds": grace, "headsets": False}
     info = container().acd.seat(seat)
     return {
         "seat": seat,
         "state": info.get("state", "offline"),
         "reason": info.get("reason", ""),
         "grace_seconds": grace,
+        "headsets": tel.headsets,  # the console runs its headset (a WebRTC phone)
     }

@@ -64,6 +64,7 @@ REASON_LABELS = {
     NotReadyReason.MISSED: "未接来电",
     NotReadyReason.SUPERVISOR: "班长设置",
     NotReadyReason.UNREACHABLE: "话机未连通",
+    NotReadyReason.HEADSET: "耳机断开",
 }
 # Set by the ACD: the seat's softphone is gone, its console is gone, its operator signed out.
 OFFLINE_REASONS = {

@@ -12,7 +12,6 @@ settings. It is `telephony.acd_secret` when set, else generated once into the in
 """
 
 import datetime as dt
-import hashlib
 import os
 import re
 import secrets
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from callcenter.acd.headset import PREFIX as HEADSET_PREFIX
+from callcenter.acd.headset import digest_ha1 as ha1
 from callcenter.acd.keys import ACD_SECRET_HEADER as ACD_SECRET_HEADER
 from callcenter.models import SipAccount
 from infra.audit import record_audit
@@ -57,11 +58,6 @@ class SipAccountRow:
     current: bool  # issued for the realm in use (a changed realm voids every password)
 
 
-def ha1(name: str, realm: str, password: str) -> str:
-    """Digest HA1 (RFC 2617): what Kamailio checks a response against."""
-    return hashlib.md5(f"{name}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
-
-
 def new_password() -> str:
     return secrets.token_urlsafe(18)
 
@@ -84,6 +80,9 @@ def issue_account(
     errors: dict[str, str] = {}
     if not NAME.match(name):
         errors["name"] = "账号名为 1 到 64 个字母、数字、点、下划线或短横线，例如 s05、12319"
+    elif name.lower().startswith(HEADSET_PREFIX):
+        # hs-SEAT is the console headset of seat SEAT, whose password the app issues itself.
+        errors["name"] = f"以 {HEADSET_PREFIX} 开头的账号名留给受理工作台的网页耳机"
     if kind not in KINDS:
         errors["kind"] = "请选择账号类型"
     if len(note) > 100:

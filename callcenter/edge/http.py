@@ -20,6 +20,7 @@ from flask import request
 from pydantic import Field
 from pydantic import StringConstraints
 
+from callcenter.acd import headset
 from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import Decision
@@ -88,7 +89,11 @@ def sip_ha1() -> Response:
     _trusted()
     user = request.args.get("user", "")[:64]
     realm = container().settings.telephony.sip_realm
-    found = ha1_of(container().uow(), user, realm) if user else None
+    if user.lower().startswith(headset.PREFIX):  # a console's headset: its sign-in's password
+        acd = _acd()
+        found = headset.ha1(acd.r, acd.keys, user)
+    else:
+        found = ha1_of(container().uow(), user, realm) if user else None
     return Response(found or "-", mimetype="text/plain")
 
 
@@ -266,6 +271,8 @@ SEAT_EVENTS = {
     "spy_started": "已接入",
     "spy_failed": "接入失败",
     "spy_ended": "已退出监听",
+    "headset_up": "网页耳机已接通",
+    "headset_lost": "网页耳机已断开，坐席已置忙",
 }
 
 
@@ -283,7 +290,10 @@ def seat_event() -> Response:
         "detail": request.args.get("detail", "")[:200],
         "call_id": request.args.get("call_id", "")[:200],
     }
-    _tell_seat(acd, seat, "call.event", payload)
+    if event == "headset_lost" and headset.lost(acd, seat):
+        notify_hall()
+    if event != "headset_up":  # the console saw its headset answer: nothing to tell
+        _tell_seat(acd, seat, "call.event", payload)
     if payload["call_id"] and event in ("transferred", "conference_up"):
         _record(acd, payload["call_id"])
     return _text("ok")

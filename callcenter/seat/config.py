@@ -43,6 +43,7 @@ class SeatConfig:
 COMMANDS = (
     "answer", "hangup", "hold", "unhold", "mute", "unmute", "dtmf",
     "transfer", "conference", "conference_end", "spy", "spy_end", "dial", "reregister",
+    "headset", "headset_end",
 )  # fmt: skip
 
 

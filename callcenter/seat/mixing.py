@@ -15,6 +15,9 @@ A seat has at most four calls, each with a role:
   monitor hears citizen and operator; whisper also speaks to the operator alone; barge speaks to
   everyone.
 - ``spy_out``: this seat is the supervisor's, listening in on another seat.
+- ``agent``: the agent leg, the seat's call to the operator's browser headset (``hs-SEAT``),
+  placed once and kept for the shift. While it is up it *is* the operator: their microphone
+  and earpiece in every path below, in place of the seat's sound device.
 - ``rejected``: a call the seat refused (or a listener another one replaced); never mixed.
 
 The audio paths are recomputed from those roles whenever a call's media changes, so a mute,
@@ -35,6 +38,7 @@ OUTBOUND = "outbound"
 PARTY = "party"
 SPY_IN = "spy_in"
 SPY_OUT = "spy_out"
+AGENT = "agent"
 REJECTED = "rejected"
 MAIN_ROLES = (INBOUND, OUTBOUND)
 SPY_MODES = ("monitor", "whisper", "barge")
@@ -174,6 +178,13 @@ def conversation(legs: Iterable[LegView]) -> Conversation:
         spy=active.get(SPY_IN),
         spying=active.get(SPY_OUT),
     )
+
+
+def headset(legs: Iterable[LegView]) -> LegView | None:
+    """The agent leg that stands for the operator now: the latest answered one whose audio
+    flows. None: the operator is the seat's own sound device."""
+    live = [g for g in legs if g.role == AGENT and not g.gone and g.media and g.confirmed]
+    return live[-1] if live else None
 
 
 def media_to_start(legs: Iterable[LegView]) -> list[int]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from callcenter.acd.headset import headset_name
 from callcenter.acd.keys import ACD_SECRET_HEADER
 from callcenter.acd.keys import AcdKeys
 from callcenter.acd.seatsync import CallJournal
@@ -236,6 +237,8 @@ class Softphone:
             self.report("conference_up", main.sip_call_id if main else "", leg.extras["target"])
         elif leg.role == mixing.SPY_OUT:
             self.report("spy_started", "", f"{leg.extras['target']} {leg.mode}")
+        elif leg.role == mixing.AGENT:
+            self.report("headset_up")
 
     def _disconnected(self, leg: Leg, code: str) -> None:
         leg.gone = True
@@ -250,6 +253,9 @@ class Softphone:
             self.report(event, main.sip_call_id if main else "", code)
         elif leg.role == mixing.SPY_OUT:
             self.report("spy_ended" if leg.confirmed else "spy_failed", "", code)
+        elif leg.role == mixing.AGENT and not (leg.hung_up_here or self.stop):
+            # The operator's ears are gone (browser closed, network lost, never answered).
+            self.report("headset_lost", "", code)
 
     def media_state(self, call: Any) -> None:
         leg = self.leg_of(call)
@@ -414,8 +420,13 @@ class Softphone:
 
     def wanted(self) -> list[tuple[Any, Any]]:
         """Every audio path the seat's calls need now (source → sink), as pjsua2 media."""
-        adm = self.ep.audDevManager()
-        mic, speaker = adm.getCaptureDevMedia(), adm.getPlaybackDevMedia()
+        views = self.views()
+        agent = mixing.headset(views)
+        if agent is not None:  # the operator is at their browser headset: the agent leg
+            mic = speaker = self.legs[agent.key].audio
+        else:
+            adm = self.ep.audDevManager()
+            mic, speaker = adm.getCaptureDevMedia(), adm.getPlaybackDevMedia()
         for key in mixing.media_to_start(self.views()):
             self.start_media(self.legs[key])
 
@@ -519,6 +530,15 @@ class Softphone:
                 spying.call.hangup(op)
         elif action == "reregister":  # the edge restarted and forgot its registrations
             self.account.setRegistration(True)
+        elif action in ("headset", "headset_end"):
+            # The operator's browser headset registered (call it, once for the shift), or
+            # they signed out: either way, the agent leg held so far goes.
+            old = self.role_leg(mixing.AGENT)
+            if old is not None:
+                old.hung_up_here = True
+                old.call.hangup(op)
+            if action == "headset":
+                self.place(mixing.AGENT, self.target_uri(headset_name(self.cfg.name)))
         elif main is None:
             log.info("seat %s: %s ignored (no call)", self.cfg.name, action)
             return False
