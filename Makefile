@@ -4,15 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HEADSET_JS := agents_ui/static/vendor/jssip.min.js
 
 .PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-threshold bench-sip bench-kb bench-reports bench-chaos system-demo system-test services clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock $(HEADSET_JS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
+
+# The console headset's SIP library (JsSIP), bundled into the static files from the npm
+# registry at install, at the versions package-lock.json pins; nothing is fetched at run time.
+$(HEADSET_JS): agents_ui/phone/package.json agents_ui/phone/package-lock.json
+	@scripts/node.sh
+	cd agents_ui/phone && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 system-demo:
 	@scripts/system-packages.sh demo

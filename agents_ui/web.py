@@ -446,6 +446,7 @@ def console() -> str:
             for t, label in cast(Mapping[RequestType, str], LABELS["request_type"]).items()
         },
         transfer_targets=container().settings.telephony.transfer_targets,
+        headsets=container().settings.telephony.headsets,
         max_title=MAX_TITLE,
         max_content=MAX_CONTENT,
     )

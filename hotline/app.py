@@ -90,13 +90,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if spooled is not None:
             spooled.close()
 
+    # The console's headset talks to the SIP edge's WebSocket: the one address besides ours.
+    tel = settings.telephony
+    headset_url = tel.headset_ws_url() if tel.headsets else ""
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers["Content-Security-Policy"] = content_security_policy(
-            g.get("csp_nonce", ""), request.endpoint
+            g.get("csp_nonce", ""), request.endpoint, headset_url
         )
         response.headers["X-Frame-Options"] = "DENY"
         # A view may ask for less (the status page's token must not leave at all).
@@ -151,13 +155,14 @@ def _spool_chunked_body(limit: int | None) -> None:
 DOCUMENT_ENDPOINTS = frozenset({"reports.render_brief"})
 
 
-def content_security_policy(nonce: str, endpoint: str | None) -> str:
+def content_security_policy(nonce: str, endpoint: str | None, headset_url: str = "") -> str:
     """The Content-Security-Policy of every response.
 
     Scripts and stylesheets only from this site or inline blocks carrying the response's
     nonce; no plugins, no <base>, forms post only here, and no page may be framed
     (clickjacking). Style attributes stay allowed: they carry layout figures (a bar's
-    width), never script.
+    width), never script. Connections go to this site and, with browser headsets, to the
+    SIP edge's WebSocket (`headset_url`).
     """
     if endpoint in DOCUMENT_ENDPOINTS:
         scripts, styles = "'none'", "'self' 'unsafe-inline'"
@@ -171,7 +176,7 @@ def content_security_policy(nonce: str, endpoint: str | None) -> str:
             "style-src-attr 'unsafe-inline'",
             "img-src 'self' data: blob:",
             "media-src 'self' blob:",
-            "connect-src 'self'",
+            f"connect-src 'self'{' ' + headset_url if headset_url else ''}",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",

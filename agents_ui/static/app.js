@@ -547,7 +547,7 @@
     const incoming = panel.querySelector("#incoming");
     const answerButton = incoming.querySelector("button[data-call=answer]");
     const LABEL = {ready: "就绪", not_ready: "示忙", ringing: "振铃", talking: "通话中", wrap_up: "话后整理", offline: "未签入"};
-    const REASON = {break: "小休", meal: "就餐", training: "培训", after_call_work: "话后整理", missed: "未接来电", supervisor: "班长设置", unreachable: "话机未连通"};
+    const REASON = {break: "小休", meal: "就餐", training: "培训", after_call_work: "话后整理", missed: "未接来电", supervisor: "班长设置", unreachable: "话机未连通", headset: "耳机断开"};
     const OFFLINE = {console_lost: "工作台断开过久，坐席已离线，请重新签入", signed_out: "已退出登录", seat_lost: "话机断开，请重新签入"};
     // What the softphone can do now: the buttons follow it.
     const call = {state: "none", held: false, muted: false, conference: false, id: null};
@@ -626,6 +626,7 @@
       stateText.textContent = text;
       stateText.dataset.state = on ? me.state : "offline";
       stateText.classList.toggle("lost", !on && Boolean(OFFLINE[me.reason]));
+      if (window.HotlineHeadset) window.HotlineHeadset.follow(me);
       if (!on || (me.state !== "ringing" && me.state !== "talking")) {
         if (call.state !== "none") endCall();
       } else if (me.state === "talking" && call.state === "none") {
@@ -659,6 +660,14 @@
       enable();
     }));
     const report = (r) => { if (r.ok) show(r.data); else toast(r.data.message || "操作失败"); };
+    const headsetText = panel.querySelector("#headset-state");
+    if (window.HotlineHeadset && headsetText) {
+      window.HotlineHeadset.init(api, (state, text) => {
+        headsetText.textContent = text;
+        headsetText.dataset.state = state;
+        headsetText.hidden = !text;
+      });
+    }
     api("GET", "/api/cti/me").then((r) => { if (r.ok) show(r.data); });
     panel.querySelector("#seat-login").addEventListener("submit", async (ev) => {
       ev.preventDefault();
