@@ -55,6 +55,7 @@ def demo_environment(
 ) -> dict[str, str]:
     """The environment of a demo on free ports with its own instance, database and Redis."""
     web = ports.one(socket.SOCK_STREAM)
+    rtp = ports.run(200, socket.SOCK_DGRAM)
     # A developer's or CI's own HOTLINE_ settings must not leak into the demo: it runs on the
     # shipped config.yaml and the overrides below only.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
@@ -67,6 +68,11 @@ def demo_environment(
             "HOTLINE_TELEPHONY__SIP_PORT": str(ports.one(socket.SOCK_DGRAM)),
             "HOTLINE_TELEPHONY__SEAT_PORT_BASE": str(ports.run(len(SEATS), socket.SOCK_DGRAM)),
             "HOTLINE_FOLLOWUP__SURVEY_PORT_BASE": str(ports.run(1, socket.SOCK_DGRAM)),
+            # the consoles' headsets: the edge's WebSocket, rtpengine's control and media ports
+            "HOTLINE_TELEPHONY__WS_PORT": str(ports.one(socket.SOCK_STREAM)),
+            "HOTLINE_TELEPHONY__RTPENGINE": f"127.0.0.1:{ports.one(socket.SOCK_DGRAM)}",
+            "HOTLINE_TELEPHONY__RTP_PORT_MIN": str(rtp + 1),
+            "HOTLINE_TELEPHONY__RTP_PORT_MAX": str(rtp + 200),
             "HOTLINE_REDIS__URL": redis_url,
             "XDG_RUNTIME_DIR": str(run_dir),
             "PYTHONUNBUFFERED": "1",

@@ -338,11 +338,32 @@ class Journey:
                 pass
 
 
+@pytest.fixture(scope="session")
+def people(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Chromium as people have it: a microphone (the console's headset asks for it). Its
+    fake one plays a 1 kHz tone; pages may use it without a prompt, and play sound."""
+    from callcenter.seat import write_tone
+    from tests.conftest import CHROMIUM
+    from tests.conftest import CHROMIUM_ARGS
+
+    mic = write_tone(tmp_path_factory.mktemp("mic") / "mic.wav", [1000.0], 60.0, 48000)
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={mic}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    own = browser.browser_type.launch(executable_path=CHROMIUM, args=args)
+    yield own
+    own.close()
+
+
 @pytest.fixture
 def journey(
-    request: pytest.FixtureRequest, demo: Demo, browser: Any, tmp_path: Path
+    request: pytest.FixtureRequest, demo: Demo, people: Any, tmp_path: Path
 ) -> Iterator[Journey]:
-    j = Journey(demo, browser, tmp_path)
+    j = Journey(demo, people, tmp_path)
     request.node.stash[JOURNEY_KEY] = j
     yield j
     j.close()

@@ -20,6 +20,8 @@ def sign_in_to_seat(page: Any, seat: str) -> None:
     page.locator("#seat-login").get_by_role("button", name="签入坐席").click()
     state = page.locator("#seat-state")
     expect(state).to_have_attribute("data-state", "not_ready")
+    # the console's headset: the seat calls the browser and keeps that call for the shift
+    expect(page.locator("#headset-state")).to_have_text("网页耳机已接通", timeout=30_000)
     page.locator(".seat").get_by_role("button", name="就绪").click()
     expect(state).to_have_attribute("data-state", "ready")
 
@@ -27,6 +29,7 @@ def sign_in_to_seat(page: Any, seat: str) -> None:
 def sign_out_of_seat(page: Any) -> None:
     page.locator(".seat").get_by_role("button", name="签出").click()
     expect(page.locator("#seat-state")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#headset-state")).to_be_hidden()  # the headset hangs up with it
 
 
 def seat_shows(journey: Journey, page: Any, state: str, words: str) -> None:

@@ -103,6 +103,18 @@ class Stack:
         log = self._spawn("kamailio", [KAMAILIO, "-DD", "-E", "-f", str(cfg), "-Y", str(self.tmp)])
         wait_for(lambda: "Listening on" in log.read_text(errors="replace"), 10, "kamailio")
 
+    def start_media(self, tel: Any) -> None:
+        """rtpengine as `hotline media` runs it (telephony settings `tel`), for headsets."""
+        from callcenter.edge.media import rtpengine_answers
+        from callcenter.edge.media import rtpengine_argv
+        from callcenter.edge.media import rtpengine_binary
+
+        binary = rtpengine_binary()
+        if binary is None:
+            pytest.fail("rtpengine missing (make test installs rtpengine-daemon)")
+        self._spawn("rtpengine", rtpengine_argv(binary, tel, threads=1))
+        wait_for(lambda: rtpengine_answers(tel.rtpengine), 10, "rtpengine")
+
     def start_seat(
         self,
         name: str,
