@@ -12,6 +12,7 @@ import json
 import socket
 import subprocess
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from tests.telephony.test_features import wav_closed
 CITIZEN = "13912345678"
 CITIZEN_HZ = 440.0
 OPERATOR_HZ = 1000.0
+SUPERVISOR_HZ = 1800.0
 
 
 def _rtp_ports() -> tuple[int, int]:
@@ -68,10 +70,9 @@ def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, telephony=tel)
 
 
-@pytest.fixture
-def headset_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A chromium whose microphone plays the operator's tone (the session's playwright)."""
-    mic = write_tone(tmp_path_factory.mktemp("mic") / "mic.wav", [OPERATOR_HZ], 60.0, 48000)
+def _chromium_speaking(browser: Any, folder: Path, hz: float) -> Any:
+    """A chromium whose microphone plays one tone (launched by the session's playwright)."""
+    mic = write_tone(folder / f"mic-{int(hz)}.wav", [hz], 60.0, 48000)
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-device-for-media-stream",
@@ -79,7 +80,21 @@ def headset_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> I
         f"--use-file-for-fake-audio-capture={mic}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    own = browser.browser_type.launch(executable_path=CHROMIUM, args=args)
+    return browser.browser_type.launch(executable_path=CHROMIUM, args=args)
+
+
+@pytest.fixture
+def headset_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The operator's chromium: its microphone plays the operator's tone."""
+    own = _chromium_speaking(browser, tmp_path_factory.mktemp("mic"), OPERATOR_HZ)
+    yield own
+    own.close()
+
+
+@pytest.fixture
+def supervisor_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The supervisor's chromium: its microphone plays the supervisor's tone."""
+    own = _chromium_speaking(browser, tmp_path_factory.mktemp("mic"), SUPERVISOR_HZ)
     yield own
     own.close()
 
@@ -122,10 +137,10 @@ def _open(stack: Stack, settings: Settings) -> None:
     stack.phone(CITIZEN)
 
 
-def _sign_in_with_headset(page: Any) -> None:
-    page.get_by_label("坐席号").fill("s01")
+def _sign_in_with_headset(page: Any, seat: str = "s01") -> None:
+    page.get_by_label("坐席号").fill(seat)
     page.get_by_role("button", name="签入坐席").click()
-    page.locator("#seat-state").get_by_text("坐席 s01：示忙").wait_for()
+    page.locator("#seat-state").get_by_text(f"坐席 {seat}：示忙").wait_for()
     page.locator("#headset-state").get_by_text("网页耳机已接通").wait_for(timeout=30_000)
 
 
@@ -245,3 +260,67 @@ def test_a_headsets_credentials_reach_nothing_but_its_own_seats_call(
     edge = stack.log("kamailio")
     assert "headset credentials 'hs-s01' used over udp" in edge
     assert "'s02' calling headset 'hs-s01' refused" in edge
+
+
+def _level(samples: "np.ndarray[Any, Any]", rate: int, hz: float) -> float:
+    spectrum = np.abs(np.fft.rfft(samples))
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    band = spectrum[(freqs > hz - 15) & (freqs < hz + 15)].max()
+    return float(band / (np.median(spectrum) + 1e-9))
+
+
+def test_whisper_reaches_the_operator_alone_and_barge_everyone_from_the_supervisors_browser(
+    stack: Stack,
+    settings: Settings,
+    headset_browser: Any,
+    supervisor_browser: Any,
+    live_server: str,
+    world: Any,
+    container: Container,
+    real_redis: Any,
+    tmp_path: Path,
+) -> None:
+    _open(stack, settings)
+    stack.phone("sup")
+    operator = _console(headset_browser, live_server, world)
+    _sign_in_with_headset(operator)
+    operator.get_by_role("button", name="就绪").click()
+    operator.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
+    # The supervisor keeps their console (and headset) open in one tab, the hall in another.
+    console = _console(supervisor_browser, live_server, world, "supervisor")
+    _sign_in_with_headset(console, "sup")
+    hall = console.context.new_page()
+    hall.goto(f"{live_server}/supervise/hall")
+
+    tone = write_tone(tmp_path / "citizen.wav", [CITIZEN_HZ], 1.0)
+    dial = {"action": "dial", "target": "12345", "play": str(tone)}
+    assert real_redis.publish(f"acd:seatcmd:{CITIZEN}", json.dumps(dial)) == 1
+    operator.locator("#incoming").get_by_text(f"来电 {CITIZEN}").wait_for()
+    operator.get_by_role("button", name="接听").click()
+    operator.locator("#seat-state").get_by_text("通话中").wait_for()
+    answered = time.monotonic()
+
+    row = hall.locator("tr", has_text="s01")
+    row.get_by_role("button", name="耳语").click()
+    wait_for(lambda: "event spy_started" in stack.log("sup"), 15, "the supervisor's seat")
+    time.sleep(2)
+    # Whisper: the supervisor hears caller and operator; the operator hears the supervisor.
+    assert _heard(console, CITIZEN_HZ) > 25 and _heard(console, OPERATOR_HZ) > 25
+    assert _heard(operator, SUPERVISOR_HZ) > 25
+    barged = time.monotonic()
+    row.get_by_role("button", name="强插").click()
+    wait_for(lambda: stack.log("s01").count("spy_in media up") >= 2, 15, "the barge-in")
+    time.sleep(3)
+    assert real_redis.publish(f"acd:seatcmd:{CITIZEN}", json.dumps({"action": "hangup"})) == 1
+    shot(hall, "hall-whisper-barge-headset")
+
+    # The citizen's recording: no supervisor while they whispered, the supervisor once barged.
+    folder = tmp_path / f"rec-{CITIZEN}"
+    wait_for(lambda: closed(folder), 10, "the citizen's recording")
+    [wav] = recordings(folder)
+    with wave.open(str(wav)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
+    split = int((barged - answered) * rate)
+    assert _level(samples[: split - rate // 2], rate, SUPERVISOR_HZ) < 20
+    assert _level(samples[split + 2 * rate :], rate, SUPERVISOR_HZ) > 50
