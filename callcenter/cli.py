@@ -194,13 +194,49 @@ def survey(
         container.close()
 
 
+CITIZEN_SAYS = "您好，我家小区的电梯坏了三天了，一直没人来修，老人上下楼很不方便。"
+
+
+def _mulaw_wav(source: Path, target: Path) -> Path:
+    """A 16-bit WAV (espeak-ng's) as 8 kHz G.711 µ-law, the RTP payload sipp streams as is."""
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(source)) as w:
+        pcm, rate = w.readframes(w.getnframes()), w.getframerate()
+    x = np.frombuffer(pcm, dtype="<i2").astype(float)
+    x = np.interp(np.arange(0, len(x), rate / 8000), np.arange(len(x)), x)  # to 8 kHz
+    # G.711 µ-law, segment by segment: bias 0x84, clip 32635, bits inverted on the wire
+    linear = np.round(x).astype(np.int32)
+    sign = np.where(linear < 0, 0x80, 0)
+    magnitude = np.minimum(np.abs(linear), 32635) + 0x84
+    exponent = np.floor(np.log2(magnitude >> 7)).astype(np.int32)
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    ulaw = bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8))
+    header = b"".join(
+        (
+            b"RIFF", (36 + len(ulaw)).to_bytes(4, "little"), b"WAVEfmt ",
+            (16).to_bytes(4, "little"), (7).to_bytes(2, "little"), (1).to_bytes(2, "little"),
+            (8000).to_bytes(4, "little"), (8000).to_bytes(4, "little"),
+            (1).to_bytes(2, "little"), (8).to_bytes(2, "little"),
+            b"data", len(ulaw).to_bytes(4, "little"),
+        )
+    )  # fmt: skip
+    target.write_bytes(header + ulaw)
+    return target
+
+
 @click.command()
 @click.option("--from", "caller", default="13912345678", show_default=True, help="主叫号码")
 @click.option("--talk", type=float, default=60.0, show_default=True, help="接通后通话秒数")
 @click.option("--calls", type=int, default=1, show_default=True, help="呼叫次数")
+@click.option("--say", default=CITIZEN_SAYS, show_default=True, help="接通后市民说的话（循环播放）")
+@click.option("--silent", is_flag=True, help="接通后不说话")
 @click.pass_context
-def call(ctx: click.Context, caller: str, talk: float, calls: int) -> None:
-    """Place citizen calls to the hotline number with sipp (demo and smoke tests)."""
+def call(ctx: click.Context, caller: str, talk: float, calls: int, say: str, silent: bool) -> None:
+    """Place citizen calls to the hotline number with sipp (demo and smoke tests); once
+    answered, the citizen speaks (espeak-ng, streamed as G.711 by sipp) until hanging up."""
     sipp = shutil.which("sipp")
     if sipp is None:
         raise click.ClickException("找不到 sipp（Debian 软件包 sip-tester）")
@@ -214,6 +250,12 @@ def call(ctx: click.Context, caller: str, talk: float, calls: int) -> None:
         scenario = Path(tmp) / "caller.xml"
         # the packaged scenario numbers its callers 139<n>; this one calls from `caller`
         text = source.read_text(encoding="utf-8").replace("139[call_number]", caller)
+        if not silent and shutil.which("espeak-ng"):
+            from callcenter.seat.prompts import speak_wav
+
+            voice = _mulaw_wav(speak_wav(Path(tmp) / "say.wav", say), Path(tmp) / "say.ulaw.wav")
+            stream = f'<nop><action><exec rtp_stream="{voice},-1,0"/></action></nop>\n  <pause/>'
+            text = text.replace("<pause/>", stream, 1)
         scenario.write_text(text, encoding="utf-8")
         argv = [
             sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", tel.number,

@@ -26,6 +26,21 @@ def sign_in_to_seat(page: Any, seat: str) -> None:
     expect(state).to_have_attribute("data-state", "ready")
 
 
+def hears_the_caller(page: Any) -> None:
+    """The headset plays the caller (`hotline call` speaks a sentence): the loudest bin of the
+    telephone band in what the page receives stands well above silence (-200 dB)."""
+    loudest = -200.0
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and loudest < -90:
+        spectrum = page.evaluate("window.HotlineHeadset && window.HotlineHeadset.spectrum()")
+        if spectrum:
+            per_bin = spectrum["binHz"]
+            band = spectrum["data"][int(300 / per_bin) : int(3400 / per_bin)]
+            loudest = max(loudest, max(band))
+        time.sleep(0.2)
+    assert loudest > -90, f"the headset is silent (loudest bin {loudest:.0f} dB)"
+
+
 def sign_out_of_seat(page: Any) -> None:
     page.locator(".seat").get_by_role("button", name="签出").click()
     expect(page.locator("#seat-state")).to_have_attribute("data-state", "offline")
@@ -104,6 +119,7 @@ def test_the_operator_notices_a_call_answers_it_by_key_and_dispatches_the_ticket
         answer.click()  # as a mouse user would, to see the rest of the day
         answered()
     seat_shows(journey, page, "talking", "通话中")
+    journey.soft("in a call: the operator hears the caller", lambda: hears_the_caller(page))
     journey.soft("in a call: 接听 disabled", lambda: expect(answer).to_be_disabled(timeout=3000))
     journey.soft("in a call: 挂断 enabled", lambda: expect(hangup).to_be_enabled(timeout=3000))
 
