@@ -88,8 +88,9 @@ def _console() -> dict[str, Any]:
     }  # fmt: skip
     out["/api/cti/headset/lost"] = {
         "post": operation(
-            "网页耳机断开：坐席置为示忙（耳机断开），通话中则在通话结束后生效",
-            "200", "401", "403", "409",
+            "网页耳机断开：坐席置为示忙（耳机断开），通话中则在通话结束后生效；未签入坐席时"
+            "不做任何改变",
+            "200", "401", "403",
         )
     }  # fmt: skip
     out["/api/cti/calls/{call_id}/recording"] = {

@@ -30,9 +30,13 @@
 
   const lost = () => { if (H.api && H.seat) H.api("POST", "/api/cti/headset/lost"); };
 
+  // Ask the seat to call; ask again while no call has come (a lost request, a seat that was
+  // restarting), every 8 s.
   const ring = () => {
     clearTimeout(H.retry);
-    if (H.api && H.ua && H.ua.isRegistered() && !H.session) H.api("POST", "/api/cti/headset/ring");
+    if (!(H.api && H.ua && H.ua.isRegistered() && !H.session)) return;
+    H.api("POST", "/api/cti/headset/ring");
+    H.retry = setTimeout(ring, 8000);
   };
 
   // What the operator hears, for the page's level meter and the tests: the remote audio's
@@ -66,13 +70,19 @@
   };
 
   const answer = (session) => {
+    clearTimeout(H.retry);
     H.session = session;
     const attach = (pc) => pc.addEventListener("track", (ev) => {
       listen(ev.streams[0] || new MediaStream([ev.track]));
     });
     if (session.connection) attach(session.connection);
     else session.on("peerconnection", (d) => attach(d.peerconnection));
-    session.on("confirmed", () => set("up", "网页耳机已接通"));
+    session.on("confirmed", () => { clearTimeout(H.retry); set("up", "网页耳机已接通"); });
+    // Answered but never confirmed (the seat's ACK lost): give up on this call, ask anew.
+    session.on("accepted", () => {
+      clearTimeout(H.retry);
+      H.retry = setTimeout(() => { if (!session.isEstablished()) session.terminate(); }, 6000);
+    });
     const ended = () => {
       if (H.session !== session) return;
       H.session = null;

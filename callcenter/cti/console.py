@@ -370,11 +370,12 @@ def headset_ring() -> tuple[Response, int]:
 @login_required(*SEAT_ROLES)
 def headset_lost() -> Response:
     """The console lost its headset (the edge unreachable, the call ended): no calls until
-    the operator has it back and says 就绪."""
+    the operator has it back and says 就绪. Without a seat (just signed out, the seat hung
+    the headset up) there is nothing to take out."""
     actor = current_actor()
     assert actor.user_id is not None
-    seat = _my_seat()
-    if headset.lost(container().acd, seat):
+    seat = _seat_of(actor.user_id)
+    if seat is not None and headset.lost(container().acd, seat):
         notify_hall()
     return jsonify(_me(actor.user_id))
 

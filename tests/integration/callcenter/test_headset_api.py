@@ -94,6 +94,11 @@ def test_a_lost_headset_sets_the_seat_not_ready_now_or_when_its_call_ends(
     # the operator cannot book a break as a lost headset
     forged = api.post("/api/cti/state", {"state": "not_ready", "reason": "headset"})
     assert forged.status_code == 422
+    # signed out (the seat hangs the headset up): a late report changes nothing
+    api.post("/api/cti/state", {"state": "logout"})
+    late = api.post("/api/cti/headset/lost")
+    assert late.status_code == 200 and late.get_json()["seat"] is None
+    assert acd.seat("s14")["state"] == "offline"
 
 
 def test_a_centre_without_headsets_says_so(api: Api, container: Container, real_redis: Any) -> None:
