@@ -4,7 +4,7 @@ pjsua2 (PyPI pjsua2-python) holds at most four calls per process, so each seat i
 process, registered to the Kamailio edge as sip:SEAT@host. pjsua2's threading rules: no
 worker threads (threadCnt = 0, mainThreadOnly), one loop polls libHandleEvents(), every Call
 is referenced until it is gone and deleted from that loop, never from a callback; on a server
-there is no sound card (setNullDev).
+there is no sound card (the null device clocks the bridge, only while it carries audio).
 
 The calls' roles and who hears whom are decided in `callcenter.seat.mixing`; this module
 applies them. Listening in needs the single-use token `/api/cti/spy` issued for that
@@ -41,6 +41,7 @@ from callcenter.seat.config import COMMANDS
 from callcenter.seat.config import SeatConfig
 from callcenter.seat.endpoint import account_config
 from callcenter.seat.endpoint import active_audio
+from callcenter.seat.endpoint import clock_bridge
 from callcenter.seat.endpoint import start_endpoint
 from callcenter.seat.prompts import make_prompt
 from callcenter.seat.prompts import recording_name
@@ -51,6 +52,15 @@ if TYPE_CHECKING:
 
 # One logger for the whole seat package: its processes' logs read as they always did.
 log = logging.getLogger("callcenter.seat")
+
+# The loop's wait for pjsua2's events (SIP, and RTP: the seat has no media thread). While the
+# seat has anything but the agent leg idling, the loop turns every 20 ms (the operator's commands
+# within 20 ms); with no call, or only the agent leg and nothing connected, every 100 ms.
+BUSY_WAIT_MS = 20
+IDLE_WAIT_MS = 100
+# How long the bridge stays clocked after the last connection, recording and player went: its
+# queued removals run on the clock (a recording's WAV file is closed then).
+CLOCK_GRACE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -143,6 +153,8 @@ class Softphone:
         self.links: dict[tuple[int, int], tuple[Any, Any]] = {}
         self.conn: Any = None
         self.ep: Any = None
+        self.clocked = False  # the conference bridge's clock (null sound device) runs
+        self.unneeded_since: float | None = None  # since when the clock has had nothing to do
         self.account: Any = None
         self.commands: CommandChannel | None = None
         self.speaking: set[str] = set()  # 工号 whose prompt is being spoken
@@ -445,6 +457,11 @@ class Softphone:
         want: dict[tuple[int, int], tuple[Any, Any]] = {}
         for src, dst in self.wanted():
             want[(src.getPortId(), dst.getPortId())] = (src, dst)
+        if (want or self.media_ports()) and not self.clocked:
+            # The connections below are made on the bridge's next tick: start its clock.
+            clock_bridge(self.ep, True)
+            self.clocked = True
+            self.unneeded_since = None
         for key, (src, dst) in list(self.links.items()):
             if key not in want:
                 try:
@@ -589,7 +606,13 @@ class Softphone:
         self.stop = True
 
     def start(self) -> None:
-        """Start pjsua2, register at the edge and listen for the operator's commands."""
+        """Start pjsua2, register at the edge and listen for the operator's commands.
+
+        An idle seat costs next to nothing: no media thread (the loop reads the RTP sockets
+        too), and the conference bridge clocked only while it has something to carry
+        (`media_ports`, `_clock_when_idle`): a registered seat with no call, or with only its
+        agent leg and nothing connected to it, sleeps until a packet or a command comes.
+        """
         cfg = self.cfg
         self.ep = start_endpoint(
             pj,
@@ -598,6 +621,8 @@ class Softphone:
             edge_host=cfg.edge_host,
             transport=cfg.transport,
             tls_ca_file=cfg.tls_ca_file,
+            media_thread=False,
+            clocked=False,
         )
         self.account = SeatAccount(self)
         self.account.create(self._account_config())
@@ -611,6 +636,11 @@ class Softphone:
             # Survives Redis outages: the seat keeps its calls and subscribes again.
             channel = self.keys.command_channel(cfg.name)
             self.commands = CommandChannel(cfg.redis_url, channel)
+            # redis-py sends the SUBSCRIBE with the first read: read once now, so that the seat
+            # listens before its registration (handled in the loop) tells anyone it is there.
+            early = self.commands.poll()
+            if early is not None:
+                self.obey(early)
 
     def _account_config(self) -> Any:
         cfg = self.cfg
@@ -629,7 +659,7 @@ class Softphone:
         offered = time.monotonic()
         try:
             while not self.stop:
-                self.ep.libHandleEvents(20)
+                self._handle_events(self._wait_ms())
                 if self.commands is not None:
                     data = self.commands.poll()
                     if data is not None:
@@ -644,8 +674,51 @@ class Softphone:
                     self.dirty = False
                     self.rewire()
                 self._drop_gone()
+                self._clock_when_idle(time.monotonic())
         finally:
             self.shutdown()
+
+    def _wait_ms(self) -> int:
+        """How long the loop may wait for pjsua2's events before its own work comes round."""
+        busy = self.dirty or any(
+            leg.role != mixing.AGENT or leg.gone or not leg.confirmed for leg in self.legs
+        )
+        return BUSY_WAIT_MS if busy else IDLE_WAIT_MS
+
+    def _handle_events(self, wait_ms: int) -> None:
+        """pjsua2's events for up to `wait_ms`: each SIP message or RTP packet returns from
+        libHandleEvents, and the loop goes on waiting unless a callback gave it work (audio
+        paths to redo, a new call)."""
+        deadline = time.monotonic() + wait_ms / 1000
+        calls = len(self.legs)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.ep.libHandleEvents(max(1, int(left * 1000)))
+            if self.stop or self.dirty or len(self.legs) != calls:
+                return
+
+    def media_ports(self) -> bool:
+        """Whether a call has a recording or a player: the bridge must be clocked for them."""
+        return any(leg.recorder is not None or leg.player is not None for leg in self.legs)
+
+    def _clock_when_idle(self, now: float) -> None:
+        """Stop the bridge's clock once nothing has been connected for CLOCK_GRACE_SECONDS.
+
+        Nothing connected means no sound moves: an agent leg with no call gets no frames either
+        way (pjmedia gives a port no one transmits to empty frames, which send no RTP), and its
+        jitter buffer is read only when someone listens to it.
+        """
+        if not self.clocked or self.links or self.media_ports():
+            self.unneeded_since = None
+            return
+        if self.unneeded_since is None:
+            self.unneeded_since = now
+        elif now - self.unneeded_since >= CLOCK_GRACE_SECONDS:
+            clock_bridge(self.ep, False)
+            self.clocked = False
+            self.unneeded_since = None
 
     def _answer_due(self, now: float) -> None:
         for leg in self.legs:
