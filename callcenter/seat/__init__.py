@@ -11,6 +11,13 @@ pjsua2 loads only when `run_seat` runs: the web app imports `command_channel` fr
 without it.
 """
 
+import dataclasses
+import json
+import logging
+import os
+import sys
+from typing import Any
+
 from callcenter.acd.keys import command_channel
 from callcenter.seat.config import COMMANDS
 from callcenter.seat.config import TRANSPORTS
@@ -44,6 +51,7 @@ __all__ = [
     "reach_edge",
     "recording_name",
     "run_seat",
+    "serve_handover",
     "speak_wav",
     "staff_number",
     "start_endpoint",
@@ -52,7 +60,141 @@ __all__ = [
 
 
 def run_seat(cfg: SeatConfig) -> None:
-    """Run seat `cfg.name`'s softphone until SIGTERM or SIGINT (`callcenter.seat.softphone`)."""
+    """Run seat `cfg.name`'s softphone until SIGTERM or SIGINT (`callcenter.seat.softphone`).
+
+    The softphone runs in a fresh interpreter that imports only what a seat needs: this
+    process becomes it (exec: the same pid, standard streams, environment and command line
+    after the interpreter's own arguments), handing over the configuration through a pipe (the
+    password stays off the command line) and its logging set-up. What the caller had loaded is
+    left behind: `hotline seat` loads the settings, the database layer and the call records,
+    some 35 MB a seat. A logging set-up that cannot be handed over (anything but streams to
+    stdout or stderr) keeps the seat in this process, as does a failed exec.
+    """
+    handover = _handover(cfg)
+    if handover is not None:
+        _become_lean_seat(handover)
     from callcenter.seat.softphone import run_seat as run
 
     run(cfg)
+
+
+# What the fresh interpreter runs: read the handover from the pipe, then the seat.
+_LEAN = "from callcenter.seat import serve_handover; serve_handover({fd})"
+_PIPE_BYTES = 60_000  # a pipe holds 64 KiB, and nothing reads it before the exec
+
+
+def _handover(cfg: SeatConfig) -> dict[str, Any] | None:
+    """The seat's configuration and this process's logging set-up, as JSON data; None when
+    the logging set-up is more than streams to stdout or stderr."""
+    root = logging.getLogger()
+    handlers = []
+    for handler in root.handlers:
+        described = _describe_handler(handler)
+        if described is None:
+            return None
+        handlers.append(described)
+    levels = {}
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if not isinstance(logger, logging.Logger):
+            continue
+        if not logger.propagate or any(
+            not isinstance(h, logging.NullHandler) for h in logger.handlers
+        ):
+            return None
+        if logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return {
+        "seat": dataclasses.asdict(cfg),
+        "logging": {"level": root.level, "handlers": handlers, "levels": levels},
+        "path": sys.path,
+    }
+
+
+def _describe_handler(handler: logging.Handler) -> dict[str, Any] | None:
+    if type(handler) is not logging.StreamHandler:
+        return None
+    stream = {id(sys.stdout): "stdout", id(sys.stderr): "stderr"}.get(id(handler.stream))
+    formatter = handler.formatter or logging.Formatter()
+    if stream is None or not isinstance(formatter._style, logging.PercentStyle):
+        return None
+    filters = []
+    for found in handler.filters:
+        if not isinstance(found, logging.Filter):
+            return None
+        kind = type(found)
+        try:
+            kind()  # handed over as its class, made again without arguments
+        except Exception:  # noqa: BLE001 - any filter we cannot make again: no handover
+            return None
+        filters.append(f"{kind.__module__}:{kind.__qualname__}")
+    return {
+        "stream": stream,
+        "level": handler.level,
+        "format": formatter._fmt,
+        "datefmt": formatter.datefmt,
+        "filters": filters,
+    }
+
+
+def _become_lean_seat(handover: dict[str, Any]) -> None:
+    """Exec a fresh interpreter that reads `handover` from a pipe; returns only on failure."""
+    payload = json.dumps(handover).encode()
+    if len(payload) > _PIPE_BYTES:
+        return
+    read, write = os.pipe()
+    os.write(write, payload)
+    os.close(write)
+    os.set_inheritable(read, True)
+    argv = [sys.executable, *_interpreter_flags(), "-c", _LEAN.format(fd=read)]
+    argv += sys.orig_argv[1:]  # ps and pgrep still see `hotline seat NAME ...`
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, argv)
+    except OSError:
+        logging.getLogger("callcenter.seat").warning("seat: exec failed, staying in process")
+        os.close(read)
+
+
+def _interpreter_flags() -> list[str]:
+    """The interpreter's own options this process was started with (-u, -X ..., -W ...): the
+    arguments before its program (-c CODE, -m MODULE or a script)."""
+    flags: list[str] = []
+    args = iter(sys.orig_argv[1:])
+    for arg in args:
+        if arg in ("-c", "-m") or not arg.startswith("-") or arg == "-":
+            break
+        flags.append(arg)
+        if arg in ("-X", "-W"):
+            flags.append(next(args, ""))
+    return flags
+
+
+def serve_handover(fd: int) -> None:
+    """The fresh interpreter's side of `run_seat`: logging as it was, then the seat."""
+    with os.fdopen(fd, "rb") as pipe:
+        handover = json.loads(pipe.read())
+    for entry in handover["path"]:
+        if entry not in sys.path:
+            sys.path.append(entry)
+    setup = handover["logging"]
+    root = logging.getLogger()
+    for described in setup["handlers"]:
+        handler = logging.StreamHandler(getattr(sys, described["stream"]))
+        handler.setLevel(described["level"])
+        handler.setFormatter(logging.Formatter(described["format"], described["datefmt"]))
+        for path in described["filters"]:
+            module, _, name = path.partition(":")
+            kind: Any = __import__(module, fromlist=["_"])
+            for part in name.split("."):
+                kind = getattr(kind, part)
+            handler.addFilter(kind())
+        root.addHandler(handler)
+    root.setLevel(setup["level"])
+    for name, level in setup["levels"].items():
+        logging.getLogger(name).setLevel(level)
+    from callcenter.seat.softphone import run_seat as run
+
+    run(SeatConfig(**handover["seat"]))
