@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from agents_ui.wiring import container
 from callcenter.cti.console import sign_out_seat
+from callcenter.cti.targets import transfer_targets
 from dispatch.followup import queues as followup_admin
 from dispatch.tickets import reads
 from dispatch.tickets.commands import MAX_CONTENT
@@ -431,6 +432,14 @@ def _display_names(ids: set[int]) -> dict[int, str]:
         return {uid: name for uid, name in rows}
 
 
+def _transfer_groups() -> dict[str, list[Any]]:
+    """The console's 转接号码 list, in its groups (emergency lines, then the units)."""
+    groups: dict[str, list[Any]] = {}
+    for target in transfer_targets(container().settings.telephony, container().uow()):
+        groups.setdefault(target.group, []).append(target)
+    return groups
+
+
 @bp.get("/console")
 @page(*HOTLINE_ROLES, Role.LEADER)  # leaders on duty take calls here (领导接听)
 def console() -> str:
@@ -445,7 +454,7 @@ def console() -> str:
             t.value: label
             for t, label in cast(Mapping[RequestType, str], LABELS["request_type"]).items()
         },
-        transfer_targets=container().settings.telephony.transfer_targets,
+        transfer_groups=_transfer_groups(),
         headsets=container().settings.telephony.headsets,
         max_title=MAX_TITLE,
         max_content=MAX_CONTENT,

@@ -30,7 +30,7 @@ CONSOLE_COMMANDS: dict[str, tuple[str, str, type[BaseModel], str]] = {
     "state": ("坐席状态：就绪、示忙（原因）、签出", "200", AgentStateChange, "409"),
     "call": (
         "软电话：接听、挂断、保持、恢复、静音、取消静音、按键、转接、三方通话、结束三方"
-        "（发给坐席话机进程；转接号码须在 telephony.transfer_targets 中）",
+        "（发给坐席话机进程；转接、三方通话的号码须在 GET /api/cti/targets 的列表中）",
         "202", CallCommand, "409",
     ),
     "spy": (
@@ -69,6 +69,14 @@ def _console() -> dict[str, Any]:
         "post": operation(
             "工作台仍在：坐席在 telephony.console_grace_seconds 内继续接来电（工作台页面通过实时"
             "连接的 seat_alive 事件做同样的事；超时未续的坐席转为离线）",
+            "200", "401", "403",
+        )
+    }  # fmt: skip
+    out["/api/cti/targets"] = {
+        "get": operation(
+            "转接与三方通话可选的号码：telephony.transfer_targets 所列号码（紧急求助与专线），"
+            "再是各在用成员单位在系统管理中登记的电话（只取数字，如 0710-88881201 拨 "
+            "071088881201）：targets 列表，每项 number、name、group",
             "200", "401", "403",
         )
     }  # fmt: skip

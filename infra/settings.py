@@ -240,7 +240,8 @@ class TelephonySettings:
     # Numbers an operator may transfer a caller to (blind) or bring into a three-way call:
     # number → name shown on the button. Calls to them leave through `gateway` (a PSTN
     # gateway's SIP address, host:port) or, without one, go to a phone registered at the edge
-    # under that number.
+    # under that number. Every active unit's phone in the directory is a target too
+    # (`callcenter.cti.targets`).
     transfer_targets: dict[str, str] = field(
         default_factory=lambda: {
             "110": "公安报警",

@@ -27,6 +27,8 @@ from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import NotReadyReason
 from callcenter.acd.spytoken import issue_spy_token
 from callcenter.cti.hall import notify_hall
+from callcenter.cti.targets import allowed as allowed_target
+from callcenter.cti.targets import transfer_targets
 from callcenter.duty import LEADER_CALL_TAG
 from callcenter.duty import tag_leader_call
 from callcenter.models import CallRecord
@@ -82,7 +84,7 @@ class CallCommand(Command):
         ),
     ]
     digits: Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,20}$")] | None = None
-    # 转接 / 三方通话: one of telephony.transfer_targets (110, 119, 120, 122, unit hotlines)
+    # 转接 / 三方通话: a listed number or a unit's phone (`callcenter.cti.targets`)
     target: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = None
 
 
@@ -252,10 +254,11 @@ def call_command() -> tuple[Response, int]:
     if cmd.action == "dtmf" and not cmd.digits:
         raise ValidationError({"digits": "请输入按键（0-9、*、#）"}, "按键为空")
     if cmd.action in ("transfer", "conference"):
-        targets = container().settings.telephony.transfer_targets
-        if cmd.target not in targets:
+        tel = container().settings.telephony
+        if not cmd.target or not allowed_target(tel, container().uow(), cmd.target):
             raise ValidationError(
-                {"target": f"可选号码：{'、'.join(targets)}"}, "转接号码不在允许的列表中"
+                {"target": "请从转接号码列表中选择（紧急求助、专线或成员单位电话）"},
+                "转接号码不在允许的列表中",
             )
     seat = _my_seat()
     return jsonify({"seat": seat, "sent": _send(seat, cmd.model_dump(exclude_none=True))}), 202
@@ -329,6 +332,16 @@ def _send(seat: str, message: dict[str, Any]) -> str:
     if not heard:
         raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
     return str(message["action"])
+
+
+@bp.get("/targets")
+@login_required(*SEAT_ROLES)
+def targets() -> Response:
+    """转接 and 三方通话 targets: the centre's listed numbers, then the units' phones."""
+    found = transfer_targets(container().settings.telephony, container().uow())
+    return jsonify(
+        {"targets": [{"number": t.number, "name": t.name, "group": t.group} for t in found]}
+    )
 
 
 @bp.post("/headset")

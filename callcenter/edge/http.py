@@ -26,6 +26,7 @@ from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import Decision
 from callcenter.acd.engine import ReportedCall
 from callcenter.cti.hall import notify_hall
+from callcenter.cti.targets import allowed as allowed_target
 from callcenter.edge.credentials import ACD_SECRET_HEADER
 from callcenter.edge.credentials import acd_secret
 from callcenter.edge.credentials import ha1_of
@@ -95,6 +96,16 @@ def sip_ha1() -> Response:
     else:
         found = ha1_of(container().uow(), user, realm) if user else None
     return Response(found or "-", mimetype="text/plain")
+
+
+@bp.get("/transfer_target")
+def transfer_target() -> Response:
+    """Whether a caller coming back from the PSTN gateway may reach `number`: "ok" for a
+    unit's phone in the directory or a listed number, "no" otherwise."""
+    _trusted()
+    number = request.args.get("number", "")[:20]
+    ok = allowed_target(container().settings.telephony, container().uow(), number)
+    return _text("ok" if ok else "no")
 
 
 @bp.get("/route")

@@ -317,6 +317,21 @@ event_route[tm:local-request] {{
 """
 
 
+# A citizen transferred onward (REFER) comes back from the PSTN gateway without credentials:
+# to a listed number (the regex), or to a unit's phone in the directory, which the app knows
+# (`/acd/transfer_target`). Anything else from the gateway is challenged like anyone.
+GATEWAY_GATE = """if (is_method("INVITE") && $si == "{gw_host}" && !is_present_hf("Proxy-Authorization")) {{
+        $var(tt) = "";
+        if ($rU =~ "{targets}") {{
+            $var(tt) = "ok";
+        }} else {{
+            http_client_query("{acd}/transfer_target?number=$(rU{{s.escape.param}})", "", "{acd_header}", "$var(tt)");
+        }}
+        if ($var(tt) != "ok") {{ route(AUTH); }}
+    }} else {{
+        route(AUTH);
+    }}"""
+
 # With telephony.tls_port, our user agents may speak SIP over TLS (TCP). A seat is reached
 # through the connection it registered over and never through a new one (tcp_no_connect: the
 # edge does not dial addresses a Contact names), so that connection must outlive the
@@ -496,11 +511,12 @@ class SipEdge:
         to_gateway = f'$du = "sip:{self.gateway}"; t_relay(); exit;' if self.gateway else ""
         gate = "route(AUTH);"
         if self.gateway:
-            # A citizen transferred onward (REFER) comes back from the gateway: no credentials.
             gw_host = self.gateway.rsplit(":", 1)[0] if ":" in self.gateway else self.gateway
-            gate = (
-                f'if (!(is_method("INVITE") && $rU =~ "{targets}" && $si == "{gw_host}")) '
-                "{ route(AUTH); }"
+            gate = GATEWAY_GATE.format(
+                gw_host=gw_host,
+                targets=targets,
+                acd=self.acd_url.rstrip("/"),
+                acd_header=f"{ACD_SECRET_HEADER}: {self.acd_secret}",
             )
         return CONFIG_TEMPLATE.format(
             host=self.host,

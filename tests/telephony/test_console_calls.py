@@ -116,3 +116,41 @@ def _audits(container: Container) -> set[str]:
 
     with container.uow() as uow:
         return {a.action for a in uow.session.query(AuditEntry)}
+
+
+def test_the_operator_brings_in_a_unit_from_the_directory(
+    stack: Stack,
+    signed_in: Any,
+    live_server: str,
+    container: Container,
+    real_redis: Any,
+    tmp_path: Path,
+) -> None:
+    """A unit's phone in 系统管理 → 单位 is a three-way target though config.yaml lists only
+    110/119/120/122; the unit (a phone registered under that number) hears the citizen."""
+    from infra.models import Unit
+
+    with container.uow() as uow:
+        unit = uow.session.query(Unit).filter_by(code="zjj").one()
+        unit.phone, name = "0710-88881201", unit.name
+        uow.commit()
+    stack.start_edge()
+    citizen = "13912340077"  # a number of this test's own (seat channels are server-wide)
+    for number, auto in (("s01", None), (citizen, None), ("071088881201", 0.2)):
+        stack.phone(number, auto)
+    page = signed_in("operator")
+    page.goto(f"{live_server}/console")
+    _sign_in(page, "s01")
+    page.get_by_role("button", name="就绪").click()
+    tone = write_tone(tmp_path / "tone.wav", [440.0], 1.0)
+    dial = {"action": "dial", "target": "12345", "play": str(tone)}
+    assert real_redis.publish(f"acd:seatcmd:{citizen}", json.dumps(dial)) == 1
+    page.get_by_role("button", name="接听").click()
+    page.locator("#seat-state").get_by_text("通话中").wait_for()
+    page.get_by_label("转接号码").select_option(label=f"{name} 071088881201")
+    page.get_by_role("button", name="三方通话").click()
+    page.locator("#call-event").get_by_text("三方通话已接通").wait_for(timeout=15_000)
+    call_id = container.acd.seat("s01")["call"]
+    page.get_by_role("button", name="挂断（Alt+H）").click()
+    page.locator("#seat-state").get_by_text("话后整理").wait_for(timeout=15_000)
+    assert call_record(container, call_id).conference_target == "071088881201"

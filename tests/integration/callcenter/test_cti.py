@@ -120,20 +120,48 @@ def _next(pubsub: Any) -> dict[str, Any]:
     raise AssertionError("nothing was published")
 
 
-def test_transfer_and_three_way_go_to_configured_numbers_only(
-    api: Api, container: Container, real_redis: Any
+def _unit_phone(container: Container, code: str, phone: str | None, active: bool = True) -> None:
+    from infra.models import Unit
+
+    with container.uow() as uow:
+        unit = uow.session.query(Unit).filter_by(code=code).one()
+        unit.phone, unit.active = phone, active
+        uow.commit()
+
+
+def test_transfer_and_three_way_go_to_listed_numbers_and_unit_phones_only(
+    api: Api, client: Any, container: Container, real_redis: Any
 ) -> None:
+    _unit_phone(container, "zjj", "0710-8888 1201")  # dialled as digits
+    _unit_phone(container, "cgj", "请拨总机")  # no number: not a target
+    _unit_phone(container, "gdgs", "95598", active=False)  # a unit no longer active
+    listed = api.get("/api/cti/targets").get_json()["targets"]
+    numbers = {t["number"]: (t["name"], t["group"]) for t in listed}
+    assert [t["number"] for t in listed][:4] == ["110", "119", "120", "122"]
+    assert numbers["071088881201"][1] == "成员单位" and "95598" not in numbers
+    assert all(t["number"].isdigit() for t in listed)
+    assert api.get("/api/cti/targets", as_="zjj").status_code == 403  # units have no seat
+
     api.post("/api/cti/seat", {"seat": "s11"})
     phone = _published(container, "s11")
     sent = api.post("/api/cti/call", {"action": "transfer", "target": "110"})
     assert sent.status_code == 202
     assert _next(phone) == {"action": "transfer", "target": "110"}
-    bad = api.post("/api/cti/call", {"action": "conference", "target": "12306"})
-    assert bad.status_code == 422
-    assert bad.get_json()["details"]["fields"]["target"].startswith("可选号码：110")
+    unit = api.post("/api/cti/call", {"action": "conference", "target": "071088881201"})
+    assert unit.status_code == 202
+    assert _next(phone) == {"action": "conference", "target": "071088881201"}
+    for bad_target in ("12306", "95598"):
+        bad = api.post("/api/cti/call", {"action": "conference", "target": bad_target})
+        assert bad.status_code == 422
+        assert "转接号码" in bad.get_json()["details"]["fields"]["target"]
     assert api.post("/api/cti/call", {"action": "transfer"}).status_code == 422
     assert api.post("/api/cti/call", {"action": "dial", "target": "110"}).status_code == 422
     phone.close()
+    # the edge asks the same list for callers coming back from the PSTN gateway
+    answer = lambda n: client.get(f"/acd/transfer_target?number={n}").get_data(as_text=True).strip()  # noqa: E731
+    assert (answer("071088881201"), answer("110"), answer("12306"), answer("95598")) == (
+        "ok", "ok", "no", "no",
+    )  # fmt: skip
 
 
 def test_listening_in_needs_a_supervisor_at_a_seat_and_a_call_and_is_audited(

@@ -239,3 +239,14 @@ def test_kamailio_accepts_the_generated_headset_configuration(tmp_path: Path) ->
         ["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_callers_back_from_the_gateway_reach_listed_numbers_and_the_directory_only() -> None:
+    text = SipEdge(gateway="10.0.0.5:5060", acd_secret="s" * 32).config()
+    gate = text.split('if (is_method("INVITE") && $si == "10.0.0.5"')[1].split("\n    }\n")[0]
+    # without credentials only: a listed number, else the app's word on the directory
+    assert '!is_present_hf("Proxy-Authorization")' in text.split('$si == "10.0.0.5"')[1][:60]
+    assert "/acd/transfer_target?number=$(rU{s.escape.param})" in gate
+    assert 'if ($var(tt) != "ok") { route(AUTH); }' in gate
+    # every other request from the gateway, and everyone else, is challenged as before
+    assert text.count("route(AUTH);") == SipEdge().config().count("route(AUTH);") + 1
