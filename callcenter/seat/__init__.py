@@ -67,8 +67,8 @@ def run_seat(cfg: SeatConfig) -> None:
     after the interpreter's own arguments), handing over the configuration through a pipe (the
     password stays off the command line) and its logging set-up. What the caller had loaded is
     left behind: `hotline seat` loads the settings, the database layer and the call records,
-    some 35 MB a seat. A logging set-up that cannot be handed over (anything but streams to
-    stdout or stderr) keeps the seat in this process, as does a failed exec.
+    some 35 MB a seat. A logging set-up that cannot be handed over (handlers other than
+    streams to stdout or stderr) keeps the seat in this process, as does a failed exec.
     """
     handover = _handover(cfg)
     if handover is not None:
@@ -84,33 +84,34 @@ _PIPE_BYTES = 60_000  # a pipe holds 64 KiB, and nothing reads it before the exe
 
 
 def _handover(cfg: SeatConfig) -> dict[str, Any] | None:
-    """The seat's configuration and this process's logging set-up, as JSON data; None when
-    the logging set-up is more than streams to stdout or stderr."""
-    root = logging.getLogger()
-    handlers = []
-    for handler in root.handlers:
-        described = _describe_handler(handler)
-        if described is None:
-            return None
-        handlers.append(described)
-    levels = {}
-    for name, logger in logging.Logger.manager.loggerDict.items():
-        if not isinstance(logger, logging.Logger):
-            continue
-        if not logger.propagate or any(
-            not isinstance(h, logging.NullHandler) for h in logger.handlers
-        ):
-            return None
-        if logger.level != logging.NOTSET:
-            levels[name] = logger.level
-    return {
-        "seat": dataclasses.asdict(cfg),
-        "logging": {"level": root.level, "handlers": handlers, "levels": levels},
-        "path": sys.path,
-    }
+    """The seat's configuration and this process's logging set-up (each logger's level,
+    propagation and handlers, the root's as ""), as JSON data; None when a handler is more
+    than a stream to stdout or stderr (or a NullHandler)."""
+    loggers: dict[str, Any] = {}
+    found = [("", logging.getLogger())] + [
+        (name, logger)
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    ]
+    for name, logger in found:
+        handlers = []
+        for handler in logger.handlers:
+            described = _describe_handler(handler)
+            if described is None:
+                return None
+            handlers.append(described)
+        if handlers or logger.level != logging.NOTSET or not logger.propagate:
+            loggers[name] = {
+                "level": logger.level,
+                "propagate": logger.propagate,
+                "handlers": handlers,
+            }
+    return {"seat": dataclasses.asdict(cfg), "loggers": loggers, "path": sys.path}
 
 
 def _describe_handler(handler: logging.Handler) -> dict[str, Any] | None:
+    if type(handler) is logging.NullHandler:
+        return {"stream": None}
     if type(handler) is not logging.StreamHandler:
         return None
     stream = {id(sys.stdout): "stdout", id(sys.stderr): "stderr"}.get(id(handler.stream))
@@ -172,6 +173,21 @@ def _interpreter_flags() -> list[str]:
     return flags
 
 
+def _make_handler(described: dict[str, Any]) -> logging.Handler:
+    if described["stream"] is None:
+        return logging.NullHandler()
+    handler = logging.StreamHandler(getattr(sys, described["stream"]))
+    handler.setLevel(described["level"])
+    handler.setFormatter(logging.Formatter(described["format"], described["datefmt"]))
+    for path in described["filters"]:
+        module, _, name = path.partition(":")
+        kind: Any = __import__(module, fromlist=["_"])
+        for part in name.split("."):
+            kind = getattr(kind, part)
+        handler.addFilter(kind())
+    return handler
+
+
 def serve_handover(fd: int) -> None:
     """The fresh interpreter's side of `run_seat`: logging as it was, then the seat."""
     with os.fdopen(fd, "rb") as pipe:
@@ -179,22 +195,12 @@ def serve_handover(fd: int) -> None:
     for entry in handover["path"]:
         if entry not in sys.path:
             sys.path.append(entry)
-    setup = handover["logging"]
-    root = logging.getLogger()
-    for described in setup["handlers"]:
-        handler = logging.StreamHandler(getattr(sys, described["stream"]))
-        handler.setLevel(described["level"])
-        handler.setFormatter(logging.Formatter(described["format"], described["datefmt"]))
-        for path in described["filters"]:
-            module, _, name = path.partition(":")
-            kind: Any = __import__(module, fromlist=["_"])
-            for part in name.split("."):
-                kind = getattr(kind, part)
-            handler.addFilter(kind())
-        root.addHandler(handler)
-    root.setLevel(setup["level"])
-    for name, level in setup["levels"].items():
-        logging.getLogger(name).setLevel(level)
+    for name, setup in handover["loggers"].items():
+        logger = logging.getLogger(name or None)
+        logger.setLevel(setup["level"])
+        logger.propagate = setup["propagate"]
+        for described in setup["handlers"]:
+            logger.addHandler(_make_handler(described))
     from callcenter.seat.softphone import run_seat as run
 
     run(SeatConfig(**handover["seat"]))
