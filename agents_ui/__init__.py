@@ -17,6 +17,7 @@ def init_app(
     from agents_ui import followups
     from agents_ui import intake
     from agents_ui import kb
+    from agents_ui import lines
     from agents_ui import reports
     from agents_ui import sipaccounts
     from agents_ui import supervise
@@ -29,6 +30,7 @@ def init_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(apikeys.bp)
     app.register_blueprint(sipaccounts.bp)
+    app.register_blueprint(lines.bp)
     app.register_blueprint(kb.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(callbacks.bp)

@@ -38,6 +38,8 @@ class CallRecord(Base):
     # the seat's WAV of both directions, relative to telephony.recordings_dir
     recording: Mapped[str | None] = mapped_column(sa.String(300))
     conference_target: Mapped[str | None] = mapped_column(sa.String(100))  # 三方通话 party
+    # the line the citizen dialled (合并热线: 原市长热线, ...), None for the hotline number itself
+    line: Mapped[str | None] = mapped_column(sa.String(50))
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
 
 
@@ -94,3 +96,22 @@ class SipAccount(Base):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     rotated_at: Mapped[dt.datetime]  # when the current password was issued
     rotated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class PhoneLine(Base):
+    """A number merged into the hotline (合并热线): a department's old line that now reaches
+    the hotline's seats, dialled directly or forwarded (its number in the Diversion header).
+
+    Its calls carry the line's name (the screen pop, the call record) and its skill: only
+    seats whose operator is among `user_ids` take them. Set in 系统管理 → 热线号码.
+    """
+
+    __tablename__ = "phone_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+    skill: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    user_ids: Mapped[list[int]] = mapped_column(sa.JSON(), default=list)  # operators taking it
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime]

@@ -15,6 +15,7 @@ from dataclasses import field
 
 import sqlalchemy as sa
 
+from callcenter.lines import save_line
 from dispatch.routing.models import Matter
 from dispatch.tickets import actions
 from dispatch.tickets import commands as c
@@ -110,6 +111,7 @@ def load_demo(
     finally:
         quiet.setLevel(level)
     _load_calls(world)
+    _load_lines(container)
     articles = load_demo_kb(container)
     channels = _load_channels(container, now, rng)
     return {
@@ -313,6 +315,26 @@ def _load_users(
             )
         uow.commit()
     return desk, liaisons
+
+
+# 合并热线: the old mayor's line now rings the hotline; operator1 and lead1 take its calls.
+DEMO_LINE = ("83333333", "原市长热线", "mayor", ("operator1", "lead1"))
+
+
+def _load_lines(container: Container) -> None:
+    number, name, skill, usernames = DEMO_LINE
+    with container.uow() as uow:
+        ids = list(uow.session.scalars(sa.select(User.id).where(User.username.in_(usernames))))
+    save_line(
+        container.uow(),
+        None,
+        line_id=None,
+        number=number,
+        name=name,
+        skill=skill,
+        user_ids=ids,
+        hotline_number=container.settings.telephony.number,
+    )
 
 
 # Mobile prefixes phonenumbers knows as valid (not every 1xx is: 179 is no mobile block).

@@ -722,6 +722,9 @@
       panel.querySelector("#incoming-number").textContent = `来电 ${msg.number}`;
       panel.querySelector("#incoming-history").textContent = "";
       panel.querySelector("#incoming-where").textContent = [msg.location, msg.carrier].filter(Boolean).join(" ");
+      const line = panel.querySelector("#incoming-line");
+      line.textContent = msg.line ? `来电线路：${msg.line}` : "";
+      line.hidden = !msg.line;
       const phone = form.querySelector("#caller_phone");
       phone.value = msg.number;
       phone.dispatchEvent(new Event("change", {bubbles: true}));

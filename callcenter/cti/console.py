@@ -31,6 +31,8 @@ from callcenter.cti.targets import allowed as allowed_target
 from callcenter.cti.targets import transfer_targets
 from callcenter.duty import LEADER_CALL_TAG
 from callcenter.duty import tag_leader_call
+from callcenter.lines import list_lines
+from callcenter.lines import skills_of
 from callcenter.models import CallRecord
 from callcenter.records.sync import recordings_root
 from callcenter.records.sync import sync_record
@@ -157,10 +159,13 @@ def sign_in_seat() -> Response:
             raise RuleViolation(
                 f"坐席 {previous} 正在通话，请结束通话后再换坐席", {"seat": previous}
             ) from exc
+    # The lines this operator takes (系统管理 → 热线号码); a line's skill is not theirs to claim.
+    lines = list_lines(container().uow())
+    mine = skills_of(container().uow(), actor.user_id)
+    claimed = {line.skill for line in lines}
+    skills = tuple(sorted(set(mine) | {k for k in cmd.skills if k not in claimed}))
     try:
-        acd.login(
-            cmd.seat, f"u{actor.user_id}", tuple(cmd.skills), user_id=actor.user_id, console=True
-        )
+        acd.login(cmd.seat, f"u{actor.user_id}", skills, user_id=actor.user_id, console=True)
     except AcdError as exc:
         raise RuleViolation("该坐席正在通话，不能签入", {"seat": cmd.seat}) from exc
     container().redis.set(acd.keys.user(actor.user_id), cmd.seat)

@@ -30,6 +30,7 @@ from callcenter.cti.targets import allowed as allowed_target
 from callcenter.edge.credentials import ACD_SECRET_HEADER
 from callcenter.edge.credentials import acd_secret
 from callcenter.edge.credentials import ha1_of
+from callcenter.lines import line_of_call
 from callcenter.records.sync import close_forgotten
 from callcenter.records.sync import record_or_defer
 from callcenter.wiring import container
@@ -98,6 +99,15 @@ def sip_ha1() -> Response:
     return Response(found or "-", mimetype="text/plain")
 
 
+@bp.get("/line")
+def line() -> Response:
+    """Whether a number other than the hotline's is one of its merged lines: "line" or "no"
+    (Kamailio asks before treating a call to it as a citizen's call)."""
+    _trusted()
+    found = line_of_call(container().uow(), request.args.get("number", "")[:20], "")
+    return _text("line" if found is not None else "no")
+
+
 @bp.get("/transfer_target")
 def transfer_target() -> Response:
     """Whether a caller coming back from the PSTN gateway may reach `number`: "ok" for a
@@ -113,7 +123,15 @@ def route() -> Response:
     """A call to the hotline number, new or asking again: ring SEAT AGENT | wait MS | overflow."""
     acd = _acd()
     call_id = _arg("call_id")
-    decision = acd.route(call_id, request.args.get("from", "")[:64])
+    skill = ""
+    if not acd.r.exists(acd.keys.call(call_id)):  # a new call: which line it came in on
+        line = line_of_call(
+            container().uow(), request.args.get("to", "")[:20], request.args.get("div", "")[:20]
+        )
+        if line is not None:
+            skill = line.skill
+            acd.r.hset(acd.keys.call(call_id), mapping={"line": line.name})
+    decision = acd.route(call_id, request.args.get("from", "")[:64], skill)
     if decision.action != "wait" or not acd.r.hexists(acd.keys.call(call_id), "recorded"):
         _record(acd, call_id)
         acd.r.hset(acd.keys.call(call_id), "recorded", "1")
@@ -149,8 +167,10 @@ def _screen_pop(acd: Acd, call_id: str, seat: str) -> None:
     """Tell the operator signed in at the seat who is calling, before they answer."""
     from callcenter.cti.console import caller_info
 
-    caller = caller_info(acd.call(call_id).get("caller", ""))
-    _tell_seat(acd, seat, "call.offered", {"call_id": call_id} | caller)
+    call = acd.call(call_id)
+    caller = caller_info(call.get("caller", ""))
+    line = {"line": call["line"]} if call.get("line") else {}
+    _tell_seat(acd, seat, "call.offered", {"call_id": call_id} | caller | line)
 
 
 @bp.get("/no_answer")

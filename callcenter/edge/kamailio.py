@@ -123,7 +123,14 @@ request_route {{
         if (!save("location")) {{ sl_reply_error(); }}
         exit;
     }}
-    if (is_method("INVITE") && $rU == "{number}") {{
+    if (is_method("INVITE") && $rU != "{number}" && $rU =~ "^[0-9]{{3,20}}$" && !is_present_hf("Proxy-Authorization")) {{
+        # Another number without credentials: a citizen's call if it is a merged line (合并热线,
+        # 系统管理 → 热线号码), which only the app knows.
+        $var(line) = "";
+        http_client_query("{acd}/line?number=$(rU{{s.escape.param}})", "", "{acd_header}", "$var(line)");
+        if ($var(line) == "line") {{ $avp(line_call) = 1; }}
+    }}
+    if (is_method("INVITE") && ($rU == "{number}" || $avp(line_call) == 1)) {{
         # A citizen's call: no credentials, and no say in listening in.
         remove_hf("X-Hotline-Spy");
         remove_hf("X-Hotline-Spy-Token");
@@ -210,7 +217,10 @@ route[AUTH] {{
 # Ask the ACD where the call goes: "ring SEAT AGENT", "wait MS" or "overflow".
 route[QUEUE] {{
     $var(r) = "";
-    http_client_query("{acd}/route?call_id=$(ci{{s.escape.param}})&from=$(fU{{s.escape.param}})", "", "{acd_header}", "$var(r)");
+    # the number dialled and, for a forwarded call, the number that forwarded it (its line)
+    $var(div) = "";
+    if (is_present_hf("Diversion")) {{ $var(div) = $(hdr(Diversion){{nameaddr.uri}}{{uri.user}}); }}
+    http_client_query("{acd}/route?call_id=$(ci{{s.escape.param}})&from=$(fU{{s.escape.param}})&to=$(rU{{s.escape.param}})&div=$(var(div){{s.escape.param}})", "", "{acd_header}", "$var(r)");
     route(DECIDE);
 }}
 

@@ -69,6 +69,7 @@ def sync_record(
         "transfer_target": call.get("transfer_target") or None,
         "conference_target": call.get("conference_target") or None,
         "recording": call.get("recording") or None,
+        "line": (call.get("line") or "")[:50] or None,
     }
     for attempt in (1, 2):
         with uow:

@@ -178,10 +178,15 @@ class Stack:
         return self.logs[name].read_text(errors="replace")
 
     def _sipp(
-        self, talk_ms: int, calls: int = 1, rate: float = 1.0, scenario: Path = CALLER
+        self,
+        talk_ms: int,
+        calls: int = 1,
+        rate: float = 1.0,
+        scenario: Path = CALLER,
+        number: str = "12345",
     ) -> list[str]:
         return [
-            SIPP, "-sf", str(scenario), f"127.0.0.1:{self.port}", "-s", "12345",
+            SIPP, "-sf", str(scenario), f"127.0.0.1:{self.port}", "-s", number,
             "-m", str(calls), "-r", str(rate), "-d", str(talk_ms),
             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port()),
             "-nostdin", "-timeout", "60s", "-timeout_error",
@@ -197,9 +202,12 @@ class Stack:
         argv = self._sipp(0, calls, 10, scenario)
         return subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=self.tmp)
 
-    def call_in_background(self, talk_ms: int = 500) -> "subprocess.Popen[str]":
+    def call_in_background(
+        self, talk_ms: int = 500, number: str = "12345"
+    ) -> "subprocess.Popen[str]":
+        """A citizen (sipp) dialling `number`: the hotline's, or a line merged into it."""
         caller = subprocess.Popen(
-            self._sipp(talk_ms),
+            self._sipp(talk_ms, number=number),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,

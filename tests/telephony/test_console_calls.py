@@ -154,3 +154,83 @@ def test_the_operator_brings_in_a_unit_from_the_directory(
     page.get_by_role("button", name="挂断（Alt+H）").click()
     page.locator("#seat-state").get_by_text("话后整理").wait_for(timeout=15_000)
     assert call_record(container, call_id).conference_target == "071088881201"
+
+
+def test_a_call_to_a_merged_line_pops_up_its_origin_at_a_seat_that_takes_the_line(
+    stack: Stack,
+    signed_in: Any,
+    live_server: str,
+    container: Container,
+    world: Any,
+    real_redis: Any,
+) -> None:
+    """原市长热线 83333333 rings the hotline: through Kamailio to the seat of an operator who
+    takes the line, never to the ready seat whose operator does not."""
+    from callcenter.lines import save_line
+
+    save_line(
+        container.uow(),
+        None,
+        line_id=None,
+        number="83333333",
+        name="原市长热线",
+        skill="mayor",
+        user_ids=[world.users["operator"]],
+        hotline_number="12345",
+    )
+    stack.start_edge()
+    for name, auto in (("s01", None), ("s02", 0.2)):
+        stack.phone(name, auto)
+    lead = world.users["lead"]
+    container.acd.login("s02", f"u{lead}", user_id=lead)  # ready, without the line's skill
+    container.acd.ready("s02")
+    page = signed_in("operator")
+    page.goto(f"{live_server}/console")
+    _sign_in(page, "s01")
+    page.get_by_role("button", name="就绪").click()
+    page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
+    stack.call_in_background(talk_ms=3000, number="83333333")
+    page.locator("#incoming").get_by_text("来电线路：原市长热线").wait_for(timeout=15_000)
+    shot(page, "console-merged-line")
+    call_id = container.acd.seat("s01")["call"]
+    assert container.acd.call(call_id)["line"] == "原市长热线"
+    assert container.acd.seat("s02")["state"] == "ready"  # never offered to the other seat
+    assert call_record(container, call_id).line == "原市长热线"
+
+
+def test_a_call_forwarded_from_a_merged_line_is_known_by_its_diversion_header(
+    stack: Stack, container: Container, world: Any, real_redis: Any, tmp_path: Path
+) -> None:
+    """双号并行: the old number forwards to 12345, saying so in a Diversion header."""
+    from callcenter.lines import save_line
+    from tests.telephony.conftest import CALLER
+
+    save_line(
+        container.uow(),
+        None,
+        line_id=None,
+        number="83333333",
+        name="原市长热线",
+        skill="mayor",
+        user_ids=[world.users["operator"]],
+        hotline_number="12345",
+    )
+    stack.start_edge()
+    stack.phone("s01", 0.2)
+    operator = world.users["operator"]
+    container.acd.login("s01", f"u{operator}", ("mayor",), user_id=operator)
+    container.acd.ready("s01")
+    forwarded = tmp_path / "forwarded.xml"
+    forwarded.write_text(
+        CALLER.read_text(encoding="utf-8").replace(
+            "      Subject: hotline call\n",
+            "      Subject: hotline call\n"
+            "      Diversion: <sip:83333333@[remote_ip]>;reason=unconditional\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    done = stack.sipp(forwarded)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    [ended] = [e for e in container.acd.events() if e["type"] == "ended"]
+    assert call_record(container, ended["call"]).line == "原市长热线"

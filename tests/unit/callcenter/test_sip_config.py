@@ -121,7 +121,8 @@ def test_tls_required_refuses_our_agents_in_clear_before_any_challenge() -> None
     assert gate < auth.index("www_challenge") and gate < auth.index("http_client_query")
     assert 'sl_send_reply("403", "TLS Required");' in auth[gate : auth.index("www_challenge")]
     # citizens' calls to the hotline number never pass route(AUTH): they stay on UDP
-    hotline = text.split('if (is_method("INVITE") && $rU == "12345") {')[1].split("\n    }\n")[0]
+    citizens = 'if (is_method("INVITE") && ($rU == "12345" || $avp(line_call) == 1)) {'
+    hotline = text.split(citizens)[1].split("\n    }\n")[0]
     assert "route(QUEUE);" in hotline and "exit;" in hotline and "AUTH" not in hotline
 
 
