@@ -26,7 +26,7 @@ from kernel.roles import Role
 bp = Blueprint("lines", __name__, template_folder="templates", url_prefix="/admin/lines")
 
 Page = str | tuple[str, int] | Response
-FIELDS = ("number", "name", "skill")
+FIELDS = ("number", "name")
 
 
 def _staff() -> list[tuple[int, str]]:
@@ -96,7 +96,6 @@ def _save(line_id: int | None) -> Page:
             line_id=line_id,
             number=str(form["number"]),
             name=str(form["name"]),
-            skill=str(form["skill"]),
             user_ids=list(form["user_ids"]),  # type: ignore[call-overload]
             active=bool(form["active"]),
             hotline_number=container().settings.telephony.number,

@@ -233,8 +233,17 @@ def _mulaw_wav(source: Path, target: Path) -> Path:
 @click.option("--calls", type=int, default=1, show_default=True, help="呼叫次数")
 @click.option("--say", default=CITIZEN_SAYS, show_default=True, help="接通后市民说的话（循环播放）")
 @click.option("--silent", is_flag=True, help="接通后不说话")
+@click.option("--to", "dialled", default=None, help="被叫号码：默认热线号码，或并入热线的线路号码")
 @click.pass_context
-def call(ctx: click.Context, caller: str, talk: float, calls: int, say: str, silent: bool) -> None:
+def call(
+    ctx: click.Context,
+    caller: str,
+    talk: float,
+    calls: int,
+    say: str,
+    silent: bool,
+    dialled: str | None,
+) -> None:
     """Place citizen calls to the hotline number with sipp (demo and smoke tests); once
     answered, the citizen speaks (espeak-ng, streamed as G.711 by sipp) until hanging up."""
     sipp = shutil.which("sipp")
@@ -243,6 +252,9 @@ def call(ctx: click.Context, caller: str, talk: float, calls: int, say: str, sil
     if not caller.isdigit() or len(caller) < 5:
         raise click.ClickException("主叫号码只能是数字")
     tel = ctx.obj.telephony
+    dialled = dialled or tel.number
+    if not dialled.isdigit() or len(dialled) > 20:
+        raise click.ClickException("被叫号码只能是数字")
     import tempfile
 
     source = Path(__file__).resolve().parents[1] / "callcenter" / "sipp" / "caller.xml"
@@ -258,7 +270,7 @@ def call(ctx: click.Context, caller: str, talk: float, calls: int, say: str, sil
             text = text.replace("<pause/>", stream, 1)
         scenario.write_text(text, encoding="utf-8")
         argv = [
-            sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", tel.number,
+            sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", dialled,
             "-m", str(calls), "-r", "1", "-d", str(int(talk * 1000)),
             "-i", "127.0.0.1", "-nostdin", "-trace_err",
         ]  # fmt: skip

@@ -25,7 +25,6 @@ from kernel.errors import ValidationError
 from kernel.roles import HOTLINE_ROLES
 
 NUMBER = re.compile(r"^[0-9]{3,20}$")
-SKILL = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +41,11 @@ def _line(row: PhoneLine) -> Line:
     return Line(
         row.id, row.number, row.name, row.skill, tuple(int(u) for u in row.user_ids), row.active
     )
+
+
+def skill_of(number: str) -> str:
+    """The ACD skill of a line: derived from its number, so nobody has to invent one."""
+    return f"line{number}"
 
 
 def list_lines(uow: UnitOfWork) -> list[Line]:
@@ -83,7 +87,6 @@ def save_line(
     line_id: int | None,
     number: str,
     name: str,
-    skill: str,
     user_ids: list[int],
     active: bool = True,
     hotline_number: str,
@@ -94,7 +97,8 @@ def save_line(
     :raises ValidationError: a field is wrong (each named), or the number or skill is taken.
     :raises NotFound: no such line.
     """
-    number, name, skill = number.strip(), name.strip(), skill.strip()
+    number, name = number.strip(), name.strip()
+    skill = skill_of(number)
     errors: dict[str, str] = {}
     if not NUMBER.match(number):
         errors["number"] = "号码为 3 到 20 位数字，例如 83333333"
@@ -102,8 +106,6 @@ def save_line(
         errors["number"] = "这是热线本身的号码，无需登记"
     if not 1 <= len(name) <= 50:
         errors["name"] = "请填写线路名称（50 字以内），例如 原市长热线"
-    if not SKILL.match(skill):
-        errors["skill"] = "技能代码为小写字母开头的字母、数字或下划线（20 个以内），例如 mayor"
     with uow:
         s = uow.session
         staff = set(
@@ -118,8 +120,6 @@ def save_line(
         others = sa.select(PhoneLine).where(PhoneLine.id != (line_id or 0))
         if not errors.get("number") and s.scalar(others.where(PhoneLine.number == number)):
             errors["number"] = "该号码已登记为另一条线路"
-        if not errors.get("skill") and s.scalar(others.where(PhoneLine.skill == skill)):
-            errors["skill"] = "该技能代码已被另一条线路使用"
         if errors:
             raise ValidationError(errors, "热线号码信息有误")
         if line_id is None:

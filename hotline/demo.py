@@ -318,11 +318,11 @@ def _load_users(
 
 
 # 合并热线: the old mayor's line now rings the hotline; operator1 and lead1 take its calls.
-DEMO_LINE = ("83333333", "原市长热线", "mayor", ("operator1", "lead1"))
+DEMO_LINE = ("83333333", "原市长热线", ("operator1", "lead1"))
 
 
 def _load_lines(container: Container) -> None:
-    number, name, skill, usernames = DEMO_LINE
+    number, name, usernames = DEMO_LINE
     with container.uow() as uow:
         ids = list(uow.session.scalars(sa.select(User.id).where(User.username.in_(usernames))))
     save_line(
@@ -331,7 +331,6 @@ def _load_lines(container: Container) -> None:
         line_id=None,
         number=number,
         name=name,
-        skill=skill,
         user_ids=ids,
         hotline_number=container.settings.telephony.number,
     )

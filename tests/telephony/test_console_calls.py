@@ -174,7 +174,6 @@ def test_a_call_to_a_merged_line_pops_up_its_origin_at_a_seat_that_takes_the_lin
         line_id=None,
         number="83333333",
         name="原市长热线",
-        skill="mayor",
         user_ids=[world.users["operator"]],
         hotline_number="12345",
     )
@@ -211,14 +210,13 @@ def test_a_call_forwarded_from_a_merged_line_is_known_by_its_diversion_header(
         line_id=None,
         number="83333333",
         name="原市长热线",
-        skill="mayor",
         user_ids=[world.users["operator"]],
         hotline_number="12345",
     )
     stack.start_edge()
     stack.phone("s01", 0.2)
     operator = world.users["operator"]
-    container.acd.login("s01", f"u{operator}", ("mayor",), user_id=operator)
+    container.acd.login("s01", f"u{operator}", ("line83333333",), user_id=operator)
     container.acd.ready("s01")
     forwarded = tmp_path / "forwarded.xml"
     forwarded.write_text(

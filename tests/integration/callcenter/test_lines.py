@@ -18,7 +18,7 @@ PAGE = "/admin/lines/"
 
 
 def _make_line(client: FlaskClient, world: World, csrf: str, **fields: Any) -> Any:
-    form = {"csrf": csrf, "number": "83333333", "name": "原市长热线", "skill": "mayor"} | fields
+    form = {"csrf": csrf, "number": "83333333", "name": "原市长热线"} | fields
     form["user_ids"] = [str(world.users["operator"])]
     return client.post(PAGE, data=form)
 
@@ -30,14 +30,13 @@ def test_admins_set_lines_in_system_admin_and_bad_input_keeps_nothing(
     for bad, field_text in (
         ({"number": "8333-3333"}, "3 到 20 位数字"),
         ({"number": "12345"}, "热线本身的号码"),
-        ({"skill": "Mayor Line"}, "技能代码"),
         ({"name": ""}, "线路名称"),
     ):
         refused = _make_line(client, world, csrf, **bad)
         assert refused.status_code == 422 and field_text in refused.data.decode()
     liaison = client.post(
         PAGE,
-        data={"csrf": csrf, "number": "83333333", "name": "x", "skill": "mayor",
+        data={"csrf": csrf, "number": "83333333", "name": "x",
               "user_ids": [str(world.users["zjj"])]},
     )  # fmt: skip
     assert liaison.status_code == 422 and "坐席人员" in liaison.data.decode()
@@ -45,9 +44,9 @@ def test_admins_set_lines_in_system_admin_and_bad_input_keeps_nothing(
     made = _make_line(client, world, csrf)
     assert made.status_code == 302
     [line] = list_lines(container.uow())
-    assert (line.number, line.name, line.skill) == ("83333333", "原市长热线", "mayor")
+    assert (line.number, line.name, line.skill) == ("83333333", "原市长热线", "line83333333")
     assert line.user_ids == (world.users["operator"],)
-    twice = _make_line(client, world, csrf, skill="mayor2")
+    twice = _make_line(client, world, csrf, name="另一条")
     assert twice.status_code == 422 and "已登记为另一条线路" in twice.data.decode()
     page = client.get(PAGE).data.decode()
     assert "原市长热线" in page and "83333333" in page
@@ -68,7 +67,9 @@ def test_a_call_on_a_line_carries_its_name_and_reaches_only_its_operators(
     pushed: list[tuple[str, dict[str, Any]]] = []
     container.dispatch.publish = lambda event, payload, rooms: pushed.append((event, payload))
     # the lead does not take the line and cannot claim its skill; the operator does
-    api.post("/api/cti/seat", {"seat": "s31", "skills": ["mayor"]}, as_="lead")
+    claim = api.post("/api/cti/seat", {"seat": "s31", "skills": ["line83333333"]}, as_="lead")
+    assert claim.status_code == 422
+    api.post("/api/cti/seat", {"seat": "s31"}, as_="lead")
     api.post("/api/cti/state", {"state": "ready"}, as_="lead")
     assert container.acd.seat("s31")["skills"] == ""
     assert client.get("/acd/line?number=83333333").data.decode().strip() == "line"
@@ -76,7 +77,7 @@ def test_a_call_on_a_line_carries_its_name_and_reaches_only_its_operators(
     on_line = client.get("/acd/route?call_id=L1&from=13812345678&to=83333333&div=")
     assert on_line.data.decode().startswith("wait")  # s31 is ready but not for this line
     api.post("/api/cti/seat", {"seat": "s32"})
-    assert container.acd.seat("s32")["skills"] == "mayor"
+    assert container.acd.seat("s32")["skills"] == "line83333333"
     api.post("/api/cti/state", {"state": "ready"})
     again = client.get("/acd/route?call_id=L1&from=13812345678&to=83333333&div=")
     assert again.data.decode().startswith("ring s32")
