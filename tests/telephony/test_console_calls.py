@@ -156,16 +156,8 @@ def test_the_operator_brings_in_a_unit_from_the_directory(
     assert call_record(container, call_id).conference_target == "071088881201"
 
 
-def test_a_call_to_a_merged_line_pops_up_its_origin_at_a_seat_that_takes_the_line(
-    stack: Stack,
-    signed_in: Any,
-    live_server: str,
-    container: Container,
-    world: Any,
-    real_redis: Any,
-) -> None:
-    """原市长热线 83333333 rings the hotline: through Kamailio to the seat of an operator who
-    takes the line, never to the ready seat whose operator does not."""
+def _mayors_line(container: Container, world: Any) -> None:
+    """83333333 原市长热线, merged into the hotline; the operator takes its calls."""
     from callcenter.lines import save_line
 
     save_line(
@@ -177,6 +169,19 @@ def test_a_call_to_a_merged_line_pops_up_its_origin_at_a_seat_that_takes_the_lin
         user_ids=[world.users["operator"]],
         hotline_number="12345",
     )
+
+
+def test_a_call_to_a_merged_line_pops_up_its_origin_at_a_seat_that_takes_the_line(
+    stack: Stack,
+    signed_in: Any,
+    live_server: str,
+    container: Container,
+    world: Any,
+    real_redis: Any,
+) -> None:
+    """原市长热线 83333333 rings the hotline: through Kamailio to the seat of an operator who
+    takes the line, never to the ready seat whose operator does not."""
+    _mayors_line(container, world)
     stack.start_edge()
     for name, auto in (("s01", None), ("s02", 0.2)):
         stack.phone(name, auto)
@@ -201,18 +206,9 @@ def test_a_call_forwarded_from_a_merged_line_is_known_by_its_diversion_header(
     stack: Stack, container: Container, world: Any, real_redis: Any, tmp_path: Path
 ) -> None:
     """双号并行: the old number forwards to 12345, saying so in a Diversion header."""
-    from callcenter.lines import save_line
     from tests.telephony.conftest import CALLER
 
-    save_line(
-        container.uow(),
-        None,
-        line_id=None,
-        number="83333333",
-        name="原市长热线",
-        user_ids=[world.users["operator"]],
-        hotline_number="12345",
-    )
+    _mayors_line(container, world)
     stack.start_edge()
     stack.phone("s01", 0.2)
     operator = world.users["operator"]

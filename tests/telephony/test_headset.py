@@ -144,6 +144,21 @@ def _sign_in_with_headset(page: Any, seat: str = "s01") -> None:
     page.locator("#headset-state").get_by_text("网页耳机已接通").wait_for(timeout=30_000)
 
 
+def _ready(page: Any) -> None:
+    page.get_by_role("button", name="就绪").click()
+    page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
+
+
+def _citizen_calls_and_is_answered(page: Any, real_redis: Any, tmp_path: Path) -> None:
+    """The citizen's phone plays its tone into a call to 12345; the operator answers."""
+    tone = write_tone(tmp_path / "citizen.wav", [CITIZEN_HZ], 1.0)
+    dial = {"action": "dial", "target": "12345", "play": str(tone)}
+    assert real_redis.publish(f"acd:seatcmd:{CITIZEN}", json.dumps(dial)) == 1
+    page.locator("#incoming").get_by_text(f"来电 {CITIZEN}").wait_for()
+    page.get_by_role("button", name="接听").click()
+    page.locator("#seat-state").get_by_text("通话中").wait_for()
+
+
 def test_the_operator_and_the_caller_hear_each_other_through_the_browser_headset(
     stack: Stack,
     settings: Settings,
@@ -157,15 +172,8 @@ def test_the_operator_and_the_caller_hear_each_other_through_the_browser_headset
     _open(stack, settings)
     page = _console(headset_browser, live_server, world)
     _sign_in_with_headset(page)
-    page.get_by_role("button", name="就绪").click()
-    page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
-
-    tone = write_tone(tmp_path / "citizen.wav", [CITIZEN_HZ], 1.0)
-    dial = {"action": "dial", "target": "12345", "play": str(tone)}
-    assert real_redis.publish(f"acd:seatcmd:{CITIZEN}", json.dumps(dial)) == 1
-    page.locator("#incoming").get_by_text(f"来电 {CITIZEN}").wait_for()
-    page.get_by_role("button", name="接听").click()
-    page.locator("#seat-state").get_by_text("通话中").wait_for()
+    _ready(page)
+    _citizen_calls_and_is_answered(page, real_redis, tmp_path)
     time.sleep(3)
     shot(page, "console-headset-in-call")
     # The operator hears the caller in the browser, and not their own microphone.
@@ -198,8 +206,7 @@ def test_a_lost_headset_takes_the_seat_out_of_the_queue(
     _open(stack, settings)
     page = _console(headset_browser, live_server, world)
     _sign_in_with_headset(page)
-    page.get_by_role("button", name="就绪").click()
-    page.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
+    _ready(page)
     stop_stale_edges(tmp_path / "kamailio.cfg")  # the edge gone, the headset's WebSocket too
     page.locator("#seat-state").get_by_text("坐席 s01：示忙（耳机断开）").wait_for()
     page.locator("#headset-state").get_by_text("断开").wait_for()
@@ -284,20 +291,14 @@ def test_whisper_reaches_the_operator_alone_and_barge_everyone_from_the_supervis
     stack.phone("sup")
     operator = _console(headset_browser, live_server, world)
     _sign_in_with_headset(operator)
-    operator.get_by_role("button", name="就绪").click()
-    operator.locator("#seat-state").get_by_text("坐席 s01：就绪").wait_for()
+    _ready(operator)
     # The supervisor keeps their console (and headset) open in one tab, the hall in another.
     console = _console(supervisor_browser, live_server, world, "supervisor")
     _sign_in_with_headset(console, "sup")
     hall = console.context.new_page()
     hall.goto(f"{live_server}/supervise/hall")
 
-    tone = write_tone(tmp_path / "citizen.wav", [CITIZEN_HZ], 1.0)
-    dial = {"action": "dial", "target": "12345", "play": str(tone)}
-    assert real_redis.publish(f"acd:seatcmd:{CITIZEN}", json.dumps(dial)) == 1
-    operator.locator("#incoming").get_by_text(f"来电 {CITIZEN}").wait_for()
-    operator.get_by_role("button", name="接听").click()
-    operator.locator("#seat-state").get_by_text("通话中").wait_for()
+    _citizen_calls_and_is_answered(operator, real_redis, tmp_path)
     answered = time.monotonic()
 
     row = hall.locator("tr", has_text="s01")
