@@ -24,18 +24,14 @@ def start_endpoint(
     edge_host: str = "127.0.0.1",
     transport: str = "udp",
     tls_ca_file: str = "",
-    media_thread: bool = True,
     clocked: bool = True,
 ) -> Any:
     """Create and start pjsua2's endpoint as every softphone here needs it: no threads of its
     own (one loop polls `libHandleEvents`), SIP on `sip_port` (UDP, or TLS that checks the
     edge's certificate), no sound card.
 
-    `media_thread` False: no media thread either; the RTP sockets share the SIP sockets' ioqueue
-    and the same loop reads them (pjmedia's media thread otherwise polls its ioqueue every
-    10 ms, 100 wake-ups a second with no call). `clocked` False: the conference bridge starts
-    without a clock (`clock_bridge` starts it); otherwise the null sound device clocks it every
-    20 ms from the start.
+    `clocked` False: the conference bridge starts without a clock (`clock_bridge` starts it);
+    otherwise the null sound device clocks it every 20 ms from the start.
     """
     ep = pj.Endpoint()
     ep.libCreate()
@@ -44,9 +40,6 @@ def start_endpoint(
     ep_cfg.uaConfig.mainThreadOnly = True
     if max_calls is not None:
         ep_cfg.uaConfig.maxCalls = max_calls
-    if not media_thread:
-        ep_cfg.medConfig.hasIoqueue = False
-        ep_cfg.medConfig.threadCnt = 0
     ep_cfg.logConfig.level = log_level
     ep_cfg.logConfig.consoleLevel = log_level
     ep.libInit(ep_cfg)

@@ -53,9 +53,9 @@ if TYPE_CHECKING:
 # One logger for the whole seat package: its processes' logs read as they always did.
 log = logging.getLogger("callcenter.seat")
 
-# The loop's wait for pjsua2's events (SIP, and RTP: the seat has no media thread). While the
-# seat has anything but the agent leg idling, the loop turns every 20 ms (the operator's commands
-# within 20 ms); with no call, or only the agent leg and nothing connected, every 100 ms.
+# The loop's wait for pjsua2's SIP events. While the seat has anything but its agent leg, the
+# loop turns every 20 ms (the operator's commands within 20 ms); with no call, or only the
+# agent leg, every 100 ms.
 BUSY_WAIT_MS = 20
 IDLE_WAIT_MS = 100
 # How long the bridge stays clocked after the last connection, recording and player went: its
@@ -448,10 +448,17 @@ class Softphone:
             leg = self.legs[port.leg]
             return {"call": leg.audio, "recorder": leg.recorder, "player": leg.player}[port.kind]
 
-        return [
+        paths = [
             (media(src, mic), media(dst, speaker))
             for src, dst in mixing.links(self.views(), self.muted)
         ]
+        if agent is not None and not any(src.getPortId() == mic.getPortId() for src, _ in paths):
+            # pjmedia reads a port only for its listeners: unheard between calls (or muted),
+            # the agent leg's jitter buffer would fill with the operator's microphone, up to
+            # 0.5 s, and the next caller would hear the operator that late for many seconds.
+            # The seat's own (null) sound device listens meanwhile and keeps it drained.
+            paths.append((mic, self.ep.audDevManager().getPlaybackDevMedia()))
+        return paths
 
     def rewire(self) -> None:
         want: dict[tuple[int, int], tuple[Any, Any]] = {}
@@ -608,10 +615,9 @@ class Softphone:
     def start(self) -> None:
         """Start pjsua2, register at the edge and listen for the operator's commands.
 
-        An idle seat costs next to nothing: no media thread (the loop reads the RTP sockets
-        too), and the conference bridge clocked only while it has something to carry
-        (`media_ports`, `_clock_when_idle`): a registered seat with no call, or with only its
-        agent leg and nothing connected to it, sleeps until a packet or a command comes.
+        An idle seat costs little: its loop turns every 100 ms rather than 20, and the
+        conference bridge is clocked only while it has something to carry (`rewire`,
+        `_clock_when_idle`): a registered seat with no call has no clock running.
         """
         cfg = self.cfg
         self.ep = start_endpoint(
@@ -621,7 +627,6 @@ class Softphone:
             edge_host=cfg.edge_host,
             transport=cfg.transport,
             tls_ca_file=cfg.tls_ca_file,
-            media_thread=False,
             clocked=False,
         )
         self.account = SeatAccount(self)
@@ -659,7 +664,7 @@ class Softphone:
         offered = time.monotonic()
         try:
             while not self.stop:
-                self._handle_events(self._wait_ms())
+                self.ep.libHandleEvents(self._wait_ms())
                 if self.commands is not None:
                     data = self.commands.poll()
                     if data is not None:
@@ -685,20 +690,6 @@ class Softphone:
         )
         return BUSY_WAIT_MS if busy else IDLE_WAIT_MS
 
-    def _handle_events(self, wait_ms: int) -> None:
-        """pjsua2's events for up to `wait_ms`: each SIP message or RTP packet returns from
-        libHandleEvents, and the loop goes on waiting unless a callback gave it work (audio
-        paths to redo, a new call)."""
-        deadline = time.monotonic() + wait_ms / 1000
-        calls = len(self.legs)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.ep.libHandleEvents(max(1, int(left * 1000)))
-            if self.stop or self.dirty or len(self.legs) != calls:
-                return
-
     def media_ports(self) -> bool:
         """Whether a call has a recording or a player: the bridge must be clocked for them."""
         return any(leg.recorder is not None or leg.player is not None for leg in self.legs)
@@ -706,9 +697,8 @@ class Softphone:
     def _clock_when_idle(self, now: float) -> None:
         """Stop the bridge's clock once nothing has been connected for CLOCK_GRACE_SECONDS.
 
-        Nothing connected means no sound moves: an agent leg with no call gets no frames either
-        way (pjmedia gives a port no one transmits to empty frames, which send no RTP), and its
-        jitter buffer is read only when someone listens to it.
+        Nothing connected means no sound moves. An agent leg is always connected (`wanted`
+        drains it between calls), so a seat with its operator's headset up stays clocked.
         """
         if not self.clocked or self.links or self.media_ports():
             self.unneeded_since = None
