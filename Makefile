@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HEADSET_JS := agents_ui/static/vendor/jssip.min.js
 
-.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-threshold bench-sip bench-kb bench-reports bench-chaos system-demo system-test services clean
+.PHONY: demo test lint unit quick screenshots bench-tickets bench-routing bench-threshold bench-sip bench-voice bench-kb bench-reports bench-chaos system-demo system-test services clean
 
 $(STAMP): pyproject.toml requirements.lock $(HEADSET_JS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ bench-reports: services $(STAMP)
 ## Calls through Kamailio, the ACD and 50 auto-answering seats, driven by sipp (prints JSON).
 bench-sip: services $(STAMP)
 	$(BIN)/python -m bench.sip
+
+## Voice through browser headsets: mouth-to-ear delay, idle seat cost, calls with operators (prints JSON).
+bench-voice: services $(STAMP)
+	$(BIN)/python -m bench.voice
 
 ## Kills and outages in turn on the real demo under calls and tickets; goal figures (prints JSON).
 bench-chaos: system-test $(STAMP)
