@@ -92,12 +92,16 @@ class Demo:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def call(self, caller: str, talk: float, log: Path) -> "subprocess.Popen[bytes]":
-        """A citizen's call with `hotline call`, dialling this demo's edge."""
+    def call(
+        self, caller: str, talk: float, log: Path, to: str | None = None
+    ) -> "subprocess.Popen[bytes]":
+        """A citizen's call with `hotline call`, dialling this demo's edge (the hotline's
+        number, or `to`: a line merged into it)."""
         out = log.open("ab")
+        dialled = ["--to", to] if to else []
         try:
             return subprocess.Popen(
-                [str(HOTLINE), "call", "--from", caller, "--talk", str(talk)],
+                [str(HOTLINE), "call", "--from", caller, "--talk", str(talk), *dialled],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -288,9 +292,9 @@ class Journey:
     def watcher(self, page: Any) -> PageWatcher:
         return self._by_page[id(page)]
 
-    def call(self, caller: str, talk: float) -> "subprocess.Popen[bytes]":
-        """`hotline call --from caller --talk talk` in the background."""
-        proc = self.demo.call(caller, talk, self.tmp / f"call-{caller}.log")
+    def call(self, caller: str, talk: float, to: str | None = None) -> "subprocess.Popen[bytes]":
+        """`hotline call --from caller --talk talk [--to to]` in the background."""
+        proc = self.demo.call(caller, talk, self.tmp / f"call-{caller}.log", to)
         self.calls.append(proc)
         return proc
 

@@ -161,6 +161,25 @@ def test_the_operator_notices_a_call_answers_it_by_key_and_dispatches_the_ticket
     journey.assert_clean()
 
 
+def test_a_call_to_the_mayors_old_line_shows_where_it_came_from(journey: Journey) -> None:
+    """合并热线: the demo's 83333333 原市长热线 rings operator1, who takes that line."""
+    quiet_hall(journey, journey.sign_in("lead1"))
+    page = journey.sign_in("operator1")
+    sign_in_to_seat(page, "s02")
+    call = journey.call("13912340002", talk=20, to="83333333")
+    incoming = page.locator("#incoming")
+    expect(incoming).to_be_visible(timeout=20_000)
+    expect(incoming).to_contain_text("来电线路：原市长热线")
+    journey.seen(page, "console-merged-line")
+    page.locator(ANSWER).click()
+    seat_shows(journey, page, "talking", "通话中")
+    page.keyboard.press("Alt+h")
+    seat_shows(journey, page, "wrap_up", "话后整理")
+    call.wait(timeout=30)
+    sign_out_of_seat(page)
+    journey.assert_clean()
+
+
 def test_a_ticket_left_undispatched_is_flagged_and_alt_d_dispatches_it(journey: Journey) -> None:
     page = journey.sign_in("operator2")
     form = page.locator("#ticket-form")
