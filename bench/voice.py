@@ -179,8 +179,9 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 
 
 def free_udp_range(count: int) -> int:
-    """The first of `count` consecutive UDP ports free now (a bench's own range)."""
-    for base in range(20000 + random.randrange(200) * 100, 60000, 100):
+    """The first of `count` consecutive UDP ports free now (a bench's own range), below the
+    kernel's ephemeral ports (32768 on), which any process may be handed at any time."""
+    for base in range(12000 + random.randrange(150) * 100, 32768 - count, 100):
         socks = []
         try:
             for port in range(base, base + count):
