@@ -61,6 +61,42 @@ def media(ctx: click.Context, print_command: bool) -> None:
     os.execv(binary, argv)
 
 
+def announcer_config(settings: Settings, prefix: str | None = None) -> Any:
+    """The announcer's configuration from the settings (`hotline announce`, tests, benches)."""
+    from callcenter.acd.keys import DEFAULT_PREFIX
+    from callcenter.edge.announcer import AnnouncerConfig
+    from callcenter.edge.credentials import acd_secret
+
+    tel = settings.telephony
+    return AnnouncerConfig(
+        control=tel.announcer,
+        media_host=tel.sip_host,
+        port_min=tel.announce_port_min,
+        port_max=tel.announce_port_max,
+        redis_url=settings.redis.url,
+        acd_prefix=prefix or DEFAULT_PREFIX,
+        acd_secret=acd_secret(settings),
+        greeting=tel.queue_greeting,
+        goodbye=tel.queue_goodbye,
+        announce_seconds=tel.queue_announce_seconds,
+        default_handle_seconds=tel.queue_handle_seconds,
+        wrap_up_seconds=tel.wrap_up_seconds,
+        max_session_seconds=tel.max_wait_seconds + tel.ring_seconds * 3 + 60,
+    )
+
+
+@click.command()
+@click.pass_context
+def announce(ctx: click.Context) -> None:
+    """Run the queue announcer: what waiting callers hear (greeting, place in line, music)."""
+    from callcenter.edge.announcer import Announcer
+
+    settings = ctx.obj
+    if not settings.telephony.announcer:
+        raise click.ClickException("telephony.announcer 为空：排队提示音未启用")
+    Announcer(announcer_config(settings)).serve()
+
+
 def _readable(path: str, setting: str) -> None:
     try:
         Path(path).read_bytes()
@@ -203,17 +239,13 @@ def _mulaw_wav(source: Path, target: Path) -> Path:
 
     import numpy as np
 
+    from callcenter.edge.announcer import ulaw as encode_ulaw
+
     with wave.open(str(source)) as w:
         pcm, rate = w.readframes(w.getnframes()), w.getframerate()
     x = np.frombuffer(pcm, dtype="<i2").astype(float)
     x = np.interp(np.arange(0, len(x), rate / 8000), np.arange(len(x)), x)  # to 8 kHz
-    # G.711 µ-law, segment by segment: bias 0x84, clip 32635, bits inverted on the wire
-    linear = np.round(x).astype(np.int32)
-    sign = np.where(linear < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(linear), 32635) + 0x84
-    exponent = np.floor(np.log2(magnitude >> 7)).astype(np.int32)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    ulaw = bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8))
+    ulaw = encode_ulaw(np.round(x).astype(np.int16))
     header = b"".join(
         (
             b"RIFF", (36 + len(ulaw)).to_bytes(4, "little"), b"WAVEfmt ",
@@ -277,4 +309,4 @@ def call(
         raise SystemExit(subprocess.call(argv, cwd=tmp))
 
 
-COMMANDS = (sip, media, seat, survey, call)
+COMMANDS = (sip, media, announce, seat, survey, call)

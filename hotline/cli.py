@@ -406,6 +406,8 @@ def _telephony_commands(
         else:
             procs.append(("media", [*hotline_cmd, "media"]))
             click.echo(f"  网页耳机: 签入坐席后浏览器即接通耳机（{tel.headset_ws_url()}）")
+    if tel.announcer:
+        procs.append(("announce", [*hotline_cmd, "announce"]))
     for index, name in enumerate(DEMO_SEATS, start=1):
         argv = [*hotline_cmd, "seat", name, "--index", str(index)]
         if auto_answer is not None:

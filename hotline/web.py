@@ -122,6 +122,8 @@ def healthz() -> tuple[Response, int]:
     processes["edge"] = _edge(c.settings.telephony)
     if c.settings.telephony.headsets:
         processes["media"] = _media(c.settings.telephony)
+    if c.settings.telephony.announcer:
+        processes["announcer"] = _announcer(c.settings.telephony)
     if checks["redis"] == "ok":
         processes["seats"] = _seats(c.acd)
     running = all(p["status"] == "ok" for p in processes.values())
@@ -166,6 +168,14 @@ def _edge(tel: Any) -> dict[str, Any]:
     from callcenter.edge.kamailio import edge_answers
 
     up = edge_answers(tel.sip_host, tel.sip_port)
+    return {"alive": int(up), "status": "ok" if up else "down"}
+
+
+def _announcer(tel: Any) -> dict[str, Any]:
+    """Whether the queue announcer (what waiting callers hear) answers on its control port."""
+    from callcenter.edge.announcer import announcer_answers
+
+    up = announcer_answers(tel.announcer)
     return {"alive": int(up), "status": "ok" if up else "down"}
 
 

@@ -290,6 +290,25 @@ class TelephonySettings:
     media_address: str = ""
     rtp_port_min: int = 30000
     rtp_port_max: int = 30999
+    # What waiting callers hear (排队提示): `hotline announce` plays, as early media, the
+    # greeting, then their place in line and the expected wait every queue_announce_seconds
+    # with music between, and the goodbye when max_wait_seconds is reached (a call-back task
+    # follows). Its control on `announcer` (host:port on loopback; empty: callers hear
+    # ringing and then busy), its RTP from sip_host on announce_port_min-announce_port_max.
+    # The expected wait uses the calls' recent talk time, or queue_handle_seconds while
+    # fewer than five calls have been answered and ended.
+    announcer: str = "127.0.0.1:2224"
+    announce_port_min: int = 31000
+    announce_port_max: int = 31499
+    queue_greeting: str = (
+        "您好，这里是一二三四五政务服务便民热线。话务员正在通话中，请不要挂机，"
+        "我们将按来电顺序为您接通。"
+    )
+    queue_goodbye: str = (
+        "很抱歉，话务员仍然全忙。我们已经记下您的来电，会尽快给您回电。感谢您的耐心，再见。"
+    )
+    queue_announce_seconds: float = 30.0
+    queue_handle_seconds: float = 180.0
 
     @property
     def headsets(self) -> bool:

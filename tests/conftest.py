@@ -132,8 +132,9 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
         # Sign-in failure counters of one test never lock another test's accounts.
         auth=AuthSettings(redis_prefix=f"test-login:{uuid.uuid4().hex}:"),
         instance_path=str(tmp_path),
-        # Consoles without browser headsets unless a test asks (tests/telephony/test_headset.py).
-        telephony=dataclasses.replace(base.telephony, ws_port=0),
+        # Consoles without browser headsets, and waiting callers without announcements, unless
+        # a test asks (tests/telephony/test_headset.py, test_queue_announcements.py).
+        telephony=dataclasses.replace(base.telephony, ws_port=0, announcer=""),
     )
 
 

@@ -56,6 +56,7 @@ def demo_environment(
     """The environment of a demo on free ports with its own instance, database and Redis."""
     web = ports.one(socket.SOCK_STREAM)
     rtp = ports.run(200, socket.SOCK_DGRAM)
+    announce = ports.run(40, socket.SOCK_DGRAM)
     # A developer's or CI's own HOTLINE_ settings must not leak into the demo: it runs on the
     # shipped config.yaml and the overrides below only.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
@@ -73,6 +74,10 @@ def demo_environment(
             "HOTLINE_TELEPHONY__RTPENGINE": f"127.0.0.1:{ports.one(socket.SOCK_DGRAM)}",
             "HOTLINE_TELEPHONY__RTP_PORT_MIN": str(rtp + 1),
             "HOTLINE_TELEPHONY__RTP_PORT_MAX": str(rtp + 200),
+            # the queue announcer's control and the RTP ports it sends waiting callers from
+            "HOTLINE_TELEPHONY__ANNOUNCER": f"127.0.0.1:{ports.one(socket.SOCK_STREAM)}",
+            "HOTLINE_TELEPHONY__ANNOUNCE_PORT_MIN": str(announce + 1),
+            "HOTLINE_TELEPHONY__ANNOUNCE_PORT_MAX": str(announce + 40),
             "HOTLINE_REDIS__URL": redis_url,
             "XDG_RUNTIME_DIR": str(run_dir),
             "PYTHONUNBUFFERED": "1",

@@ -43,6 +43,8 @@ children={children}
 auto_aliases=no
 # Each wait (async_route) suspends the transaction with a blind branch: 30 is the most tm allows.
 max_branches=30
+# Core workers for async_ms_route (the queue announcements' first step; async_route has its own).
+async_workers=1
 listen=udp:{host}:{port}
 alias="{host}:{port}"{tls_listen}{ws_listen}
 
@@ -76,6 +78,8 @@ modparam("registrar", "max_expires", 3600)
 modparam("http_client", "connection_timeout", 2)
 modparam("http_client", "keep_connections", 1)
 modparam("async", "workers", {async_workers})
+# async_ms_route (the queue announcements' first step) needs the millisecond timer.
+modparam("async", "ms_timer", 10)
 # Hotline calls are dialogs: the edge sends OPTIONS inside the call to the seat every
 # keepalive interval; a seat that has gone (its softphone killed) gets both sides a BYE and
 # the ACD an "ended by=lost".
@@ -247,22 +251,24 @@ route[DECIDE] {{
     }}
     if ($var(action) == "wait" || $var(action) == "") {{
         # "" is the ACD not answering: keep the caller waiting and ask again.
-        if ($avp(ringing) == $null) {{
-            t_reply("180", "Ringing");
-            $avp(ringing) = 1;
-        }}
         # The FR timer ticks on a suspended transaction (its blind branch gets no reply):
         # give it the whole queue, or a resume that comes late (busy async workers) finds the
         # transaction already failed and the caller gone.
         t_set_fr({hold_ms}, {hold_ms});
+        if ($avp(ringing) == $null) {{
+            $avp(ringing) = 1;
+            route(WAITING);
+        }}
         async_route("QUEUE", "{wait_step}");
         exit;
     }}
     xlog("L_INFO", "call $ci: $var(r)\n");
+    if ($var(action) == "overflow") {{ route(OVERFLOW); }}
     t_reply("486", "Busy Here");
     exit;
 }}
 
+{queue_media}
 onreply_route[SEAT_REPLY] {{
     if (status == "200" && $avp(seat) != $null) {{
         $var(a) = "";
@@ -480,6 +486,61 @@ event_route[xhttp:request] {{
 
 """
 
+# What a waiting caller hears. Without an announcer: ringing, then busy.
+NO_ANNOUNCER = """route[WAITING] {{
+    t_reply("180", "Ringing");
+}}
+
+route[OVERFLOW] {{
+    return;
+}}
+
+"""
+
+# With `hotline announce`: the first wait answers 183 with the announcer's SDP (early media:
+# greeting, place in line, music); at overflow the announcer says goodbye and, once it has,
+# the call ends with 480 (the ACD has opened a call-back task). An announcer that does not
+# answer leaves the caller hearing ringing, then busy.
+ANNOUNCER = r"""route[WAITING] {{
+    # The 183 is sent from a resumed route: reply headers and body added before a transaction
+    # is first suspended are kept with it and would go out with every later reply (the 480).
+    async_ms_route("ANNOUNCE", "20");
+    exit;
+}}
+
+route[ANNOUNCE] {{
+    $var(a) = "";
+    if (has_body("application/sdp")) {{
+        http_client_query("http://{announcer}/start?call_id=$(ci{{s.escape.param}})", "$rb", "{acd_header}", "$var(a)");
+    }}
+    if ($(var(a){{s.select,0, }}) == "sdp") {{
+        $var(body) = $(var(a){{s.select,1, }}{{s.decode.base64}});
+        append_to_reply("Contact: <sip:{number}@{host}:{port}>\r\n");
+        set_reply_body("$var(body)", "application/sdp");
+        t_reply("183", "Session Progress");
+    }} else {{
+        t_reply("180", "Ringing");
+    }}
+    async_route("QUEUE", "{wait_step}");
+}}
+
+route[OVERFLOW] {{
+    $var(s) = "";
+    http_client_query("http://{announcer}/overflow?call_id=$(ci{{s.escape.param}})", "", "{acd_header}", "$var(s)");
+    $var(n) = $(var(s){{s.int}});
+    if ($var(n) > 0 && $var(n) < 120) {{
+        async_route("GOODBYE", "$var(n)");
+        exit;
+    }}
+}}
+
+route[GOODBYE] {{
+    t_reply("480", "Temporarily Unavailable");
+}}
+
+"""
+
+
 # A headset's credentials are for its WebSocket only: never to register or call over UDP.
 WS_AUTH_GATE = """    if ($au =~ "^hs-" && proto != WS && proto != WSS) {{
         xlog("L_WARN", "headset credentials '$au' used over $pr from $si:$sp\\n");
@@ -515,6 +576,8 @@ class SipEdge:
     ws_port: int = 0
     wss_port: int = 0
     rtpengine: str = "127.0.0.1:2223"
+    # Queue announcements: the control (host:port) of `hotline announce`; empty: none.
+    announcer: str = ""
 
     def config(self) -> str:
         targets = "^(" + "|".join(sorted(self.transfer_targets) or ["-"]) + ")$"
@@ -545,6 +608,7 @@ class SipEdge:
             realm=self.realm,
             acd_header=f"{ACD_SECRET_HEADER}: {self.acd_secret}",
             wait_step=wait_step_seconds(self.max_wait_seconds),
+            queue_media=self._queue_media(),
             **self._tls_parts(),
             **self._ws_parts(),
         )
@@ -552,6 +616,18 @@ class SipEdge:
     @property
     def headsets(self) -> bool:
         return bool(self.ws_port or self.wss_port)
+
+    def _queue_media(self) -> str:
+        if not self.announcer:
+            return NO_ANNOUNCER.format()
+        return ANNOUNCER.format(
+            announcer=self.announcer,
+            wait_step=wait_step_seconds(self.max_wait_seconds),
+            acd_header=f"{ACD_SECRET_HEADER}: {self.acd_secret}",
+            number=self.number,
+            host=self.host,
+            port=self.port,
+        )
 
     def _tls_parts(self) -> dict[str, str]:
         """The pieces of the configuration that TLS adds; without it, what UDP alone needs."""
@@ -617,6 +693,7 @@ def edge_from_settings(tel: TelephonySettings, acd_secret: str) -> SipEdge:
         ws_port=tel.ws_port,
         wss_port=tel.wss_port,
         rtpengine=tel.rtpengine,
+        announcer=tel.announcer,
     )
 
 

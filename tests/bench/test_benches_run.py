@@ -90,6 +90,15 @@ BENCHES = [
         telephony=True,
         timeout=150.0,
     ),
+    # Idle seats, then two browser operators with the headset up taking calls from sipp.
+    Bench(
+        "voice",
+        ["--only", "idle,load", "--idle-seats", "2", "--window", "3", "--operators", "2"]
+        + ["--calls", "4", "--rate", "1", "--talk-ms", "1000"],
+        {"idle", "idle_with_headset", "load"},
+        telephony=True,
+        timeout=300.0,
+    ),
 ]
 
 
@@ -108,7 +117,16 @@ def test_no_bench_is_named_like_something_it_could_hide(path: Path) -> None:
 def test_the_makefile_runs_benches_as_modules() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "python bench/" not in makefile
-    for bench in ("tickets", "routing", "threshold", "knowledge", "reporting", "sip", "chaos"):
+    for bench in (
+        "tickets",
+        "routing",
+        "threshold",
+        "knowledge",
+        "reporting",
+        "sip",
+        "voice",
+        "chaos",
+    ):
         assert f"-m bench.{bench}\n" in makefile
 
 
@@ -157,8 +175,9 @@ def test_bench_runs_and_prints_its_figures(
         args += ["--port", str(free_port())]
     if bench.name == "reporting":
         args += ["--out-dir", str(tmp_path)]
-    if bench.name == "sip":
-        missing = [t for t in ("kamailio", "sipp") if shutil.which(t) is None]
+    if bench.telephony:
+        tools = ("kamailio", "sipp") + (("rtpengine", "chromium") if bench.name == "voice" else ())
+        missing = [t for t in tools if shutil.which(t) is None]
         if missing:
             pytest.skip(f"not installed: {', '.join(missing)}")
         args += ["--redis", REDIS_URL]

@@ -115,6 +115,24 @@ class Stack:
         self._spawn("rtpengine", rtpengine_argv(binary, tel, threads=1))
         wait_for(lambda: rtpengine_answers(tel.rtpengine), 10, "rtpengine")
 
+    def start_announcer(self, acd_prefix: str, **options: Any) -> str:
+        """`hotline announce` on its own control port with this stack's ACD secret, speaking
+        for the hall under `acd_prefix`; `options` are more AnnouncerConfig fields. Returns
+        its control address (the edge's `announcer`)."""
+        control = f"127.0.0.1:{free_tcp_port()}"
+        base = free_udp_port()
+        options = {"port_min": base, "port_max": base + 20} | options
+        extra = "".join(f", {k}={v!r}" for k, v in options.items())
+        code = (
+            "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
+            "from callcenter.edge.announcer import Announcer, AnnouncerConfig;"
+            f"Announcer(AnnouncerConfig(control={control!r}, redis_url={REDIS_URL!r},"
+            f" acd_prefix={acd_prefix!r}, acd_secret={self.acd_secret!r}{extra})).serve()"
+        )
+        log = self._spawn("announcer", [sys.executable, "-u", "-c", code])
+        wait_for(lambda: "announcer on" in log.read_text(errors="replace"), 30, "the announcer")
+        return control
+
     def start_seat(
         self,
         name: str,
