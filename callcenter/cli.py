@@ -266,6 +266,9 @@ def _mulaw_wav(source: Path, target: Path) -> Path:
 @click.option("--say", default=CITIZEN_SAYS, show_default=True, help="接通后市民说的话（循环播放）")
 @click.option("--silent", is_flag=True, help="接通后不说话")
 @click.option("--to", "dialled", default=None, help="被叫号码：默认热线号码，或并入热线的线路号码")
+@click.option(
+    "--record", "record", default=None, help="把送到市民话机的声音录成 WAV 文件（排队提示音等）"
+)
 @click.pass_context
 def call(
     ctx: click.Context,
@@ -275,9 +278,12 @@ def call(
     say: str,
     silent: bool,
     dialled: str | None,
+    record: str | None,
 ) -> None:
     """Place citizen calls to the hotline number with sipp (demo and smoke tests); once
-    answered, the citizen speaks (espeak-ng, streamed as G.711 by sipp) until hanging up."""
+    answered, the citizen speaks (espeak-ng, streamed as G.711 by sipp) until hanging up.
+    With --record, the phone's audio is offered at a socket of this process, and what is
+    sent to it (the queue's announcements, then the seat's audio) is written to a WAV."""
     sipp = shutil.which("sipp")
     if sipp is None:
         raise click.ClickException("找不到 sipp（Debian 软件包 sip-tester）")
@@ -287,6 +293,8 @@ def call(
     dialled = dialled or tel.number
     if not dialled.isdigit() or len(dialled) > 20:
         raise click.ClickException("被叫号码只能是数字")
+    if record is not None and calls != 1:
+        raise click.ClickException("--record 只用于一次呼叫（--calls 1）")
     import tempfile
 
     source = Path(__file__).resolve().parents[1] / "callcenter" / "sipp" / "caller.xml"
@@ -300,13 +308,66 @@ def call(
             voice = _mulaw_wav(speak_wav(Path(tmp) / "say.wav", say), Path(tmp) / "say.ulaw.wav")
             stream = f'<nop><action><exec rtp_stream="{voice},-1,0"/></action></nop>\n  <pause/>'
             text = text.replace("<pause/>", stream, 1)
+        ear = _Ear() if record is not None else None
+        if ear is not None:
+            text = text.replace("m=audio [media_port]", f"m=audio {ear.port}")
+            text = text.replace("c=IN IP[media_ip_type] [media_ip]", "c=IN IP4 127.0.0.1")
         scenario.write_text(text, encoding="utf-8")
         argv = [
             sipp, "-sf", str(scenario), f"{tel.sip_host}:{tel.sip_port}", "-s", dialled,
             "-m", str(calls), "-r", "1", "-d", str(int(talk * 1000)),
             "-i", "127.0.0.1", "-nostdin", "-trace_err",
         ]  # fmt: skip
-        raise SystemExit(subprocess.call(argv, cwd=tmp))
+        try:
+            code = subprocess.call(argv, cwd=tmp)
+        finally:
+            if ear is not None and record is not None:
+                seconds = ear.save(Path(record))
+                click.echo(f"已录下送到市民话机的声音：{record}（{seconds:.1f} 秒）")
+        raise SystemExit(code)
+
+
+class _Ear:
+    """The citizen phone's audio port for `hotline call --record`: it keeps every PCMU
+    payload it is sent and writes them as a 16-bit WAV."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.payloads: list[bytes] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        while not self.done.is_set():
+            try:
+                packet = self.sock.recv(2048)
+            except OSError:
+                continue
+            if len(packet) > 12 and packet[1] & 0x7F == 0:
+                self.payloads.append(packet[12:])
+
+    def save(self, path: Path) -> float:
+        import wave
+
+        from callcenter.edge.announcer import ulaw_decode
+
+        self.done.set()
+        self.thread.join()
+        self.sock.close()
+        samples = ulaw_decode(b"".join(self.payloads))
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(samples.astype("<i2").tobytes())
+        return len(samples) / 8000
 
 
 COMMANDS = (sip, media, announce, seat, survey, call)

@@ -418,6 +418,11 @@ def _telephony_commands(
         f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号）"
     )
     click.echo("  模拟市民来电: .venv/bin/hotline call --from 13912345678")
+    if tel.announcer:
+        click.echo(
+            "  排队提示音: 无人就绪时来电先听欢迎语、排队位置与预计等待；"
+            "加 --record 排队.wav 可录下市民听到的声音"
+        )
     if settings.followup.enabled and settings.followup.channel == "voice":
         procs.append(("survey 1", [*hotline_cmd, "survey", "1"]))
         hours = settings.followup.call_hours

@@ -300,13 +300,8 @@ class TelephonySettings:
     announcer: str = "127.0.0.1:2224"
     announce_port_min: int = 31000
     announce_port_max: int = 31499
-    queue_greeting: str = (
-        "您好，这里是一二三四五政务服务便民热线。话务员正在通话中，请不要挂机，"
-        "我们将按来电顺序为您接通。"
-    )
-    queue_goodbye: str = (
-        "很抱歉，话务员仍然全忙。我们已经记下您的来电，会尽快给您回电。感谢您的耐心，再见。"
-    )
+    queue_greeting: str = "您好，欢迎致电幺二三四五政务服务便民热线。话务员正忙，请您稍候。"
+    queue_goodbye: str = "很抱歉，话务员仍然全忙。我们已记下您的来电，将尽快给您回电。再见。"
     queue_announce_seconds: float = 30.0
     queue_handle_seconds: float = 180.0
 

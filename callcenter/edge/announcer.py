@@ -112,12 +112,15 @@ def position_text(ahead: int, wait_seconds: float | None) -> str:
 # --- sound ------------------------------------------------------------------------------------
 
 
+SPEED = 190  # espeak-ng's words a minute: its default 150 drags in Mandarin announcements
+
+
 def speak(text: str) -> np.ndarray:
     """Mandarin text spoken by espeak-ng, as 8 kHz 16-bit samples; a chime when it is missing."""
     from callcenter.seat.prompts import speak_wav
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = speak_wav(Path(tmp) / "say.wav", text)
+        path = speak_wav(Path(tmp) / "say.wav", text, SPEED)
         with wave.open(str(path)) as w:
             pcm, rate = w.readframes(w.getnframes()), w.getframerate()
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
@@ -160,6 +163,13 @@ def ulaw(samples: np.ndarray) -> bytes:
     seg = np.searchsorted(_SEG_U, magnitude)
     code = np.where(seg >= 8, 0x7F, (seg << 4) | ((magnitude >> (seg + 1)) & 0x0F))
     return bytes((code ^ mask).astype(np.uint8))
+
+
+def ulaw_decode(data: bytes) -> np.ndarray:
+    """G.711 µ-law bytes back to 16-bit samples."""
+    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
+    magnitude = (((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)
+    return np.where(u & 0x80, 0x84 - magnitude, magnitude - 0x84).astype(np.int16)
 
 
 def alaw(samples: np.ndarray) -> bytes:

@@ -35,13 +35,14 @@ def make_prompt(path: Path, staff_no: str) -> Path:
     return speak_wav(path, prompt_text(staff_no))
 
 
-def speak_wav(path: Path, text: str) -> Path:
-    """Speak Mandarin text into a WAV with espeak-ng; a chime when it is missing."""
+def speak_wav(path: Path, text: str, speed: int = 150) -> Path:
+    """Speak Mandarin text into a WAV with espeak-ng (`speed` in words a minute); a chime
+    when it is missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.wav")
     try:
         subprocess.run(
-            ["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(tmp), text],
+            ["espeak-ng", "-v", "cmn", "-s", str(speed), "-w", str(tmp), text],
             check=True,
             capture_output=True,
             timeout=30,

@@ -93,12 +93,15 @@ class Demo:
         return "\n".join(text.splitlines()[-lines:])
 
     def call(
-        self, caller: str, talk: float, log: Path, to: str | None = None
+        self, caller: str, talk: float, log: Path, to: str | None = None, record: Path | None = None
     ) -> "subprocess.Popen[bytes]":
         """A citizen's call with `hotline call`, dialling this demo's edge (the hotline's
-        number, or `to`: a line merged into it)."""
+        number, or `to`: a line merged into it), recording what the phone is sent to
+        `record` when given."""
         out = log.open("ab")
         dialled = ["--to", to] if to else []
+        if record is not None:
+            dialled += ["--record", str(record)]
         try:
             return subprocess.Popen(
                 [str(HOTLINE), "call", "--from", caller, "--talk", str(talk), *dialled],
@@ -292,9 +295,12 @@ class Journey:
     def watcher(self, page: Any) -> PageWatcher:
         return self._by_page[id(page)]
 
-    def call(self, caller: str, talk: float, to: str | None = None) -> "subprocess.Popen[bytes]":
-        """`hotline call --from caller --talk talk [--to to]` in the background."""
-        proc = self.demo.call(caller, talk, self.tmp / f"call-{caller}.log", to)
+    def call(
+        self, caller: str, talk: float, to: str | None = None, record: Path | None = None
+    ) -> "subprocess.Popen[bytes]":
+        """`hotline call --from caller --talk talk [--to to] [--record FILE]` in the
+        background."""
+        proc = self.demo.call(caller, talk, self.tmp / f"call-{caller}.log", to, record)
         self.calls.append(proc)
         return proc
 

@@ -4,10 +4,16 @@ out of the web app is not rung any more."""
 
 import re
 import time
+import wave
 from typing import Any
 
+import numpy as np
 from playwright.sync_api import expect
 
+from callcenter.edge.announcer import position_text
+from callcenter.edge.announcer import speak
+from infra.settings import TelephonySettings
+from tests.audio import found_at
 from tests.journeys.conftest import Journey
 
 ANSWER = "button[data-call=answer]"
@@ -177,6 +183,43 @@ def test_a_call_to_the_mayors_old_line_shows_where_it_came_from(journey: Journey
     seat_shows(journey, page, "wrap_up", "话后整理")
     call.wait(timeout=30)
     sign_out_of_seat(page)
+    journey.assert_clean()
+
+
+def test_a_caller_who_waits_hears_the_queue_until_an_operator_is_ready(journey: Journey) -> None:
+    """排队提示: every operator busy or away, the caller hears the greeting and their place in
+    line (what their phone is sent is recorded), and is answered once operator2 is ready."""
+    lead = journey.sign_in("lead1")
+    quiet_hall(journey, lead)
+    page = journey.sign_in("operator2")
+    page.locator("#seat-name").fill("s03")
+    page.locator("#seat-login").get_by_role("button", name="签入坐席").click()
+    expect(page.locator("#seat-state")).to_have_attribute("data-state", "not_ready")
+    expect(page.locator("#headset-state")).to_have_text("网页耳机已接通", timeout=30_000)
+    heard = journey.tmp / "queue-heard.wav"
+    call = journey.call("13912340003", talk=6, record=heard)
+    deadline = time.monotonic() + 20
+    while not hall(journey, lead)["queue"]:
+        assert time.monotonic() < deadline, "the call never waited in the queue"
+        time.sleep(0.5)
+    time.sleep(20)  # the greeting (10 s) and the place in line are said
+    page.locator(".seat").get_by_role("button", name="就绪").click()
+    expect(page.locator("#incoming")).to_be_visible(timeout=20_000)
+    page.locator(ANSWER).click()
+    seat_shows(journey, page, "talking", "通话中")
+    hears_the_caller(page)
+    assert call.wait(timeout=40) == 0
+    seat_shows(journey, page, "wrap_up", "话后整理")
+    sign_out_of_seat(page)
+
+    with wave.open(str(heard)) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+    greeting, at = found_at(audio, speak(TelephonySettings().queue_greeting))
+    assert greeting > 0.9 and at < 2 * 8000, (greeting, at)
+    # Next in line; with nobody ready no wait is promised (another journey's seat may be).
+    said = ["您是下一位，请耐心等待。"] + [position_text(0, m * 60) for m in range(1, 6)]
+    place, at_place = max(found_at(audio, speak(text)) for text in said)
+    assert place > 0.9 and at_place > at, (place, at_place)
     journey.assert_clean()
 
 

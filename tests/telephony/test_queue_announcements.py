@@ -23,6 +23,7 @@ from callcenter.acd.engine import AcdConfig
 from callcenter.edge.announcer import speak
 from callcenter.models import CallbackTask
 from hotline.bootstrap import Container
+from tests.audio import found_at
 from tests.telephony.conftest import SIPP
 from tests.telephony.conftest import Stack
 from tests.telephony.conftest import call_record
@@ -69,20 +70,6 @@ class Ear:
         exponent = (u >> 4) & 0x07
         magnitude = (((u & 0x0F).astype(np.int32) << 3) + 0x84) << exponent
         return np.where(u & 0x80, -(magnitude - 0x84), magnitude - 0x84).astype(np.float64)
-
-
-def found_at(heard: np.ndarray, said: np.ndarray) -> tuple[float, int]:
-    """Where `said` best matches in `heard`: (normalised correlation, sample offset)."""
-    t = said.astype(np.float64)
-    n = len(heard) + len(t)
-    size = 1 << (n - 1).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(heard, size) * np.conj(np.fft.rfft(t, size)), size)
-    corr = corr[: len(heard) - len(t) + 1]
-    window = np.concatenate([[0.0], np.cumsum(heard**2)])
-    energy = np.sqrt(np.maximum(window[len(t) :] - window[: -len(t)], 1e-9))
-    score = corr / (energy * np.linalg.norm(t))
-    best = int(np.argmax(score))
-    return float(score[best]), best
 
 
 def waiting_caller(stack: Stack, ear: Ear) -> "subprocess.Popen[str]":

@@ -12,6 +12,7 @@ from callcenter.edge.announcer import parse_offer
 from callcenter.edge.announcer import position_text
 from callcenter.edge.announcer import ringback
 from callcenter.edge.announcer import ulaw
+from callcenter.edge.announcer import ulaw_decode
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -87,6 +88,8 @@ def test_g711_matches_the_reference_encoder_on_every_sample() -> None:
     pcm = samples.tobytes()
     assert ulaw(samples) == reference.lin2ulaw(pcm, 2)
     assert alaw(samples) == reference.lin2alaw(pcm, 2)
+    codes = bytes(range(256))
+    assert ulaw_decode(codes).tobytes() == reference.ulaw2lin(codes, 2)
 
 
 def test_the_ring_back_tone_is_one_second_on_four_off() -> None:
