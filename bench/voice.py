@@ -3,7 +3,7 @@
 Starts on loopback, as production runs them, the web app (`hotline web`, one gunicorn worker),
 Kamailio (`edge_from_settings`, WebSocket for headsets), rtpengine (`rtpengine_argv`, as
 `hotline media`) and seat softphones (`hotline seat NAME`), with a fresh SQLite database, its own
-Redis database and its own ports, and prints, as the last line, one JSON object with four parts
+Redis database and its own ports, and prints, as the last line, one JSON object with five parts
 (`--only` picks some):
 
 idle
@@ -48,8 +48,18 @@ load
     calls at once is the peak of answered calls overlapping; the CPU of each part during the
     calls (chromium is the operators' PCs in production, not the server's).
 
-    python -m bench.voice [--only idle,headset,delay,load] [--idle-seats 20] [--window 30]
+queue
+    `--waiting` citizens (sipp, 20 new calls a second) waiting at once with no seat signed in,
+    each hearing `hotline announce` (greeting, place in line, music: early media). Every
+    caller's SDP names one UDP port of the bench, which tells the streams apart by SSRC. Over
+    the window: the announcer's CPU (all its threads, and espeak-ng speaking new sentences) per
+    waiting caller and its PSS, the frames each caller got and the RTP sequence numbers
+    missing, and how far the gap between two frames of one caller strays from 20 ms (p50, p99,
+    max): what a phone's jitter buffer must absorb.
+
+    python -m bench.voice [--only idle,headset,delay,load,queue] [--idle-seats 20] [--window 30]
                           [--operators 6] [--calls 72] [--rate 1.2] [--talk-ms 4000]
+                          [--waiting 100]
 """
 
 import argparse
@@ -61,6 +71,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import wave
@@ -73,6 +84,7 @@ import numpy as np
 import redis
 import sqlalchemy as sa
 
+from callcenter.acd.engine import Acd
 from callcenter.edge.credentials import acd_secret
 from callcenter.edge.credentials import password_path
 from callcenter.edge.credentials import provision
@@ -223,6 +235,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def cpu_seconds_with_children(pid: int) -> float:
+    """cpu_seconds plus what its ended children used (cutime + cstime: espeak-ng's runs)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+
+
 def thread_ns(pid: int) -> dict[str, int]:
     """Nanoseconds on the CPU of each live thread of the process, by thread name."""
     out: dict[str, int] = {}
@@ -356,7 +375,7 @@ class Rig:
         self.conn.flushdb()
         self.web_port = free_port(socket.SOCK_STREAM)
         self.sip_port = free_port()
-        low = free_udp_range(400)
+        low = free_udp_range(600)
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -373,6 +392,9 @@ class Rig:
             "HOTLINE_TELEPHONY__RTPENGINE": f"127.0.0.1:{free_port()}",
             "HOTLINE_TELEPHONY__RTP_PORT_MIN": str(low + 100),
             "HOTLINE_TELEPHONY__RTP_PORT_MAX": str(low + 399),
+            "HOTLINE_TELEPHONY__ANNOUNCER": f"127.0.0.1:{free_port(socket.SOCK_STREAM)}",
+            "HOTLINE_TELEPHONY__ANNOUNCE_PORT_MIN": str(low + 400),
+            "HOTLINE_TELEPHONY__ANNOUNCE_PORT_MAX": str(low + 599),
         }
         self.settings: Settings = load_settings(environ=self.env)
         self.secret = acd_secret(self.settings)
@@ -701,18 +723,110 @@ def load_part(
     }
 
 
+# --- queue ------------------------------------------------------------------------------------
+
+
+class SharedEar:
+    """One UDP port that every waiting caller's SDP names: the RTP the announcer sends each
+    of them, told apart by SSRC, with the moment each packet arrived."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.packets: list[tuple[float, int, int]] = []  # (arrival, ssrc, seq)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        while not self.done.is_set():
+            try:
+                data = self.sock.recv(2048)
+            except OSError:
+                continue
+            seq, ssrc = int.from_bytes(data[2:4], "big"), int.from_bytes(data[8:12], "big")
+            self.packets.append((time.monotonic(), ssrc, seq))
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def queue_part(rig: Rig, callers: int, window: float) -> dict[str, Any]:
+    """`callers` citizens waiting at once with nobody ready, hearing the announcer: its CPU
+    per waiting caller, and how evenly each caller's 20 ms frames arrive."""
+    acd = Acd(rig.conn)
+    for seat in acd.seats():
+        acd.logout(seat)  # nobody takes these calls: they wait
+    rig.spawn("announce", [*rig.hotline, "announce"], HOTLINE_LOG_LEVEL="INFO")
+    wait_for(lambda: "announcer on" in rig.log("announce"), 60, "the announcer")
+    ear = SharedEar()
+    text = CALLER.read_text(encoding="utf-8")
+    text = text.replace("m=audio [media_port]", f"m=audio {ear.port}")
+    text = text.replace("c=IN IP[media_ip_type] [media_ip]", "c=IN IP4 127.0.0.1")
+    scenario = rig.tmp / "queue_caller.xml"
+    scenario.write_text(text, encoding="utf-8")
+    argv = rig.sipp(callers, 20, 1000)
+    argv[argv.index(str(CALLER))] = str(scenario)
+    argv.remove("-rtp_echo")
+    sipp = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=rig.tmp)
+    try:
+        wait_for(lambda: rig.conn.zcard("acd:queue") >= callers, 60, "every caller to wait")
+        time.sleep(3)  # every greeting under way
+        pid = rig.procs["announce"].pid
+        cpu0, t0 = cpu_seconds_with_children(pid), time.monotonic()
+        first = len(ear.packets)
+        time.sleep(window)
+        cpu = 100 * (cpu_seconds_with_children(pid) - cpu0) / (time.monotonic() - t0)
+        seen = ear.packets[first:]
+    finally:
+        sipp.terminate()
+        sipp.wait(timeout=10)
+        ear.close()
+    by_ssrc: dict[int, list[tuple[float, int]]] = {}
+    for at, ssrc, seq in seen:
+        by_ssrc.setdefault(ssrc, []).append((at, seq))
+    deviations, missing, frames = [], 0, 0
+    for stream in by_ssrc.values():
+        for (a0, s0), (a1, s1) in zip(stream, stream[1:], strict=False):
+            deviations.append(abs((a1 - a0) * 1000 - 20.0))
+            missing += (s1 - s0 - 1) % 65536
+        frames += len(stream)
+    memory = memory_kb(rig.procs["announce"].pid)
+    return {
+        "what": "callers waiting at once, nobody ready, hearing the announcer (early media)",
+        "callers": callers,
+        "streams_heard": len(by_ssrc),
+        "window_seconds": window,
+        "announcer_cpu_percent_of_a_core": round(cpu, 1),
+        "announcer_cpu_percent_per_caller": round(cpu / callers, 3),
+        "waiting_callers_per_core": round(100 * callers / cpu) if cpu > 0 else None,
+        "announcer_pss_mb": round(memory["pss"] / 1024, 1),
+        "frames": frames,
+        "frames_missing": missing,
+        "frame_interval_deviation_p50_ms": pct(deviations, 50),
+        "frame_interval_deviation_p99_ms": pct(deviations, 99),
+        "frame_interval_deviation_max_ms": round(max(deviations), 1) if deviations else None,
+    }
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="idle,headset,delay,load")
+    parser.add_argument("--only", default="idle,headset,delay,load,queue")
     parser.add_argument("--idle-seats", type=int, default=20)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--operators", type=int, default=6)
     parser.add_argument("--calls", type=int, default=72)
     parser.add_argument("--rate", type=float, default=1.2, help="new calls per second")
     parser.add_argument("--talk-ms", type=int, default=4000)
+    parser.add_argument("--waiting", type=int, default=100, help="callers waiting at once")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -725,6 +839,8 @@ def main() -> None:
             result["idle"] = idle_part(rig, args.idle_seats, args.window)
         if parts & {"headset", "delay", "load"}:
             result.update(_with_browsers(rig, args, parts))
+        if "queue" in parts:
+            result["queue"] = queue_part(rig, args.waiting, min(args.window, 20.0))
     finally:
         rig.close()
     print(json.dumps(result, ensure_ascii=False))

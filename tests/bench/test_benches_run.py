@@ -90,12 +90,13 @@ BENCHES = [
         telephony=True,
         timeout=150.0,
     ),
-    # Idle seats, then two browser operators with the headset up taking calls from sipp.
+    # Idle seats, two browser operators with the headset up taking calls from sipp, then
+    # callers waiting for nobody, hearing the queue's announcements.
     Bench(
         "voice",
-        ["--only", "idle,load", "--idle-seats", "2", "--window", "3", "--operators", "2"]
-        + ["--calls", "4", "--rate", "1", "--talk-ms", "1000"],
-        {"idle", "idle_with_headset", "load"},
+        ["--only", "idle,load,queue", "--idle-seats", "2", "--window", "3", "--operators", "2"]
+        + ["--calls", "4", "--rate", "1", "--talk-ms", "1000", "--waiting", "5"],
+        {"idle", "idle_with_headset", "load", "queue"},
         telephony=True,
         timeout=300.0,
     ),
