@@ -593,6 +593,32 @@
     };
 
     const signedIn = () => Boolean(me.seat) && me.state !== "offline";
+    const targetSelect = panel.querySelector("#transfer-target");
+    // 转接号码: the hall changes (who is signed in, which lead is on duty): asked again when a
+    // call comes and whenever the list is opened
+    const refreshTargets = async () => {
+      const r = await api("GET", "/api/cti/targets");
+      if (!r.ok) return;
+      const keep = targetSelect.value;
+      const groups = new Map();
+      targetSelect.replaceChildren();
+      for (const t of r.data.targets) {
+        if (!groups.has(t.group)) {
+          const g = document.createElement("optgroup");
+          g.label = t.group;
+          groups.set(t.group, g);
+          targetSelect.append(g);
+        }
+        const option = document.createElement("option");
+        option.value = t.number;
+        option.textContent = /^[0-9]+$/.test(t.number) ? `${t.name} ${t.number}` : t.name;
+        groups.get(t.group).append(option);
+      }
+      if ([...targetSelect.options].some((o) => o.value === keep)) targetSelect.value = keep;
+      enable();
+    };
+    targetSelect.addEventListener("focus", refreshTargets);
+    targetSelect.addEventListener("change", () => enable());
     const enable = () => {
       const on = signedIn(), st = call.state;
       const inCall = st === "talking";
@@ -605,12 +631,13 @@
         unmute: on && inCall && call.muted,
         dtmf: on && inCall && !call.held,
         transfer: on && inCall && !call.held && !call.conference,
-        conference: on && inCall && !call.held && !call.conference,
+        // a seat or the team lead on duty takes a transfer, not a three-way call
+        conference: on && inCall && !call.held && !call.conference && /^[0-9]+$/.test(targetSelect.value),
         conference_end: on && inCall && call.conference,
       };
       panel.querySelectorAll("button[data-call]").forEach((b) => { b.disabled = !can[b.dataset.call]; });
       panel.querySelector("#dtmf").disabled = !can.dtmf;
-      panel.querySelector("#transfer-target").disabled = !can.transfer;
+      targetSelect.disabled = !can.transfer;
       const busy = st === "ringing" || st === "talking";
       stateButtons.forEach((b) => { b.disabled = !on || busy; });
     };
@@ -651,12 +678,15 @@
     panel.querySelectorAll("button[data-call]").forEach((b) => b.addEventListener("click", async () => {
       const action = b.dataset.call, extra = {};
       if (action === "dtmf") extra.digits = panel.querySelector("#dtmf").value.trim();
-      if (action === "transfer" || action === "conference") extra.target = panel.querySelector("#transfer-target").value;
+      if (action === "transfer" || action === "conference") extra.target = targetSelect.value;
       if (action === "answer") stopRinging();
       if (!(await command(action, extra))) return;
       if (action === "hold" || action === "unhold") call.held = action === "hold";
       if (action === "mute" || action === "unmute") call.muted = action === "mute";
-      if (extra.target) callEvent(`${b.textContent} ${extra.target}：正在呼叫…`);
+      if (extra.target) {
+        const chosen = targetSelect.selectedOptions[0];
+        callEvent(`${b.textContent} ${chosen ? chosen.textContent : extra.target}：正在呼叫…`);
+      }
       enable();
     }));
     const report = (r) => { if (r.ok) show(r.data); else toast(r.data.message || "操作失败"); };
@@ -713,6 +743,7 @@
       toast(text);
     });
     socket.on("call.offered", (msg) => {
+      refreshTargets();
       form.dataset.callId = msg.call_id;  // a ticket accepted now is linked to this call
       Object.assign(call, {state: "ringing", held: false, muted: false, conference: false, id: msg.call_id});
       me.state = "ringing";
@@ -723,8 +754,11 @@
       panel.querySelector("#incoming-history").textContent = "";
       panel.querySelector("#incoming-where").textContent = [msg.location, msg.carrier].filter(Boolean).join(" ");
       const line = panel.querySelector("#incoming-line");
-      line.textContent = msg.line ? `来电线路：${msg.line}` : "";
-      line.hidden = !msg.line;
+      line.textContent = [
+        msg.transferred_from ? `转接自：${msg.transferred_from}` : "",
+        msg.line ? `来电线路：${msg.line}` : "",
+      ].filter(Boolean).join(" · ");
+      line.hidden = !line.textContent;
       const phone = form.querySelector("#caller_phone");
       phone.value = msg.number;
       phone.dispatchEvent(new Event("change", {bubbles: true}));

@@ -48,6 +48,12 @@ Kept by the parties around the ACD:
 - `<prefix>spytoken:<token>` (string, JSON, expires after 30 s): a supervisor's single-use
   listen-in grant. Set by `callcenter.acd.spytoken.issue_spy_token` (for the operator's
   console), taken (GETDEL) by the listened-to seat's softphone.
+- `<prefix>xfer:<token>` (string, JSON, expires after 60 s): a transfer to another seat or to
+  the team lead on duty, for one caller's next call. Set by
+  `callcenter.acd.transfers.issue_transfer` (`POST /api/cti/call`), taken (GETDEL) by
+  `/acd/route` when the caller's phone dials the hotline with it.
+- The call hash's `transferred_from` (the seat and operator who transferred the caller) is
+  set there too, for the screen pop.
 
 The pub/sub channel:
 
@@ -89,6 +95,9 @@ class AcdKeys:
 
     def spy_token(self, token: str) -> str:
         return f"{self.prefix}spytoken:{token}"
+
+    def transfer_token(self, token: str) -> str:
+        return f"{self.prefix}xfer:{token}"
 
     def command_channel(self, seat: str) -> str:
         """The pub/sub channel on which the operator's browser commands seat `seat`."""

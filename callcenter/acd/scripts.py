@@ -22,6 +22,8 @@ local function emit(kind, fields)
 end
 local function has_skill(seat, skill)
   if not skill or skill == '' then return true end
+  -- a transfer to one seat (callcenter.acd.transfers): that seat alone
+  if string.sub(skill, 1, 5) == 'seat:' then return skill == 'seat:' .. seat end
   local skills = redis.call('HGET', seat_key(seat), 'skills') or ''
   for s in string.gmatch(skills, '[^,]+') do if s == skill then return true end end
   return false

@@ -26,8 +26,13 @@ from callcenter.acd import headset
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import NotReadyReason
 from callcenter.acd.spytoken import issue_spy_token
+from callcenter.acd.transfers import LEAD_SKILL
+from callcenter.acd.transfers import issue_transfer
 from callcenter.cti.hall import notify_hall
+from callcenter.cti.targets import LEAD
+from callcenter.cti.targets import SEAT
 from callcenter.cti.targets import allowed as allowed_target
+from callcenter.cti.targets import seat_targets
 from callcenter.cti.targets import transfer_targets
 from callcenter.duty import LEADER_CALL_TAG
 from callcenter.duty import tag_leader_call
@@ -86,8 +91,12 @@ class CallCommand(Command):
         ),
     ]
     digits: Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,20}$")] | None = None
-    # 转接 / 三方通话: a listed number or a unit's phone (`callcenter.cti.targets`)
-    target: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = None
+    # 转接 / 三方通话: a listed number or a unit's phone; 转接 only: another seat signed in
+    # (`seat:S`) or the team lead on duty (`lead`) (`callcenter.cti.targets`)
+    target: (
+        Annotated[str, StringConstraints(pattern=r"^([0-9]{1,20}|seat:[A-Za-z0-9_-]{1,32}|lead)$")]
+        | None
+    ) = None
 
 
 class SpyCommand(Command):
@@ -161,9 +170,12 @@ def sign_in_seat() -> Response:
             ) from exc
     # The lines this operator takes (系统管理 → 热线号码); a line's skill is not theirs to claim.
     lines = list_lines(container().uow())
-    mine = skills_of(container().uow(), actor.user_id)
-    claimed = {line.skill for line in lines}
-    skills = tuple(sorted(set(mine) | {k for k in cmd.skills if k not in claimed}))
+    mine = set(skills_of(container().uow(), actor.user_id))
+    # 值班班长: a team lead at a seat takes the calls transferred to the lead on duty
+    if actor.role == Role.TEAM_LEAD:
+        mine.add(LEAD_SKILL)
+    claimed = {line.skill for line in lines} | {LEAD_SKILL}
+    skills = tuple(sorted(mine | {k for k in cmd.skills if k not in claimed}))
     try:
         acd.login(cmd.seat, f"u{actor.user_id}", skills, user_id=actor.user_id, console=True)
     except AcdError as exc:
@@ -258,15 +270,48 @@ def call_command() -> tuple[Response, int]:
     cmd = parse_body(CallCommand)
     if cmd.action == "dtmf" and not cmd.digits:
         raise ValidationError({"digits": "请输入按键（0-9、*、#）"}, "按键为空")
-    if cmd.action in ("transfer", "conference"):
+    seat = _my_seat()
+    message = cmd.model_dump(exclude_none=True)
+    if cmd.target and (cmd.target == LEAD or cmd.target.startswith(SEAT)):
+        message |= _to_the_hall(seat, cmd)
+    elif cmd.action in ("transfer", "conference"):
         tel = container().settings.telephony
         if not cmd.target or not allowed_target(tel, container().uow(), cmd.target):
             raise ValidationError(
                 {"target": "请从转接号码列表中选择（紧急求助、专线或成员单位电话）"},
                 "转接号码不在允许的列表中",
             )
-    seat = _my_seat()
-    return jsonify({"seat": seat, "sent": _send(seat, cmd.model_dump(exclude_none=True))}), 202
+    return jsonify({"seat": seat, "sent": _send(seat, message)}), 202
+
+
+def _to_the_hall(own: str, cmd: CallCommand) -> dict[str, str]:
+    """A transfer to another seat or to the team lead on duty: the target must be signed in
+    now, and the operator in a call; the caller dials back in with a single-use token."""
+    if cmd.action != "transfer":
+        raise ValidationError({"target": "坐席和值班班长只能转接，不能三方通话"}, "不能三方通话")
+    acd = container().acd
+    found = {t.number: t for t in seat_targets(acd, container().uow(), own)}
+    target = found.get(str(cmd.target))
+    if target is None:
+        what = "值班班长未签入坐席" if cmd.target == LEAD else "该坐席未签入或就是本坐席"
+        raise ValidationError({"target": what}, "转接目标不可用")
+    call_id = acd.seat(own).get("call", "")
+    call = acd.call(call_id) if call_id else {}
+    if call.get("state") != "talking" or call.get("seat") != own:
+        raise RuleViolation("当前没有可转接的通话", {"seat": own})
+    actor = current_actor()
+    label = f"坐席 {own} {actor.name}".strip()
+    skill = LEAD if cmd.target == LEAD else str(cmd.target)
+    token = issue_transfer(
+        acd.r,
+        acd.prefix,
+        skill=skill,
+        caller=call.get("caller", ""),
+        from_label=label,
+        line=call.get("line", ""),
+    )
+    number = container().settings.telephony.number
+    return {"dial": number, "xfer": token, "label": target.name}
 
 
 @bp.post("/spy")
@@ -344,8 +389,15 @@ def _send(seat: str, message: dict[str, Any]) -> str:
 def targets() -> Response:
     """转接 and 三方通话 targets: the centre's listed numbers, then the units' phones."""
     found = transfer_targets(container().settings.telephony, container().uow())
+    actor = current_actor()
+    assert actor.user_id is not None
+    hall = seat_targets(container().acd, container().uow(), _seat_of(actor.user_id))
     return jsonify(
-        {"targets": [{"number": t.number, "name": t.name, "group": t.group} for t in found]}
+        {
+            "targets": [
+                {"number": t.number, "name": t.name, "group": t.group} for t in [*hall, *found]
+            ]
+        }
     )
 
 

@@ -25,6 +25,7 @@ from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import Decision
 from callcenter.acd.engine import ReportedCall
+from callcenter.acd.transfers import take_transfer
 from callcenter.cti.hall import notify_hall
 from callcenter.cti.targets import allowed as allowed_target
 from callcenter.edge.credentials import ACD_SECRET_HEADER
@@ -124,6 +125,7 @@ def route() -> Response:
     acd = _acd()
     call_id = _arg("call_id")
     skill = ""
+    caller = request.args.get("from", "")[:64]
     if not acd.r.exists(acd.keys.call(call_id)):  # a new call: which line it came in on
         line = line_of_call(
             container().uow(), request.args.get("to", "")[:20], request.args.get("div", "")[:20]
@@ -131,7 +133,15 @@ def route() -> Response:
         if line is not None:
             skill = line.skill
             acd.r.hset(acd.keys.call(call_id), mapping={"line": line.name})
-    decision = acd.route(call_id, request.args.get("from", "")[:64], skill)
+        # transferred here by an operator, to one seat or to the team lead on duty
+        grant = take_transfer(acd.r, acd.prefix, request.args.get("xfer", ""), caller=caller)
+        if grant is not None:
+            skill = grant["skill"]
+            key = acd.keys.call(call_id)
+            acd.r.hset(key, mapping={"transferred_from": grant.get("from", "")[:100]})
+            if grant.get("line"):  # the line the caller first dialled stays theirs
+                acd.r.hset(key, mapping={"line": grant["line"][:50]})
+    decision = acd.route(call_id, caller, skill)
     if decision.action != "wait" or not acd.r.hexists(acd.keys.call(call_id), "recorded"):
         _record(acd, call_id)
         acd.r.hset(acd.keys.call(call_id), "recorded", "1")
@@ -170,6 +180,8 @@ def _screen_pop(acd: Acd, call_id: str, seat: str) -> None:
     call = acd.call(call_id)
     caller = caller_info(call.get("caller", ""))
     line = {"line": call["line"]} if call.get("line") else {}
+    if call.get("transferred_from"):
+        line["transferred_from"] = call["transferred_from"]
     _tell_seat(acd, seat, "call.offered", {"call_id": call_id} | caller | line)
 
 

@@ -224,7 +224,9 @@ route[QUEUE] {{
     # the number dialled and, for a forwarded call, the number that forwarded it (its line)
     $var(div) = "";
     if (is_present_hf("Diversion")) {{ $var(div) = $(hdr(Diversion){{nameaddr.uri}}{{uri.user}}); }}
-    http_client_query("{acd}/route?call_id=$(ci{{s.escape.param}})&from=$(fU{{s.escape.param}})&to=$(rU{{s.escape.param}})&div=$(var(div){{s.escape.param}})", "", "{acd_header}", "$var(r)");
+    # a caller an operator transferred to a seat or to the team lead on duty: ;xfer=TOKEN
+    $var(xfer) = $(ru{{uri.param,xfer}});
+    http_client_query("{acd}/route?call_id=$(ci{{s.escape.param}})&from=$(fU{{s.escape.param}})&to=$(rU{{s.escape.param}})&div=$(var(div){{s.escape.param}})&xfer=$(var(xfer){{s.escape.param}})", "", "{acd_header}", "$var(r)");
     route(DECIDE);
 }}
 

@@ -36,6 +36,7 @@ from callcenter.acd.seatsync import SeatSync
 from callcenter.acd.seatsync import post_json
 from callcenter.acd.spytoken import TOKEN_HEADER
 from callcenter.acd.spytoken import take_spy_token
+from callcenter.acd.transfers import valid_token
 from callcenter.seat import mixing
 from callcenter.seat.config import COMMANDS
 from callcenter.seat.config import SeatConfig
@@ -524,7 +525,7 @@ class Softphone:
             log.warning("seat %s: %s failed: %s", self.cfg.name, action, exc.info())
             if action == "transfer" and main is not None:
                 self.forget_on_call(main.sip_call_id, "transfer_target")
-                self.report("transfer_failed", main.sip_call_id, target)
+                self.report("transfer_failed", main.sip_call_id, str(cmd.get("label") or target))
             elif action == "conference":
                 self.report("conference_failed", main.sip_call_id if main else "", target)
             elif action == "spy":
@@ -570,6 +571,21 @@ class Softphone:
             return self._call_command(action, cmd, main, op, target)
         return True
 
+    def _transfer(self, main: Leg, cmd: dict[str, Any], op: Any, target: str) -> bool:
+        """Blind transfer (REFER) to a number; or to another seat or the team lead on duty:
+        the hotline's own number (`dial`) with the app's single-use token
+        (callcenter.acd.transfers), which the caller's phone dials back in with."""
+        uri = self.target_uri(str(cmd.get("dial") or target))
+        token = str(cmd.get("xfer", ""))
+        if token:
+            if not valid_token(token):
+                return False
+            uri += f";xfer={token}"
+        main.extras["transfer"] = str(cmd.get("label") or target)
+        self.note_on_call(main.sip_call_id, transfer_target=target)
+        main.call.xfer(uri, op)
+        return True
+
     def _call_command(
         self, action: str, cmd: dict[str, Any], main: Leg, op: Any, target: str
     ) -> bool:
@@ -593,9 +609,7 @@ class Softphone:
         elif action == "dtmf":
             main.call.dialDtmf(str(cmd.get("digits", "")))
         elif action == "transfer":
-            main.extras["transfer"] = target
-            self.note_on_call(main.sip_call_id, transfer_target=target)
-            main.call.xfer(self.target_uri(target), op)
+            return self._transfer(main, cmd, op, target)
         elif action == "conference":
             if self.role_leg(mixing.PARTY) is not None:
                 self.report("conference_failed", main.sip_call_id, "busy")
