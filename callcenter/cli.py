@@ -269,6 +269,7 @@ def _mulaw_wav(source: Path, target: Path) -> Path:
 @click.option(
     "--record", "record", default=None, help="把送到市民话机的声音录成 WAV 文件（排队提示音等）"
 )
+@click.option("--xfer", default="", hidden=True, help="转接令牌（市民话机按转接重新呼入时用）")
 @click.pass_context
 def call(
     ctx: click.Context,
@@ -279,11 +280,14 @@ def call(
     silent: bool,
     dialled: str | None,
     record: str | None,
+    xfer: str,
 ) -> None:
     """Place citizen calls to the hotline number with sipp (demo and smoke tests); once
     answered, the citizen speaks (espeak-ng, streamed as G.711 by sipp) until hanging up.
     With --record, the phone's audio is offered at a socket of this process, and what is
-    sent to it (the queue's announcements, then the seat's audio) is written to a WAV."""
+    sent to it (the queue's announcements, then the seat's audio) is written to a WAV.
+    Transferred (REFER), the phone accepts, reports success and dials the target itself (a
+    new `hotline call` in the background, with the transfer's token), as a desk phone does."""
     sipp = shutil.which("sipp")
     if sipp is None:
         raise click.ClickException("找不到 sipp（Debian 软件包 sip-tester）")
@@ -295,6 +299,10 @@ def call(
         raise click.ClickException("被叫号码只能是数字")
     if record is not None and calls != 1:
         raise click.ClickException("--record 只用于一次呼叫（--calls 1）")
+    from callcenter.acd.transfers import valid_token
+
+    if xfer and not valid_token(xfer):
+        raise click.ClickException("转接令牌格式不对")
     import tempfile
 
     source = Path(__file__).resolve().parents[1] / "callcenter" / "sipp" / "caller.xml"
@@ -308,6 +316,18 @@ def call(
             voice = _mulaw_wav(speak_wav(Path(tmp) / "say.wav", say), Path(tmp) / "say.ulaw.wav")
             stream = f'<nop><action><exec rtp_stream="{voice},-1,0"/></action></nop>\n  <pause/>'
             text = text.replace("<pause/>", stream, 1)
+        if xfer:  # dialling back in as transferred: the token goes in the request URI
+            text = text.replace(
+                "INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
+                f"INVITE sip:[service]@[remote_ip]:[remote_port];xfer={xfer} SIP/2.0",
+            )
+        follow = _follow_transfers(caller, talk, say, silent, Path(tmp))
+        text = text.replace(
+            '<recv response="200" rrs="true"/>',
+            FOLLOW_STEP + '  <recv response="200" rrs="true"/>',
+            1,
+        )
+        text = text.replace('<label id="busy"/>', follow + '\n  <label id="busy"/>', 1)
         ear = _Ear() if record is not None else None
         if ear is not None:
             text = text.replace("m=audio [media_port]", f"m=audio {ear.port}")
@@ -324,7 +344,97 @@ def call(
             if ear is not None and record is not None:
                 seconds = ear.save(Path(record))
                 click.echo(f"已录下送到市民话机的声音：{record}（{seconds:.1f} 秒）")
+        if (Path(tmp) / "transferred").exists():
+            click.echo(f"市民已按转接重新呼入，后台继续通话（日志 {_follow_log(caller)}）")
         raise SystemExit(code)
+
+
+# A REFER may come any time in the call (the operator's 转接): sipp's global optional step.
+FOLLOW_STEP = """<recv request="REFER" optional="global" next="referred">
+    <action>
+      <ereg regexp="sip:([0-9]+)@" search_in="hdr" header="Refer-To:" assign_to="m1,user"/>
+      <ereg regexp="xfer=([A-Za-z0-9_-]+)" search_in="hdr" header="Refer-To:"
+            check_it="false" assign_to="m2,token"/>
+    </action>
+  </recv>
+"""
+
+
+def _follow_log(caller: str) -> Path:
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"hotline-call-{caller}-transferred.log"
+
+
+def _follow_transfers(caller: str, talk: float, say: str, silent: bool, tmp: Path) -> str:
+    """The scenario's steps once transferred: 202, start the new call (a `hotline call` in
+    the background dialling the Refer-To number with its token), NOTIFY 200 (the transfer
+    worked: the operator's seat hangs up), answer the seat's BYE."""
+    import shlex
+    import sys
+
+    again = [sys.executable, "-m", "hotline.cli", "call", "--from", caller, "--talk", str(talk)]
+    again += ["--silent"] if silent else ["--say", say]
+    command = " ".join(shlex.quote(a) for a in again)
+    log = _follow_log(caller)
+    # sipp forks `sh -c` for an exec and does not wait; the script outlives this call's
+    # temporary folder. Its arguments: the number and token from Refer-To (then the whole
+    # matches, which sipp insists are read).
+    script = log.with_suffix(".sh")
+    script.write_text(
+        f"touch {shlex.quote(str(tmp / 'transferred'))}\n"
+        f"cd {shlex.quote(os.getcwd())}\n"  # not sipp's folder, gone with this call
+        f'exec {command} --to "$1" --xfer="$2" > {shlex.quote(str(log))} 2>&1\n',
+        encoding="utf-8",
+    )
+    shell = f"sh {shlex.quote(str(script))} [$user] [$token] [$m1] [$m2]"
+    return f"""<label id="referred"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 202 Accepted
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: sip:citizen@[local_ip]:[local_port]
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop><action><exec command="{shell}"/></action></nop>
+  <send retrans="500">
+    <![CDATA[
+      NOTIFY [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "citizen" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 NOTIFY
+      Contact: sip:citizen@[local_ip]:[local_port]
+      Event: refer
+      Subscription-State: terminated;reason=noresource
+      Max-Forwards: 70
+      Content-Type: message/sipfrag;version=2.0
+      Content-Length: [len]
+
+      SIP/2.0 200 OK
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop next="done"/>"""
 
 
 class _Ear:

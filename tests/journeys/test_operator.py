@@ -14,6 +14,8 @@ from callcenter.edge.announcer import position_text
 from callcenter.edge.announcer import speak
 from infra.settings import TelephonySettings
 from tests.audio import found_at
+from tests.journeys.conftest import DESKTOP
+from tests.journeys.conftest import PHONE
 from tests.journeys.conftest import Journey
 
 ANSWER = "button[data-call=answer]"
@@ -22,14 +24,19 @@ HANGUP = "button[data-call=hangup]"
 
 def sign_in_to_seat(page: Any, seat: str) -> None:
     """签入坐席 and 就绪 in the console's seat panel."""
-    page.locator("#seat-name").fill(seat)
-    page.locator("#seat-login").get_by_role("button", name="签入坐席").click()
-    state = page.locator("#seat-state")
-    expect(state).to_have_attribute("data-state", "not_ready")
     # the console's headset: the seat calls the browser and keeps that call for the shift
-    expect(page.locator("#headset-state")).to_have_text("网页耳机已接通", timeout=30_000)
+    sign_in_not_ready(page, seat)
+    state = page.locator("#seat-state")
     page.locator(".seat").get_by_role("button", name="就绪").click()
     expect(state).to_have_attribute("data-state", "ready")
+
+
+def sign_in_not_ready(page: Any, seat: str) -> None:
+    """签入坐席 only: the seat is 示忙 until the operator presses 就绪."""
+    page.locator("#seat-name").fill(seat)
+    page.locator("#seat-login").get_by_role("button", name="签入坐席").click()
+    expect(page.locator("#seat-state")).to_have_attribute("data-state", "not_ready")
+    expect(page.locator("#headset-state")).to_have_text("网页耳机已接通", timeout=30_000)
 
 
 def hears_the_caller(page: Any) -> None:
@@ -192,10 +199,7 @@ def test_a_caller_who_waits_hears_the_queue_until_an_operator_is_ready(journey: 
     lead = journey.sign_in("lead1")
     quiet_hall(journey, lead)
     page = journey.sign_in("operator2")
-    page.locator("#seat-name").fill("s03")
-    page.locator("#seat-login").get_by_role("button", name="签入坐席").click()
-    expect(page.locator("#seat-state")).to_have_attribute("data-state", "not_ready")
-    expect(page.locator("#headset-state")).to_have_text("网页耳机已接通", timeout=30_000)
+    sign_in_not_ready(page, "s03")
     heard = journey.tmp / "queue-heard.wav"
     call = journey.call("13912340003", talk=6, record=heard)
     deadline = time.monotonic() + 20
@@ -220,6 +224,45 @@ def test_a_caller_who_waits_hears_the_queue_until_an_operator_is_ready(journey: 
     said = ["您是下一位，请耐心等待。"] + [position_text(0, m * 60) for m in range(1, 6)]
     place, at_place = max(found_at(audio, speak(text)) for text in said)
     assert place > 0.9 and at_place > at, (place, at_place)
+    journey.assert_clean()
+
+
+def test_the_operator_transfers_a_caller_to_the_team_lead_on_duty(journey: Journey) -> None:
+    """转接值班班长: operator1 takes a call and transfers it to 值班班长; lead1, signed in at
+    s02, gets the call with who transferred it, and talks with the caller."""
+    lead = journey.sign_in("lead1")
+    quiet_hall(journey, lead)
+    lead.get_by_role("link", name="受理工作台").first.click()  # the lead takes calls too
+    sign_in_not_ready(lead, "s02")  # ready only once operator1 has the call
+    page = journey.sign_in("operator1")
+    sign_in_to_seat(page, "s01")
+    journey.call("13912340004", talk=25)
+    expect(page.locator("#incoming")).to_be_visible(timeout=20_000)
+    page.locator(ANSWER).click()
+    seat_shows(journey, page, "talking", "通话中")
+    lead.locator(".seat").get_by_role("button", name="就绪").click()
+    expect(lead.locator("#seat-state")).to_have_attribute("data-state", "ready")
+    targets = page.locator("#transfer-target")
+    targets.focus()  # the list asks for the hall as it is now
+    expect(targets.locator("option[value=lead]")).to_have_text(re.compile("值班班长（.+）"))
+    targets.select_option("lead")
+    journey.seen(page, "console-transfer-to-lead")
+    page.locator("button[data-call=transfer]").click()
+    seat_shows(journey, page, "wrap_up", "话后整理")
+    incoming = lead.locator("#incoming")
+    expect(incoming).to_be_visible(timeout=30_000)
+    expect(incoming).to_contain_text("转接自：坐席 s01")
+    journey.seen(lead, "console-transferred-call")
+    lead.set_viewport_size(PHONE)  # the same screen pop on a phone
+    journey.seen(lead, "console-transferred-call-phone")
+    lead.set_viewport_size(DESKTOP)
+    lead.locator(ANSWER).click()
+    seat_shows(journey, lead, "talking", "通话中")
+    hears_the_caller(lead)
+    lead.keyboard.press("Alt+h")
+    seat_shows(journey, lead, "wrap_up", "话后整理")
+    sign_out_of_seat(lead)
+    sign_out_of_seat(page)
     journey.assert_clean()
 
 

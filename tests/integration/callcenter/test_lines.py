@@ -71,7 +71,7 @@ def test_a_call_on_a_line_carries_its_name_and_reaches_only_its_operators(
     assert claim.status_code == 422
     api.post("/api/cti/seat", {"seat": "s31"}, as_="lead")
     api.post("/api/cti/state", {"state": "ready"}, as_="lead")
-    assert container.acd.seat("s31")["skills"] == ""
+    assert container.acd.seat("s31")["skills"] == "lead"  # 值班班长, not the line
     assert client.get("/acd/line?number=83333333").data.decode().strip() == "line"
     assert client.get("/acd/line?number=83333334").data.decode().strip() == "no"
     on_line = client.get("/acd/route?call_id=L1&from=13812345678&to=83333333&div=")

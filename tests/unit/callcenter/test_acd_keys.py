@@ -21,6 +21,7 @@ PINNED: dict[str, tuple[str, Callable[[AcdKeys], str]]] = {
     "softphone": ("acd:softphone:s01", lambda k: k.softphone("s01")),
     "user": ("acd:user:42", lambda k: k.user(42)),
     "spy_token": ("acd:spytoken:abc", lambda k: k.spy_token("abc")),
+    "transfer_token": ("acd:xfer:abc", lambda k: k.transfer_token("abc")),
     "command_channel": ("acd:seatcmd:s01", lambda k: k.command_channel("s01")),
     "seats": ("acd:seats", lambda k: k.seats),
     "idle": ("acd:idle", lambda k: k.idle),
