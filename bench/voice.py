@@ -71,7 +71,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import wave
@@ -88,6 +87,7 @@ from callcenter.acd.engine import Acd
 from callcenter.edge.credentials import acd_secret
 from callcenter.edge.credentials import password_path
 from callcenter.edge.credentials import provision
+from callcenter.edge.ear import Ear
 from callcenter.edge.kamailio import edge_from_settings
 from callcenter.edge.kamailio import stop_stale_edges
 from callcenter.edge.media import rtpengine_answers
@@ -726,36 +726,6 @@ def load_part(
 # --- queue ------------------------------------------------------------------------------------
 
 
-class SharedEar:
-    """One UDP port that every waiting caller's SDP names: the RTP the announcer sends each
-    of them, told apart by SSRC, with the moment each packet arrived."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-        self.packets: list[tuple[float, int, int]] = []  # (arrival, ssrc, seq)
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._listen, daemon=True)
-        self.thread.start()
-
-    def _listen(self) -> None:
-        while not self.done.is_set():
-            try:
-                data = self.sock.recv(2048)
-            except OSError:
-                continue
-            seq, ssrc = int.from_bytes(data[2:4], "big"), int.from_bytes(data[8:12], "big")
-            self.packets.append((time.monotonic(), ssrc, seq))
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join()
-        self.sock.close()
-
-
 def queue_part(rig: Rig, callers: int, window: float) -> dict[str, Any]:
     """`callers` citizens waiting at once with nobody ready, hearing the announcer: its CPU
     per waiting caller, and how evenly each caller's 20 ms frames arrive."""
@@ -764,7 +734,8 @@ def queue_part(rig: Rig, callers: int, window: float) -> dict[str, Any]:
         acd.logout(seat)  # nobody takes these calls: they wait
     rig.spawn("announce", [*rig.hotline, "announce"], HOTLINE_LOG_LEVEL="INFO")
     wait_for(lambda: "announcer on" in rig.log("announce"), 60, "the announcer")
-    ear = SharedEar()
+    # every caller's SDP names this one port; the streams are told apart by SSRC
+    ear = Ear(buffer_bytes=4 << 20)
     text = CALLER.read_text(encoding="utf-8")
     text = text.replace("m=audio [media_port]", f"m=audio {ear.port}")
     text = text.replace("c=IN IP[media_ip_type] [media_ip]", "c=IN IP4 127.0.0.1")
@@ -782,7 +753,10 @@ def queue_part(rig: Rig, callers: int, window: float) -> dict[str, Any]:
         first = len(ear.packets)
         time.sleep(window)
         cpu = 100 * (cpu_seconds_with_children(pid) - cpu0) / (time.monotonic() - t0)
-        seen = ear.packets[first:]
+        seen = [
+            (at, int.from_bytes(p[8:12], "big"), int.from_bytes(p[2:4], "big"))
+            for at, p in ear.packets[first:]
+        ]
     finally:
         sipp.terminate()
         sipp.wait(timeout=10)

@@ -300,6 +300,7 @@ def call(
     if record is not None and calls != 1:
         raise click.ClickException("--record 只用于一次呼叫（--calls 1）")
     from callcenter.acd.transfers import valid_token
+    from callcenter.edge.ear import Ear
 
     if xfer and not valid_token(xfer):
         raise click.ClickException("转接令牌格式不对")
@@ -328,7 +329,7 @@ def call(
             1,
         )
         text = text.replace('<label id="busy"/>', follow + '\n  <label id="busy"/>', 1)
-        ear = _Ear() if record is not None else None
+        ear = Ear() if record is not None else None
         if ear is not None:
             text = text.replace("m=audio [media_port]", f"m=audio {ear.port}")
             text = text.replace("c=IN IP[media_ip_type] [media_ip]", "c=IN IP4 127.0.0.1")
@@ -342,7 +343,7 @@ def call(
             code = subprocess.call(argv, cwd=tmp)
         finally:
             if ear is not None and record is not None:
-                seconds = ear.save(Path(record))
+                seconds = _save_wav(ear, Path(record))
                 click.echo(f"已录下送到市民话机的声音：{record}（{seconds:.1f} 秒）")
         if (Path(tmp) / "transferred").exists():
             click.echo(f"市民已按转接重新呼入，后台继续通话（日志 {_follow_log(caller)}）")
@@ -437,47 +438,18 @@ def _follow_transfers(caller: str, talk: float, say: str, silent: bool, tmp: Pat
   <nop next="done"/>"""
 
 
-class _Ear:
-    """The citizen phone's audio port for `hotline call --record`: it keeps every PCMU
-    payload it is sent and writes them as a 16-bit WAV."""
+def _save_wav(ear: Any, path: Path) -> float:
+    """What the citizen's phone was sent, as a 16-bit 8 kHz WAV; its length in seconds."""
+    import wave
 
-    def __init__(self) -> None:
-        import socket
-        import threading
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-        self.payloads: list[bytes] = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._listen, daemon=True)
-        self.thread.start()
-
-    def _listen(self) -> None:
-        while not self.done.is_set():
-            try:
-                packet = self.sock.recv(2048)
-            except OSError:
-                continue
-            if len(packet) > 12 and packet[1] & 0x7F == 0:
-                self.payloads.append(packet[12:])
-
-    def save(self, path: Path) -> float:
-        import wave
-
-        from callcenter.edge.announcer import ulaw_decode
-
-        self.done.set()
-        self.thread.join()
-        self.sock.close()
-        samples = ulaw_decode(b"".join(self.payloads))
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(8000)
-            out.writeframes(samples.astype("<i2").tobytes())
-        return len(samples) / 8000
+    ear.close()
+    samples = ear.audio()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return float(len(samples) / 8000)
 
 
 COMMANDS = (sip, media, announce, seat, survey, call)

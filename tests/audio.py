@@ -8,6 +8,7 @@ def found_at(heard: np.ndarray, said: np.ndarray) -> tuple[float, int]:
     keeps a waveform to within a few per cent, so a sentence that was sent scores above 0.9
     and one that was not stays far below."""
     t = said.astype(np.float64)
+    heard = heard.astype(np.float64)
     if len(heard) < len(t):
         return 0.0, 0
     size = 1 << (len(heard) + len(t) - 1).bit_length()

@@ -7,9 +7,7 @@ normalised cross-correlation (G.711 keeps a waveform to within a few per cent).
 """
 
 import json
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +19,7 @@ import sqlalchemy as sa
 from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdConfig
 from callcenter.edge.announcer import speak
+from callcenter.edge.ear import Ear
 from callcenter.models import CallbackTask
 from hotline.bootstrap import Container
 from tests.audio import found_at
@@ -35,41 +34,6 @@ GREETING = "您好，请稍候。"
 GOODBYE = "我们会给您回电，再见。"
 MAX_WAIT = 16
 CITIZEN = "13912340000"
-
-
-class Ear:
-    """The caller's phone's audio port: every RTP packet it is sent, with when it came."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.packets: list[tuple[float, bytes]] = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._listen, daemon=True)
-        self.thread.start()
-
-    def _listen(self) -> None:
-        while not self.done.is_set():
-            try:
-                data = self.sock.recv(2048)
-            except TimeoutError:
-                continue
-            self.packets.append((time.monotonic(), data))
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join()
-        self.sock.close()
-
-    def audio(self) -> np.ndarray:
-        """The PCMU payloads decoded to linear samples, in order."""
-        payload = b"".join(p[12:] for _, p in self.packets if p[1] & 0x7F == 0)
-        u = ~np.frombuffer(payload, dtype=np.uint8) & 0xFF
-        exponent = (u >> 4) & 0x07
-        magnitude = (((u & 0x0F).astype(np.int32) << 3) + 0x84) << exponent
-        return np.where(u & 0x80, -(magnitude - 0x84), magnitude - 0x84).astype(np.float64)
 
 
 def waiting_caller(stack: Stack, ear: Ear) -> "subprocess.Popen[str]":
@@ -123,7 +87,7 @@ def test_waiting_callers_hear_the_greeting_their_place_and_the_goodbye_then_a_ca
         "您前面还有一位，预计等待约六分钟，请不要挂机。",
     ]
     for ear, place in zip(ears, expected, strict=True):
-        heard = ear.audio()
+        heard = ear.audio().astype(np.float64)
         greeting, at_greeting = found_at(heard, speak(GREETING))
         told, at_place = found_at(heard, speak(place))
         goodbye, at_goodbye = found_at(heard, speak(GOODBYE))

@@ -20,14 +20,15 @@ from tests.telephony.conftest import wait_for
 CITIZEN = "13912340011"
 
 
-def test_the_operator_transfers_the_caller_to_the_team_lead_on_duty(
-    stack: Stack, container: Container, real_redis: Any, api: Api
-) -> None:
+def hall(stack: Stack, container: Container, real_redis: Any, api: Api, *phones: str) -> Acd:
+    """The edge, softphones for `phones` and seats s01 (the operator, ready) and s02 (the team
+    lead, not ready yet), both answering by themselves, their consoles open."""
     prefix = f"t{uuid.uuid4().hex[:8]}:"
     acd = Acd(real_redis, AcdConfig(max_wait_seconds=60, wrap_up_seconds=1), prefix=prefix)
     container._acd = acd
     stack.start_edge()
-    stack.phone(CITIZEN, acd_prefix=prefix)
+    for phone in phones:
+        stack.phone(phone, acd_prefix=prefix)
     stack.phone("s01", auto_answer=0.3, acd_prefix=prefix)
     stack.phone("s02", auto_answer=0.3, acd_prefix=prefix)
     assert api.post("/api/cti/seat", {"seat": "s01"}).status_code == 200
@@ -35,9 +36,15 @@ def test_the_operator_transfers_the_caller_to_the_team_lead_on_duty(
     assert api.post("/api/cti/state", {"state": "ready"}).status_code == 200
     for seat in ("s01", "s02"):
         acd.r.set(acd.keys.alive(seat), "1", ex=300)  # their consoles are open
+    return acd
 
+
+def test_the_operator_transfers_the_caller_to_the_team_lead_on_duty(
+    stack: Stack, container: Container, real_redis: Any, api: Api
+) -> None:
+    acd = hall(stack, container, real_redis, api, CITIZEN)
     dial = json.dumps({"action": "dial", "target": "12345"})
-    assert real_redis.publish(f"{prefix}seatcmd:{CITIZEN}", dial) == 1
+    assert real_redis.publish(f"{acd.prefix}seatcmd:{CITIZEN}", dial) == 1
     wait_for(lambda: acd.seat("s01").get("state") == "talking", 15, "the operator's answer")
     first = acd.seat("s01")["call"]
     assert api.post("/api/cti/state", {"state": "ready"}, as_="lead").status_code == 200
@@ -52,7 +59,7 @@ def test_the_operator_transfers_the_caller_to_the_team_lead_on_duty(
     assert call["transferred_from"].startswith("坐席 s01")
     wait_for(lambda: acd.call(first).get("state") == "ended", 10, "the operator's leg to end")
     assert call_record(container, first).transfer_target == "lead"
-    assert real_redis.publish(f"{prefix}seatcmd:{CITIZEN}", json.dumps({"action": "hangup"}))
+    assert real_redis.publish(f"{acd.prefix}seatcmd:{CITIZEN}", json.dumps({"action": "hangup"}))
     wait_for(lambda: acd.call(second).get("state") == "ended", 10, "the end of the call")
     assert call_record(container, second).outcome == "answered"
 
@@ -62,17 +69,7 @@ def test_the_demo_citizen_follows_a_transfer_and_dials_back_in_with_the_token(
 ) -> None:
     # `hotline call` (sipp) as `make demo` uses it: it takes the REFER, reports success and
     # starts a new call to the hotline carrying the token, as a desk phone would.
-    prefix = f"t{uuid.uuid4().hex[:8]}:"
-    acd = Acd(real_redis, AcdConfig(max_wait_seconds=60, wrap_up_seconds=1), prefix=prefix)
-    container._acd = acd
-    stack.start_edge()
-    stack.phone("s01", auto_answer=0.3, acd_prefix=prefix)
-    stack.phone("s02", auto_answer=0.3, acd_prefix=prefix)
-    assert api.post("/api/cti/seat", {"seat": "s01"}).status_code == 200
-    assert api.post("/api/cti/seat", {"seat": "s02"}, as_="lead").status_code == 200
-    assert api.post("/api/cti/state", {"state": "ready"}).status_code == 200
-    for seat in ("s01", "s02"):
-        acd.r.set(acd.keys.alive(seat), "1", ex=300)
+    acd = hall(stack, container, real_redis, api)
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
