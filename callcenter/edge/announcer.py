@@ -2,8 +2,9 @@
 
 While a citizen waits for a free seat, the edge answers their INVITE with 183 Session Progress
 carrying an SDP from this process, which then sends the caller's phone RTP (G.711, 20 ms
-frames): a greeting, their place in line and the expected wait, soft music between, the place
-in line again every `queue_announce_seconds`; the ring-back tone while a seat rings for them;
+frames): a greeting (a caller an operator transferred hears 正在为您转接 instead), their place
+in line and the expected wait, soft music between, the place in line again every
+`queue_announce_seconds`; the ring-back tone while a seat rings for them;
 and, when the longest wait (`max_wait_seconds`) is reached, a last announcement, after which
 the edge ends the call with 480 and the ACD's overflow opens a call-back task (漏接回拨). The
 seat's 200 brings the seat's own media; this process sees the call leave the queue in Redis
@@ -71,6 +72,7 @@ POLL_SECONDS = 0.25
 MAX_SDP = 8192
 _DIGITS = "零一二三四五六七八九"
 STAFFED = ("ready", "ringing", "talking", "wrap_up")
+PUTTING_THROUGH = "正在为您转接，请稍候。"
 
 
 # --- words ------------------------------------------------------------------------------------
@@ -332,6 +334,7 @@ class Announcer:
         self._encoded: dict[tuple[str, int], bytes] = {}
         self.greeting = self._speech(config.greeting)
         self.goodbye = self._speech(config.goodbye)
+        self.putting_through = self._speech(PUTTING_THROUGH)
         self.sounds = {"music": music(), "ringback": ringback()}
         self._handle_cache: tuple[float, float] = (0.0, config.default_handle_seconds)
         self.server: ThreadingHTTPServer | None = None
@@ -367,7 +370,10 @@ class Announcer:
             now,
             next_position=now,
         )
-        self._queue_speech(session, self.greeting)
+        # A caller an operator transferred to a seat or to the lead on duty has been greeted:
+        # they hear that they are being put through.
+        transferred = self.redis.hexists(self.keys.call(call_id), "transferred_from")
+        self._queue_speech(session, self.putting_through if transferred else self.greeting)
         with self.lock:
             other = self.sessions.setdefault(call_id, session)
         if other is not session:  # started twice at once: keep the first

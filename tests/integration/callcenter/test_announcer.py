@@ -19,9 +19,11 @@ import pytest
 from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdConfig
 from callcenter.acd.keys import ACD_SECRET_HEADER
+from callcenter.edge.announcer import PUTTING_THROUGH
 from callcenter.edge.announcer import Announcer
 from callcenter.edge.announcer import AnnouncerConfig
 from callcenter.edge.announcer import position_text
+from callcenter.edge.announcer import ulaw
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
@@ -37,9 +39,10 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def said(text: str) -> np.ndarray:
-    """A stand-in for espeak-ng: 0.1 s of tone a character."""
+    """A stand-in for espeak-ng: 0.1 s of tone a character, its pitch the text's own."""
     t = np.arange(800 * len(text)) / 8000
-    return np.round(8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    pitch = 300 + sum(map(ord, text)) % 1500
+    return np.round(8000 * np.sin(2 * np.pi * pitch * t)).astype(np.int16)
 
 
 class Clock:
@@ -256,3 +259,20 @@ def test_an_offer_without_g711_gets_no_media(control: tuple[Announcer, str], pho
     a, url = control
     assert ask(f"{url}/start?call_id=c4", phone.offer("18 101")) == (200, "none")
     assert a.sessions == {} and phone.quiet_for(0.3)
+
+
+def test_a_transferred_caller_hears_they_are_being_put_through_not_the_greeting(
+    control: tuple[Announcer, str], hall: tuple[Acd, Clock], phone: Phone
+) -> None:
+    a, url = control
+    acd, _ = hall
+    acd.route("moved", "139", skill="lead")
+    acd.r.hset(acd.keys.call("moved"), "transferred_from", "坐席 s01 王芳")
+    acd.route("fresh", "139")
+    other = Phone()
+    assert ask(f"{url}/start?call_id=moved", phone.offer())[1].startswith("sdp ")
+    assert ask(f"{url}/start?call_id=fresh", other.offer())[1].startswith("sdp ")
+    moved, fresh = phone.packets(1)[0][12:], other.packets(1)[0][12:]
+    other.close()
+    assert moved == ulaw(said(PUTTING_THROUGH))[:160]
+    assert fresh == ulaw(said(a.config.greeting))[:160]
