@@ -235,17 +235,10 @@ CITIZEN_SAYS = "您好，我家小区的电梯坏了三天了，一直没人来�
 
 def _mulaw_wav(source: Path, target: Path) -> Path:
     """A 16-bit WAV (espeak-ng's) as 8 kHz G.711 µ-law, the RTP payload sipp streams as is."""
-    import wave
-
-    import numpy as np
-
+    from callcenter.edge.announcer import read_wav_8k
     from callcenter.edge.announcer import ulaw as encode_ulaw
 
-    with wave.open(str(source)) as w:
-        pcm, rate = w.readframes(w.getnframes()), w.getframerate()
-    x = np.frombuffer(pcm, dtype="<i2").astype(float)
-    x = np.interp(np.arange(0, len(x), rate / 8000), np.arange(len(x)), x)  # to 8 kHz
-    ulaw = encode_ulaw(np.round(x).astype(np.int16))
+    ulaw = encode_ulaw(read_wav_8k(source))
     header = b"".join(
         (
             b"RIFF", (36 + len(ulaw)).to_bytes(4, "little"), b"WAVEfmt ",

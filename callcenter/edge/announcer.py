@@ -87,7 +87,7 @@ def count_words(n: int) -> str:
     if n < 20:
         return "十" + (_DIGITS[n % 10] if n % 10 else "")
     if n < 100:
-        return _DIGITS[n // 10] + "十" + (_DIGITS[n % 10] if n % 10 else "")
+        return _tens(n)
     if n < 1000:
         rest = n % 100
         tail = ""
@@ -122,9 +122,13 @@ def speak(text: str) -> np.ndarray:
     from callcenter.seat.prompts import speak_wav
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = speak_wav(Path(tmp) / "say.wav", text, SPEED)
-        with wave.open(str(path)) as w:
-            pcm, rate = w.readframes(w.getnframes()), w.getframerate()
+        return read_wav_8k(speak_wav(Path(tmp) / "say.wav", text, SPEED))
+
+
+def read_wav_8k(path: Path) -> np.ndarray:
+    """A 16-bit mono WAV's samples at 8 kHz (resampled linearly when it has another rate)."""
+    with wave.open(str(path)) as w:
+        pcm, rate = w.readframes(w.getnframes()), w.getframerate()
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     if rate != RATE:
         samples = np.interp(
@@ -438,23 +442,16 @@ class Announcer:
         session.speech.extend(data[i : i + FRAME] for i in range(0, len(data), FRAME))
 
     def _background_frame(self, session: Session) -> bytes:
-        if not session.background:
-            key = ("", session.offer.payload)
-        else:
-            key = (session.background, session.offer.payload)
+        """The next 20 ms of the music, the ring-back tone or silence, looped."""
+        key = (session.background, session.offer.payload)
         data = self._encoded.get(key)
         if data is None:
             samples = self.sounds.get(session.background, np.zeros(FRAME, dtype=np.int16))
-            data = self._encode(samples, session.offer.payload)
-            self._encoded[key] = data
+            samples = np.pad(samples, (0, (-len(samples)) % FRAME))  # whole frames: no seam
+            data = self._encoded[key] = self._encode(samples, session.offer.payload)
         start = session.bg_at % len(data)
-        frame = (
-            (data + data)[start : start + FRAME]
-            if start + FRAME > len(data)
-            else data[start : start + FRAME]
-        )
-        session.bg_at = (start + FRAME) % len(data)
-        return frame
+        session.bg_at = start + FRAME
+        return data[start : start + FRAME]
 
     def media_loop(self) -> None:
         """Every 20 ms, one frame to each session's caller (on a clock that does not drift)."""

@@ -65,6 +65,11 @@ def acd_url(request: pytest.FixtureRequest) -> str:
     return f"{request.getfixturevalue('live_server')}/acd"
 
 
+def _more(options: dict[str, Any]) -> str:
+    """More keyword arguments for a config built in a `python -c` line: ", k=v, ..."."""
+    return "".join(f", {k}={v!r}" for k, v in options.items())
+
+
 class Stack:
     """Kamailio on its own port and seat softphones registered to it.
 
@@ -122,15 +127,12 @@ class Stack:
         control = f"127.0.0.1:{free_tcp_port()}"
         base = free_udp_port()
         options = {"port_min": base, "port_max": base + 20} | options
-        extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
-            "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
             "from callcenter.edge.announcer import Announcer, AnnouncerConfig;"
             f"Announcer(AnnouncerConfig(control={control!r}, redis_url={REDIS_URL!r},"
-            f" acd_prefix={acd_prefix!r}, acd_secret={self.acd_secret!r}{extra})).serve()"
+            f" acd_prefix={acd_prefix!r}, acd_secret={self.acd_secret!r}{_more(options)})).serve()"
         )
-        log = self._spawn("announcer", [sys.executable, "-u", "-c", code])
-        wait_for(lambda: "announcer on" in log.read_text(errors="replace"), 30, "the announcer")
+        self._python("announcer", code, "announcer on", 30, "the announcer")
         return control
 
     def start_seat(
@@ -145,20 +147,13 @@ class Stack:
         """A seat softphone; `options` are more SeatConfig fields (recordings_dir, ...).
         Returns once its log shows `registered` (another status for a refused seat)."""
         options = {"password": self.password(name), "acd_secret": self.acd_secret} | options
-        extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
-            "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
             "from callcenter.seat import SeatConfig, run_seat;"
             f"run_seat(SeatConfig({name!r}, {free_udp_port()}, edge_port={self.port},"
             f" auto_answer_seconds={auto_answer!r}, redis_url={redis_url!r},"
-            f" acd_prefix={acd_prefix!r}{extra}))"
+            f" acd_prefix={acd_prefix!r}{_more(options)}))"
         )
-        log = self._spawn(name, [sys.executable, "-u", "-c", code])
-        wait_for(
-            lambda: registered in log.read_text(errors="replace"),
-            15,
-            f"{name} to register",
-        )
+        self._python(name, code, registered, 15, f"{name} to register")
 
     def password(self, name: str, kind: str = "seat") -> str:
         """The SIP password of one of our user agents, issued on first use."""
@@ -240,19 +235,13 @@ class Stack:
         """A survey process (callcenter/survey/) writing its events as JSON lines to
         `events`; `options` are more SurveyConfig fields (max_calls, tasks_key, ...)."""
         options = {"password": self.password(name, "survey")} | options
-        extra = "".join(f", {k}={v!r}" for k, v in options.items())
         code = (
-            "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
             "from callcenter.survey import SurveyConfig, jsonl_report, run_survey;"
             f"run_survey(SurveyConfig({name!r}, {free_udp_port()}, edge_port={self.port},"
-            f" redis_url={REDIS_URL!r}{extra}), jsonl_report({str(events)!r}))"
+            f" redis_url={REDIS_URL!r}{_more(options)}), jsonl_report({str(events)!r}))"
         )
-        log = self._spawn(name, [sys.executable, "-u", "-c", code])
-        wait_for(
-            lambda: "registration: 200" in log.read_text(errors="replace"),
-            60,  # the first run speaks the prompts
-            f"{name} to register",
-        )
+        # 60 s: the first run speaks the prompts
+        self._python(name, code, "registration: 200", 60, f"{name} to register")
 
     def citizen(
         self, number: str, scenario: Path = CITIZEN_SURVEY, calls: int = 1
@@ -301,6 +290,13 @@ class Stack:
         log.close()
         self.callers.append(phone)
         return phone
+
+    def _python(self, name: str, code: str, ready: str, timeout: float, what: str) -> None:
+        """`code` in a Python process of its own logging INFO to its log; returns once the
+        log shows `ready`."""
+        setup = "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
+        log = self._spawn(name, [sys.executable, "-u", "-c", setup + code])
+        wait_for(lambda: ready in log.read_text(errors="replace"), timeout, what)
 
     def _spawn(self, name: str, argv: list[str]) -> Path:
         log = self.tmp / f"{name}.log"
