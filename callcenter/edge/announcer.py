@@ -376,7 +376,10 @@ class Announcer:
         )
         # A caller an operator transferred to a seat or to the lead on duty has been greeted:
         # they hear that they are being put through.
-        transferred = self.redis.hexists(self.keys.call(call_id), "transferred_from")
+        try:
+            transferred = self.redis.hexists(self.keys.call(call_id), "transferred_from")
+        except redis.RedisError:  # Redis away: the caller still hears the queue
+            transferred = False
         self._queue_speech(session, self.putting_through if transferred else self.greeting)
         with self.lock:
             other = self.sessions.setdefault(call_id, session)

@@ -120,11 +120,13 @@ class Stack:
         self._spawn("rtpengine", rtpengine_argv(binary, tel, threads=1))
         wait_for(lambda: rtpengine_answers(tel.rtpengine), 10, "rtpengine")
 
-    def start_announcer(self, acd_prefix: str, **options: Any) -> str:
-        """`hotline announce` on its own control port with this stack's ACD secret, speaking
-        for the hall under `acd_prefix`; `options` are more AnnouncerConfig fields. Returns
-        its control address (the edge's `announcer`)."""
-        control = f"127.0.0.1:{free_tcp_port()}"
+    def start_announcer(
+        self, acd_prefix: str, control: str = "", name: str = "announcer", **options: Any
+    ) -> str:
+        """`hotline announce` on its own control port (or `control`: started again there) with
+        this stack's ACD secret, speaking for the hall under `acd_prefix`; `options` are more
+        AnnouncerConfig fields. Returns its control address (the edge's `announcer`)."""
+        control = control or f"127.0.0.1:{free_tcp_port()}"
         base = free_udp_port()
         options = {"port_min": base, "port_max": base + 20} | options
         code = (
@@ -132,7 +134,7 @@ class Stack:
             f"Announcer(AnnouncerConfig(control={control!r}, redis_url={REDIS_URL!r},"
             f" acd_prefix={acd_prefix!r}, acd_secret={self.acd_secret!r}{_more(options)})).serve()"
         )
-        self._python("announcer", code, "announcer on", 30, "the announcer")
+        self._python(name, code, "announcer on", 30, "the announcer")
         return control
 
     def start_seat(

@@ -180,3 +180,40 @@ def test_a_caller_who_heard_the_queue_is_answered_by_the_seat_that_frees_up(
     assert real_redis.publish(f"{prefix}seatcmd:{CITIZEN}", json.dumps({"action": "hangup"}))
     wait_for(lambda: acd.call(call_id).get("state") == "ended", 10, "the end of the call")
     assert call_record(container, call_id).outcome == "answered"
+
+
+def test_an_announcer_killed_mid_queue_costs_the_caller_only_the_words(
+    stack: Stack, container: Container, real_redis: Any
+) -> None:
+    # kill -9 of `hotline announce` while a caller waits: the call stays in the queue and
+    # still ends as an overflow with a call-back task (busy, no goodbye to say); started
+    # again on its port, the next caller hears it.
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    acd = Acd(real_redis, AcdConfig(max_wait_seconds=8), prefix=prefix)
+    container._acd = acd
+    control = stack.start_announcer(prefix, greeting=GREETING, goodbye=GOODBYE)
+    stack.start_edge(max_wait_seconds=8, announcer=control)
+    ear = Ear()
+    caller = waiting_caller(stack, ear)
+    wait_for(lambda: len(ear.packets) > 25, 10, "the announcements")
+    [call_id] = acd.queue()
+    stack.kill("announcer")
+    out, _ = caller.communicate(timeout=40)
+    assert caller.returncode == 0, out[-3000:]
+    log = (stack.tmp / f"queue-caller-{ear.port}.log").read_text()
+    assert "SIP/2.0 183 Session Progress" in log and "SIP/2.0 486 Busy Here" in log
+    assert acd.call(call_id)["state"] == "overflow"
+    wait_for(lambda: _outcome(container, call_id) == "overflow", 10, "the call record")
+    with container.uow() as uow:
+        assert [t.reason for t in uow.session.scalars(sa.select(CallbackTask))] == ["overflow"]
+    ear.close()
+
+    stack.start_announcer(prefix, control=control, name="announcer-again", greeting=GREETING)
+    again = Ear()
+    second = waiting_caller(stack, again)
+    frames = len(speak(GREETING)) // 160 + 10
+    wait_for(lambda: len(again.packets) > frames, 15, "the greeting after the restart")
+    heard = again.audio().astype(np.float64)
+    assert found_at(heard, speak(GREETING))[0] > 0.9
+    second.kill()
+    again.close()

@@ -276,3 +276,15 @@ def test_a_transferred_caller_hears_they_are_being_put_through_not_the_greeting(
     other.close()
     assert moved == ulaw(said(PUTTING_THROUGH))[:160]
     assert fresh == ulaw(said(a.config.greeting))[:160]
+
+
+def test_with_redis_away_a_caller_still_gets_the_greeting(real_redis: Any, phone: Phone) -> None:
+    # Nothing listens at this Redis: the transfer check fails and the greeting is said anyway.
+    config = AnnouncerConfig(
+        redis_url="redis://127.0.0.1:1/0", acd_prefix=PREFIX, acd_secret=SECRET, control="x:1"
+    )
+    a = Announcer(config, say=said)
+    sdp = a.start("r1", phone.offer())
+    assert sdp.startswith("v=0")
+    assert list(a.sessions["r1"].speech)[0] == ulaw(said(config.greeting))[:160]
+    a.sessions["r1"].sock.close()
