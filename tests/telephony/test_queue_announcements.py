@@ -216,4 +216,5 @@ def test_an_announcer_killed_mid_queue_costs_the_caller_only_the_words(
     heard = again.audio().astype(np.float64)
     assert found_at(heard, speak(GREETING))[0] > 0.9
     second.kill()
+    second.communicate(timeout=10)  # its output pipe closed, not left to the collector
     again.close()
