@@ -26,8 +26,10 @@ def init_app(app: "Flask") -> None:
     from callcenter.cti.console import bp as cti_bp
     from callcenter.cti.hall import bp as hall_bp
     from callcenter.edge.http import bp as acd_bp
+    from callcenter.edge.seatlink import bp as seatlink_bp
 
     app.register_blueprint(acd_bp)
+    app.register_blueprint(seatlink_bp)
     app.register_blueprint(cti_bp)
     app.register_blueprint(hall_bp)
     app.register_blueprint(callbacks_bp)

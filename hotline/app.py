@@ -71,8 +71,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         g.request_id = rid
         g.csp_nonce = secrets.token_urlsafe(16)
         request_id_var.set(rid)
-        files = getattr(app.view_functions.get(request.endpoint or ""), "takes_files", None)
-        if files == ONE_FILE:
+        view = app.view_functions.get(request.endpoint or "")
+        files = getattr(view, "takes_files", None)
+        if getattr(view, "max_body_bytes", None):  # a view that takes one large body
+            request.max_content_length = view.max_body_bytes  # type: ignore[union-attr]
+        elif files == ONE_FILE:
             request.max_content_length = settings.attachments.max_bytes + 65536
         elif files == SEVERAL_FILES and request.mimetype == "multipart/form-data":
             pass  # 回复 with its files: the app-wide limit

@@ -55,6 +55,18 @@ Kept by the parties around the ACD:
 - The call hash's `transferred_from` (the seat and operator who transferred the caller) is
   set there too, for the screen pop.
 
+A desk seat over the network (`callcenter.acd.seatlink`, `hotline seat --server`), which has
+no Redis of its own and reaches the web app with its own SIP credentials:
+
+- `<prefix>seatlink:<seat>` (string "1", expires 10 s after the seat's long poll would have
+  ended): the seat is linked over HTTP. Set by each poll (`callcenter.edge.seatlink`).
+- `<prefix>seatbox:<seat>` (list of JSON commands, expires 60 s after the last one, at most
+  50): its commands while it is linked, in order, none lost between two polls. Pushed by
+  `callcenter.acd.seatlink.send_to_seat`, popped by the seat's poll.
+- `<prefix>seatrec:<seat>` (set of recording names, expires two days after the last one):
+  the recordings that seat may upload, each once. Added when it notes a call's recording,
+  removed by the upload.
+
 The pub/sub channel:
 
 - `<prefix>seatcmd:<seat>`: commands to the seat's softphone (answer, hold, transfer, dial,
@@ -102,6 +114,15 @@ class AcdKeys:
     def command_channel(self, seat: str) -> str:
         """The pub/sub channel on which the operator's browser commands seat `seat`."""
         return f"{self.prefix}seatcmd:{seat}"
+
+    def seat_link(self, seat: str) -> str:
+        return f"{self.prefix}seatlink:{seat}"
+
+    def seat_box(self, seat: str) -> str:
+        return f"{self.prefix}seatbox:{seat}"
+
+    def seat_uploads(self, seat: str) -> str:
+        return f"{self.prefix}seatrec:{seat}"
 
     @property
     def seats(self) -> str:

@@ -22,7 +22,6 @@ committed; the payload names the task, never the number.
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import AgentState
 from callcenter.acd.engine import NotReadyReason
+from callcenter.acd.seatlink import send_to_seat
 from callcenter.models import CallbackTask
 from callcenter.models import CallRecord
 from dispatch.tickets.context import Publish
@@ -439,8 +439,7 @@ def dial_from_seat(
 
 def _send_dial(acd: Acd, seat: str, number: str) -> bool:
     """Ask the seat's softphone to call the number; False when no softphone listens."""
-    message = json.dumps({"action": "dial", "target": number})
-    return bool(acd.r.publish(acd.keys.command_channel(seat), message))
+    return send_to_seat(acd.r, acd.keys, seat, {"action": "dial", "target": number})
 
 
 def finish(

@@ -6,7 +6,6 @@ own room `user:<id>`) with the caller's number and where it is from (phonenumber
 console can show the caller's earlier tickets before answering (screen pop).
 """
 
-import json
 import logging
 from typing import Annotated
 from typing import Any
@@ -25,6 +24,7 @@ from pydantic import StringConstraints
 from callcenter.acd import headset
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import NotReadyReason
+from callcenter.acd.seatlink import send_to_seat
 from callcenter.acd.spytoken import issue_spy_token
 from callcenter.acd.transfers import LEAD_SKILL
 from callcenter.acd.transfers import issue_transfer
@@ -370,16 +370,12 @@ def _my_seat() -> str:
 def _end_headset(seat: str) -> None:
     """The seat hangs up the agent leg it holds, if any (its softphone may not be running)."""
     if container().settings.telephony.headsets:
-        channel = container().acd.keys.command_channel(seat)
-        container().redis.publish(channel, json.dumps({"action": "headset_end"}))
+        send_to_seat(container().redis, container().acd.keys, seat, {"action": "headset_end"})
 
 
 def _send(seat: str, message: dict[str, Any]) -> str:
-    """Hand a command to the seat's softphone process (Redis pub/sub); it must be running."""
-    heard = container().redis.publish(
-        container().acd.keys.command_channel(seat), json.dumps(message)
-    )
-    if not heard:
+    """Hand a command to the seat's softphone process (`send_to_seat`); it must be running."""
+    if not send_to_seat(container().redis, container().acd.keys, seat, message):
         raise RuleViolation("坐席话机未连接（hotline seat 进程未运行）", {"seat": seat})
     return str(message["action"])
 

@@ -25,6 +25,7 @@ from callcenter.acd.engine import Acd
 from callcenter.acd.engine import AcdError
 from callcenter.acd.engine import Decision
 from callcenter.acd.engine import ReportedCall
+from callcenter.acd.seatlink import send_to_seat
 from callcenter.acd.transfers import take_transfer
 from callcenter.cti.hall import notify_hall
 from callcenter.cti.targets import allowed as allowed_target
@@ -222,7 +223,7 @@ def _ask_to_register(acd: Acd, seats: list[str]) -> int:
     message = json.dumps({"action": "reregister"})
     for seat in seats:
         try:
-            heard += int(acd.r.publish(acd.keys.command_channel(seat), message))
+            heard += int(send_to_seat(acd.r, acd.keys, seat, message))
         except Exception:  # noqa: BLE001 - the refresh (60 s) still brings the seat back
             log.exception("could not ask seat %s to register again", seat)
     return heard
@@ -289,20 +290,25 @@ def seat_sync() -> Response:
     A seat that says it is registered takes calls again if the edge had set it aside."""
     acd = _acd()
     body = parse_body(SeatSync)
+    return _text(f"ok {apply_seat_sync(acd, body.seat, body)}")
+
+
+def apply_seat_sync(acd: Acd, seat: str, body: SeatSync) -> int:
+    """Apply seat `seat`'s report (its own calls only); how many calls it changed."""
     calls = [ReportedCall(c.call_id, c.answered_at, c.ended_at, c.by) for c in body.calls]
-    changed = acd.seat_sync(body.seat, calls, as_of=body.as_of)
+    changed = acd.seat_sync(seat, calls, as_of=body.as_of)
     for call_id in changed:
         state = acd.call(call_id).get("state", "")
         log.warning(
-            "call %s: seat %s reported what the ACD had missed; now %s", call_id, body.seat, state
+            "call %s: seat %s reported what the ACD had missed; now %s", call_id, seat, state
         )
         _record(acd, call_id)
-        _tell_seat(acd, body.seat, "call.state", {"call_id": call_id, "state": state})
-    acd.heard_from(body.seat, registered=body.registered)
-    if body.registered and acd.reachable(body.seat):
-        log.info("seat %s is registered again: back in the pool", body.seat)
+        _tell_seat(acd, seat, "call.state", {"call_id": call_id, "state": state})
+    acd.heard_from(seat, registered=body.registered)
+    if body.registered and acd.reachable(seat):
+        log.info("seat %s is registered again: back in the pool", seat)
         notify_hall()
-    return _text(f"ok {len(changed)}")
+    return len(changed)
 
 
 SEAT_EVENTS = {
@@ -327,11 +333,18 @@ def seat_event() -> Response:
     event = _arg("event")
     if event not in SEAT_EVENTS:
         abort(400)
+    args = request.args
+    apply_seat_event(acd, seat, event, args.get("call_id", ""), args.get("detail", ""))
+    return _text("ok")
+
+
+def apply_seat_event(acd: Acd, seat: str, event: str, call_id: str, detail: str) -> None:
+    """Tell the operator at seat `seat` what its softphone did (`event` one of SEAT_EVENTS)."""
     payload = {
         "event": event,
         "text": SEAT_EVENTS[event],
-        "detail": request.args.get("detail", "")[:200],
-        "call_id": request.args.get("call_id", "")[:200],
+        "detail": detail[:200],
+        "call_id": call_id[:200],
     }
     if event == "headset_lost" and headset.lost(acd, seat):
         notify_hall()
@@ -339,4 +352,3 @@ def seat_event() -> Response:
         _tell_seat(acd, seat, "call.event", payload)
     if payload["call_id"] and event in ("transferred", "conference_up"):
         _record(acd, payload["call_id"])
-    return _text("ok")
