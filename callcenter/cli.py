@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,13 @@ PASSWORD_FILE_HELP = (
 )
 
 
+HELLO_WAIT_SECONDS = 120
+SERVER_HELP = (
+    "受理系统的网址（如 https://12345.example.lan）：本机是操作员电脑上的坐席话机，"
+    "以话机账号密码连接，不直连 Redis"
+)
+
+
 @click.command()
 @click.argument("name")
 @click.option(
@@ -138,6 +146,8 @@ PASSWORD_FILE_HELP = (
 @click.option("--auto-answer", type=float, default=None, help="自动应答延迟（秒），压测与测试用")
 @click.option("--password-file", default=None, help=PASSWORD_FILE_HELP)
 @click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
+@click.option("--server", default=None, help=SERVER_HELP)
+@click.option("--ca-file", default="", help="签发服务器 HTTPS 与 SIP 证书的 CA 文件（--server 用）")
 @click.pass_context
 def seat(
     ctx: click.Context,
@@ -146,33 +156,91 @@ def seat(
     auto_answer: float | None,
     password_file: str | None,
     transport: str | None,
+    server: str | None,
+    ca_file: str,
 ) -> None:
-    """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host."""
-    from callcenter.edge.credentials import acd_secret
-    from callcenter.records.sync import recordings_root
+    """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host.
+
+    With --server it is a desk seat on an operator's PC: no Redis, no ACD secret; it signs in
+    to the web app at that address with its own SIP password (`callcenter.seat.link`)."""
     from callcenter.seat import SeatConfig
     from callcenter.seat import run_seat
 
     settings = ctx.obj
     tel = settings.telephony
-    way = _transport(settings, transport)
     password = _sip_password(settings, name, password_file)
+    common: dict[str, Any] = {
+        "name": name,
+        "sip_port": tel.seat_port_base + index,
+        "auto_answer_seconds": auto_answer,
+        "prompts_dir": str(Path(settings.instance_path) / "prompts"),
+        "password": password,
+    }
+    if server:
+        run_seat(
+            SeatConfig(**common, **_desk_seat(settings, name, password, server, ca_file, transport))
+        )
+        return
+    from callcenter.edge.credentials import acd_secret
+    from callcenter.records.sync import recordings_root
+
     run_seat(
         SeatConfig(
-            name=name,
-            sip_port=tel.seat_port_base + index,
+            **common,
             edge_host=tel.sip_host,
             edge_port=tel.sip_port,
-            auto_answer_seconds=auto_answer,
             redis_url=settings.redis.url,
             acd_url=tel.acd_url,
             recordings_dir=str(recordings_root(settings)),
-            prompts_dir=str(Path(settings.instance_path) / "prompts"),
-            password=password,
             acd_secret=acd_secret(settings),
-            **way,
+            **_transport(settings, transport),
         )
     )
+
+
+def _desk_seat(
+    settings: Settings,
+    name: str,
+    password: str,
+    server: str,
+    ca_file: str,
+    transport: str | None,
+) -> dict[str, Any]:
+    """A desk seat's way to the hotline: the edge's address as the app tells it (`hello`)."""
+    from callcenter.seat.link import hello
+
+    if not server.startswith(("https://", "http://")):
+        raise click.ClickException(
+            "--server 须为 https:// 开头的网址（本机测试可用 http://127.0.0.1）"
+        )
+    if ca_file:
+        _readable(ca_file, "--ca-file")
+    found = None
+    deadline = time.monotonic() + HELLO_WAIT_SECONDS
+    while found is None:
+        try:
+            found = hello(server, name, password, ca_file)
+        except PermissionError as exc:
+            raise click.ClickException(f"受理系统拒绝了坐席话机 {name}：{exc}") from exc
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"无法连接受理系统 {server}：{exc}") from exc
+            time.sleep(1)  # the app may still be starting (make demo starts both at once)
+    chosen = transport or ("tls" if found["tls_required"] else "udp")
+    way: dict[str, Any] = {"transport": chosen}
+    if chosen == "tls":
+        if not (found["tls_port"] and ca_file):
+            raise click.ClickException("TLS 需要边缘开启 tls_port，并用 --ca-file 指定 CA")
+        way |= {"tls_port": found["tls_port"], "tls_ca_file": ca_file}
+    spool = Path(settings.instance_path) / "seat-spool" / name
+    return way | {
+        "edge_host": found["sip_host"],
+        "edge_port": found["sip_port"],
+        "acd_prefix": found["acd_prefix"],
+        "server_url": server,
+        "server_ca_file": ca_file,
+        "recordings_dir": str(spool),
+    }
 
 
 def _sip_password(settings: Settings, name: str, password_file: str | None) -> str:

@@ -367,6 +367,9 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 DEMO_SEATS = ("s01", "s02", "s03", "s04")
+# The demo's last seat runs as a desk seat would on an operator's PC: through the web app with
+# its own SIP password (`hotline seat --server`), no Redis of its own.
+DEMO_DESK_SEAT = "s04"
 
 
 def _provision_demo_agents(settings: Settings) -> None:
@@ -410,12 +413,15 @@ def _telephony_commands(
         procs.append(("announce", [*hotline_cmd, "announce"]))
     for index, name in enumerate(DEMO_SEATS, start=1):
         argv = [*hotline_cmd, "seat", name, "--index", str(index)]
+        if name == DEMO_DESK_SEAT:
+            argv += ["--server", f"http://127.0.0.1:{settings.web.port}"]
         if auto_answer is not None:
             argv += ["--auto-answer", str(auto_answer)]
         procs.append((f"seat {name}", argv))
     click.echo(
         f"  电话: SIP 边缘 sip:{tel.number}@{tel.sip_host}:{tel.sip_port}，"
-        f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号）"
+        f"坐席话机 {'、'.join(DEMO_SEATS)}（在受理工作台签入坐席号；"
+        f"{DEMO_DESK_SEAT} 按操作员电脑上的话机方式运行，以话机账号经受理系统连接）"
     )
     click.echo("  模拟市民来电: .venv/bin/hotline call --from 13912345678")
     if tel.announcer:

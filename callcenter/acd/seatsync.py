@@ -86,19 +86,24 @@ class CallJournal:
         }
 
 
-def post_json(url: str, secret_header: str, secret: str) -> Callable[[dict[str, Any]], bool]:
-    """A function that POSTs a body to `url` with the ACD secret; whether the app took it."""
+def post_json(
+    url: str, headers: dict[str, str], context: Any = None
+) -> Callable[[dict[str, Any]], bool]:
+    """A function that POSTs a body to `url` with `headers` (the ACD secret, or a desk seat's
+    own credentials; `context`: its TLS context); whether the app took it."""
 
     def post(body: dict[str, Any]) -> bool:
         data = json.dumps(body).encode()
-        headers = {secret_header: secret, "Content-Type": "application/json"}
-        req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        sent = headers | {"Content-Type": "application/json"}
+        req = urllib.request.Request(url, data=data, headers=sent, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=3) as resp:  # noqa: S310 - our loopback
+            # noqa: S310 - the app's own URL (loopback, or the desk seat's --server)
+            with urllib.request.urlopen(req, timeout=3, context=context) as resp:  # noqa: S310
                 resp.read()
                 return bool(resp.status == 200)
         except urllib.error.HTTPError as exc:  # the app answered, and refused
             log.warning("seat sync refused: %s %s", exc.code, exc.read()[:200])
+            exc.close()
         except OSError as exc:  # the app is away: try again soon
             log.info("seat sync not delivered: %s", exc)
         return False

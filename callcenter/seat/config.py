@@ -35,9 +35,18 @@ class SeatConfig:
     transport: str = "udp"
     tls_port: int = 0
     tls_ca_file: str = ""
+    # A desk seat on an operator's PC: the web app's address (`hotline seat --server`). It then
+    # has no Redis and no ACD secret: it signs in to `/seat-link/*` with its name and password
+    # (`callcenter.seat.link.RemoteLink`), recordings_dir being its local spool.
+    server_url: str | None = None
+    server_ca_file: str = ""  # the CA that issued the app's HTTPS certificate ("": the system's)
 
     def __post_init__(self) -> None:
         check_transport(self.transport, self.tls_port, self.tls_ca_file)
+        if self.server_url and not self.password:
+            raise ValueError("a desk seat (server_url) signs in with its SIP password")
+        if self.server_url and self.redis_url:
+            raise ValueError("a desk seat reaches the app over server_url, not Redis")
 
 
 COMMANDS = (

@@ -18,8 +18,6 @@ import logging
 import signal
 import threading
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -29,13 +27,9 @@ from typing import Any
 import pjsua2 as pj
 
 from callcenter.acd.headset import headset_name
-from callcenter.acd.keys import ACD_SECRET_HEADER
-from callcenter.acd.keys import AcdKeys
 from callcenter.acd.seatsync import CallJournal
 from callcenter.acd.seatsync import SeatSync
-from callcenter.acd.seatsync import post_json
 from callcenter.acd.spytoken import TOKEN_HEADER
-from callcenter.acd.spytoken import take_spy_token
 from callcenter.acd.transfers import valid_token
 from callcenter.seat import mixing
 from callcenter.seat.config import COMMANDS
@@ -44,12 +38,15 @@ from callcenter.seat.endpoint import account_config
 from callcenter.seat.endpoint import active_audio
 from callcenter.seat.endpoint import clock_bridge
 from callcenter.seat.endpoint import start_endpoint
+from callcenter.seat.link import LocalLink
+from callcenter.seat.link import RemoteLink
+from callcenter.seat.link import make_link
 from callcenter.seat.prompts import make_prompt
 from callcenter.seat.prompts import recording_name
 from callcenter.seat.prompts import staff_number
 
 if TYPE_CHECKING:
-    from callcenter.acd.channel import CommandChannel
+    pass
 
 # One logger for the whole seat package: its processes' logs read as they always did.
 log = logging.getLogger("callcenter.seat")
@@ -74,6 +71,7 @@ class Leg:
     sip_call_id: str = ""
     audio: Any = None  # the call's AudioMedia while its media is active
     recorder: Any = None
+    recording: str = ""  # its name under the recordings folder (or a desk seat's spool)
     player: Any = None
     confirmed: bool = False
     gone: bool = False
@@ -132,41 +130,27 @@ class SeatAccount(pj.Account):  # type: ignore[misc]
         self.phone.incoming_call(self, prm)
 
 
-def _send_report(url: str, secret: str, seat: str, event: str) -> None:
-    req = urllib.request.Request(url, headers={ACD_SECRET_HEADER: secret})
-    try:
-        urllib.request.urlopen(req, timeout=3).read()  # noqa: S310 - our own loopback URL
-    except OSError as exc:
-        log.warning("seat %s: could not report %s: %s", seat, event, exc)
-
-
 class Softphone:
     """One seat's user agent. Everything runs on the one loop (`run`) or in the pjsua2
     callbacks its libHandleEvents() calls; only reports leave on threads of their own."""
 
     def __init__(self, cfg: SeatConfig) -> None:
         self.cfg = cfg
-        self.keys = AcdKeys(cfg.acd_prefix)  # the ACD's Redis keys and this seat's channel
         self.stop = False
         self.legs: list[Leg] = []
         self.dirty = False  # audio paths to recompute
         self.muted = False
         self.links: dict[tuple[int, int], tuple[Any, Any]] = {}
-        self.conn: Any = None
+        self.link: LocalLink | RemoteLink | None = None  # the way to the app (`start`)
         self.ep: Any = None
         self.clocked = False  # the conference bridge's clock (null sound device) runs
         self.unneeded_since: float | None = None  # since when the clock has had nothing to do
         self.account: Any = None
-        self.commands: CommandChannel | None = None
         self.speaking: set[str] = set()  # 工号 whose prompt is being spoken
         # What the seat tells the ACD of its calls, until the web app has heard it: the edge's
         # own reports are lost while the app is away.
         self.journal = CallJournal(cfg.name)
         self.sync: SeatSync | None = None
-        if cfg.acd_url:
-            url = f"{cfg.acd_url.rstrip('/')}/seat_sync"
-            post = post_json(url, ACD_SECRET_HEADER, cfg.acd_secret)
-            self.sync = SeatSync(post, cfg.sync_seconds)
 
     # --- The calls --------------------------------------------------------------------------
 
@@ -194,34 +178,19 @@ class Softphone:
 
     def report(self, event: str, call_id: str = "", detail: str = "") -> None:
         """Tell the web app (and so the operator's page); never holds up the softphone."""
-        cfg = self.cfg
-        log.info("seat %s: event %s %s %s", cfg.name, event, call_id, detail)
-        if not cfg.acd_url:
-            return
-        query = urllib.parse.urlencode(
-            {"seat": cfg.name, "event": event, "call_id": call_id, "detail": detail}
-        )
-        url = f"{cfg.acd_url.rstrip('/')}/seat_event?{query}"
-        args = (url, cfg.acd_secret, cfg.name, event)
-        threading.Thread(target=_send_report, args=args, daemon=True).start()
+        log.info("seat %s: event %s %s %s", self.cfg.name, event, call_id, detail)
+        if self.link is not None:
+            self.link.report(event, call_id, detail)
 
     def note_on_call(self, call_id: str, **fields: str) -> None:
-        """Write onto the ACD's hash of the call; its record (CDR) takes it from there."""
-        if self.conn is None or not call_id:
-            return
-        try:
-            key = self.keys.call(call_id)
-            if fields:
-                self.conn.hset(key, mapping=fields)
-        except Exception:  # noqa: BLE001 - the call goes on without the note
-            log.exception("seat %s: could not note %s on %s", self.cfg.name, fields, call_id)
+        """Write onto the ACD's record of the call; its record (CDR) takes it from there."""
+        if self.link is not None:
+            for name, value in fields.items():
+                self.link.note(call_id, name, value)
 
     def forget_on_call(self, call_id: str, name: str) -> None:
-        if self.conn is not None and call_id:
-            try:
-                self.conn.hdel(self.keys.call(call_id), name)
-            except Exception:  # noqa: BLE001 - Redis away: the call goes on
-                log.warning("seat %s: could not clear %s on %s", self.cfg.name, name, call_id)
+        if self.link is not None:
+            self.link.note(call_id, name, "")
 
     # --- pjsua2's callbacks -----------------------------------------------------------------
 
@@ -354,23 +323,10 @@ class Softphone:
         cfg = self.cfg
         token = mixing.spy_token(message or "")
         sender = mixing.sender(message or "")
-        if self.conn is None or token is None or sender is None:
+        if self.link is None or token is None or sender is None:
             log.warning("seat %s: listening in without a token refused", cfg.name)
             return False
-        try:
-            grant = take_spy_token(
-                self.conn,
-                cfg.acd_prefix,
-                token,
-                seat=cfg.name,
-                from_seat=sender,
-                call_id=main.sip_call_id,
-                mode=mode,
-            )
-        except Exception:  # noqa: BLE001 - no Redis, no listening in
-            log.exception("seat %s: could not check a listening-in token", cfg.name)
-            return False
-        if grant is None:
+        if not self.link.spy_ok(token, sender, main.sip_call_id, mode):
             log.warning(
                 "seat %s: listening in by %s refused (token unknown, used or not for this call)",
                 cfg.name,
@@ -385,14 +341,13 @@ class Softphone:
     def prepare_prompt(self, leg: Leg) -> None:
         """Speak the signed-in operator's prompt while the seat rings (cached per 工号)."""
         cfg = self.cfg
-        if not (cfg.announce and cfg.prompts_dir and self.conn is not None):
+        if not (cfg.announce and cfg.prompts_dir and self.link is not None):
             return
-        try:
-            agent = self.conn.hget(self.keys.seat(cfg.name), "agent")
-        except Exception:  # noqa: BLE001 - Redis away: the call rings without the prompt
-            log.warning("seat %s: no operator prompt (redis unreachable)", cfg.name)
+        agent = self.link.agent()
+        if agent is None:  # the app or Redis away: the call rings without the prompt
+            log.warning("seat %s: no operator prompt (the app unreachable)", cfg.name)
             return
-        staff_no = staff_number(agent.decode() if isinstance(agent, bytes) else str(agent or ""))
+        staff_no = staff_number(agent)
         if not staff_no:
             return
         leg.prompt = path = Path(cfg.prompts_dir) / f"staff-{staff_no}.wav"
@@ -404,13 +359,16 @@ class Softphone:
     def start_media(self, leg: Leg) -> None:
         """First audio of a call: start its recording and, for a citizen, the prompt."""
         cfg = self.cfg
-        if leg.recorder is None and cfg.recordings_dir and leg.role != mixing.SPY_IN:
+        path = None
+        if leg.recorder is None and self.link is not None and leg.role != mixing.SPY_IN:
             name = recording_name(leg.sip_call_id, time.time())
-            path = Path(cfg.recordings_dir) / name
+            path = self.link.recording_path(name, noted=leg.role == mixing.INBOUND)
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             recorder = pj.AudioMediaRecorder()
             recorder.createRecorder(str(path))
             leg.recorder = recorder
+            leg.recording = name
             if leg.role == mixing.INBOUND:
                 self.note_on_call(leg.sip_call_id, recording=name)
             log.info("seat %s: recording %s", cfg.name, path)
@@ -505,7 +463,7 @@ class Softphone:
             raise
         return leg
 
-    def obey(self, raw: bytes) -> None:
+    def obey(self, raw: bytes | str) -> None:
         try:
             cmd = json.loads(raw)
             action = cmd["action"]
@@ -646,20 +604,16 @@ class Softphone:
         self.account = SeatAccount(self)
         self.account.create(self._account_config())
         log.info("seat %s up on %s port %s", cfg.name, cfg.transport, cfg.sip_port)
-        if cfg.redis_url:
-            import redis
-
-            from callcenter.acd.channel import CommandChannel
-
-            self.conn = redis.Redis.from_url(cfg.redis_url)
-            # Survives Redis outages: the seat keeps its calls and subscribes again.
-            channel = self.keys.command_channel(cfg.name)
-            self.commands = CommandChannel(cfg.redis_url, channel)
-            # redis-py sends the SUBSCRIBE with the first read: read once now, so that the seat
-            # listens before its registration (handled in the loop) tells anyone it is there.
-            early = self.commands.poll()
-            if early is not None:
-                self.obey(early)
+        self.link = make_link(cfg)
+        post = self.link.sync_poster()
+        if post is not None:
+            self.sync = SeatSync(post, cfg.sync_seconds)
+        # redis-py sends the SUBSCRIBE with the first read (a desk seat's first poll is on
+        # its way): read once now, so that the seat listens before its registration (handled
+        # in the loop) tells anyone it is there.
+        early = self.link.poll()
+        if early is not None:
+            self.obey(early)
 
     def _account_config(self) -> Any:
         cfg = self.cfg
@@ -679,10 +633,9 @@ class Softphone:
         try:
             while not self.stop:
                 self.ep.libHandleEvents(self._wait_ms())
-                if self.commands is not None:
-                    data = self.commands.poll()
-                    if data is not None:
-                        self.obey(data)
+                data = self.link.poll() if self.link is not None else None
+                if data is not None:
+                    self.obey(data)
                 now = time.monotonic()
                 if self.sync is not None and now - offered >= 1.0:
                     # A fresh snapshot for the periodic report (its as_of, pruning).
@@ -739,13 +692,14 @@ class Softphone:
             self.legs.remove(leg)
             self.rewire()
             leg.player = None
+            if leg.recorder is not None and self.link is not None:
+                leg.recorder = None  # the WAV file is closed: the app may have it now
+                self.link.recording_done(leg.recording)
             leg.recorder = None
             leg.audio = None
             del leg  # the last reference to the Call: it is deleted here, in the loop
 
     def shutdown(self) -> None:
-        if self.commands is not None:
-            self.commands.close()
         self.ep.hangupAllCalls()
         for _ in range(10):
             self.ep.libHandleEvents(20)
@@ -753,7 +707,15 @@ class Softphone:
             self.sync.stop()
             self.sync.send_once()  # the ends of the calls just hung up, if the app is there
         self.links.clear()
+        for leg in self.legs:
+            leg.recorder = None
+            if leg.recording and self.link is not None:
+                self.link.recording_done(leg.recording)
         self.legs.clear()
+        if self.link is not None:
+            if isinstance(self.link, RemoteLink):
+                self.link.flush_uploads(10.0)  # whatever is left, the next start uploads
+            self.link.close()
         self.account.shutdown()
         self.account = None
         self.ep.libDestroy()
