@@ -6,6 +6,7 @@ import re
 import time
 import wave
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from playwright.sync_api import expect
@@ -363,6 +364,40 @@ def test_an_operator_who_signs_out_is_not_rung_by_the_next_call(journey: Journey
         ended()
     call.wait(timeout=30)
     sign_out_of_seat(other)
+    journey.assert_clean()
+
+
+def test_an_operator_at_a_desk_seat_talks_through_its_link_and_the_recording_plays(
+    journey: Journey,
+) -> None:
+    """The demo's s04 runs as a seat on an operator's PC does: no Redis, its own SIP password
+    to the web app (`--server`). The headset, 接听, the caller's voice and 挂断 all go through
+    that link, and the call's recording, uploaded by the seat afterwards, plays for the
+    operator who took it."""
+    lead = journey.sign_in("lead1")
+    quiet_hall(journey, lead)
+    page = journey.sign_in("operator2")
+    sign_in_to_seat(page, "s04")  # the headset: the desk seat called the browser
+    call = journey.call("13912340004", talk=30)
+    expect(page.locator("#incoming")).to_be_visible(timeout=20_000)
+    page.locator(ANSWER).click()
+    seat_shows(journey, page, "talking", "通话中")
+    hears_the_caller(page)
+    call_id = page.locator("#ticket-form").get_attribute("data-call-id") or ""
+    assert call_id, "the console knows no call id"
+    journey.seen(page, "console-desk-seat-in-call")
+    page.locator(HANGUP).click()
+    seat_shows(journey, page, "wrap_up", "话后整理")
+    call.wait(timeout=30)
+    url = f"{journey.url}/api/cti/calls/{quote(call_id, safe='')}/recording"
+    deadline = time.monotonic() + 30  # the file closes on the bridge's next tick, then uploads
+    got = page.request.get(url)
+    while got.status != 200 and time.monotonic() < deadline:
+        time.sleep(1)
+        got = page.request.get(url)
+    assert got.status == 200, f"no recording: {got.status} {got.text()[:200]}"
+    assert got.body()[:4] == b"RIFF" and len(got.body()) > 16_000  # a WAV, some seconds long
+    sign_out_of_seat(page)
     journey.assert_clean()
 
 
