@@ -240,12 +240,12 @@ def worker(ctx: click.Context, burst: bool) -> None:
     """Run an rq worker (with scheduler) on the hotline's queues."""
     import redis
     from rq import Queue
-    from rq import Worker
     from sqlalchemy.orm import configure_mappers
 
     from hotline.tables import load_all
     from infra.lifeline import keep_running
     from infra.worker import rescue_abandoned
+    from infra.worker import worker_class
 
     # Preload before rq forks work horses, so each job does not pay for it (rq docs).
     load_all()
@@ -259,7 +259,7 @@ def worker(ctx: click.Context, burst: bool) -> None:
         rescue_abandoned(conn, queues)  # a worker killed before this one: its jobs run again
         # Abandoned jobs (a killed work horse) are looked for every 30 s, not every 10 min.
         # worker_ttl 60: a heartbeat at least every 45 s, which /healthz reads as alive.
-        Worker(queues, connection=conn, maintenance_interval=30, worker_ttl=60).work(
+        worker_class()(queues, connection=conn, maintenance_interval=30, worker_ttl=60).work(
             with_scheduler=True, burst=burst
         )
 

@@ -66,3 +66,26 @@ def rescue_abandoned(conn: "redis.Redis", queues: list[Queue]) -> list[str]:
 
 def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def worker_class() -> type:
+    """rq's Worker, registering itself again when Redis has lost its registration.
+
+    Redis keeps nothing on disk here: restarted, it has forgotten every worker. A worker that
+    rode out the outage inside rq's own retries kept working but was no longer listed, so
+    /healthz said 「后台任务 down」 while jobs ran. At each heartbeat it now checks that it is
+    listed and registers its birth again if not.
+    """
+    from rq import Worker
+
+    class HotlineWorker(Worker):
+        def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+            if pipeline is None and not self.connection.sismember(
+                self.redis_workers_keys, self.key
+            ):
+                log.warning("worker %s: Redis lost its registration; registering again", self.name)
+                self.connection.delete(self.key)
+                self.register_birth()  # type: ignore[no-untyped-call]
+            super().heartbeat(timeout, pipeline)
+
+    return HotlineWorker
