@@ -131,6 +131,54 @@ PASSWORD_FILE_HELP = (
 )
 
 
+def _card(wanted: str) -> Any:
+    from callcenter.seat.soundcard import SoundCardError
+    from callcenter.seat.soundcard import find_device
+
+    try:
+        return find_device(wanted)
+    except SoundCardError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _list_devices(ctx: click.Context) -> None:
+    from callcenter.seat.soundcard import SoundCardError
+    from callcenter.seat.soundcard import devices
+
+    try:
+        found = devices()
+    except SoundCardError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not found:
+        click.echo("本机没有找到声卡")
+    for d in found:
+        usable = "可作坐席耳机" if d.inputs and d.outputs else "不能同时录放音"
+        mark = "（默认）" if d.default else ""
+        click.echo(
+            f"{d.index:>3}  {d.name}{mark}  输入 {d.inputs} 路，输出 {d.outputs} 路，{usable}"
+        )
+    ctx.exit(0)
+
+
+def _check_card(wanted: str, echo: bool, seconds: float = 10.0) -> None:
+    """`--test-tone` / `--echo-test`: the card alone, no SIP, for `seconds`."""
+    from callcenter.seat import soundcard
+
+    if not wanted:
+        raise click.ClickException("请用 --audio-device 指定声卡（--list-devices 列出本机声卡）")
+    try:
+        card = soundcard.Card(_card(wanted))
+    except soundcard.SoundCardError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if echo:
+        click.echo(f"回声测试 {seconds:.0f} 秒：对着麦克风说话，半秒后应从听筒听到自己")
+        soundcard.echo_test(card, seconds, click.echo)
+    else:
+        click.echo(f"提示音 {seconds:.0f} 秒：听筒里应有 1 kHz 的嘟声")
+        soundcard.test_tone(card, seconds, click.echo)
+    click.echo("测试结束")
+
+
 HELLO_WAIT_SECONDS = 120
 SERVER_HELP = (
     "受理系统的网址（如 https://12345.example.lan）：本机是操作员电脑上的坐席话机，"
@@ -148,6 +196,16 @@ SERVER_HELP = (
 @click.option("--transport", type=click.Choice(["udp", "tls"]), default=None, help=TRANSPORT_HELP)
 @click.option("--server", default=None, help=SERVER_HELP)
 @click.option("--ca-file", default="", help="签发服务器 HTTPS 与 SIP 证书的 CA 文件（--server 用）")
+@click.option("--audio-device", default="", help="用本机声卡作话务员的麦克风和听筒（名称或序号）")
+@click.option(
+    "--list-devices", is_flag=True, is_eager=True, expose_value=False,
+    callback=lambda ctx, _p, on: _list_devices(ctx) if on else None,
+    help="列出本机声卡后退出",
+)  # fmt: skip
+@click.option(
+    "--test-tone", is_flag=True, help="在 --audio-device 上放 1 kHz 提示音并显示麦克风音量"
+)
+@click.option("--echo-test", is_flag=True, help="回声测试：麦克风的声音半秒后从听筒放出")
 @click.pass_context
 def seat(
     ctx: click.Context,
@@ -158,14 +216,23 @@ def seat(
     transport: str | None,
     server: str | None,
     ca_file: str,
+    audio_device: str,
+    test_tone: bool,
+    echo_test: bool,
 ) -> None:
     """Run one seat softphone (pjsua2), registered to the SIP edge as sip:NAME@host.
 
     With --server it is a desk seat on an operator's PC: no Redis, no ACD secret; it signs in
-    to the web app at that address with its own SIP password (`callcenter.seat.link`)."""
+    to the web app at that address with its own SIP password (`callcenter.seat.link`). With
+    --audio-device the PC's sound card is the operator's microphone and earpiece."""
     from callcenter.seat import SeatConfig
     from callcenter.seat import run_seat
 
+    if test_tone or echo_test:
+        _check_card(audio_device, echo_test)
+        return
+    if audio_device:
+        _card(audio_device)  # a wrong name stops here, before anything registers
     settings = ctx.obj
     tel = settings.telephony
     password = _sip_password(settings, name, password_file)
@@ -175,6 +242,7 @@ def seat(
         "auto_answer_seconds": auto_answer,
         "prompts_dir": str(Path(settings.instance_path) / "prompts"),
         "password": password,
+        "audio_device": audio_device,
     }
     if server:
         run_seat(

@@ -9,12 +9,17 @@ purpose=${1:-test}
 # browser headsets reach Kamailio over a WebSocket and rtpengine relays their media.
 packages=(python3 python3-venv redis-server espeak-ng kamailio kamailio-utils-modules sip-tester)
 packages+=(kamailio-websocket-modules rtpengine-daemon)
+# A desk seat's sound card goes through PortAudio (`hotline seat --audio-device`).
+packages+=(libportaudio2)
 # The weekly brief: Pango and HarfBuzz for weasyprint's PDF, CJK fonts for it and the charts.
 packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
 if [ "$purpose" = test ]; then
     # PostgreSQL for the second backend; chromium for the browser tests; Kamailio's tls module
     # and openssl (an internal CA made per test) for TLS between seats and the edge.
     packages+=(postgresql chromium kamailio-tls-modules openssl)
+    # A sound server with null sinks stands in for an operator PC's sound card: the desk
+    # seat's PortAudio reaches it through ALSA's pulse plugin.
+    packages+=(pulseaudio libasound2-plugins)
 fi
 
 missing=()

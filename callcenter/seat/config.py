@@ -40,6 +40,9 @@ class SeatConfig:
     # (`callcenter.seat.link.RemoteLink`), recordings_dir being its local spool.
     server_url: str | None = None
     server_ca_file: str = ""  # the CA that issued the app's HTTPS certificate ("": the system's)
+    # The PC's sound card as the operator's microphone and earpiece (a PortAudio device name
+    # or number, `callcenter.seat.soundcard`); "": none (the browser headset, or nobody).
+    audio_device: str = ""
 
     def __post_init__(self) -> None:
         check_transport(self.transport, self.tls_port, self.tls_ca_file)

@@ -4,7 +4,9 @@ pjsua2 (PyPI pjsua2-python) holds at most four calls per process, so each seat i
 process, registered to the Kamailio edge as sip:SEAT@host. pjsua2's threading rules: no
 worker threads (threadCnt = 0, mainThreadOnly), one loop polls libHandleEvents(), every Call
 is referenced until it is gone and deleted from that loop, never from a callback; on a server
-there is no sound card (the null device clocks the bridge, only while it carries audio).
+pjsua2's own sound device is the null one (it clocks the bridge, only while it carries audio);
+the operator is their browser headset (the agent leg) or, at a desk seat, the PC's sound card
+joined to the bridge as a media port (`callcenter.seat.soundcard`).
 
 The calls' roles and who hears whom are decided in `callcenter.seat.mixing`; this module
 applies them. Listening in needs the single-use token `/api/cti/spy` issued for that
@@ -142,6 +144,8 @@ class Softphone:
         self.muted = False
         self.links: dict[tuple[int, int], tuple[Any, Any]] = {}
         self.link: LocalLink | RemoteLink | None = None  # the way to the app (`start`)
+        self.card: Any = None  # the PC's sound card (`callcenter.seat.soundcard`), if any
+        self.card_port: Any = None  # and its port on the conference bridge
         self.ep: Any = None
         self.clocked = False  # the conference bridge's clock (null sound device) runs
         self.unneeded_since: float | None = None  # since when the clock has had nothing to do
@@ -395,6 +399,8 @@ class Softphone:
         agent = mixing.headset(views)
         if agent is not None:  # the operator is at their browser headset: the agent leg
             mic = speaker = self.legs[agent.key].audio
+        elif self.card_port is not None:  # the desk seat's sound card
+            mic = speaker = self.card_port
         else:
             adm = self.ep.audDevManager()
             mic, speaker = adm.getCaptureDevMedia(), adm.getPlaybackDevMedia()
@@ -601,6 +607,13 @@ class Softphone:
             tls_ca_file=cfg.tls_ca_file,
             clocked=False,
         )
+        if cfg.audio_device:
+            from callcenter.seat import soundcard
+
+            self.card = soundcard.Card(soundcard.find_device(cfg.audio_device))
+            self.card.start()
+            self.card_port = soundcard.card_port(pj, self.card)
+            log.info("seat %s: sound card %s", cfg.name, self.card.device.name)
         self.account = SeatAccount(self)
         self.account.create(self._account_config())
         log.info("seat %s up on %s port %s", cfg.name, cfg.transport, cfg.sip_port)
@@ -718,6 +731,9 @@ class Softphone:
             self.link.close()
         self.account.shutdown()
         self.account = None
+        self.card_port = None
+        if self.card is not None:
+            self.card.close()
         self.ep.libDestroy()
 
 

@@ -383,3 +383,29 @@ def test_with_tls_required_a_seat_defaults_to_tls_and_needs_the_ca_file(
     missing = tls_env(tmp_path) | {"HOTLINE_TELEPHONY__TLS_CA_FILE": "/nowhere/ca.crt"}
     refused = run(db_url, "seat", "s01", "--transport", "tls", **missing)
     assert refused.exit_code == 1 and "/nowhere/ca.crt" in refused.output
+
+
+def test_a_desk_seats_sound_card_options_speak_plainly(db_url: str) -> None:
+    # No sound server and no card here: the list says so, and a card that is not there stops
+    # the seat before it registers or asks for a password.
+    listed = run(db_url, "seat", "--list-devices", PULSE_SERVER="unix:/nowhere/native")
+    assert listed.exit_code == 0, listed.output
+    assert "声卡" in listed.output
+    for args in (
+        ["seat", "s01", "--audio-device", "没有这块声卡"],
+        ["seat", "s01", "--test-tone", "--audio-device", "没有这块声卡"],
+    ):
+        result = run(db_url, *args, PULSE_SERVER="unix:/nowhere/native")
+        assert result.exit_code == 1, result.output
+        assert "没有既能录音又能放音的声卡“没有这块声卡”" in result.output
+    no_card = run(db_url, "seat", "s01", "--echo-test")
+    assert no_card.exit_code == 1 and "请用 --audio-device 指定声卡" in no_card.output
+
+
+def test_a_desk_seat_needs_the_web_apps_address(db_url: str, tmp_path: Path) -> None:
+    password = tmp_path / "s01.password"
+    password.write_text("not-the-password\n")
+    bad = run(
+        db_url, "seat", "s01", "--server", "ftp://hotline.lan", "--password-file", str(password)
+    )
+    assert bad.exit_code == 1 and "https://" in bad.output
