@@ -63,6 +63,8 @@ no Redis of its own and reaches the web app with its own SIP credentials:
 - `<prefix>seatbox:<seat>` (list of JSON commands, expires 60 s after the last one, at most
   50): its commands while it is linked, in order, none lost between two polls. Pushed by
   `callcenter.acd.seatlink.send_to_seat`, popped by the seat's poll.
+- `<prefix>seatpoll:<seat>` (string, the id of the seat's newest poll, expiring with the
+  link): an older poll that sees another id here answers at once.
 - `<prefix>seatrec:<seat>` (set of recording names, expires two days after the last one):
   the recordings that seat may upload, each once. Added when it notes a call's recording,
   removed by the upload.
@@ -120,6 +122,9 @@ class AcdKeys:
 
     def seat_box(self, seat: str) -> str:
         return f"{self.prefix}seatbox:{seat}"
+
+    def seat_poll(self, seat: str) -> str:
+        return f"{self.prefix}seatpoll:{seat}"
 
     def seat_uploads(self, seat: str) -> str:
         return f"{self.prefix}seatrec:{seat}"

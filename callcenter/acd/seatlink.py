@@ -12,6 +12,8 @@ own calls, once.
 """
 
 import json
+import secrets
+import time
 from typing import Any
 
 from callcenter.acd.keys import AcdKeys
@@ -41,25 +43,43 @@ def send_to_seat(r: Any, keys: AcdKeys, seat: str, message: dict[str, Any] | str
 
 def take_commands(r: Any, keys: AcdKeys, seat: str, wait: int) -> list[str]:
     """The seat's commands in order, waiting up to `wait` seconds for the first; marks the
-    seat linked for the poll and the grace after it."""
+    seat linked for the poll and the grace after it.
+
+    One poll per seat waits at a time: a newer poll makes an older one answer (empty) within
+    a second, so a seat's credentials cannot hold more than one of the app's threads.
+    """
     wait = max(0, min(int(wait), POLL_MAX_SECONDS))
-    r.set(keys.seat_link(seat), "1", ex=wait + LINK_GRACE_SECONDS)
+    me = secrets.token_hex(8)
+    poller = keys.seat_poll(seat)
+    with r.pipeline() as pipe:
+        pipe.set(keys.seat_link(seat), "1", ex=wait + LINK_GRACE_SECONDS)
+        pipe.set(poller, me, ex=wait + LINK_GRACE_SECONDS)
+        pipe.execute()
     box = keys.seat_box(seat)
-    first = r.blpop([box], timeout=wait) if wait else r.lpop(box)
-    if not first:
+    first = r.lpop(box)
+    deadline = time.monotonic() + wait
+    while first is None and time.monotonic() < deadline:
+        found = r.blpop([box], timeout=1)  # a second at a time: within a client's timeout
+        if found:
+            first = found[1]
+        elif _text(r.get(poller)) != me:
+            return []  # a newer poll of this seat took over
+    if first is None:
         return []
-    found = [first[1] if isinstance(first, (list, tuple)) else first]
     with r.pipeline() as pipe:
         pipe.lrange(box, 0, BOX_KEEP - 1)
         pipe.delete(box)
         rest = pipe.execute()[0]
-    found += rest
-    return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+    return [_text(m) for m in [first, *rest]]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def unlink(r: Any, keys: AcdKeys, seat: str) -> None:
     """The seat said goodbye: commands for it are refused from now on."""
-    r.delete(keys.seat_link(seat), keys.seat_box(seat))
+    r.delete(keys.seat_link(seat), keys.seat_box(seat), keys.seat_poll(seat))
 
 
 def grant_upload(r: Any, keys: AcdKeys, seat: str, name: str) -> None:

@@ -31,7 +31,6 @@ from typing import Annotated
 from typing import Any
 from typing import TypeVar
 
-import redis
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
@@ -161,26 +160,8 @@ def commands() -> Response:
         wait = int(request.args.get("wait", "0"))
     except ValueError:
         raise LinkError(400, "bad_request", "等待秒数须为整数") from None
-    wait = max(0, min(wait, seatlink.POLL_MAX_SECONDS))
-    r = _blocking_client(wait)
-    try:
-        found = seatlink.take_commands(r, _acd().keys, seat, wait)
-    finally:
-        if r is not container().redis:
-            r.close()
+    found = seatlink.take_commands(container().redis, _acd().keys, seat, wait)
     return jsonify(commands=found)
-
-
-def _blocking_client(wait: int) -> Any:
-    """A Redis client that may wait `wait` seconds on BLPOP: the shared one gives up after
-    two (its socket timeout)."""
-    shared = container().redis
-    pool = getattr(shared, "connection_pool", None)
-    if not wait or pool is None or not hasattr(pool, "connection_kwargs"):
-        return shared
-    kwargs = dict(pool.connection_kwargs)
-    kwargs["socket_timeout"] = wait + 5
-    return redis.Redis(connection_pool=redis.ConnectionPool(pool.connection_class, **kwargs))
 
 
 @bp.post("/bye")

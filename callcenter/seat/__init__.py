@@ -4,6 +4,9 @@
   `callcenter.acd.keys.command_channel`, re-exported here);
 - `mixing`: the calls' roles and who hears whom (pure: no pjsua2, no Redis);
 - `softphone`: the pjsua2 process that applies them (`run_seat`);
+- `link`: its way to the app (Redis and `/acd/*` on the server; `/seat-link/*` with its own
+  password from an operator's PC, `hotline seat --server`);
+- `soundcard`: the PC's sound card as the operator's microphone and earpiece (PortAudio);
 - `endpoint`: pjsua2's set-up, shared with the survey process (`callcenter.survey`);
 - `prompts`: the operator-ID prompt (工号播报), tones and recording names.
 

@@ -262,3 +262,32 @@ def test_listening_in_and_reports_are_the_seats_own(
     assert container.acd.call("spy@1")["state"] == "talking"
     assert desk.post("event", {"event": "no_such_event"}).status_code == 400
     assert desk.post("event", {"event": "spy_started", "call_id": "spy@1"}).status_code == 200
+
+
+def test_a_seats_credentials_hold_one_waiting_poll_at_a_time(
+    app: Flask, container: Container, real_redis: Any
+) -> None:
+    # Many polls at once (a stolen password, a runaway client) would each hold a thread of
+    # the app for 25 s; the newest takes over and the older ones answer within a second.
+    import threading
+    import time
+
+    desk = Desk(app, "s43", _account(container, "s43"))
+    answers: dict[int, tuple[float, Any]] = {}
+
+    def poll(n: int) -> None:
+        started = time.monotonic()
+        got = desk.get("commands?wait=20").get_json()
+        answers[n] = (time.monotonic() - started, got)
+
+    first = threading.Thread(target=poll, args=(1,))
+    first.start()
+    time.sleep(1.5)
+    second = threading.Thread(target=poll, args=(2,))
+    second.start()
+    first.join(timeout=10)
+    assert not first.is_alive(), "the older poll still waits"
+    assert answers[1][1] == {"commands": []} and answers[1][0] < 10
+    seatlink.send_to_seat(container.redis, container.acd.keys, "s43", {"action": "answer"})
+    second.join(timeout=10)
+    assert [json.loads(c)["action"] for c in answers[2][1]["commands"]] == ["answer"]

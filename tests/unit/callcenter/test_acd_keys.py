@@ -25,6 +25,7 @@ PINNED: dict[str, tuple[str, Callable[[AcdKeys], str]]] = {
     "command_channel": ("acd:seatcmd:s01", lambda k: k.command_channel("s01")),
     "seat_link": ("acd:seatlink:s01", lambda k: k.seat_link("s01")),
     "seat_box": ("acd:seatbox:s01", lambda k: k.seat_box("s01")),
+    "seat_poll": ("acd:seatpoll:s01", lambda k: k.seat_poll("s01")),
     "seat_uploads": ("acd:seatrec:s01", lambda k: k.seat_uploads("s01")),
     "seats": ("acd:seats", lambda k: k.seats),
     "idle": ("acd:idle", lambda k: k.idle),
