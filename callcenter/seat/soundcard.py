@@ -43,6 +43,8 @@ class Device:
 def _sounddevice() -> Any:
     try:
         import sounddevice
+    except ImportError as exc:
+        raise SoundCardError("未安装声卡支持（pip install sounddevice）") from exc
     except OSError as exc:  # the PortAudio library itself is missing
         raise SoundCardError(
             "找不到声卡驱动库 PortAudio（Debian/Ubuntu：apt install libportaudio2）"
