@@ -235,6 +235,8 @@ def seat(
         _card(audio_device)  # a wrong name stops here, before anything registers
     settings = ctx.obj
     tel = settings.telephony
+    # On the server, a TLS set-up that cannot work is named before any password is looked for.
+    way = None if server else _transport(settings, transport)
     password = _sip_password(settings, name, password_file)
     common: dict[str, Any] = {
         "name": name,
@@ -261,7 +263,7 @@ def seat(
             acd_url=tel.acd_url,
             recordings_dir=str(recordings_root(settings)),
             acd_secret=acd_secret(settings),
-            **_transport(settings, transport),
+            **(way or {}),
         )
     )
 
