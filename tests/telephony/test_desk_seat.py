@@ -62,7 +62,9 @@ def test_a_desk_seat_takes_a_call_answered_from_the_console_and_uploads_its_reco
     answered = api.post("/api/cti/call", {"action": "answer"})
     assert answered.status_code == 202, answered.get_json()
     wait_for(lambda: acd.call(call_id).get("state") == "talking", 10, "the answer")
-    assert acd.call(call_id)["recording"].endswith(".wav")  # noted through the link
+    # The seat notes its recording once the call's audio flows, just after the answer.
+    noted = lambda: acd.call(call_id).get("recording", "").endswith(".wav")  # noqa: E731
+    wait_for(noted, 10, "the recording's name, noted through the link")
     caller.wait(timeout=30)
     assert caller.returncode == 0
     wait_for(lambda: acd.call(call_id).get("state") == "ended", 10, "the end of the call")
