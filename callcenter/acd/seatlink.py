@@ -93,8 +93,3 @@ def grant_upload(r: Any, keys: AcdKeys, seat: str, name: str) -> None:
 def take_upload(r: Any, keys: AcdKeys, seat: str, name: str) -> bool:
     """Whether the seat may upload `name` (granted, not uploaded yet); used up."""
     return bool(r.srem(keys.seat_uploads(seat), name))
-
-
-def give_back_upload(r: Any, keys: AcdKeys, seat: str, name: str) -> None:
-    """An upload that failed on our side may be tried again."""
-    grant_upload(r, keys, seat, name)

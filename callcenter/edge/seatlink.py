@@ -288,43 +288,36 @@ def upload_recording(day: str, file: str) -> Response:
     if not seatlink.take_upload(acd.r, acd.keys, seat, name):
         raise LinkError(403, "forbidden", "本坐席没有这段录音可上传")
     try:
-        status = _store_recording(name, size)
-    except BaseException:
-        seatlink.give_back_upload(acd.r, acd.keys, seat, name)
+        _store_recording(name, size)
+    except BaseException:  # refused or failed here: the seat may try again
+        seatlink.grant_upload(acd.r, acd.keys, seat, name)
         raise
-    if status is not None:
-        seatlink.give_back_upload(acd.r, acd.keys, seat, name)
-        raise status
     log.info("seat link: %s uploaded recording %s (%d bytes)", seat, name, size)
     return jsonify(ok=True, name=name)
 
 
-def _store_recording(name: str, size: int) -> LinkError | None:
-    """Write the body to the recordings folder (a temporary file renamed into place)."""
+def _store_recording(name: str, size: int) -> None:
+    """Write the body to the recordings folder (a temporary file linked into place, never
+    over an existing one); raises LinkError for a body it will not keep."""
     target = recordings_root(container().settings) / name
     if target.exists():
-        return LinkError(409, "conflict", "这段录音已上传")
+        raise LinkError(409, "conflict", "这段录音已上传")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
-    kept = False
     try:
         with os.fdopen(fd, "wb") as out:
             written = _copy_body(out, size)
             out.flush()
             os.fsync(out.fileno())
         if written != size:
-            return LinkError(400, "bad_request", "录音文件不完整")
+            raise LinkError(400, "bad_request", "录音文件不完整")
         if not _is_wav(Path(temp)):
-            return LinkError(400, "bad_request", "录音文件不是 WAV 格式")
+            raise LinkError(400, "bad_request", "录音文件不是 WAV 格式")
         os.link(temp, target)  # fails if it appeared meanwhile: never overwrite
-        kept = True
-        return None
     except FileExistsError:
-        return LinkError(409, "conflict", "这段录音已上传")
+        raise LinkError(409, "conflict", "这段录音已上传") from None
     finally:
         Path(temp).unlink(missing_ok=True)
-        if not kept:
-            log.info("seat link: recording %s not kept", name)
 
 
 def _copy_body(out: Any, size: int) -> int:
